@@ -1,0 +1,1 @@
+"""lsml_core: the computing core of the label-smoothing multi-label study."""

@@ -1,0 +1,158 @@
+"""Profiles (plain YAML) and the configuration of one run, checked when they are read."""
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import yaml
+
+from lsml_core.models import check_model_name
+from lsml_core.records import REPO_ROOT
+from lsml_core.smoothing import check_scheme
+from lsml_core.voc import DIFFICULT_POLICIES
+
+CONFIG_DIR = REPO_ROOT / "configs"
+DATA_KINDS = ("demo", "voc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Which data set, how its labels are read, and the held-out part of train used for selection."""
+    kind: str = "demo"
+    root: str = "demo"
+    year: str = "2012"
+    download: bool = False
+    difficult: str = "ignore"
+    image_size: int = 56
+    heldout_fraction: float = 0.1
+    split_seed: int = 0
+    n_train: int = 4000
+    n_val: int = 1000
+    fill_prob: float = 0.5
+    demo_seed: int = 0
+    max_images: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"unknown data kind {self.kind!r}: choose one of {', '.join(DATA_KINDS)}")
+        if self.difficult not in DIFFICULT_POLICIES:
+            raise ValueError(f"unknown difficult policy {self.difficult!r}: choose one of {', '.join(DIFFICULT_POLICIES)}")
+        if not 0.0 < self.heldout_fraction < 1.0:
+            raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One model x scheme x alpha x seed, and the optimisation recipe."""
+    model: str = "resnet18"
+    scheme: str = "none"
+    alpha: float = 0.0
+    seed: int = 0
+    pretrained: bool = False
+    epochs: int = 6
+    batch_size: int = 64
+    lr_backbone: float = 0.05
+    lr_head: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    cosine_t_max: int | None = None
+    num_workers: int = 0
+    max_batches: int | None = None
+    device: str = "auto"
+
+    def __post_init__(self):
+        check_model_name(self.model)
+        check_scheme(self.scheme, self.alpha)
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything that determines one run; saved beside its results."""
+    profile: str
+    data: DataConfig
+    train: TrainConfig
+
+    @property
+    def name(self) -> str:
+        """The run's folder name: model-scheme-alpha-seed."""
+        t = self.train
+        return f"{t.model}-{t.scheme}-a{t.alpha:g}-s{t.seed}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        return cls(profile=values["profile"], data=build(DataConfig, values["data"], "data"),
+                   train=build(TrainConfig, values["train"], "train"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """The experiment grid of a profile; `none` runs once per model and seed, at alpha 0."""
+    models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
+    schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
+    alphas: list[float] = field(default_factory=lambda: [0.1])
+    seeds: list[int] = field(default_factory=lambda: [0])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """A named set of runs: one data config, one training recipe, one grid."""
+    name: str
+    description: str = ""
+    data: DataConfig
+    train: TrainConfig
+    grid: Grid
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of the grid, in a stable order (models, then seeds, then schemes, then alphas)."""
+        runs = []
+        for model in self.grid.models:
+            for seed in self.grid.seeds:
+                for scheme in self.grid.schemes:
+                    for alpha in ([0.0] if scheme == "none" else self.grid.alphas):
+                        train = replace(self.train, model=model, seed=seed, scheme=scheme, alpha=float(alpha))
+                        runs.append(RunConfig(profile=self.name, data=self.data, train=train))
+        return runs
+
+
+def build(cls, values: dict | None, section: str):
+    """Instantiate a config dataclass, naming any key it does not know."""
+    values = dict(values or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in section {section!r}; allowed: {sorted(known)}")
+    return cls(**values)
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """A profile's YAML file, from its name (configs/<name>.yaml) or a path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ValueError(f"unknown profile {str(name_or_path)!r}: choose one of {', '.join(names)} "
+                         "or give the path of a YAML file")
+    return path
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Read and check a profile."""
+    values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
+    unknown = sorted(set(values) - {"name", "description", "data", "train", "grid"})
+    if unknown:
+        raise ValueError(f"unknown section(s) {unknown} in profile {name_or_path}; "
+                         "allowed: name, description, data, train, grid")
+    grid = build(Grid, values.get("grid"), "grid")
+    for model in grid.models:
+        check_model_name(model)
+    for scheme in grid.schemes:
+        for alpha in grid.alphas:
+            check_scheme(scheme, alpha)
+    return Profile(name=values.get("name", Path(name_or_path).stem), description=values.get("description", ""),
+                   data=build(DataConfig, values.get("data"), "data"),
+                   train=build(TrainConfig, values.get("train"), "train"), grid=grid)

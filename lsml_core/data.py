@@ -1,0 +1,93 @@
+"""The splits of one run: training part and held-out part of train, and the reported splits.
+
+`fit` (augmented) trains the model; `heldout` (a fixed part of train) chooses the best epoch;
+`train` (the training part, evaluation transform), `val`, and `test` (val under FiveCrop) are
+reported and never used for selection.
+"""
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset, Subset
+
+from lsml_core.config import DataConfig
+from lsml_core.demo_data import MosaicSpec, ensure_demo_data
+from lsml_core.transforms import (VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe,
+                                  train_transform)
+from lsml_core.voc import VOC_CLASSES, VOCMultiLabel, download_voc, resolve_voc_root
+
+REPORTED_SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Splits:
+    """Datasets of one run, all yielding (image, target, mask)."""
+    classes: tuple[str, ...]
+    fit: Dataset
+    heldout: Dataset
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    source: str
+
+    def reported(self) -> dict[str, Dataset]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+def demo_spec(cfg: DataConfig) -> MosaicSpec:
+    """The mosaic generation parameters named by a data config."""
+    return MosaicSpec(n_train=cfg.n_train, n_val=cfg.n_val, fill_prob=cfg.fill_prob, seed=cfg.demo_seed)
+
+
+def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str]:
+    """Make sure the data exist (generate the demo, find or download VOC): (root, classes, source)."""
+    root = Path(data_dir) / cfg.root
+    if cfg.kind == "demo":
+        params = ensure_demo_data(root, demo_spec(cfg), Path(data_dir) / "cache")
+        return root, tuple(params["classes"]), params["source"]
+    if cfg.download:
+        try:
+            return resolve_voc_root(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
+        except FileNotFoundError:
+            return download_voc(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
+    return resolve_voc_root(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
+
+
+def heldout_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed random division of train into (training part, held-out part), both sorted."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_heldout = max(1, round(n * fraction))
+    return np.sort(order[n_heldout:]), np.sort(order[:n_heldout])
+
+
+def _view(dataset: VOCMultiLabel, transform, indices) -> Subset:
+    view = copy.copy(dataset)
+    view.transform = transform
+    return Subset(view, [int(i) for i in indices])
+
+
+def build_splits(cfg: DataConfig, data_dir: Path) -> Splits:
+    """The five datasets of a run, reading each split's annotations once."""
+    root, classes, source = prepare(cfg, data_dir)
+    recipe = VOC_RECIPE if cfg.kind == "voc" and cfg.image_size == VOC_RECIPE.size else scaled_recipe(cfg.image_size)
+    train_set = VOCMultiLabel(root, "train", classes, cfg.difficult)
+    val_set = VOCMultiLabel(root, "val", classes, cfg.difficult)
+    n_train = min(len(train_set), cfg.max_images or len(train_set))
+    n_val = min(len(val_set), cfg.max_images or len(val_set))
+    fit_idx, heldout_idx = heldout_indices(n_train, cfg.heldout_fraction, cfg.split_seed)
+    return Splits(
+        classes=classes,
+        fit=_view(train_set, train_transform(recipe), fit_idx),
+        heldout=_view(train_set, eval_transform(recipe), heldout_idx),
+        train=_view(train_set, eval_transform(recipe), fit_idx),
+        val=_view(val_set, eval_transform(recipe), range(n_val)),
+        test=_view(val_set, five_crop_transform(recipe), range(n_val)),
+        source=source,
+    )
+
+
+def labels_of(dataset: Subset) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Targets, masks and image ids of a split, without loading images."""
+    base, idx = dataset.dataset, np.asarray(dataset.indices)
+    return base.targets[idx], base.masks[idx], [base.ids[i] for i in idx]

@@ -1,0 +1,147 @@
+"""Regenerate a profile: every notebook through papermill, rendered to HTML, linked from index.html.
+
+Called by run_all.sh (`python -m lsml_core.pipeline --profile demo`). Finished runs are skipped
+unless --force; a failed run does not stop the others; failures are listed at the end and make
+the exit status non-zero.
+"""
+import argparse
+import fnmatch
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import yaml
+from nbconvert import HTMLExporter
+
+from lsml_core.config import Profile, RunConfig, load_profile
+from lsml_core.data import prepare
+from lsml_core.evaluation import is_complete
+from lsml_core.index_page import write_index
+from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
+from lsml_core.report import summary_frame
+
+KERNEL = "lsml"
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+EXPLORE, TRAIN, EVALUATE, PR_CURVES, REPORT = (
+    "1.0-explore-labels", "2.0-train", "3.0-evaluate", "4.0-precision-recall", "5.0-report")
+
+
+@dataclass
+class Failure:
+    """A notebook execution that raised: what, where its executed notebook is, and the error."""
+    what: str
+    notebook: Path
+    error: str
+
+
+def render_html(notebook: Path, hide_code: bool = False) -> Path:
+    """Render an executed notebook to HTML beside it (figures embedded); `hide_code` for reader-facing pages."""
+    exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code, exclude_output_prompt=hide_code)
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    target = notebook.with_suffix(".html")
+    atomic_write_text(target, body)
+    return target
+
+
+def execute(name: str, output: Path, parameters: dict, kernel: str, hide_code: bool = False) -> Failure | None:
+    """Execute one notebook with typed parameters and render it; a failure is returned, not raised."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    print(f"  {name} -> {output}", flush=True)
+    failure = None
+    try:
+        pm.execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", output, parameters=parameters, kernel_name=kernel,
+                            cwd=str(REPO_ROOT), progress_bar=False, start_timeout=300)
+    except pm.PapermillExecutionError as exc:
+        failure = Failure(name, output, f"{exc.ename}: {exc.evalue}")
+    if output.is_file():
+        render_html(output, hide_code)
+    return failure
+
+
+def run_experiment(cfg: RunConfig, run_dir: Path, data_dir: Path, kernel: str) -> Failure | None:
+    """Train then evaluate one run through notebooks 2 and 3."""
+    params = {"config": cfg.to_dict(), "run_dir": str(run_dir), "data_dir": str(data_dir)}
+    return (execute(TRAIN, run_dir / f"{TRAIN}.ipynb", params, kernel)
+            or execute(EVALUATE, run_dir / f"{EVALUATE}.ipynb", params, kernel))
+
+
+def selected_runs(profile: Profile, patterns: list[str] | None) -> list[RunConfig]:
+    """The profile's runs, kept to those whose names match one of the glob patterns."""
+    runs = profile.runs()
+    if not patterns:
+        return runs
+    kept = [r for r in runs if any(fnmatch.fnmatch(r.name, p) for p in patterns)]
+    if not kept:
+        raise ValueError(f"--runs {patterns} matches none of: {', '.join(r.name for r in runs)}")
+    return kept
+
+
+def run_profile(profile: Profile, results_dir: Path, data_dir: Path, force: bool = False,
+                patterns: list[str] | None = None, kernel: str = KERNEL) -> list[Failure]:
+    """Everything for one profile; returns the failures."""
+    out = results_dir / profile.name
+    out.mkdir(parents=True, exist_ok=True)
+    root, _, source = prepare(profile.data, data_dir)
+    print(f"data: {source} at {root}", flush=True)
+    write_json(out / "environment.json", environment_record(REPO_ROOT))
+    atomic_write_text(out / "profile.yaml", yaml.safe_dump(asdict(profile), sort_keys=False))
+    profile_params = {"profile": profile.name, "profile_dir": str(out), "data_dir": str(data_dir)}
+    failures = [execute(EXPLORE, out / "notebooks" / f"{EXPLORE}.ipynb", profile_params, kernel)]
+    runs = selected_runs(profile, patterns)
+    for i, cfg in enumerate(runs, 1):
+        run_dir = out / "runs" / cfg.name
+        if is_complete(run_dir) and not force:
+            print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
+            continue
+        if force:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"[{i}/{len(runs)}] {cfg.name}", flush=True)
+        start = time.perf_counter()
+        failures.append(run_experiment(cfg, run_dir, data_dir, kernel))
+        print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+    atomic_write_text(out / "summary.csv", summary_frame(out).to_csv(index=False, float_format="%.4f"))
+    failures.append(execute(PR_CURVES, out / "notebooks" / f"{PR_CURVES}.ipynb", profile_params, kernel))
+    failures.append(execute(REPORT, out / "notebooks" / f"{REPORT}.ipynb", profile_params, kernel, hide_code=True))
+    failures = [f for f in failures if f is not None]
+    write_index(out, profile, failures, source)
+    return failures
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m lsml_core.pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="demo", help="profile name in configs/ or a YAML path (default: demo)")
+    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "results", help="where results go (default: results/)")
+    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)")
+    parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
+    parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        profile = load_profile(args.profile)
+        failures = run_profile(profile, args.results_dir.resolve(), args.data_dir.resolve(),
+                               args.force, args.runs, args.kernel)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    index = args.results_dir.resolve() / profile.name / "index.html"
+    if failures:
+        print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure.what}: {failure.error}\n    see {failure.notebook}", file=sys.stderr)
+        print(f"report (incomplete): {index}")
+        return 1
+    print(f"report: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Regenerate every experiment of a profile and its HTML report, or (--test) run the test suite.
+# Both create the environment (.venv/) on first use.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${LSML_VENV:-$ROOT/.venv}"
+FASHION_DIR=/usr/share/datasets/fashion-mnist
+
+usage() {
+  cat <<'TXT'
+Usage: ./run_all.sh [options]          regenerate a profile's experiments and report
+       ./run_all.sh --test [PYTEST...]  run the test suite (extra arguments go to pytest)
+
+Options:
+  --profile NAME     profile in configs/ (demo, quick, voc2012) or a YAML path (default: demo)
+  --results-dir DIR  where results/<profile>/ is written (default: results/)
+  --data-dir DIR     where data sets are generated or looked for (default: data/)
+  --force            redo runs that already finished (default: skip them, resume unfinished ones)
+  --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
+  --setup-only       create the environment (.venv/ and the 'lsml' Jupyter kernel) and stop
+  --test             run the test suite instead (must be the first option)
+  -h, --help         this help
+
+The environment is .venv/ in the checkout (override with LSML_VENV); it is created or updated
+when pyproject.toml or constraints.txt change. On success the path of results/<profile>/index.html
+is printed; if any notebook failed, the failures are listed and the exit status is 1.
+TXT
+}
+
+ensure_env() {
+  local stamp="$VENV/.lsml-installed" want
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is needed" >&2; exit 2; }
+  echo "Setting up the environment in $VENV (first time: a few minutes; torch is large) ..."
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || {
+    echo "error: could not create $VENV; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; exit 2; }
+  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name lsml --display-name "Python (lsml)" >/dev/null
+  echo "$want" > "$stamp"
+  echo "Environment ready: $VENV (Jupyter kernel 'lsml')."
+}
+
+ensure_fashion_mnist() {
+  [ -f "$FASHION_DIR/train-images-idx3-ubyte.gz" ] && return
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Fashion-MNIST is missing: installing the Debian package dataset-fashion-mnist with apt-get ..."
+    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) || echo "warning: apt-get could not install" \
+      "dataset-fashion-mnist; the data step will try torchvision's download, then fall back to scikit-learn's digits."
+  else
+    echo "note: Fashion-MNIST is not installed ($FASHION_DIR). Install it with 'sudo apt-get install" \
+      "dataset-fashion-mnist'; otherwise the demo data come from torchvision's download or scikit-learn's digits."
+  fi
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  --test)
+    shift
+    ensure_env
+    ensure_fashion_mnist
+    cd "$ROOT"
+    exec "$VENV/bin/python" -m pytest "$@" ;;
+esac
+
+args=()
+setup_only=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --setup-only) setup_only=1; shift ;;
+    --profile|--results-dir|--data-dir)
+      [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
+      args+=("$1" "$2"); shift 2 ;;
+    --force) args+=("$1"); shift ;;
+    --runs)
+      args+=("$1"); shift
+      [ $# -ge 1 ] && [[ "$1" != --* ]] || { echo "error: --runs needs at least one name pattern" >&2; exit 2; }
+      while [ $# -gt 0 ] && [[ "$1" != --* ]]; do args+=("$1"); shift; done ;;
+    --test) echo "error: --test must be the first option" >&2; exit 2 ;;
+    *) echo "error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+ensure_env
+[ "$setup_only" = 1 ] && exit 0
+ensure_fashion_mnist
+cd "$ROOT"
+exec "$VENV/bin/python" -m lsml_core.pipeline "${args[@]}"
