@@ -20,6 +20,7 @@ class DataConfig:
     root: str = "demo"
     year: str = "2012"
     download: bool = False
+    classes: list[str] | None = None
     difficult: str = "ignore"
     image_size: int = 56
     heldout_fraction: float = 0.1
@@ -35,6 +36,9 @@ class DataConfig:
             raise ValueError(f"unknown data kind {self.kind!r}: choose one of {', '.join(DATA_KINDS)}")
         if self.difficult not in DIFFICULT_POLICIES:
             raise ValueError(f"unknown difficult policy {self.difficult!r}: choose one of {', '.join(DIFFICULT_POLICIES)}")
+        if self.classes is not None and (self.kind != "voc" or len(set(self.classes)) != len(self.classes)):
+            raise ValueError(f"classes={self.classes} must be distinct names, and only for kind: voc "
+                             "(the demo data record their own classes)")
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
 

@@ -46,12 +46,14 @@ def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str
     if cfg.kind == "demo":
         params = ensure_demo_data(root, demo_spec(cfg), Path(data_dir) / "cache")
         return root, tuple(params["classes"]), params["source"]
-    if cfg.download:
-        try:
-            return resolve_voc_root(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
-        except FileNotFoundError:
-            return download_voc(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
-    return resolve_voc_root(root, cfg.year), VOC_CLASSES, f"Pascal VOC {cfg.year}"
+    classes = tuple(cfg.classes or VOC_CLASSES)
+    try:
+        root = resolve_voc_root(root, cfg.year)
+    except FileNotFoundError:
+        if not cfg.download:
+            raise
+        root = download_voc(root, cfg.year)
+    return root, classes, f"VOC-format data at {root}"
 
 
 def heldout_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -57,6 +57,8 @@ def arm(scheme: str, alpha: float) -> str:
 def study_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The original study's table layout: rows split x model, columns scheme; mean over seeds."""
     rows = summary[summary.metric == metric].assign(arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)])
+    if rows.empty:
+        return pd.DataFrame()
     table = rows.pivot_table(index=["split", "model"], columns="arm", values="value", aggfunc="mean")
     order = [s for s in SPLIT_ORDER if s in table.index.get_level_values(0)]
     arms = ["none"] + sorted(c for c in table.columns if c != "none")
@@ -110,14 +112,14 @@ def uncertainty_note(summary: pd.DataFrame, metric: str = "voc2010") -> str:
 def metric_gap(summary: pd.DataFrame, split: str = "val") -> pd.DataFrame:
     """Per-image AP next to per-class mAP for each run: how much the original's metric flatters."""
     rows = summary[(summary.split == split) & summary.metric.isin(["voc2010", "sample_ap"])]
-    table = rows.pivot_table(index="run", columns="metric", values="value")
+    table = rows.pivot_table(index="run", columns="metric", values="value").reindex(columns=["voc2010", "sample_ap"])
     table["per-image minus per-class"] = table["sample_ap"] - table["voc2010"]
     return table
 
 
 def metric_gap_sentence(summary: pd.DataFrame, split: str = "val") -> str:
     """One sentence on the per-image vs per-class gap, as the original's stored predictions showed."""
-    gap = metric_gap(summary, split)["per-image minus per-class"]
+    gap = metric_gap(summary, split)["per-image minus per-class"].dropna()
     if gap.empty:
         return "No runs yet."
     return (f"On {split}, per-image AP exceeds per-class mAP in {int((gap > 0).sum())} of {len(gap)} runs "
@@ -129,6 +131,8 @@ def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
     """Their per-image AP beside ours, arm by arm, with the direction of each scheme's effect."""
     ours = study_table(summary, "sample_ap")
     rows = []
+    if ours.empty or "none" not in ours.columns:
+        return pd.DataFrame(rows)
     for _, theirs in ORIGINAL_PER_IMAGE_AP.iterrows():
         key = (theirs.split, theirs.model)
         if key not in ours.index:

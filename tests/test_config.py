@@ -1,0 +1,48 @@
+"""Profiles: the shipped ones load, the grid expands as documented, bad values are named."""
+import pytest
+
+from lsml_core.config import RunConfig, load_profile
+
+
+@pytest.mark.parametrize("name", ["demo", "quick", "voc2012"])
+def test_shipped_profiles_load(name):
+    profile = load_profile(name)
+    assert profile.name == name and len(profile.runs()) == 6
+
+
+def test_grid_runs_baseline_once_per_model_and_seed():
+    names = [run.name for run in load_profile("demo").runs()]
+    assert names[:3] == ["resnet18-none-a0-s0", "resnet18-uniform-a0.1-s0", "resnet18-positive-a0.1-s0"]
+    assert len(set(names)) == len(names)
+
+
+def test_voc2012_profile_is_the_original_recipe():
+    profile = load_profile("voc2012")
+    t = profile.train
+    assert (profile.data.kind, profile.data.image_size, t.batch_size, t.epochs, t.cosine_t_max) == ("voc", 300, 8, 15, 12)
+    assert (t.lr_backbone, t.lr_head, t.momentum, t.pretrained) == (1.5e-4, 5e-2, 0.9, True)
+
+
+def test_run_config_round_trips_through_a_dict():
+    run = load_profile("quick").runs()[1]
+    assert RunConfig.from_dict(run.to_dict()) == run
+
+
+@pytest.mark.parametrize("text, message", [
+    ("grid: {alphas: [1.2]}", "alpha=1.2"),
+    ("grid: {schemes: [smooth]}", "unknown smoothing scheme"),
+    ("grid: {models: [vgg]}", "unknown model"),
+    ("train: {learning_rate: 1}", "unknown key"),
+    ("data: {kind: cifar}", "unknown data kind"),
+    ("extra: 1", "unknown section"),
+])
+def test_bad_profiles_are_named(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_profile(path)
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ValueError, match="demo, quick, voc2012"):
+        load_profile("nope")

@@ -1,0 +1,114 @@
+"""End to end: run_all.sh executes the real notebooks through papermill and renders real HTML."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from lsml_core.evaluation import is_complete
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_ALL = str(REPO / "run_all.sh")
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def run_all(*args, timeout=1500):
+    return subprocess.run([RUN_ALL, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """The quick profile, run once for the module into a temporary results folder."""
+    base = tmp_path_factory.mktemp("e2e")
+    proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return base, base / "results" / "quick", proc
+
+
+def executed_notebooks(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.ipynb"))
+
+
+def test_every_notebook_executed_without_error(quick):
+    _, out, _ = quick
+    notebooks = executed_notebooks(out)
+    assert len(notebooks) == 3 + 2 * 6
+    for path in notebooks:
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), path
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], path
+        assert "papermill" in book.metadata and book.metadata.kernelspec.name == "lsml"
+
+
+def test_html_rendered_with_figures_embedded(quick):
+    _, out, _ = quick
+    minimum = {"1.0-explore-labels": 4, "2.0-train": 1, "3.0-evaluate": 1, "4.0-precision-recall": 3, "5.0-report": 3}
+    for path in executed_notebooks(out):
+        html = path.with_suffix(".html").read_text()
+        assert html.count("data:image/png;base64") >= minimum[path.stem], path
+    report = (out / "notebooks" / "5.0-report.html").read_text()
+    assert "from lsml_core" not in report                     # the report hides its code
+    assert "THEIRS" in report and "minus baseline" in report  # published numbers labelled; generated conclusions
+
+
+def test_metrics_complete_for_every_run(quick):
+    _, out, _ = quick
+    runs = sorted((out / "runs").iterdir())
+    assert len(runs) == 6
+    for run in runs:
+        assert is_complete(run)
+        metrics = json.loads((run / "metrics.json").read_text())
+        for split in ("train", "val", "test"):
+            assert set(metrics["splits"][split]) == {"voc2010", "voc2007", "sklearn", "sample_ap"}
+            assert len(metrics["splits"][split]["voc2010"]["per_class"]) == 10
+        env = json.loads((run / "environment.json").read_text())
+        assert env["git_revision"] and env["packages"]["torch"] != "not installed"
+    summary = pd.read_csv(out / "summary.csv")
+    assert len(summary) == 6 * 3 * 4
+
+
+def test_index_links_everything(quick):
+    _, out, proc = quick
+    index = out / "index.html"
+    assert proc.stdout.strip().endswith(f"report: {index}")
+    links = re.findall(r'href="([^"]+)"', index.read_text())
+    assert len(links) == 3 + 2 * 6
+    assert all((out / link).is_file() for link in links)
+
+
+def test_rerun_skips_finished_runs(quick):
+    base, out, _ = quick
+    proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data",
+                   "--runs", "resnet18-*")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("finished, skipped") == 3
+
+
+def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):
+    for image in (mosaic_voc / "JPEGImages").glob("train_*.jpg"):
+        image.write_bytes(b"corrupt")
+    profile = tmp_path / "broken.yaml"
+    profile.write_text(f"""name: broken
+data: {{kind: voc, root: {mosaic_voc}, classes: [a, b, c, d], image_size: 16}}
+train: {{epochs: 1, batch_size: 8}}
+grid: {{models: [resnet18], schemes: [none, uniform], alphas: [0.1]}}
+""")
+    proc = run_all("--profile", profile, "--results-dir", tmp_path / "results", "--data-dir", tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.count("is corrupt or not an image") == 2      # both runs tried, both listed
+    notebook = tmp_path / "results" / "broken" / "runs" / "resnet18-none-a0-s0" / "2.0-train.ipynb"
+    assert str(notebook) in proc.stderr and notebook.with_suffix(".html").is_file()
+    assert "Failures" in (tmp_path / "results" / "broken" / "index.html").read_text()
+
+
+def test_help_and_bad_arguments():
+    help_text = run_all("--help").stdout
+    for option in ("--profile", "--results-dir", "--data-dir", "--force", "--runs", "--test", "--setup-only", "--help"):
+        assert option in help_text
+    proc = run_all("--profile", "nope")
+    assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr
+    assert run_all("--bogus").returncode == 2

@@ -1,0 +1,118 @@
+"""Training and evaluation on a tiny VOC-format fixture: resume, NaN stop, outputs, the voc2012 path."""
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from lsml_core import training
+from lsml_core.config import DataConfig, RunConfig, TrainConfig, load_profile
+from lsml_core.evaluation import evaluate_run, is_complete, read_predictions
+from lsml_core.training import CHECKPOINT, NonFiniteLossError, forward_logits, train_run
+
+pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
+
+
+def tiny_config(root, **train) -> RunConfig:
+    data = DataConfig(kind="voc", root=str(root), classes=["a", "b", "c", "d"], image_size=16, heldout_fraction=0.25)
+    values = dict(model="resnet18", scheme="uniform", alpha=0.1, epochs=3, batch_size=8, lr_backbone=0.05, lr_head=0.05)
+    return RunConfig(profile="test", data=data, train=TrainConfig(**{**values, **train}))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_after_first_epoch(row):
+    if row["epoch"] == 1:
+        raise Interrupt
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc)
+    straight = train_run(cfg, tmp_path / "a", tmp_path)
+    with pytest.raises(Interrupt):
+        train_run(cfg, tmp_path / "b", tmp_path, on_epoch_end=interrupt_after_first_epoch)
+    assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)["epoch"] == 1
+    resumed = train_run(cfg, tmp_path / "b", tmp_path)
+    columns = ["epoch", "train_loss", "heldout_loss", "heldout_map", "lr_backbone", "lr_head"]
+    pd.testing.assert_frame_equal(straight[columns], resumed[columns])
+    metrics_a, metrics_b = evaluate_run(cfg, tmp_path / "a", tmp_path), evaluate_run(cfg, tmp_path / "b", tmp_path)
+    assert metrics_a == metrics_b
+
+
+def test_outputs_of_a_run(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, epochs=2)
+    run_dir = tmp_path / "run"
+    train_run(cfg, run_dir, tmp_path)
+    metrics = evaluate_run(cfg, run_dir, tmp_path)
+    assert is_complete(run_dir)
+    for name in ("config.json", "environment.json", "history.csv", "model_best.pt", CHECKPOINT):
+        assert (run_dir / name).is_file()
+    history = pd.read_csv(run_dir / "history.csv")
+    assert list(history.columns) == ["epoch", "train_loss", "heldout_loss", "heldout_map", "lr_backbone", "lr_head", "seconds"]
+    for split in ("train", "val", "test"):
+        table = metrics["splits"][split]
+        assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap"}
+        pred = read_predictions(run_dir / f"predictions_{split}.csv")
+        assert pred.scores.dtype == np.float32 and pred.classes == ("a", "b", "c", "d")
+    assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30   # the training part, 40 - 10 held out
+    assert metrics["best_epoch"] in (1, 2)
+
+
+def test_rerun_of_a_finished_run_trains_nothing(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, epochs=1)
+    first = train_run(cfg, tmp_path / "r", tmp_path)
+    again = train_run(cfg, tmp_path / "r", tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_checkpoint_of_another_config_is_refused(mosaic_voc, tmp_path):
+    train_run(tiny_config(mosaic_voc, epochs=1), tmp_path / "r", tmp_path)
+    with pytest.raises(ValueError, match="different configuration"):
+        train_run(tiny_config(mosaic_voc, epochs=1, alpha=0.2), tmp_path / "r", tmp_path)
+
+
+class ExplodesInSecondEpoch(nn.Module):
+    """A model whose logits turn NaN after four training batches (one epoch of the fixture)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.fc, self.calls = inner, inner.fc, 0
+
+    def forward(self, x):
+        self.calls += int(self.training)
+        out = self.inner(x)
+        return out * float("nan") if self.calls > 4 else out
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_checkpoints(mosaic_voc, tmp_path, monkeypatch):
+    real_build = training.build_model
+    monkeypatch.setattr(training, "build_model", lambda *a, **k: ExplodesInSecondEpoch(real_build(*a, **k)))
+    with pytest.raises(NonFiniteLossError, match="epoch 2/3, batch 0: the training loss is nan"):
+        train_run(tiny_config(mosaic_voc), tmp_path / "r", tmp_path)
+    assert torch.load(tmp_path / "r" / CHECKPOINT, weights_only=False)["epoch"] == 1
+    assert (tmp_path / "r" / "model_best.pt").is_file()
+
+
+def test_five_crop_logits_are_averaged_before_the_sigmoid():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+    crops = torch.randn(3, 5, 3, 4, 4)
+    expected = torch.stack([model(c).mean(dim=0) for c in crops])
+    assert torch.allclose(forward_logits(model, crops), expected, atol=1e-6)
+
+
+def test_voc2012_profile_code_path_on_a_voc_fixture(voc_folder, tmp_path):
+    """The voc2012 profile's data and recipe (300 px, VOC classes, difficult ignored), without downloads."""
+    profile = load_profile("voc2012")
+    (voc_folder / "ImageSets" / "Main" / "val.txt").write_text("2008_000001\n2008_000002\n")
+    data = replace(profile.data, root=str(voc_folder.parent.parent), heldout_fraction=0.34)
+    train = replace(profile.train, pretrained=False, epochs=1, batch_size=2, num_workers=0)
+    cfg = RunConfig(profile="voc2012", data=data, train=train)
+    train_run(cfg, tmp_path / "run", tmp_path)
+    metrics = evaluate_run(cfg, tmp_path / "run", tmp_path)
+    pred = read_predictions(tmp_path / "run" / "predictions_test.csv")
+    assert len(pred.classes) == 20 and pred.masks[1, pred.classes.index("bottle")] == 0  # difficult-only: ignored
+    assert set(metrics["splits"]) == {"train", "val", "test"}
