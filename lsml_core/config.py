@@ -61,10 +61,20 @@ class TrainConfig:
     num_workers: int = 0
     max_batches: int | None = None
     device: str = "auto"
+    label_noise: float = 0.0
+    teacher: str | None = None
+    teacher_temperature: float = 1.0
 
     def __post_init__(self):
         check_model_name(self.model)
         check_scheme(self.scheme, self.alpha)
+        if not 0.0 <= self.label_noise < 1.0:
+            raise ValueError(f"label_noise={self.label_noise} is out of range: it must lie in [0, 1)")
+        if (self.scheme == "instance") != (self.teacher is not None):
+            raise ValueError(f"scheme {self.scheme!r} with teacher={self.teacher!r}: the scheme 'instance' needs "
+                             "a teacher run (the baseline of the same model and seed), and only it takes one")
+        if self.teacher_temperature <= 0:
+            raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
 
@@ -78,9 +88,8 @@ class RunConfig:
 
     @property
     def name(self) -> str:
-        """The run's folder name: model-scheme-alpha-seed."""
-        t = self.train
-        return f"{t.model}-{t.scheme}-a{t.alpha:g}-s{t.seed}"
+        """The run's folder name: model-scheme-alpha-seed, and -n<rate> under label noise."""
+        return run_name(self.train.model, self.train.scheme, self.train.alpha, self.train.seed, self.train.label_noise)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,13 +100,28 @@ class RunConfig:
                    train=build(TrainConfig, values["train"], "train"))
 
 
+def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0) -> str:
+    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0` or `resnet18-none-a0-s1-n0.2`."""
+    return f"{model}-{scheme}-a{alpha:g}-s{seed}" + (f"-n{label_noise:g}" if label_noise else "")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Grid:
-    """The experiment grid of a profile; `none` runs once per model and seed, at alpha 0."""
+    """One block of experiments: every combination of its lists; `none` runs at alpha 0 only."""
     models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
     schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
     alphas: list[float] = field(default_factory=lambda: [0.1])
     seeds: list[int] = field(default_factory=lambda: [0])
+    label_noise: list[float] = field(default_factory=lambda: [0.0])
+
+    def cells(self):
+        """(model, seed, noise, scheme, alpha) of every run in this block."""
+        for model in self.models:
+            for seed in self.seeds:
+                for noise in self.label_noise:
+                    for scheme in self.schemes:
+                        for alpha in ([0.0] if scheme == "none" else self.alphas):
+                            yield model, seed, float(noise), scheme, float(alpha)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,18 +131,24 @@ class Profile:
     description: str = ""
     data: DataConfig
     train: TrainConfig
-    grid: Grid
+    grids: list[Grid]
 
     def runs(self) -> list[RunConfig]:
-        """Every run of the grid, in a stable order (models, then seeds, then schemes, then alphas)."""
-        runs = []
-        for model in self.grid.models:
-            for seed in self.grid.seeds:
-                for scheme in self.grid.schemes:
-                    for alpha in ([0.0] if scheme == "none" else self.grid.alphas):
-                        train = replace(self.train, model=model, seed=seed, scheme=scheme, alpha=float(alpha))
-                        runs.append(RunConfig(profile=self.name, data=self.data, train=train))
-        return runs
+        """Every run of every grid block once, in block order; `instance` runs after their teachers."""
+        runs: dict[str, RunConfig] = {}
+        for grid in self.grids:
+            for model, seed, noise, scheme, alpha in grid.cells():
+                teacher = run_name(model, "none", 0.0, seed, noise) if scheme == "instance" else None
+                train = replace(self.train, model=model, seed=seed, scheme=scheme, alpha=alpha,
+                                label_noise=noise, teacher=teacher)
+                run = RunConfig(profile=self.name, data=self.data, train=train)
+                runs.setdefault(run.name, run)
+        ordered = sorted(runs.values(), key=lambda r: r.train.scheme == "instance")
+        missing = sorted({r.train.teacher for r in ordered if r.train.teacher} - set(runs))
+        if missing:
+            raise ValueError(f"scheme 'instance' needs its teacher run(s) {missing} in the profile: "
+                             "add scheme 'none' for the same models, seeds and label_noise")
+        return ordered
 
 
 def build(cls, values: dict | None, section: str):
@@ -147,16 +177,20 @@ def profile_path(name_or_path: str | Path) -> Path:
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile."""
     values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
-    unknown = sorted(set(values) - {"name", "description", "data", "train", "grid"})
+    unknown = sorted(set(values) - {"name", "description", "data", "train", "grid", "grids"})
     if unknown:
         raise ValueError(f"unknown section(s) {unknown} in profile {name_or_path}; "
-                         "allowed: name, description, data, train, grid")
-    grid = build(Grid, values.get("grid"), "grid")
-    for model in grid.models:
-        check_model_name(model)
-    for scheme in grid.schemes:
-        for alpha in grid.alphas:
-            check_scheme(scheme, alpha)
-    return Profile(name=values.get("name", Path(name_or_path).stem), description=values.get("description", ""),
-                   data=build(DataConfig, values.get("data"), "data"),
-                   train=build(TrainConfig, values.get("train"), "train"), grid=grid)
+                         "allowed: name, description, data, train, grid (one block) or grids (a list of blocks)")
+    blocks = values.get("grids") or [values.get("grid") or {}]
+    grids = [build(Grid, block, "grid") for block in blocks]
+    for grid in grids:
+        for model in grid.models:
+            check_model_name(model)
+        for scheme in grid.schemes:
+            for alpha in grid.alphas:
+                check_scheme(scheme, alpha)
+    profile = Profile(name=values.get("name", Path(name_or_path).stem), description=values.get("description", ""),
+                      data=build(DataConfig, values.get("data"), "data"),
+                      train=build(TrainConfig, values.get("train"), "train"), grids=grids)
+    profile.runs()
+    return profile

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from lsml_core.config import DataConfig
+from lsml_core.config import DataConfig, RunConfig
 from lsml_core.demo_data import MosaicSpec, ensure_demo_data
+from lsml_core.noise import corrupt_labels
 from lsml_core.transforms import (VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe,
                                   train_transform)
 from lsml_core.voc import VOC_CLASSES, VOCMultiLabel, download_voc, resolve_voc_root
@@ -30,6 +31,7 @@ class Splits:
     val: Dataset
     test: Dataset
     source: str
+    noise: dict | None = None
 
     def reported(self) -> dict[str, Dataset]:
         return {"train": self.train, "val": self.val, "test": self.test}
@@ -69,8 +71,19 @@ def _view(dataset: VOCMultiLabel, transform, indices) -> Subset:
     return Subset(view, [int(i) for i in indices])
 
 
-def build_splits(cfg: DataConfig, data_dir: Path) -> Splits:
-    """The five datasets of a run, reading each split's annotations once."""
+def with_label_noise(dataset: VOCMultiLabel, rate: float, seed: int) -> tuple[VOCMultiLabel, dict]:
+    """A copy of `dataset` whose targets are corrupted at `rate` (see lsml_core.noise)."""
+    noisy = copy.copy(dataset)
+    noisy.targets, record = corrupt_labels(dataset.targets, dataset.masks, rate, seed)
+    return noisy, record
+
+
+def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, noise_seed: int = 0) -> Splits:
+    """The five datasets of a run, reading each split's annotations once.
+
+    With `label_noise`, the labels the model learns from and is selected on (`fit`, `heldout`) are
+    corrupted; the reported splits keep the clean labels.
+    """
     root, classes, source = prepare(cfg, data_dir)
     recipe = VOC_RECIPE if cfg.kind == "voc" and cfg.image_size == VOC_RECIPE.size else scaled_recipe(cfg.image_size)
     train_set = VOCMultiLabel(root, "train", classes, cfg.difficult)
@@ -78,14 +91,18 @@ def build_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     n_train = min(len(train_set), cfg.max_images or len(train_set))
     n_val = min(len(val_set), cfg.max_images or len(val_set))
     fit_idx, heldout_idx = heldout_indices(n_train, cfg.heldout_fraction, cfg.split_seed)
+    learned_from, noise = train_set, None
+    if label_noise:
+        learned_from, noise = with_label_noise(train_set, label_noise, noise_seed)
     return Splits(
         classes=classes,
-        fit=_view(train_set, train_transform(recipe), fit_idx),
-        heldout=_view(train_set, eval_transform(recipe), heldout_idx),
+        fit=_view(learned_from, train_transform(recipe), fit_idx),
+        heldout=_view(learned_from, eval_transform(recipe), heldout_idx),
         train=_view(train_set, eval_transform(recipe), fit_idx),
         val=_view(val_set, eval_transform(recipe), range(n_val)),
         test=_view(val_set, five_crop_transform(recipe), range(n_val)),
         source=source,
+        noise=noise,
     )
 
 
@@ -93,3 +110,8 @@ def labels_of(dataset: Subset) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Targets, masks and image ids of a split, without loading images."""
     base, idx = dataset.dataset, np.asarray(dataset.indices)
     return base.targets[idx], base.masks[idx], [base.ids[i] for i in idx]
+
+
+def run_splits(cfg: RunConfig, data_dir: Path) -> Splits:
+    """The splits of one run, with its label noise seeded by the run's seed (paired across schemes)."""
+    return build_splits(cfg.data, data_dir, cfg.train.label_noise, noise_seed=cfg.train.seed)

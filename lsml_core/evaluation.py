@@ -7,8 +7,9 @@ import pandas as pd
 import torch
 
 from lsml_core.config import RunConfig
-from lsml_core.data import REPORTED_SPLITS, Splits, build_splits, labels_of
-from lsml_core.metrics import ap_table
+from lsml_core.calibration import calibration_metrics, fit_temperature
+from lsml_core.data import REPORTED_SPLITS, Splits, labels_of, run_splits
+from lsml_core.metrics import ap_table, mean_average_precision
 from lsml_core.models import build_model
 from lsml_core.records import atomic_write_text, read_json, write_json
 from lsml_core.training import BEST_MODEL, choose_device, make_loader, predict
@@ -64,19 +65,33 @@ def load_best_model(cfg: RunConfig, run_dir: Path, n_classes: int, device: torch
     return model, state["epoch"]
 
 
+def calibration_entry(targets, masks, logits, temperature: float) -> dict:
+    """Calibration before and after temperature scaling, and mAP after it (equal to before: ranking only)."""
+    return {"before": calibration_metrics(targets, logits, masks),
+            "after": calibration_metrics(targets, logits, masks, temperature),
+            "map_after_temperature": mean_average_precision(targets, logits / temperature, mask=masks)}
+
+
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
-    """Predict every reported split with the best model; write predictions CSVs and metrics.json."""
+    """Predict every reported split with the best model; write predictions CSVs and metrics.json.
+
+    The temperature is fitted on the held-out part of train (never on a reported split).
+    """
     run_dir = Path(run_dir)
-    splits = splits or build_splits(cfg.data, data_dir)
+    splits = splits or run_splits(cfg, data_dir)
     device = choose_device(cfg.train.device)
     model, best_epoch = load_best_model(cfg, run_dir, len(splits.classes), device)
-    metrics = {"run": cfg.name, "best_epoch": best_epoch, "splits": {}}
+    heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
+    heldout_logits = predict(model, make_loader(splits.heldout, cfg.train.batch_size, device, cfg.train.num_workers), device)
+    temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
+    metrics = {"run": cfg.name, "best_epoch": best_epoch, "temperature": temperature, "splits": {}}
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
         batch = max(1, cfg.train.batch_size // 5) if split == "test" else cfg.train.batch_size
         scores = predict(model, make_loader(dataset, batch, device, cfg.train.num_workers), device)
         write_predictions(run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores))
-        metrics["splits"][split] = ap_table(targets, scores, list(splits.classes), mask=masks)
+        metrics["splits"][split] = {**ap_table(targets, scores, list(splits.classes), mask=masks),
+                                    "calibration": calibration_entry(targets, masks, scores, temperature)}
     write_json(run_dir / METRICS, metrics)
     return metrics
 

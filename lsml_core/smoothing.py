@@ -5,15 +5,22 @@ With n classes and degree alpha, a multi-hot target y in {0, 1}^n becomes:
     none      y                                   positive 1,               negative 0
     uniform   y * (1 - alpha) + alpha / n         positive 1 - alpha + a/n, negative alpha / n
     positive  y * (1 - alpha)                     positive 1 - alpha,       negative 0
+    binary    y * (1 - alpha) + alpha / 2         positive 1 - alpha/2,     negative alpha / 2
+    instance  positives as uniform; negative j of an image with negatives N:
+              (alpha * |N| / n) * q_j / sum_{k in N} q_k,  q = the teacher's sigmoid probabilities
 
-`uniform` is the original study's Scheme 1, `positive` its Scheme 2. Smoothing is for training
-targets only: evaluation losses use the hard labels.
+`uniform` is the original study's Scheme 1, `positive` its Scheme 2, `binary` Keras's
+BinaryCrossentropy(label_smoothing=alpha) convention. `instance` is instance-based smoothing for
+multi-label, after Maher & Kull: it moves the same mass per image onto the negatives as `uniform`
+(alpha * |N| / n), but spreads it in proportion to a teacher's scores instead of evenly; a
+teacher that scores all negatives alike gives back `uniform`. Smoothing is for training targets
+only: evaluation losses use the hard labels.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-SCHEMES = ("none", "uniform", "positive")
+SCHEMES = ("none", "uniform", "positive", "binary", "instance")
 
 
 def check_scheme(scheme: str, alpha: float) -> None:
@@ -34,7 +41,22 @@ def check_multi_hot(targets: torch.Tensor) -> None:
         raise ValueError(f"targets must be multi-hot (only 0 and 1); found values such as {bad}")
 
 
-def smooth_targets(targets: torch.Tensor, scheme: str, alpha: float) -> torch.Tensor:
+def instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.Tensor) -> torch.Tensor:
+    """Instance-based targets: the mass `uniform` gives an image's negatives, spread by the teacher's scores."""
+    if teacher_probs is None or teacher_probs.shape != targets.shape:
+        shape = None if teacher_probs is None else tuple(teacher_probs.shape)
+        raise ValueError(f"scheme 'instance' needs teacher probabilities of the targets' shape "
+                         f"{tuple(targets.shape)}; got {shape}")
+    n = targets.shape[1]
+    negative = 1.0 - targets
+    weights = teacher_probs.float().clamp_min(1e-12) * negative
+    mass = alpha * negative.sum(dim=1, keepdim=True) / n
+    spread = mass * weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    return targets * (1.0 - alpha + alpha / n) + spread
+
+
+def smooth_targets(targets: torch.Tensor, scheme: str, alpha: float,
+                   teacher_probs: torch.Tensor | None = None) -> torch.Tensor:
     """Return the smoothed float targets of a multi-hot batch (formulas in the module docstring)."""
     check_scheme(scheme, alpha)
     check_multi_hot(targets)
@@ -43,6 +65,10 @@ def smooth_targets(targets: torch.Tensor, scheme: str, alpha: float) -> torch.Te
         return targets
     if scheme == "uniform":
         return targets * (1.0 - alpha) + alpha / targets.shape[1]
+    if scheme == "binary":
+        return targets * (1.0 - alpha) + alpha / 2
+    if scheme == "instance":
+        return instance_targets(targets, alpha, teacher_probs)
     return targets * (1.0 - alpha)
 
 
@@ -64,9 +90,10 @@ class SmoothedBCEWithLogitsLoss(nn.Module):
         check_scheme(scheme, alpha)
         self.scheme, self.alpha = scheme, float(alpha)
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-        return masked_bce_with_logits(logits, smooth_targets(targets, self.scheme, self.alpha), mask)
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
+                teacher_probs: torch.Tensor | None = None) -> torch.Tensor:
+        smoothed = smooth_targets(targets, self.scheme, self.alpha, teacher_probs)
+        return masked_bce_with_logits(logits, smoothed, mask)
 
     def extra_repr(self) -> str:
         return f"scheme={self.scheme!r}, alpha={self.alpha}"

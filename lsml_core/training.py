@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from lsml_core.config import RunConfig
-from lsml_core.data import Splits, build_splits, labels_of
+from lsml_core.data import Splits, labels_of, run_splits
 from lsml_core.metrics import mean_average_precision
 from lsml_core.models import build_model, parameter_groups
 from lsml_core.records import (REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record,
@@ -70,7 +70,16 @@ def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device) ->
     return torch.cat(outputs).numpy()
 
 
-def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_batches, desc) -> float:
+def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> torch.Tensor | None:
+    """sigmoid(teacher logits / T) on the batch the student sees, or None without a teacher."""
+    if teacher is None:
+        return None
+    with torch.no_grad(), autocast(images.device):
+        return torch.sigmoid(teacher(images).float() / temperature)
+
+
+def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_batches, desc,
+                    teacher=None, teacher_temperature: float = 1.0) -> float:
     """One pass over the training part; returns the mean (smoothed) training loss."""
     model.train()
     total, count = 0.0, 0
@@ -81,7 +90,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_bat
         images, targets, masks = (t.to(device, non_blocking=True) for t in (images, targets, masks))
         with autocast(device):
             logits = model(images)
-        loss = criterion(logits.float(), targets, masks)
+        loss = criterion(logits.float(), targets, masks, teacher_probabilities(teacher, images, teacher_temperature))
         if not torch.isfinite(loss):
             raise NonFiniteLossError(f"{desc}, batch {step}: the training loss is {loss.item()}. "
                                      "Lower the learning rates (lr_backbone, lr_head) or check the data; "
@@ -117,7 +126,18 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=t.cosine_t_max or t.epochs)
         self.scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
         self.criterion = SmoothedBCEWithLogitsLoss(t.scheme, t.alpha)
+        self.teacher = None
         self.epoch, self.best_map, self.best_epoch, self.history = 0, -np.inf, 0, []
+
+    def load_teacher(self, teacher_dir: Path, n_classes: int) -> None:
+        """The best model of the teacher run (the baseline of the same model and seed), frozen."""
+        path = teacher_dir / BEST_MODEL
+        if not path.is_file():
+            raise FileNotFoundError(f"teacher {path} is missing: train the run {teacher_dir.name} first "
+                                    "(run_all.sh orders baselines before instance runs)")
+        self.teacher = build_model(self.cfg.train.model, n_classes).to(self.device)
+        self.teacher.load_state_dict(torch.load(path, map_location=self.device, weights_only=False)["model"])
+        self.teacher.eval().requires_grad_(False)
 
     def state(self) -> dict:
         return {"config": self.cfg.to_dict(), "epoch": self.epoch, "best_map": self.best_map,
@@ -145,12 +165,16 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     make_deterministic()
-    splits = splits or build_splits(cfg.data, data_dir)
+    splits = splits or run_splits(cfg, data_dir)
     device = choose_device(cfg.train.device)
     trainer = Trainer(cfg, len(splits.classes), device)
+    if cfg.train.teacher:
+        trainer.load_teacher(run_dir.parent / cfg.train.teacher, len(splits.classes))
     if (run_dir / CHECKPOINT).is_file():
         trainer.load(run_dir / CHECKPOINT)
     write_json(run_dir / "config.json", cfg.to_dict())
+    if splits.noise:
+        write_json(run_dir / "label_noise.json", splits.noise)
     write_json(run_dir / "environment.json", {**environment_record(REPO_ROOT), "device": str(device),
                                               "data_source": splits.source})
     t = cfg.train
@@ -162,7 +186,8 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         lrs = {f"lr_{g['name']}": g["lr"] for g in trainer.optimizer.param_groups}
         start = time.perf_counter()
         train_loss = train_one_epoch(trainer.model, loader, trainer.criterion, trainer.optimizer, trainer.scaler,
-                                     device, t.max_batches, desc=f"{cfg.name} epoch {epoch}/{t.epochs}")
+                                     device, t.max_batches, desc=f"{cfg.name} epoch {epoch}/{t.epochs}",
+                                     teacher=trainer.teacher, teacher_temperature=t.teacher_temperature)
         heldout_loss, heldout_map = heldout_scores(trainer.model, heldout_loader, device)
         trainer.scheduler.step()
         row = {"epoch": epoch, "train_loss": train_loss, "heldout_loss": heldout_loss,

@@ -25,7 +25,7 @@ def test_uniform_divides_by_classes_not_batch():
 
 def test_alpha_zero_is_identity():
     for scheme in SCHEMES:
-        assert torch.equal(smooth_targets(TARGETS, scheme, 0.0), TARGETS)
+        assert torch.equal(smooth_targets(TARGETS, scheme, 0.0, torch.rand(TARGETS.shape)), TARGETS)
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.0, 1.5, float("nan"), "0.1"])
@@ -35,7 +35,7 @@ def test_alpha_out_of_range(alpha):
 
 
 def test_unknown_scheme_names_allowed():
-    with pytest.raises(ValueError, match="none, uniform, positive"):
+    with pytest.raises(ValueError, match="none, uniform, positive, binary, instance"):
         smooth_targets(TARGETS, "label", 0.1)
     with pytest.raises(ValueError, match="unknown smoothing scheme"):
         SmoothedBCEWithLogitsLoss("keras", 0.1)
@@ -54,8 +54,9 @@ def test_explicit_equals_loss_based(scheme):
     mask = (torch.rand(6, 5) > 0.2).float()
     logits_a = torch.randn(6, 5, requires_grad=True)
     logits_b = logits_a.detach().clone().requires_grad_(True)
-    explicit = masked_bce_with_logits(logits_a, smooth_targets(targets, scheme, 0.1), mask)
-    loss_based = SmoothedBCEWithLogitsLoss(scheme, 0.1)(logits_b, targets, mask)
+    teacher = torch.rand(6, 5)
+    explicit = masked_bce_with_logits(logits_a, smooth_targets(targets, scheme, 0.1, teacher), mask)
+    loss_based = SmoothedBCEWithLogitsLoss(scheme, 0.1)(logits_b, targets, mask, teacher)
     explicit.backward()
     loss_based.backward()
     assert torch.allclose(explicit, loss_based)
@@ -71,3 +72,32 @@ def test_loss_matches_torch_bce_and_ignores_masked_pairs():
     masked = SmoothedBCEWithLogitsLoss("none")(logits, targets, mask)
     expected = torch.nn.BCEWithLogitsLoss()(logits[mask > 0], targets[mask > 0])
     assert torch.allclose(masked, expected)
+
+
+def test_binary_is_keras_convention():
+    smoothed = smooth_targets(TARGETS, "binary", 0.2)
+    assert torch.allclose(smoothed[TARGETS == 1], torch.tensor(0.9))
+    assert torch.allclose(smoothed[TARGETS == 0], torch.tensor(0.1))
+
+
+def test_instance_conserves_the_uniform_mass_per_image():
+    torch.manual_seed(1)
+    targets = (torch.rand(8, 6) > 0.6).float()
+    teacher = torch.rand(8, 6)
+    instance = smooth_targets(targets, "instance", 0.3, teacher)
+    uniform = smooth_targets(targets, "uniform", 0.3)
+    assert torch.allclose(instance.sum(dim=1), uniform.sum(dim=1))
+    assert torch.allclose(instance[targets == 1], uniform[targets == 1])
+    negatives = instance * (1 - targets)
+    expected = (0.3 * (1 - targets).sum(1, keepdim=True) / 6) * teacher * (1 - targets) / (teacher * (1 - targets)).sum(1, keepdim=True)
+    assert torch.allclose(negatives, expected)
+
+
+def test_instance_with_a_uniform_teacher_is_uniform():
+    teacher = torch.full(TARGETS.shape, 0.37)
+    assert torch.allclose(smooth_targets(TARGETS, "instance", 0.1, teacher), smooth_targets(TARGETS, "uniform", 0.1))
+
+
+def test_instance_needs_a_teacher():
+    with pytest.raises(ValueError, match="teacher probabilities"):
+        smooth_targets(TARGETS, "instance", 0.1)

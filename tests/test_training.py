@@ -1,4 +1,5 @@
 """Training and evaluation on a tiny VOC-format fixture: resume, NaN stop, outputs, the voc2012 path."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -55,11 +56,33 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     assert list(history.columns) == ["epoch", "train_loss", "heldout_loss", "heldout_map", "lr_backbone", "lr_head", "seconds"]
     for split in ("train", "val", "test"):
         table = metrics["splits"][split]
-        assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap"}
+        assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "calibration"}
+        calibration = table["calibration"]
+        assert set(calibration["before"]) == {"ece_pooled", "ece_classwise", "brier", "nll"}
+        assert calibration["map_after_temperature"] == pytest.approx(table["voc2010"]["mAP"], abs=1e-12)
+        assert calibration["after"]["nll"] <= calibration["before"]["nll"] + 0.05
         pred = read_predictions(run_dir / f"predictions_{split}.csv")
         assert pred.scores.dtype == np.float32 and pred.classes == ("a", "b", "c", "d")
     assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30   # the training part, 40 - 10 held out
-    assert metrics["best_epoch"] in (1, 2)
+    assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
+
+
+def test_instance_run_learns_from_its_teacher_under_label_noise(mosaic_voc, tmp_path):
+    runs = tmp_path / "runs"
+    teacher = tiny_config(mosaic_voc, scheme="none", alpha=0.0, epochs=1, label_noise=0.2)
+    train_run(teacher, runs / teacher.name, tmp_path)
+    student = tiny_config(mosaic_voc, scheme="instance", epochs=1, label_noise=0.2, teacher=teacher.name)
+    history = train_run(student, runs / student.name, tmp_path)
+    assert np.isfinite(history.train_loss).all()
+    record = json.loads((runs / student.name / "label_noise.json").read_text())
+    assert record["rate"] == 0.2 and record["dropped"] > 0
+    assert student.name == "resnet18-instance-a0.1-s0-n0.2"
+
+
+def test_instance_run_without_trained_teacher_is_a_clear_error(mosaic_voc, tmp_path):
+    student = tiny_config(mosaic_voc, scheme="instance", epochs=1, teacher="resnet18-none-a0-s0")
+    with pytest.raises(FileNotFoundError, match="train the run resnet18-none-a0-s0 first"):
+        train_run(student, tmp_path / "runs" / student.name, tmp_path)
 
 
 def test_rerun_of_a_finished_run_trains_nothing(mosaic_voc, tmp_path):
