@@ -113,3 +113,76 @@ def loss_panels(histories: pd.DataFrame, value: str, ylabel: str):
         ax.set(title=model, ylabel=ylabel)
     fig.tight_layout()
     return fig
+
+
+def effects_forest(effects: pd.DataFrame, title: str):
+    """Each comparison's mAP difference with its 95% bootstrap interval; the zero line marks no effect."""
+    labels = [f"{r.model}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
+              for r in effects.itertuples()]
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(effects) + 1.2))
+    y = np.arange(len(effects))[::-1]
+    ax.errorbar(effects.difference, y, xerr=[effects.difference - effects.ci_low, effects.ci_high - effects.difference],
+                fmt="o", capsize=3)
+    ax.axvline(0, color="grey", linestyle="--")
+    ax.set(yticks=y, yticklabels=labels, xlabel="difference in mAP (VOC2010), 95% CI", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def alpha_curves(sweep: pd.DataFrame, split: str):
+    """Per model: mAP and pooled ECE (before and after temperature scaling) against alpha, one line per scheme."""
+    models = sorted(sweep.model.unique())
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.6 * len(models)), squeeze=False)
+    for row, model in zip(axes, models):
+        for scheme, group in sweep[sweep.model == model].groupby("scheme"):
+            row[0].errorbar(group.alpha, group[("map", "mean")], yerr=group[("map", "std")].fillna(0),
+                            marker="o", capsize=3, label=scheme)
+            line = row[1].plot(group.alpha, group[("ece_pooled", "mean")], marker="o", label=f"{scheme}")[0]
+            row[1].plot(group.alpha, group[("ece_pooled_after_T", "mean")], marker="x", linestyle=":",
+                        color=line.get_color(), label=f"{scheme}, after T")
+        row[0].set(title=f"{model}: {split} mAP against alpha", xlabel="alpha", ylabel="mAP (VOC2010)")
+        row[1].set(title=f"{model}: {split} pooled ECE against alpha", xlabel="alpha", ylabel="ECE (15 bins)")
+        row[0].legend(fontsize=8)
+        row[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str):
+    """Per model x arm: observed frequency against mean predicted probability, before and after T."""
+    models = sorted(curves)
+    n_arms = max(len(arms) for arms in curves.values())
+    fig, axes = plt.subplots(len(models), n_arms, figsize=(3.2 * n_arms, 3.2 * len(models)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, model in zip(axes, models):
+        for ax, (name, curve) in zip(row, curves[model].items()):
+            ax.axis("on")
+            ax.plot([0, 1], [0, 1], color="grey", linestyle="--")
+            ax.plot(*curve["before"][:2], marker="o", label=f"before (ECE {curve['ece_before']:.3f})")
+            ax.plot(*curve["after"][:2], marker="x", label=f"T={curve['temperature']:.2f} (ECE {curve['ece_after']:.3f})")
+            ax.set(title=f"{model}: {name}", xlim=(0, 1), ylim=(0, 1), xlabel="predicted", ylabel="observed")
+            ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
+    """Per model: mAP against label-noise rate per arm, and each arm's difference from the baseline with CI."""
+    rows = runs[runs.split == split]
+    models = sorted(rows.model.unique())
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.6 * len(models)), squeeze=False)
+    for row, model in zip(axes, models):
+        sns.lineplot(rows[rows.model == model], x="noise", y="map", hue="arm", marker="o", ax=row[0],
+                     errorbar=("sd", 1) if rows.seed.nunique() > 1 else None)
+        row[0].set(title=f"{model}: {split} mAP (clean labels) against training-label noise", ylabel="mAP")
+        for name, group in effects[effects.model == model].groupby("arm"):
+            group = group.sort_values("noise")
+            row[1].errorbar(group.noise, group.difference, yerr=[group.difference - group.ci_low,
+                            group.ci_high - group.difference], marker="o", capsize=3, label=name)
+        row[1].axhline(0, color="grey", linestyle="--")
+        row[1].set(title=f"{model}: arm - none, 95% CI", xlabel="noise", ylabel="difference in mAP")
+        row[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -43,9 +43,10 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
             values["sample_ap"] = table["sample_ap"]
             for metric, value in values.items():
                 rows.append({"run": run_dir.name, "model": train["model"], "scheme": train["scheme"],
-                             "alpha": train["alpha"], "seed": train["seed"], "best_epoch": metrics["best_epoch"],
+                             "alpha": train["alpha"], "seed": train["seed"], "noise": train.get("label_noise", 0.0),
+                             "best_epoch": metrics["best_epoch"],
                              "split": split, "metric": metric, "value": np.nan if value is None else value})
-    columns = ["run", "model", "scheme", "alpha", "seed", "best_epoch", "split", "metric", "value"]
+    columns = ["run", "model", "scheme", "alpha", "seed", "noise", "best_epoch", "split", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -55,58 +56,14 @@ def arm(scheme: str, alpha: float) -> str:
 
 
 def study_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The original study's table layout: rows split x model, columns scheme; mean over seeds."""
-    rows = summary[summary.metric == metric].assign(arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)])
+    """The original study's table layout: rows split x model, columns scheme; mean over seeds, clean labels."""
+    rows = summary[(summary.metric == metric) & (summary.noise == 0)].assign(arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)])
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(index=["split", "model"], columns="arm", values="value", aggfunc="mean")
     order = [s for s in SPLIT_ORDER if s in table.index.get_level_values(0)]
     arms = ["none"] + sorted(c for c in table.columns if c != "none")
     return table.reindex(order, level=0)[[c for c in arms if c in table.columns]]
-
-
-def differences_from_baseline(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Each smoothed arm minus the baseline of the same model, split and seed."""
-    rows = summary[summary.metric == metric]
-    base = rows[rows.scheme == "none"].set_index(["model", "split", "seed"])["value"]
-    smoothed = rows[rows.scheme != "none"].copy()
-    smoothed["baseline"] = [base.get((m, s, seed), np.nan) for m, s, seed in
-                            zip(smoothed.model, smoothed.split, smoothed.seed)]
-    smoothed["difference"] = smoothed["value"] - smoothed["baseline"]
-    smoothed["arm"] = [arm(s, a) for s, a in zip(smoothed.scheme, smoothed.alpha)]
-    return smoothed[["model", "split", "seed", "arm", "baseline", "value", "difference"]]
-
-
-def conclusions(summary: pd.DataFrame, metric: str = "voc2010", split: str = "val") -> list[str]:
-    """Plain sentences read off the numbers: effect of each scheme per model, and what one seed can say."""
-    diffs = differences_from_baseline(summary, metric)
-    diffs = diffs[diffs.split == split]
-    if diffs.empty:
-        return [f"No smoothed run has {split} results yet: no conclusion can be drawn."]
-    sentences = []
-    for model, group in diffs.groupby("model"):
-        per_arm = group.groupby("arm")["difference"].agg(["mean", "min", "max", "count"])
-        parts = [f"{a}: {row['mean']:+.3f}" + (f" (range {row['min']:+.3f} to {row['max']:+.3f} over {row['count']:.0f} seeds)"
-                                              if row["count"] > 1 else "")
-                 for a, row in per_arm.iterrows()]
-        best = per_arm["mean"].idxmax()
-        verdict = (f"the best arm is {best}" if per_arm.loc[best, "mean"] > 0
-                   else "no smoothed arm beats the baseline")
-        sentences.append(f"{MODEL_NAMES.get(model, model)}, {split} {METRIC_NAMES[metric]} minus baseline: "
-                         f"{'; '.join(parts)}; {verdict}.")
-    return sentences
-
-
-def uncertainty_note(summary: pd.DataFrame, metric: str = "voc2010") -> str:
-    """What the number of seeds lets the differences above say."""
-    diffs = differences_from_baseline(summary, metric)["difference"].abs()
-    n_seeds = summary.seed.nunique()
-    if diffs.empty:
-        return "No differences to judge yet."
-    if n_seeds == 1:
-        return (f"Every cell is a single run (one seed), so these differences (at most {diffs.max():.3f} in absolute "
-                "value) come with no uncertainty estimate: they are anecdotes, not evidence.")
-    return f"Each cell is the mean of {n_seeds} seeds; ranges over seeds are given beside each mean."
 
 
 def metric_gap(summary: pd.DataFrame, split: str = "val") -> pd.DataFrame:
@@ -160,10 +117,12 @@ def histories(profile_dir: Path) -> pd.DataFrame:
 
 
 def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predictions]]:
-    """Predictions of one split per model and arm (the lowest seed of each), for the PR curves."""
+    """Predictions of one split per model and arm (lowest seed, clean labels), for the PR curves."""
     found: dict[str, dict[str, Predictions]] = {}
     for run_dir in run_dirs(profile_dir):
         train = read_json(run_dir / "config.json")["train"]
+        if train.get("label_noise"):
+            continue
         label = arm(train["scheme"], train["alpha"])
         path = run_dir / f"predictions_{split}.csv"
         if path.is_file() and label not in found.setdefault(train["model"], {}):

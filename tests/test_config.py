@@ -4,10 +4,20 @@ import pytest
 from lsml_core.config import RunConfig, load_profile
 
 
-@pytest.mark.parametrize("name", ["demo", "quick", "voc2012"])
-def test_shipped_profiles_load(name):
+@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 15), ("voc2012", 6), ("study", 66)])
+def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
-    assert profile.name == name and len(profile.runs()) == 6
+    assert profile.name == name and len(profile.runs()) == n_runs
+
+
+def test_grid_blocks_are_merged_and_instance_runs_follow_their_teachers():
+    runs = load_profile("study").runs()
+    names = [r.name for r in runs]
+    assert len(set(names)) == len(names)
+    for i, run in enumerate(runs):
+        if run.train.scheme == "instance":
+            assert run.train.teacher in names[:i]
+    assert "resnet18-uniform-a0.1-s0-n0.4" in names and "mobilenet_v2-binary-a0.3-s0" in names
 
 
 def test_grid_runs_baseline_once_per_model_and_seed():
@@ -43,6 +53,13 @@ def test_bad_profiles_are_named(tmp_path, text, message):
         load_profile(path)
 
 
+def test_instance_without_baseline_is_refused(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("grid: {schemes: [uniform, instance]}")
+    with pytest.raises(ValueError, match="needs its teacher run"):
+        load_profile(path)
+
+
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ValueError, match="demo, quick, voc2012"):
+    with pytest.raises(ValueError, match="demo, quick, study, voc2012"):
         load_profile("nope")

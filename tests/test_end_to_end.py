@@ -35,7 +35,7 @@ def executed_notebooks(out: Path) -> list[Path]:
 def test_every_notebook_executed_without_error(quick):
     _, out, _ = quick
     notebooks = executed_notebooks(out)
-    assert len(notebooks) == 3 + 2 * 6
+    assert len(notebooks) == 3 + 2 * 15
     for path in notebooks:
         book = nbformat.read(path, as_version=4)
         code = [c for c in book.cells if c.cell_type == "code"]
@@ -46,29 +46,32 @@ def test_every_notebook_executed_without_error(quick):
 
 def test_html_rendered_with_figures_embedded(quick):
     _, out, _ = quick
-    minimum = {"1.0-explore-labels": 4, "2.0-train": 1, "3.0-evaluate": 1, "4.0-precision-recall": 3, "5.0-report": 3}
+    minimum = {"1.0-explore-labels": 4, "2.0-train": 1, "3.0-evaluate": 1, "4.0-precision-recall": 3, "5.0-report": 12}
     for path in executed_notebooks(out):
         html = path.with_suffix(".html").read_text()
         assert html.count("data:image/png;base64") >= minimum[path.stem], path
     report = (out / "notebooks" / "5.0-report.html").read_text()
     assert "from lsml_core" not in report                     # the report hides its code
-    assert "THEIRS" in report and "minus baseline" in report  # published numbers labelled; generated conclusions
+    assert "THEIRS" in report and "95% CI [" in report  # published numbers labelled; generated conclusions
+    for section in ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Label noise", "Instance-based smoothing"):
+        assert section in report
+    assert "the benefit" in report and "best mAP" in report and "Temperature scaling changed mAP" in report
 
 
 def test_metrics_complete_for_every_run(quick):
     _, out, _ = quick
     runs = sorted((out / "runs").iterdir())
-    assert len(runs) == 6
+    assert len(runs) == 15
     for run in runs:
         assert is_complete(run)
         metrics = json.loads((run / "metrics.json").read_text())
         for split in ("train", "val", "test"):
-            assert set(metrics["splits"][split]) == {"voc2010", "voc2007", "sklearn", "sample_ap"}
+            assert set(metrics["splits"][split]) == {"voc2010", "voc2007", "sklearn", "sample_ap", "calibration"}
             assert len(metrics["splits"][split]["voc2010"]["per_class"]) == 10
         env = json.loads((run / "environment.json").read_text())
         assert env["git_revision"] and env["packages"]["torch"] != "not installed"
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 6 * 3 * 4
+    assert len(summary) == 15 * 3 * 4
 
 
 def test_index_links_everything(quick):
@@ -76,7 +79,7 @@ def test_index_links_everything(quick):
     index = out / "index.html"
     assert proc.stdout.strip().endswith(f"report: {index}")
     links = re.findall(r'href="([^"]+)"', index.read_text())
-    assert len(links) == 3 + 2 * 6
+    assert len(links) == 3 + 2 * 15
     assert all((out / link).is_file() for link in links)
 
 
@@ -85,7 +88,7 @@ def test_rerun_skips_finished_runs(quick):
     proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data",
                    "--runs", "resnet18-*")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("finished, skipped") == 3
+    assert proc.stdout.count("finished, skipped") == 11
 
 
 def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):

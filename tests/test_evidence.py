@@ -1,0 +1,91 @@
+"""The evidence sections, on run folders written with known effects."""
+import numpy as np
+import pytest
+
+from lsml_core import evidence
+from lsml_core.config import run_name
+from lsml_core.evaluation import Predictions, calibration_entry, write_predictions
+from lsml_core.metrics import ap_table
+from lsml_core.records import write_json
+
+CLASSES = ("a", "b", "c", "d")
+QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}   # uniform and instance: far better rankings
+
+
+def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
+    rng = np.random.default_rng(100 + seed)
+    targets = (rng.random((300, 4)) < 0.3).astype(np.float32)
+    masks = np.ones_like(targets)
+    quality = QUALITY[scheme] * (1 - noise if scheme == "none" else 1)   # the baseline suffers from noise, smoothing not
+    scores = (quality * (2 * targets - 1) + rng.normal(0, 1.5, targets.shape)).astype(np.float32)
+    if scheme == "positive":
+        scores = scores + 0.001 * np.random.default_rng(7 + seed).normal(size=scores.shape).astype(np.float32)
+    name = run_name(model, scheme, alpha, seed, noise)
+    run = profile_dir / "runs" / name
+    train = {"model": model, "scheme": scheme, "alpha": alpha, "seed": seed, "label_noise": noise}
+    write_json(run / "config.json", {"train": train})
+    splits = {}
+    for split in ("val", "test"):
+        write_predictions(run / f"predictions_{split}.csv", Predictions([f"i{i}" for i in range(300)], CLASSES, targets, masks, scores))
+        splits[split] = {**ap_table(targets, scores, list(CLASSES), masks), "calibration": calibration_entry(targets, masks, scores, 1.7)}
+    write_json(run / "metrics.json", {"run": name, "best_epoch": 1, "temperature": 1.7, "splits": splits})
+
+
+@pytest.fixture(scope="module")
+def profile_dir(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("profile")
+    for seed in (0, 1):
+        write_run(tmp_path, "none", 0.0, seed)
+        for alpha in (0.05, 0.1, 0.2):
+            write_run(tmp_path, "uniform", alpha, seed)
+        write_run(tmp_path, "positive", 0.1, seed)
+        write_run(tmp_path, "instance", 0.1, seed)
+        for noise in (0.2, 0.4):
+            write_run(tmp_path, "none", 0.0, seed, noise)
+            write_run(tmp_path, "uniform", 0.1, seed, noise)
+    return tmp_path
+
+
+def test_runs_frame_and_mean_std(profile_dir):
+    runs = evidence.runs_frame(profile_dir)
+    assert len(runs) == 2 * 10 * 2 and set(runs.noise) == {0.0, 0.2, 0.4}
+    table = evidence.mean_std(runs, "val")
+    assert table.loc["ResNet-18", "none"].endswith("(n=2)") and "±" in table.loc["ResNet-18", "none"]
+
+
+def test_effects_verdicts_follow_the_intervals(profile_dir):
+    runs = evidence.runs_frame(profile_dir)
+    effects, per_class = evidence.compare(profile_dir, runs, "val", evidence.baseline_pairs(runs[runs.noise == 0]), n_boot=200)
+    by_arm = effects.set_index("arm")
+    assert by_arm.loc["uniform a=0.1", "verdict"] == "higher" and by_arm.loc["uniform a=0.1", "seeds"] == 2
+    assert by_arm.loc["positive a=0.1", "verdict"] == "no clear difference"
+    assert per_class.shape == (len(effects), 4)
+    sentences = evidence.effect_sentences(effects, "val")
+    assert any("uniform a=0.1 - none" in s and s.endswith("higher.") for s in sentences)
+
+
+def test_alpha_sweep_puts_the_baseline_at_alpha_zero(profile_dir):
+    sweep = evidence.alpha_sweep(evidence.runs_frame(profile_dir), "val")
+    uniform = sweep[sweep.scheme == "uniform"]
+    assert list(uniform.alpha) == [0.0, 0.05, 0.1, 0.2]
+    assert any("best mAP" in s for s in evidence.alpha_sentences(sweep, "val"))
+
+
+def test_calibration_table_and_sentences(profile_dir):
+    runs = evidence.runs_frame(profile_dir)
+    table = evidence.calibration_table(runs, "val")
+    assert (table["temperature"] == 1.7).all()
+    sentences = evidence.calibration_sentences(table, "val")
+    assert sentences[-1].startswith("Temperature scaling changed mAP by at most 0.0e+00")
+    curves = evidence.reliability_curves(profile_dir, runs, "val")
+    assert set(curves["resnet18"]) == {"none", "uniform a=0.05", "uniform a=0.1", "uniform a=0.2",
+                                       "positive a=0.1", "instance a=0.1"}
+
+
+def test_noise_effects_and_instance_pairs(profile_dir):
+    runs = evidence.runs_frame(profile_dir)
+    noisy = evidence.noise_effects(profile_dir, runs, "val", n_boot=100)
+    assert set(noisy.noise) == {0.0, 0.2, 0.4}
+    sentences = evidence.noise_sentences(noisy[noisy.arm == "uniform a=0.1"], "val")
+    assert len(sentences) == 1 and "the benefit grows with noise" in sentences[0]
+    assert evidence.instance_pairs(runs) == [("instance a=0.1", "uniform a=0.1")]
