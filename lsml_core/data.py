@@ -12,7 +12,9 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from lsml_core.config import DataConfig
+from lsml_core.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch
 from lsml_core.demo_data import MosaicSpec, ensure_demo_data
+from lsml_core.image_cache import CachedImages
 from lsml_core.transforms import (VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe,
                                   train_transform)
 from lsml_core.voc import VOC_CLASSES, VOCMultiLabel, download_voc, resolve_voc_root
@@ -22,7 +24,11 @@ REPORTED_SPLITS = ("train", "val", "test")
 
 @dataclass
 class Splits:
-    """Datasets of one run, all yielding (image, target, mask)."""
+    """Datasets of one run, all yielding (image, target, mask).
+
+    On the cached path an image is the cached uint8 [3, H, W]; the dataset's `batch_transform`
+    makes the model's input from a batch of them on the device (see `make_loader`).
+    """
     classes: tuple[str, ...]
     fit: Dataset
     heldout: Dataset
@@ -78,6 +84,9 @@ def build_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     n_train = min(len(train_set), cfg.max_images or len(train_set))
     n_val = min(len(val_set), cfg.max_images or len(val_set))
     fit_idx, heldout_idx = heldout_indices(n_train, cfg.heldout_fraction, cfg.split_seed)
+    if cfg.data_path == "cached":
+        return _cached_splits(train_set, val_set, n_train, n_val, fit_idx, heldout_idx, recipe,
+                              Path(data_dir) / "cache" / "images", source)
     return Splits(
         classes=classes,
         fit=_view(train_set, train_transform(recipe), fit_idx),
@@ -87,6 +96,17 @@ def build_splits(cfg: DataConfig, data_dir: Path) -> Splits:
         test=_view(val_set, five_crop_transform(recipe), range(n_val)),
         source=source,
     )
+
+
+def _cached_splits(train_set, val_set, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir, source) -> Splits:
+    """The five datasets read from decoded-image caches, each with its batch transform."""
+    fit = CachedImages(train_set, cache_dir, recipe, "train", n_train, TrainBatch(recipe))
+    train_eval = CachedImages(train_set, cache_dir, recipe, "eval", n_train, CentreCropBatch(recipe))
+    val = CachedImages(val_set, cache_dir, recipe, "eval", n_val, CentreCropBatch(recipe))
+    test = CachedImages(val_set, cache_dir, recipe, "eval", n_val, FiveCropBatch(recipe))
+    return Splits(classes=train_set.classes, fit=Subset(fit, fit_idx.tolist()),
+                  heldout=Subset(train_eval, heldout_idx.tolist()), train=Subset(train_eval, fit_idx.tolist()),
+                  val=Subset(val, list(range(n_val))), test=Subset(test, list(range(n_val))), source=source)
 
 
 def labels_of(dataset: Subset) -> tuple[np.ndarray, np.ndarray, list[str]]:

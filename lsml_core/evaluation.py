@@ -11,7 +11,7 @@ from lsml_core.data import REPORTED_SPLITS, Splits, build_splits, labels_of
 from lsml_core.metrics import ap_table
 from lsml_core.models import build_model
 from lsml_core.records import atomic_write_text, read_json, write_json
-from lsml_core.training import BEST_MODEL, choose_device, make_loader, predict
+from lsml_core.training import BEST_MODEL, choose_device, make_loader, maybe_compile, predict
 
 METRICS = "metrics.json"
 
@@ -70,6 +70,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     splits = splits or build_splits(cfg.data, data_dir)
     device = choose_device(cfg.train.device)
     model, best_epoch = load_best_model(cfg, run_dir, len(splits.classes), device)
+    model = maybe_compile(model, cfg.train.compile)
     metrics = {"run": cfg.name, "best_epoch": best_epoch, "splits": {}}
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
