@@ -13,6 +13,7 @@ memory map, so the pages read stay in the OS page cache and never count as the p
 import hashlib
 import json
 import os
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
@@ -68,13 +69,17 @@ def fingerprint(paths: list[Path]) -> str:
 def _write(paths: list[Path], target: Path, recipe: Recipe, geometry: str) -> None:
     """Decode every image (threads: PIL releases the GIL) and write them, in order, into a .npy file."""
     side = cache_side(recipe, geometry)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "wb") as handle, ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        header = {"descr": "|u1", "fortran_order": False, "shape": (len(paths), side, side, 3)}
-        np.lib.format.write_array_header_1_0(handle, header)
-        for pixels in pool.map(lambda p: decode(p, recipe, geometry), paths):
-            handle.write(pixels.tobytes())
-    os.replace(tmp, target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle, ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            header = {"descr": "|u1", "fortran_order": False, "shape": (len(paths), side, side, 3)}
+            np.lib.format.write_array_header_1_0(handle, header)
+            for pixels in pool.map(lambda p: decode(p, recipe, geometry), paths):
+                handle.write(pixels.tobytes())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def ensure_cache(paths: list[Path], target: Path, recipe: Recipe, geometry: str) -> Path:
