@@ -11,6 +11,7 @@ from lsml_core.voc import DIFFICULT_POLICIES
 
 CONFIG_DIR = REPO_ROOT / "configs"
 DATA_KINDS = ("demo", "voc")
+DATA_PATHS = ("cached", "pil")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,10 +31,13 @@ class DataConfig:
     fill_prob: float = 0.5
     demo_seed: int = 0
     max_images: int | None = None
+    data_path: str = "cached"   # cached: decoded once, batches transformed on the device; pil: per sample
 
     def __post_init__(self):
         if self.kind not in DATA_KINDS:
             raise ValueError(f"unknown data kind {self.kind!r}: choose one of {', '.join(DATA_KINDS)}")
+        if self.data_path not in DATA_PATHS:
+            raise ValueError(f"unknown data_path {self.data_path!r}: choose one of {', '.join(DATA_PATHS)}")
         if self.difficult not in DIFFICULT_POLICIES:
             raise ValueError(f"unknown difficult policy {self.difficult!r}: choose one of {', '.join(DIFFICULT_POLICIES)}")
         if self.classes is not None and (self.kind != "voc" or len(set(self.classes)) != len(self.classes)):
@@ -64,6 +68,7 @@ class TrainConfig:
     label_noise: float = 0.0
     teacher: str | None = None
     teacher_temperature: float = 1.0
+    compile: bool = False   # torch.compile the model (opt-in; worth it on CUDA)
 
     def __post_init__(self):
         check_model_name(self.model)

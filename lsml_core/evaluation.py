@@ -12,7 +12,7 @@ from lsml_core.data import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.metrics import ap_table, mean_average_precision
 from lsml_core.models import build_model
 from lsml_core.records import atomic_write_text, read_json, write_json
-from lsml_core.training import BEST_MODEL, choose_device, make_loader, predict
+from lsml_core.training import BEST_MODEL, choose_device, make_loader, maybe_compile, predict
 
 METRICS = "metrics.json"
 
@@ -81,6 +81,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     splits = splits or run_splits(cfg, data_dir)
     device = choose_device(cfg.train.device)
     model, best_epoch = load_best_model(cfg, run_dir, len(splits.classes), device)
+    model = maybe_compile(model, cfg.train.compile)
     heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
     heldout_logits = predict(model, make_loader(splits.heldout, cfg.train.batch_size, device, cfg.train.num_workers), device)
     temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)

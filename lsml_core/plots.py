@@ -29,14 +29,16 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = "d"):
 
 
 def example_images(images: list, labels: list[str], columns: int = 4):
-    """A grid of images (PIL or normalised tensors) titled with their labels."""
+    """A grid of images (PIL, normalised tensors, or the cached path's uint8 tensors) titled with their labels."""
     rows = int(np.ceil(len(images) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, label in zip(axes.flat, images, labels):
-        if hasattr(image, "permute"):
+        if hasattr(image, "permute") and image.is_floating_point():
             image = (image.permute(1, 2, 0).numpy() * IMAGENET_STD + IMAGENET_MEAN).clip(0, 1)
+        elif hasattr(image, "permute"):
+            image = image.permute(1, 2, 0).numpy()
         ax.imshow(image)
         ax.set_title(label, fontsize=9)
     fig.tight_layout()

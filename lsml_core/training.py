@@ -9,8 +9,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from lsml_core.batch_transforms import DeviceBatches
 from lsml_core.config import RunConfig
 from lsml_core.data import Splits, labels_of, run_splits
+from lsml_core.image_cache import batch_transform_of
 from lsml_core.metrics import mean_average_precision
 from lsml_core.models import build_model, parameter_groups
 from lsml_core.records import (REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record,
@@ -37,12 +39,25 @@ def choose_device(preference: str = "auto") -> torch.device:
 
 
 def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0,
-                shuffle_seed: int | None = None) -> DataLoader:
-    """A DataLoader; shuffled with its own seeded generator when `shuffle_seed` is given."""
+                shuffle_seed: int | None = None) -> DataLoader | DeviceBatches:
+    """A DataLoader; shuffled with its own seeded generator when `shuffle_seed` is given.
+
+    A cached split's uint8 batches go to `device`, where its batch transform (seeded from
+    `shuffle_seed`) makes the model's input.
+    """
     generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
-                      num_workers=num_workers, pin_memory=device.type == "cuda",
-                      persistent_workers=False)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
+                        num_workers=num_workers, pin_memory=device.type == "cuda",
+                        persistent_workers=False)
+    transform = batch_transform_of(dataset)
+    if transform is None:
+        return loader
+    return DeviceBatches(loader, transform, device, seed=shuffle_seed or 0)
+
+
+def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """The model compiled with torch.compile when asked; it shares its parameters with `model`."""
+    return torch.compile(model) if enabled else model
 
 
 def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -179,16 +194,17 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
                                               "data_source": splits.source})
     t = cfg.train
     heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
+    net = maybe_compile(trainer.model, t.compile)
     while trainer.epoch < t.epochs:
         epoch = trainer.epoch + 1
         seed_everything(t.seed * 10_007 + epoch)
         loader = make_loader(splits.fit, t.batch_size, device, t.num_workers, shuffle_seed=t.seed * 10_007 + epoch)
         lrs = {f"lr_{g['name']}": g["lr"] for g in trainer.optimizer.param_groups}
         start = time.perf_counter()
-        train_loss = train_one_epoch(trainer.model, loader, trainer.criterion, trainer.optimizer, trainer.scaler,
+        train_loss = train_one_epoch(net, loader, trainer.criterion, trainer.optimizer, trainer.scaler,
                                      device, t.max_batches, desc=f"{cfg.name} epoch {epoch}/{t.epochs}",
                                      teacher=trainer.teacher, teacher_temperature=t.teacher_temperature)
-        heldout_loss, heldout_map = heldout_scores(trainer.model, heldout_loader, device)
+        heldout_loss, heldout_map = heldout_scores(net, heldout_loader, device)
         trainer.scheduler.step()
         row = {"epoch": epoch, "train_loss": train_loss, "heldout_loss": heldout_loss,
                "heldout_map": heldout_map, **lrs, "seconds": time.perf_counter() - start}

@@ -44,6 +44,7 @@ def test_run_config_round_trips_through_a_dict():
     ("grid: {models: [vgg]}", "unknown model"),
     ("train: {learning_rate: 1}", "unknown key"),
     ("data: {kind: cifar}", "unknown data kind"),
+    ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
     ("extra: 1", "unknown section"),
 ])
 def test_bad_profiles_are_named(tmp_path, text, message):

@@ -1,0 +1,283 @@
+"""Throughput of the data paths side by side: (a) per-sample PIL in DataLoader workers, (b) the decoded-image
+cache with batched transforms on the device, (c) the model-only ceiling on tensors already in memory.
+
+    python -m benchmarks.data_path --out results/benchmark
+
+For each model and size it trains `--steps` timed steps (after `--warmup` untimed ones) on VOC-sized
+JPEGs (about 500 x 375) that it generates itself, then predicts the val images with FiveCrop. Each way runs
+in a fresh process so its peak resident memory is its own. Writes data_path.csv, data_path.png and
+machine.json under --out, and prints the table with each way's ratio to the ceiling.
+"""
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+WAYS = ("pil", "cached", "ceiling")
+CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+
+
+def write_voc_like(root: Path, n_train: int, n_val: int, seed: int = 0) -> Path:
+    """A VOC-layout folder of smooth random JPEGs, 3 in 4 landscape 500 x 375, the rest portrait; kept if unchanged."""
+    params = {"n_train": n_train, "n_val": n_val, "seed": seed}
+    stamp = root / "params.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == params:
+        return root
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", n_train), ("val", n_val)):
+        ids = [f"{split}_{i:06d}" for i in range(n)]
+        for image_id in ids:
+            size = (500, 375) if rng.random() < 0.75 else (375, 500)
+            coarse = Image.fromarray(rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+            noise = rng.normal(0, 10, (size[1], size[0], 3))
+            pixels = np.clip(np.asarray(coarse) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
+            annotation = ET.Element("annotation")
+            ET.SubElement(annotation, "filename").text = f"{image_id}.jpg"
+            for name in rng.choice(CLASSES, size=rng.integers(1, 4), replace=False):
+                ET.SubElement(ET.SubElement(annotation, "object"), "name").text = str(name)
+            (root / "Annotations" / f"{image_id}.xml").write_bytes(ET.tostring(annotation))
+        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+    stamp.write_text(json.dumps(params))
+    return root
+
+
+def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
+    """(training, FiveCrop test) datasets of one way, built as `lsml_core.data.build_splits` builds them."""
+    from torch.utils.data import Subset
+    from lsml_core.batch_transforms import FiveCropBatch, TrainBatch
+    from lsml_core.image_cache import CachedImages
+    from lsml_core.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
+    from lsml_core.voc import VOCMultiLabel
+    recipe = VOC_RECIPE if size == VOC_RECIPE.size else scaled_recipe(size)
+    if way == "pil":
+        return (Subset(VOCMultiLabel(voc, "train", CLASSES, transform=train_transform(recipe)), range(n_fit)),
+                VOCMultiLabel(voc, "val", CLASSES, transform=five_crop_transform(recipe)))
+    train_set, val_set, cache_dir = VOCMultiLabel(voc, "train", CLASSES), VOCMultiLabel(voc, "val", CLASSES), work / "cache" / "images"
+    fit = CachedImages(train_set, cache_dir, recipe, "train", len(train_set), TrainBatch(recipe))
+    test = CachedImages(val_set, cache_dir, recipe, "eval", len(val_set), FiveCropBatch(recipe))
+    return Subset(fit, range(n_fit)), Subset(test, range(len(test)))
+
+
+def now() -> float:
+    """Wall time after the device has finished its queued work."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+class Clock:
+    """Passes a loader's batches through, timing the `steps` batches after the first `warmup`."""
+
+    def __init__(self, loader, warmup: int, steps: int):
+        self.loader, self.warmup, self.steps = loader, warmup, steps
+        self.start = self.stop = None
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        batches = iter(self.loader)
+        for index in itertools.count():
+            if index == self.warmup:
+                self.start = now()
+            if index == self.warmup + self.steps:
+                self.stop = now()
+            batch = next(batches, None)
+            if batch is None:
+                return
+            yield batch
+
+
+class WorkerMemory(threading.Thread):
+    """Samples the peak resident memory (VmHWM) of this process's children (DataLoader workers) every 0.1 s."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peaks, self.done = {}, threading.Event()
+
+    def run(self):
+        children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        while not self.done.wait(0.1):
+            for pid in children.read_text().split() if children.is_file() else []:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                hwm = next((int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:")), 0)
+                self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
+
+    def total_mb(self) -> float:
+        """The sum of every worker's peak, in MiB (forked workers share pages, so this overstates)."""
+        self.done.set()
+        return sum(self.peaks.values()) / 1024
+
+
+def in_memory(shape: tuple[int, ...], n_batches: int, device: torch.device) -> list:
+    """The ceiling's loader: one normalised batch, already on the device, served `n_batches` times."""
+    images = torch.randn(shape, device=device)
+    if images.ndim == 4 and device.type == "cuda":
+        images = images.contiguous(memory_format=torch.channels_last)
+    targets = torch.randint(0, 2, (shape[0], len(CLASSES)), device=device).float()
+    return [(images, targets, torch.ones_like(targets))] * n_batches
+
+
+def measure(spec: dict) -> dict:
+    """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
+    from lsml_core.models import build_model, parameter_groups
+    from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
+    from lsml_core.training import choose_device, make_loader, predict, train_one_epoch
+    way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
+    device = choose_device("auto")
+    torch.manual_seed(0)
+    fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
+    model = build_model(spec["model"], len(CLASSES), pretrained=False).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(parameter_groups(model, 0.01, 0.01), momentum=0.9)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    eval_batch, n_eval = max(1, batch // 5), len(test)
+    workers = spec["workers"] if way == "pil" else spec["cached_workers"]
+    if way == "ceiling":
+        train_loader = in_memory((batch, 3, size, size), warmup + steps, device)
+        eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device)
+    else:
+        train_loader = make_loader(fit, batch, device, workers, shuffle_seed=0)
+        eval_loader = make_loader(test, eval_batch, device, workers)
+    clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
+    workers_memory.start()
+    train_one_epoch(model, clock, SmoothedBCEWithLogitsLoss("none", 0.0), optimizer, scaler, device,
+                    warmup + steps, desc=f"{way} {spec['model']} {size}px")
+    predict(model, in_memory((eval_batch, 5, 3, size, size), 1, device), device)   # warm the eval shapes
+    start = now()
+    predict(model, eval_loader, device)
+    eval_seconds = now() - start
+    return {"train_images_per_s": steps * batch / (clock.stop - clock.start),
+            "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds if way == "ceiling" else n_eval / eval_seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "workers_peak_rss_mb": workers_memory.total_mb(),
+            "device": str(device)}
+
+
+def run_isolated(spec: dict) -> dict:
+    """`measure(spec)` in a fresh Python process."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.data_path", "--measure", json.dumps(spec)],
+                          cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring {spec['way']} {spec['model']} {spec['size']}px failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_caches(voc: Path, work: Path, size: int) -> dict:
+    """Build (or find) the caches of one size: seconds taken and megabytes on disk."""
+    start = time.perf_counter()
+    fit, test = datasets("cached", voc, work, size, 1)
+    seconds = time.perf_counter() - start
+    megabytes = sum(os.path.getsize(d.dataset.path) for d in (fit, test)) / 2**20
+    return {"size": size, "cache_build_s": round(seconds, 2), "cache_mb": round(megabytes, 1)}
+
+
+def machine() -> dict:
+    """What the benchmark ran on."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
+    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "torch": torch.__version__, "platform": platform.platform()}
+
+
+def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each way's images/s over the ceiling's, for training and evaluation, per model and size."""
+    ceiling = frame[frame.way == "ceiling"].set_index(["model", "size"])
+    keys = pd.MultiIndex.from_frame(frame[["model", "size"]])
+    frame["train_ratio_to_ceiling"] = frame.train_images_per_s.to_numpy() / ceiling.train_images_per_s.reindex(keys).to_numpy()
+    frame["eval_ratio_to_ceiling"] = frame.eval_images_per_s.to_numpy() / ceiling.eval_images_per_s.reindex(keys).to_numpy()
+    return frame
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A Markdown table, numbers to three significant digits."""
+    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    lines = [list(frame.columns), ["---"] * len(frame.columns), *cells]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def plot(frame: pd.DataFrame, path: Path) -> None:
+    """Training and evaluation images/s per setting, one bar per way."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, column, title in zip(axes, ("train_images_per_s", "eval_images_per_s"), ("training", "evaluation (FiveCrop)")):
+        table = frame.assign(setting=frame.model + " " + frame["size"].astype(str) + "px").pivot(
+            index="setting", columns="way", values=column)[list(WAYS)]
+        table.plot.bar(ax=ax, rot=0, logy=True)
+        ax.set_ylabel("images / s")
+        ax.set_title(f"{title} images / s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2"])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[56, 300], help="working sizes in pixels")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 8], help="one per size (the profiles')")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per way")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
+    parser.add_argument("--eval-images", type=int, default=40, help="val images predicted with FiveCrop")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the per-sample PIL way")
+    parser.add_argument("--cached-workers", type=int, default=0, help="DataLoader workers of the cached way")
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmark")
+    parser.add_argument("--work-dir", type=Path, help="generated JPEGs and caches; default <out>/work")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(json.loads(args.measure))))
+        return None
+    if len(args.sizes) != len(args.batch_sizes):
+        raise SystemExit(f"--sizes {args.sizes} and --batch-sizes {args.batch_sizes} need one batch size per size")
+    work = (args.work_dir or args.out / "work").resolve()
+    n_train = max(args.batch_sizes) * (args.warmup + args.steps + 1)
+    voc = write_voc_like(work / "voc", n_train, args.eval_images)
+    caches = [build_caches(voc, work, size) for size in args.sizes]
+    rows = []
+    for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
+        for way in WAYS:
+            spec = {"way": way, "model": model, "size": size, "batch_size": batch, "steps": args.steps,
+                    "warmup": args.warmup, "workers": args.workers, "cached_workers": args.cached_workers,
+                    "voc": str(voc), "work": str(work)}
+            rows.append({"model": model, "size": size, "batch_size": batch, "way": way, **run_isolated(spec)})
+            print(f"{model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} train images/s", flush=True)
+    frame = with_ratios(pd.DataFrame(rows))
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out / "data_path.csv", index=False, float_format="%.4g")
+    (args.out / "machine.json").write_text(json.dumps({**machine(), "train_images": n_train, "caches": caches}, indent=2))
+    plot(frame, args.out / "data_path.png")
+    columns = ["model", "size", "batch_size", "way", "train_images_per_s", "train_ratio_to_ceiling",
+               "eval_images_per_s", "eval_ratio_to_ceiling", "peak_rss_mb", "workers_peak_rss_mb"]
+    print(json.dumps(machine()))
+    print(markdown(frame[columns]))
+    print(f"caches: {caches}\nwritten: {args.out / 'data_path.csv'}, {args.out / 'data_path.png'}")
+    return frame
+
+
+if __name__ == "__main__":
+    main()

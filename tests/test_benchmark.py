@@ -1,0 +1,28 @@
+"""The data-path benchmark at a tiny size: its table, CSV and plot; one way measured in its own process."""
+import pandas as pd
+import pytest
+
+from benchmarks import data_path
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+TINY = ["--models", "resnet18", "--sizes", "16", "--batch-sizes", "2", "--steps", "1", "--warmup", "1",
+        "--eval-images", "2", "--workers", "1"]
+
+
+def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data_path, "run_isolated", data_path.measure)   # the same measurement, without new processes
+    data_path.main([*TINY, "--out", str(tmp_path / "out")])
+    frame = pd.read_csv(tmp_path / "out" / "data_path.csv")
+    assert list(frame.way) == ["pil", "cached", "ceiling"]
+    assert (frame.train_images_per_s > 0).all() and (frame.eval_images_per_s > 0).all()
+    assert (frame[frame.way == "ceiling"][["train_ratio_to_ceiling", "eval_ratio_to_ceiling"]] == 1).all().all()
+    assert (tmp_path / "out" / "data_path.png").stat().st_size > 0 and (tmp_path / "out" / "machine.json").is_file()
+    assert "train_ratio_to_ceiling" in capsys.readouterr().out
+
+
+def test_one_way_is_measured_in_a_fresh_process(tmp_path):
+    voc = data_path.write_voc_like(tmp_path / "voc", n_train=8, n_val=2)
+    spec = {"way": "cached", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
+            "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
+    result = data_path.run_isolated(spec)
+    assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0 and result["device"] in ("cpu", "cuda")
