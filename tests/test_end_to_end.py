@@ -46,7 +46,7 @@ def test_every_notebook_executed_without_error(quick):
 
 def test_html_rendered_with_figures_embedded(quick):
     _, out, _ = quick
-    minimum = {"1.0-explore-labels": 4, "2.0-train": 1, "3.0-evaluate": 1, "4.0-precision-recall": 3, "5.0-report": 12}
+    minimum = {"1.0-explore-labels": 4, "2.0-train": 1, "3.0-evaluate": 1, "4.0-precision-recall": 3, "5.0-report": 10}
     for path in executed_notebooks(out):
         html = path.with_suffix(".html").read_text()
         assert html.count("data:image/png;base64") >= minimum[path.stem], path
