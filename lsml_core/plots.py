@@ -19,10 +19,15 @@ def label_counts(counts: pd.DataFrame):
     return fig
 
 
-def heatmap(table: pd.DataFrame, title: str, fmt: str = "d"):
-    """An annotated heatmap (co-occurrence counts, smoothed targets)."""
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * table.shape[1], 1 + 0.45 * table.shape[0]))
-    sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", cbar=False, ax=ax)
+def heatmap(table: pd.DataFrame, title: str, fmt: str = "d", diverging: bool = False):
+    """An annotated heatmap (co-occurrence counts, smoothed targets; differences on a diverging scale around 0)."""
+    label_width = max(len(str(label)) for label in table.index) * 0.09 if len(table) else 0
+    fig, ax = plt.subplots(figsize=(2 + label_width + 0.75 * table.shape[1], 1.2 + 0.45 * table.shape[0]))
+    if diverging:
+        sns.heatmap(table, annot=True, fmt=fmt, cmap="RdBu", center=0, cbar=True, ax=ax, annot_kws={"fontsize": 8})
+    else:
+        sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", cbar=False, ax=ax, annot_kws={"fontsize": 8})
+    ax.set(xlabel="", ylabel="")
     ax.set_title(title)
     fig.tight_layout()
     return fig

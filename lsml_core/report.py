@@ -102,7 +102,8 @@ def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
             our_diff = ours.loc[key, column] - ours.loc[key, "none"]
             rows.append({"split": theirs.split, "model": theirs.model, "arm": column,
                          "theirs: scheme - baseline": their_diff, "ours: scheme - baseline": our_diff,
-                         "same direction": bool(np.sign(their_diff) == np.sign(our_diff))})
+                         "same direction": (None if round(their_diff, 3) == 0 or round(our_diff, 3) == 0
+                                            else bool(np.sign(their_diff) == np.sign(our_diff)))})
     return pd.DataFrame(rows)
 
 
