@@ -97,6 +97,12 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     return metrics
 
 
+def same_config(run_dir: Path, cfg: RunConfig) -> bool:
+    """Whether the run folder was written by exactly this configuration (True for a new folder)."""
+    path = Path(run_dir) / "config.json"
+    return not path.is_file() or read_json(path) == cfg.to_dict()
+
+
 def is_complete(run_dir: Path) -> bool:
     """A run is finished when its metrics.json holds every reported split."""
     path = Path(run_dir) / METRICS

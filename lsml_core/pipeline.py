@@ -19,7 +19,7 @@ from nbconvert import HTMLExporter
 
 from lsml_core.config import Profile, RunConfig, load_profile
 from lsml_core.data import prepare
-from lsml_core.evaluation import is_complete
+from lsml_core.evaluation import is_complete, same_config
 from lsml_core.index_page import write_index
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.report import summary_frame
@@ -94,6 +94,10 @@ def run_profile(profile: Profile, results_dir: Path, data_dir: Path, force: bool
     runs = selected_runs(profile, patterns)
     for i, cfg in enumerate(runs, 1):
         run_dir = out / "runs" / cfg.name
+        if not force and not same_config(run_dir, cfg):
+            failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
+                                    "configuration; rerun with --force to redo it, or use another --results-dir"))
+            continue
         if is_complete(run_dir) and not force:
             print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
             continue

@@ -91,6 +91,15 @@ def test_rerun_skips_finished_runs(quick):
     assert proc.stdout.count("finished, skipped") == 11
 
 
+def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
+    base, _, _ = quick
+    changed = tmp_path / "quick.yaml"
+    changed.write_text((REPO / "configs" / "quick.yaml").read_text().replace("epochs: 2", "epochs: 3"))
+    proc = run_all("--profile", changed, "--results-dir", base / "results", "--data-dir", base / "data",
+                   "--runs", "resnet18-none-a0-s0")
+    assert proc.returncode == 1 and "holds results of a different configuration" in proc.stderr
+
+
 def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):
     for image in (mosaic_voc / "JPEGImages").glob("train_*.jpg"):
         image.write_bytes(b"corrupt")
