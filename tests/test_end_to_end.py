@@ -88,7 +88,7 @@ def test_rerun_skips_finished_runs(quick):
     proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data",
                    "--runs", "resnet18-*")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("finished, skipped") == 11
+    assert proc.stdout.count("finished, skipped") == 12
 
 
 def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
