@@ -84,7 +84,9 @@ def _verdict(ours: float, reference: float, spread: float, better: str) -> str:
     holds = difference < 0 if better == "lower" else difference >= 0
     if not holds:
         return "not reproduced"
-    return "reproduced" + ("" if np.isnan(spread) or abs(difference) > spread else " (within seed std)")
+    if np.isnan(spread):
+        return "reproduced (one seed: no spread)"
+    return "reproduced" + ("" if abs(difference) > spread else " (within seed std)")
 
 
 def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
