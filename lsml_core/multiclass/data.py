@@ -57,9 +57,12 @@ def _cifar(cfg: DataConfig, data_dir: Path):
             f"{cfg.dataset} is not in {root} ({exc}). Put the extracted python version there "
             f"({root / dataset_class.base_folder}/), or set `data: {{download: true}}` in the profile "
             "to let torchvision download it (internet needed).") from exc
-    as_nchw = lambda images: np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-    return (f"{CIFAR_CLASSES[cfg.dataset]} ({root})", tuple(train.classes), as_nchw(train.data),
-            np.asarray(train.targets), as_nchw(test.data), np.asarray(test.targets))
+    return (f"{CIFAR_CLASSES[cfg.dataset]} ({root})", tuple(train.classes), _channels_first(train.data),
+            np.asarray(train.targets), _channels_first(test.data), np.asarray(test.targets))
+
+
+def _channels_first(images: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
 
 
 def _fashion(data_dir: Path):
@@ -81,11 +84,16 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     test_idx = np.arange(len(test_y))
     if cfg.n_test is not None and cfg.n_test < len(test_y):
         test_idx, _ = train_test_split(test_idx, train_size=cfg.n_test, stratify=test_y, random_state=cfg.split_seed)
-    split = lambda x, y, idx: Split(torch.from_numpy(x[np.sort(idx)]), torch.from_numpy(y[np.sort(idx)]).long())
-    fit = split(train_x, train_y, fit_idx)
+    fit = _subset(train_x, train_y, fit_idx)
     scaled = fit.images.float() / 255
-    return Splits(fit, split(train_x, train_y, val_idx), split(test_x, test_y, test_idx), tuple(classes), name,
+    return Splits(fit, _subset(train_x, train_y, val_idx), _subset(test_x, test_y, test_idx), tuple(classes), name,
                   scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)))
+
+
+def _subset(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> Split:
+    """The images at `indices`, kept in their original order."""
+    indices = np.sort(indices)
+    return Split(torch.from_numpy(images[indices]), torch.from_numpy(labels[indices]).long())
 
 
 def shift_flip(images: torch.Tensor, shift: int, flip: bool, generator: torch.Generator) -> torch.Tensor:

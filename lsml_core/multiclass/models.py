@@ -5,7 +5,8 @@
 - `shallow`: the brief's distillation student: 3 blocks (conv 3x3, BN, ReLU, max-pool 2) of 32-64-128
   channels, FC 128 + ReLU, dropout 0.5, FC K.
 - `minigooglenet`: MiniGoogLeNet as in seeds/003 (conv 96; inception 32+32, 32+48; downsample 80;
-  inception 112+48, 96+64, 80+80, 48+96; downsample 96; inception 176+160 twice; average pool; dropout 0.5).
+  inception 112+48, 96+64, 80+80, 48+96; downsample 96; inception 176+160 twice; global average pool (their
+  7x7 pool at 32x32, adaptive so that 28x28 works); dropout 0.5).
 """
 import torch
 from torch import nn
