@@ -134,7 +134,8 @@ def representative_runs(runs: pd.DataFrame) -> dict[str, str]:
     """Per teacher arm: the run of the lowest seed and first model (ILS: its chosen grid point)."""
     rows = runs[~runs.student & runs.chosen].sort_values(["seed", "model"])
     first = rows.model.iloc[0] if len(rows) else None
-    return {arm: group.run.iloc[0] for arm, group in rows[rows.model == first].groupby("arm", sort=False)}
+    found = {arm: group.run.iloc[0] for arm, group in rows[rows.model == first].groupby("arm")}
+    return {arm: found[arm] for arm in TEACHER_ARMS if arm in found}
 
 
 def reliability_curves(profile_dir: Path, runs: dict[str, str], split: str = "test") -> dict:
