@@ -13,7 +13,7 @@ Usage: ./run_all.sh [options]          regenerate a profile's experiments and re
        ./run_all.sh --test [PYTEST...]  run the test suite (extra arguments go to pytest)
 
 Options:
-  --profile NAME     profile in configs/ (demo, quick, voc2012) or a YAML path (default: demo)
+  --profile NAME     profile in configs/ (demo, quick, study, voc2012, multiclass) or a YAML path (default: demo)
   --results-dir DIR  where results/<profile>/ is written (default: results/)
   --data-dir DIR     where data sets are generated or looked for (default: data/)
   --force            redo runs that already finished (default: skip them, resume unfinished ones)

@@ -35,7 +35,11 @@ def binary_ece(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
 def reliability(targets, logits, mask=None, temperature: float = 1.0, n_bins: int = N_BINS):
     """Per bin of pooled pairs: mean predicted probability, observed frequency, count (empty bins dropped)."""
     y, z = _pairs(targets, logits, mask)
-    p = expit(z / temperature)
+    return binary_reliability(y, expit(z / temperature), n_bins)
+
+
+def binary_reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS):
+    """Per non-empty equal-width bin of p: mean p, observed frequency of y, count."""
     bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
     count = np.bincount(bins, minlength=n_bins)
     keep = count > 0

@@ -21,6 +21,7 @@ from lsml_core.config import Profile, RunConfig, load_profile
 from lsml_core.data import prepare
 from lsml_core.evaluation import is_complete, same_config
 from lsml_core.index_page import write_index
+from lsml_core.multiclass import config as multiclass
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.report import summary_frame
 
@@ -127,12 +128,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_any_profile(name_or_path: str):
+    """A profile and the function that runs it: the single-label track when its YAML says `track: multiclass`."""
+    if multiclass.is_multiclass(name_or_path):
+        from lsml_core.multiclass.pipeline import run_multiclass_profile  # imported here: it imports this module
+        return multiclass.load_profile(name_or_path), run_multiclass_profile
+    return load_profile(name_or_path), run_profile
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        profile = load_profile(args.profile)
-        failures = run_profile(profile, args.results_dir.resolve(), args.data_dir.resolve(),
-                               args.force, args.runs, args.kernel)
+        profile, runner = load_any_profile(args.profile)
+        failures = runner(profile, args.results_dir.resolve(), args.data_dir.resolve(),
+                          args.force, args.runs, args.kernel)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

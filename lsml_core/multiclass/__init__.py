@@ -1,0 +1,1 @@
+"""The single-label track: Fashion-MNIST / CIFAR, label smoothing two ways, instance-based smoothing, distillation."""

@@ -1,0 +1,188 @@
+"""Profiles of the single-label track (`track: multiclass` in the YAML) and the configuration of one run."""
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import yaml
+
+from lsml_core.config import build, profile_path
+
+DATASETS = ("fashion_mnist", "cifar10", "cifar100")
+MODELS = ("resnet8", "resnet20", "shallow", "minigooglenet")
+LOSSES = ("ce", "ls", "ls_targets", "ils", "kd")
+SCHEDULES = ("step", "poly")
+SELECTION_METRICS = ("accuracy", "log_loss")
+TRACK = "multiclass"
+
+
+def _choice(name: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Which data set, how much of it, the validation part carved from train, and the augmentation."""
+    dataset: str = "fashion_mnist"
+    root: str = "multiclass"          # under the data dir: torchvision's files (CIFAR, downloaded Fashion-MNIST)
+    download: bool = False
+    n_train: int | None = 12000       # None: all of train minus n_val
+    n_val: int = 3000
+    n_test: int | None = None         # None: the whole test split
+    split_seed: int = 0
+    shift: int = 2                    # random translation of up to this many pixels (zero padding)
+    flip: bool = True                 # random horizontal flip with probability 0.5
+    projection_classes: list[int] = field(default_factory=lambda: [2, 4, 6])
+
+    def __post_init__(self):
+        _choice("dataset", self.dataset, DATASETS)
+        if self.n_val < 1 or (self.n_train is not None and self.n_train < 1) or (self.n_test is not None and self.n_test < 1):
+            raise ValueError(f"n_train={self.n_train}, n_val={self.n_val}, n_test={self.n_test} must be positive (or null)")
+        if self.shift < 0 or len(self.projection_classes) != 3:
+            raise ValueError(f"shift={self.shift} must be >= 0 and projection_classes={self.projection_classes} "
+                             "must name exactly three class indices")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One model x loss x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
+    model: str = "resnet8"
+    loss: str = "ce"
+    epsilon: float = 0.0              # ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
+    temperature: float = 1.0          # ils: teacher temperature; kd: distillation temperature
+    kd_alpha: float = 0.9             # kd: weight of the KL term
+    teacher: str | None = None        # ils / kd: the teacher run's name
+    teacher_scaled: bool = False      # kd: divide the teacher's logits by its fitted calibration temperature
+    seed: int = 0
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "step"
+    step_size: int = 3
+    gamma: float = 0.2
+    power: float = 1.0
+    patience: int = 3                 # early stopping: epochs without a better validation score
+    max_batches: int | None = None
+    device: str = "auto"
+
+    def __post_init__(self):
+        _choice("model", self.model, MODELS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("schedule", self.schedule, SCHEDULES)
+        if not 0.0 <= self.epsilon < 1.0:
+            raise ValueError(f"epsilon={self.epsilon} must lie in [0, 1)")
+        if self.temperature <= 0 or not 0.0 <= self.kd_alpha <= 1.0:
+            raise ValueError(f"temperature={self.temperature} must be > 0 and kd_alpha={self.kd_alpha} in [0, 1]")
+        if (self.loss in ("ils", "kd")) != (self.teacher is not None):
+            raise ValueError(f"loss {self.loss!r} with teacher={self.teacher!r}: ils and kd need a teacher run, "
+                             "the other losses take none")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
+            raise ValueError(f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything that determines one run of the track; saved beside its results."""
+    profile: str
+    data: DataConfig
+    train: TrainConfig
+
+    @property
+    def name(self) -> str:
+        return run_name(self.train)
+
+    def to_dict(self) -> dict:
+        return {"track": TRACK, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        return cls(profile=values["profile"], data=build(DataConfig, values["data"], "data"),
+                   train=build(TrainConfig, values["train"], "train"))
+
+
+def run_name(t: TrainConfig) -> str:
+    """e.g. `resnet8-ce-s0`, `resnet8-ls-e0.1-s0`, `resnet8-ils-e0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
+    if t.loss == "kd":
+        return f"{t.model}-kd-T{t.temperature:g}-from-{t.teacher}" + ("-ts" if t.teacher_scaled else "")
+    tail = {"ce": "", "ls": f"-e{t.epsilon:g}", "ls_targets": f"-e{t.epsilon:g}",
+            "ils": f"-e{t.epsilon:g}-T{t.temperature:g}"}[t.loss]
+    return f"{t.model}-{t.loss}{tail}-s{t.seed}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """Teachers (CE, LS at one epsilon, the instance-based grid) per model and seed, and the distillation."""
+    models: list[str] = field(default_factory=lambda: ["resnet8"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    ls_epsilon: float = 0.1
+    ls_targets: bool = False          # also train LS with explicitly smoothed targets
+    ils_epsilons: list[float] = field(default_factory=lambda: [0.05, 0.1])
+    ils_temperatures: list[float] = field(default_factory=lambda: [2.0, 8.0])
+    selection_metric: str = "accuracy"   # how the instance-based grid point is chosen on validation
+    student: str | None = "shallow"   # null: no distillation
+    kd_alpha: float = 0.9
+    kd_temperature: float = 20.0
+
+    def __post_init__(self):
+        for model in self.models + ([self.student] if self.student else []):
+            _choice("model", model, MODELS)
+        _choice("selection_metric", self.selection_metric, SELECTION_METRICS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """A named set of runs of the single-label track."""
+    name: str
+    description: str = ""
+    data: DataConfig
+    train: TrainConfig
+    grid: Grid
+
+    def run(self, **train) -> RunConfig:
+        return RunConfig(profile=self.name, data=self.data, train=replace(self.train, **train))
+
+    def teacher_runs(self) -> list[RunConfig]:
+        """CE first (the instance-based teacher), then LS, then every instance-based grid point."""
+        runs = []
+        for model in self.grid.models:
+            for seed in self.grid.seeds:
+                base = self.run(model=model, seed=seed, loss="ce", epsilon=0.0, temperature=1.0, teacher=None)
+                runs.append(base)
+                runs.append(replace(base, train=replace(base.train, loss="ls", epsilon=self.grid.ls_epsilon)))
+                if self.grid.ls_targets:
+                    runs.append(replace(base, train=replace(base.train, loss="ls_targets", epsilon=self.grid.ls_epsilon)))
+                for eps in self.grid.ils_epsilons:
+                    for temp in self.grid.ils_temperatures:
+                        runs.append(replace(base, train=replace(base.train, loss="ils", epsilon=float(eps),
+                                                                temperature=float(temp), teacher=base.name)))
+        return sorted(runs, key=lambda r: r.train.loss == "ils")
+
+    def student_runs(self, teachers: list[str]) -> list[RunConfig]:
+        """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
+        if not self.grid.student:
+            return []
+        return [self.run(model=self.grid.student, loss="kd", epsilon=0.0, temperature=self.grid.kd_temperature,
+                         kd_alpha=self.grid.kd_alpha, teacher=teacher, teacher_scaled=scaled,
+                         seed=int(teacher.rsplit("-s", 1)[1]))
+                for teacher in teachers for scaled in (False, True)]
+
+
+def is_multiclass(name_or_path: str | Path) -> bool:
+    """Whether a profile's YAML declares `track: multiclass`."""
+    values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
+    return values.get("track") == TRACK
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Read and check a profile of this track."""
+    values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
+    allowed = {"track", "name", "description", "data", "train", "grid"}
+    unknown = sorted(set(values) - allowed)
+    if unknown or values.get("track") != TRACK:
+        raise ValueError(f"profile {name_or_path}: unknown section(s) {unknown} or track {values.get('track')!r}; "
+                         f"allowed sections {sorted(allowed)}, and track must be {TRACK!r}")
+    return Profile(name=values.get("name", Path(name_or_path).stem), description=values.get("description", ""),
+                   data=build(DataConfig, values.get("data"), "data"),
+                   train=build(TrainConfig, values.get("train"), "train"),
+                   grid=build(Grid, values.get("grid"), "grid"))

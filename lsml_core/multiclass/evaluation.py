@@ -1,0 +1,77 @@
+"""Evaluation of a trained single-label run: logits per split, metrics before/after temperature scaling, metrics.json.
+
+The temperature is fitted on the validation part; test is only reported. Also written: scikit-learn's
+per-class classification report and confusion matrix on test, and the penultimate-layer features of
+test images of the three projection classes (for the Mueller et al. figure).
+"""
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+
+from lsml_core.multiclass.config import RunConfig
+from lsml_core.multiclass.data import Splits, load_splits
+from lsml_core.multiclass.metrics import fit_temperature, split_metrics
+from lsml_core.multiclass.training import load_best, model_for, predict
+from lsml_core.records import atomic_write_bytes, atomic_write_text, read_json, write_json
+from lsml_core.training import choose_device
+
+METRICS = "metrics.json"
+REPORTED = ("val", "test")
+PROJECTION = "projection_test.npz"
+
+
+def write_predictions(path: Path, labels: np.ndarray, logits: np.ndarray, classes: tuple[str, ...]) -> None:
+    """label, then one logit column per class."""
+    frame = pd.concat([pd.DataFrame({"label": labels}),
+                       pd.DataFrame(logits.astype(np.float32), columns=[f"logit_{c}" for c in classes])], axis=1)
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.9g"))
+
+
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, logits) from a predictions CSV."""
+    frame = pd.read_csv(path)
+    return frame["label"].to_numpy(), frame.filter(like="logit_").to_numpy(np.float64)
+
+
+def write_projection(path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int]) -> None:
+    """Penultimate features and labels of the images of `classes`, as .npz."""
+    keep = np.isin(labels, classes)
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features[keep], labels=labels[keep])
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
+    """Predict val and test with the best model; write predictions, projection features and metrics.json."""
+    run_dir = Path(run_dir)
+    splits = splits or load_splits(cfg.data, data_dir)
+    device = choose_device(cfg.train.device)
+    model = model_for(cfg, splits, device)
+    best_epoch = load_best(run_dir, model, device)
+    outputs = {name: (getattr(splits, name).labels.numpy(), predict(model, getattr(splits, name), splits, device))
+               for name in REPORTED}
+    temperature = fit_temperature(*outputs["val"])
+    metrics = {"run": cfg.name, "best_epoch": best_epoch, "temperature": temperature, "data_source": splits.source,
+               "classes": list(splits.classes), "splits": {}}
+    for name, (labels, logits) in outputs.items():
+        write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits.classes)
+        metrics["splits"][name] = {"before": split_metrics(labels, logits), "after": split_metrics(labels, logits, temperature)}
+    labels, logits = outputs["test"]
+    metrics["classification_report"] = classification_report(labels, logits.argmax(1), labels=range(len(splits.classes)),
+                                                              target_names=list(splits.classes), output_dict=True, zero_division=0)
+    metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
+    write_projection(run_dir / PROJECTION, predict(model, splits.test, splits, device, features=True), labels,
+                     cfg.data.projection_classes)
+    write_json(run_dir / METRICS, metrics)
+    return metrics
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run is finished when its metrics.json holds every reported split."""
+    try:
+        return set(REPORTED) <= set(read_json(Path(run_dir) / METRICS)["splits"])
+    except (OSError, ValueError, KeyError):
+        return False

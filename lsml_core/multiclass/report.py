@@ -1,0 +1,168 @@
+"""Tables and generated verdicts of the single-label report, computed from the runs' metrics.json files.
+
+Maher & Kull's published Fashion-MNIST figures are kept here, labelled as theirs, only to be shown
+beside this project's numbers; nothing of ours is typed in.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import PCA
+
+from lsml_core.multiclass.evaluation import METRICS, PROJECTION, read_predictions
+from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES, top_label_reliability
+from lsml_core.multiclass.selection import SELECTION
+from lsml_core.records import read_json
+
+# THEIR test figures (Maher & Kull 2021, brief section 4): Fashion-MNIST, a small DenseNet. Not ours.
+MAHER_KULL_FASHION = pd.DataFrame(
+    [("CE", 92.68, 0.220, 0.026), ("LS", 92.52, 0.223, 0.010), ("ILS", 93.96, 0.203, 0.010)],
+    columns=["arm", "accuracy %", "log loss", "ECE"]).set_index("arm")
+THEIR_ARCHITECTURE = "small DenseNet (Maher & Kull's, not run here)"
+TEACHER_ARMS = ("CE", "LS", "LS (explicit targets)", "ILS")
+
+
+def teacher_arm(train: dict) -> str:
+    return {"ce": "CE", "ls": "LS", "ls_targets": "LS (explicit targets)", "ils": "ILS"}.get(train["loss"], "student")
+
+
+def runs_frame(profile_dir: Path) -> pd.DataFrame:
+    """One row per finished run x split x (before / after temperature scaling), with every metric."""
+    profile_dir = Path(profile_dir)
+    selection = read_json(profile_dir / SELECTION)["per_model_seed"] if (profile_dir / SELECTION).is_file() else {}
+    chosen = {entry["chosen"] for entry in selection.values()}
+    rows = []
+    for path in sorted((profile_dir / "runs").glob(f"*/{METRICS}")):
+        config, metrics = read_json(path.parent / "config.json"), read_json(path)
+        train = config["train"]
+        teacher = read_json(profile_dir / "runs" / train["teacher"] / "config.json")["train"] if train["loss"] == "kd" else None
+        for split, entry in metrics["splits"].items():
+            for when in ("before", "after"):
+                rows.append({"run": path.parent.name, "model": train["model"], "loss": train["loss"], "seed": train["seed"],
+                             "arm": teacher_arm(teacher or train), "epsilon": (teacher or train)["epsilon"],
+                             "ils_temperature": (teacher or train)["temperature"],
+                             "chosen": train["loss"] != "ils" or path.parent.name in chosen,
+                             "student": train["loss"] == "kd", "teacher_model": (teacher or train)["model"],
+                             "teacher_scaled": train["teacher_scaled"], "best_epoch": metrics["best_epoch"],
+                             "temperature": metrics["temperature"], "split": split, "when": when, **entry[when]})
+    return pd.DataFrame(rows)
+
+
+def mean_std(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.DataFrame:
+    """`mean +- std (n)` of each metric per group."""
+    stats = frame.groupby(keys, sort=False)[list(metrics)].agg(["mean", "std", "count"])
+    return pd.DataFrame({m: [f"{r[(m, 'mean')]:.4f} +- {0 if np.isnan(r[(m, 'std')]) else r[(m, 'std')]:.4f} ({int(r[(m, 'count')])})"
+                             for _, r in stats.iterrows()] for m in metrics}, index=stats.index)
+
+
+def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Teachers (ILS: the grid point chosen on validation) before and after temperature scaling, mean +- std over seeds."""
+    rows = runs[~runs.student & runs.chosen & (runs.split == split)]
+    return mean_std(rows, ["model", "arm", "when"])
+
+
+def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Validation accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was chosen."""
+    rows = runs[~runs.student & (runs.arm == "ILS") & (runs.split == "val") & (runs.when == "before")]
+    return rows.groupby(["model", "epsilon", "ils_temperature"]).agg(
+        val_accuracy=("accuracy", "mean"), val_log_loss=("log_loss", "mean"), chosen_in_seeds=("chosen", "sum"))
+
+
+def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Student accuracy and log loss per teacher arm, with and without the teacher's temperature scaling."""
+    rows = runs[runs.student & (runs.split == split) & (runs.when == "before")]
+    return mean_std(rows, ["model", "teacher_model", "arm", "teacher_scaled"], ("accuracy", "log_loss"))
+
+
+def _means(runs: pd.DataFrame, mask, value: str) -> pd.Series:
+    return runs[mask].groupby("arm")[value].agg(["mean", "std", "count"])
+
+
+def _verdict(ours: float, reference: float, spread: float, better: str) -> str:
+    """Whether our difference goes the claimed way, and whether it exceeds the seeds' spread."""
+    difference = ours - reference
+    holds = difference < 0 if better == "lower" else difference >= 0
+    if not holds:
+        return "not reproduced"
+    if np.isnan(spread):
+        return "reproduced (one seed: no spread)"
+    return "reproduced" + ("" if abs(difference) > spread else " (within seed std)")
+
+
+def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Each claim: their numbers, ours (mean over seeds, before temperature scaling), and whether ours reproduce its direction."""
+    teachers = _means(runs, ~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before"), "ece")
+    accuracy = _means(runs, ~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before"), "accuracy")
+    students = _means(runs, runs.student & ~runs.teacher_scaled & (runs.split == split) & (runs.when == "before"), "accuracy")
+    them = MAHER_KULL_FASHION
+    claims = [("LS lowers ECE vs CE", them.loc["LS", "ECE"], them.loc["CE", "ECE"], teachers, "LS", "CE", "lower"),
+              ("ILS lowers ECE vs CE", them.loc["ILS", "ECE"], them.loc["CE", "ECE"], teachers, "ILS", "CE", "lower"),
+              ("ILS at least as accurate as LS", them.loc["ILS", "accuracy %"] / 100, them.loc["LS", "accuracy %"] / 100,
+               accuracy, "ILS", "LS", "higher"),
+              ("LS teacher distils worse than CE teacher (student accuracy)", np.nan, np.nan, students, "LS", "CE", "lower")]
+    rows = []
+    for claim, their_arm, their_ref, table, arm, ref, better in claims:
+        if arm not in table.index or ref not in table.index:
+            rows.append({"claim": claim, "ours": "not run", "verdict": "not run"})
+            continue
+        spread = float(np.hypot(table.loc[arm, "std"], table.loc[ref, "std"]))
+        ours = table.loc[arm, "mean"] - table.loc[ref, "mean"]
+        rows.append({"claim": claim, "theirs (THEIR numbers)": "not published in their Fashion-MNIST figures" if np.isnan(their_arm)
+                     else f"{their_arm:.4f} vs {their_ref:.4f}", "ours": f"{table.loc[arm, 'mean']:.4f} vs {table.loc[ref, 'mean']:.4f}",
+                     "ours: difference": round(ours, 4), "ours: seed std of difference": round(spread, 4),
+                     "verdict": _verdict(table.loc[arm, "mean"], table.loc[ref, "mean"], spread, better)})
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def published_beside_ours(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """THEIR published accuracy / log loss / ECE beside ours (mean over seeds and models, before scaling)."""
+    ours = runs[~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before")]
+    ours = ours.groupby(["model", "arm"])[["accuracy", "log_loss", "ece"]].mean()
+    ours = ours.assign(accuracy=ours.accuracy * 100).rename(columns={"accuracy": "accuracy %", "log_loss": "log loss", "ece": "ECE"})
+    theirs = MAHER_KULL_FASHION.assign(model=f"THEIRS: {THEIR_ARCHITECTURE}").set_index("model", append=True).swaplevel()
+    return pd.concat([theirs, ours.round(4)])
+
+
+def conclusions(table: pd.DataFrame) -> list[str]:
+    """One generated sentence per claim of the replication table."""
+    return [f"{claim}: {row['verdict']}" + (f" (ours {row['ours']}, difference {row['ours: difference']:+.4f})"
+                                             if "ours: difference" in row and not pd.isna(row["ours: difference"]) else ".")
+            for claim, row in table.iterrows()]
+
+
+def representative_runs(runs: pd.DataFrame) -> dict[str, str]:
+    """Per teacher arm: the run of the lowest seed and first model (ILS: its chosen grid point)."""
+    rows = runs[~runs.student & runs.chosen].sort_values(["seed", "model"])
+    first = rows.model.iloc[0] if len(rows) else None
+    found = {arm: group.run.iloc[0] for arm, group in rows[rows.model == first].groupby("arm")}
+    return {arm: found[arm] for arm in TEACHER_ARMS if arm in found}
+
+
+def reliability_curves(profile_dir: Path, runs: dict[str, str], split: str = "test") -> dict:
+    """Top-label reliability before and after temperature scaling per arm, in the form `plots.reliability_diagrams` takes."""
+    curves = {}
+    for arm, run in runs.items():
+        run_dir = Path(profile_dir) / "runs" / run
+        labels, logits = read_predictions(run_dir / f"predictions_{split}.csv")
+        metrics = read_json(run_dir / METRICS)
+        temperature = metrics["temperature"]
+        curves[arm] = {"before": top_label_reliability(labels, logits), "after": top_label_reliability(labels, logits, temperature),
+                       "temperature": temperature, "ece_before": metrics["splits"][split]["before"]["ece"],
+                       "ece_after": metrics["splits"][split]["after"]["ece"]}
+    return {"top label": curves}
+
+
+def projections(profile_dir: Path, runs: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Per arm: the penultimate features of the three projection classes' test images, projected on 2 PCA axes."""
+    result = {}
+    for arm, run in runs.items():
+        data = np.load(Path(profile_dir) / "runs" / run / PROJECTION)
+        xy = PCA(n_components=2, random_state=0).fit_transform(data["features"])
+        result[arm] = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "label": data["labels"]})
+    return result
+
+
+def histories(profile_dir: Path) -> pd.DataFrame:
+    """Every run's history.csv stacked, with its run name."""
+    frames = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted(Path(profile_dir, "runs").glob("*/history.csv"))]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,40 @@
+"""The instance-based grid point chosen on validation, per model and seed, and the teachers to distil."""
+from pathlib import Path
+
+from lsml_core.multiclass.config import Profile, RunConfig
+from lsml_core.multiclass.evaluation import METRICS, is_complete
+from lsml_core.records import read_json, write_json
+
+SELECTION = "selection.json"
+
+
+def val_score(run_dir: Path, metric: str) -> float:
+    """Validation accuracy, or minus the validation log loss: higher is better either way."""
+    before = read_json(run_dir / METRICS)["splits"]["val"]["before"]
+    return before["accuracy"] if metric == "accuracy" else -before["log_loss"]
+
+
+def select_instance_runs(profile: Profile, runs_dir: Path) -> dict[str, dict]:
+    """Per `model-s<seed>`: every finished grid point's validation score and the best one (ties: first in grid order)."""
+    chosen: dict[str, dict] = {}
+    for run in profile.teacher_runs():
+        if run.train.loss != "ils" or not is_complete(runs_dir / run.name):
+            continue
+        entry = chosen.setdefault(f"{run.train.model}-s{run.train.seed}", {"scores": {}, "chosen": None})
+        entry["scores"][run.name] = score = val_score(runs_dir / run.name, profile.grid.selection_metric)
+        if entry["chosen"] is None or score > entry["scores"][entry["chosen"]]:
+            entry["chosen"] = run.name
+    return chosen
+
+
+def teachers_to_distil(profile: Profile, runs_dir: Path) -> list[str]:
+    """CE, LS and the chosen instance-based run of every model and seed (finished runs only); writes selection.json."""
+    chosen = select_instance_runs(profile, runs_dir)
+    write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
+    teachers = [r.name for r in profile.teacher_runs() if r.train.loss in ("ce", "ls") and is_complete(runs_dir / r.name)]
+    return teachers + [entry["chosen"] for entry in chosen.values()]
+
+
+def student_runs(profile: Profile, runs_dir: Path) -> list[RunConfig]:
+    """The distillation runs of the finished teachers."""
+    return profile.student_runs(teachers_to_distil(profile, runs_dir))

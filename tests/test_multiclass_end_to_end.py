@@ -1,0 +1,78 @@
+"""End to end: run_all.sh runs a tiny single-label profile through the real notebooks and renders the report."""
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+TINY = """track: multiclass
+name: mc-tiny
+description: a few batches per run; numbers mean nothing
+data: {n_train: 256, n_val: 128, n_test: 200}
+train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
+grid: {ils_epsilons: [0.1], ils_temperatures: [2, 4]}
+"""
+TEACHERS, STUDENTS = 4, 6    # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    base = tmp_path_factory.mktemp("mc-e2e")
+    (base / "mc-tiny.yaml").write_text(TINY)
+    proc = subprocess.run([str(REPO / "run_all.sh"), "--profile", base / "mc-tiny.yaml", "--results-dir", base / "results",
+                           "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return base / "results" / "mc-tiny", proc
+
+
+def test_every_notebook_executed_and_rendered(tiny):
+    out, _ = tiny
+    notebooks = sorted(out.rglob("*.ipynb"))
+    assert len(notebooks) == TEACHERS + STUDENTS + 1
+    for path in notebooks:
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), path
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], path
+        assert book.metadata.kernelspec.name == "lsml"
+        assert path.with_suffix(".html").read_text().count("data:image/png;base64") >= (2 if "train" in path.stem else 8), path
+
+
+def test_runs_metrics_and_selection(tiny):
+    out, _ = tiny
+    runs = sorted((out / "runs").iterdir())
+    assert len(runs) == TEACHERS + STUDENTS
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert set(metrics["splits"]) == {"val", "test"} and metrics["temperature"] > 0
+        assert "Fashion-MNIST" in metrics["data_source"]
+    selection = json.loads((out / "selection.json").read_text())["per_model_seed"]["resnet8-s0"]
+    assert selection["chosen"] in selection["scores"] and len(selection["scores"]) == 2
+
+
+def test_report_holds_every_section(tiny):
+    out, proc = tiny
+    report = (out / "notebooks" / "7.0-multiclass-report.html").read_text()
+    assert "from lsml_core" not in report and "THEIRS" in report
+    for text in ("LS lowers ECE vs CE", "ILS at least as accurate as LS", "LS teacher distils worse", "Reliability diagrams",
+                 "confusion matrix", "Penultimate layer", "Distillation into the shallow student", "classwise_ece"):
+        assert text in report, text
+    assert re.search(r"(not )?reproduced", report)
+    index = out / "index.html"
+    assert proc.stdout.strip().endswith(f"report: {index}")
+    links = re.findall(r'href="([^"]+)"', index.read_text())
+    assert len(links) == 1 + TEACHERS + STUDENTS and all((out / link).is_file() for link in links)
+
+
+def test_rerun_skips_finished_runs(tiny):
+    out, _ = tiny
+    proc = subprocess.run([str(REPO / "run_all.sh"), "--profile", out.parent.parent / "mc-tiny.yaml", "--results-dir",
+                           out.parent, "--data-dir", out.parent.parent / "data"], capture_output=True, text=True,
+                          timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS

@@ -1,0 +1,80 @@
+"""Single-label losses: LS two ways agree, instance targets' limits, the distillation loss against its formula."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lsml_core.multiclass.losses import (Objective, distillation_loss, instance_targets, smoothed_targets,
+                                         soft_cross_entropy)
+
+K = 5
+
+
+@pytest.fixture
+def batch():
+    generator = torch.Generator().manual_seed(0)
+    return (torch.randn(8, K, generator=generator), torch.randint(0, K, (8,), generator=generator),
+            torch.randn(8, K, generator=generator) * 3)
+
+
+def test_torch_label_smoothing_equals_explicit_targets_loss_and_gradients(batch):
+    logits, labels, _ = batch
+    a, b = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    torch_loss = F.cross_entropy(a, labels, label_smoothing=0.1)
+    explicit = soft_cross_entropy(b, smoothed_targets(labels, K, 0.1))
+    torch_loss.backward()
+    explicit.backward()
+    torch.testing.assert_close(torch_loss, explicit)
+    torch.testing.assert_close(a.grad, b.grad)
+    assert Objective("ls", K, 0.1)(logits, labels) == pytest.approx(Objective("ls_targets", K, 0.1)(logits, labels).item(), abs=1e-6)
+
+
+def test_smoothed_targets_values():
+    targets = smoothed_targets(torch.tensor([1]), K, 0.1)[0]
+    assert targets[1].item() == pytest.approx(0.9 + 0.1 / K) and targets[0].item() == pytest.approx(0.1 / K)
+
+
+def test_instance_targets_sum_to_one_and_put_one_minus_e_on_the_true_class(batch):
+    _, labels, teacher = batch
+    targets = instance_targets(labels, teacher, 0.15, 2.0)
+    torch.testing.assert_close(targets.sum(1), torch.ones(8))
+    torch.testing.assert_close(targets[torch.arange(8), labels], torch.full((8,), 0.85))
+    assert (targets >= 0).all()
+
+
+def test_instance_targets_formula(batch):
+    _, labels, teacher = batch
+    p = torch.softmax(teacher / 2.0, dim=1)
+    targets = instance_targets(labels, teacher, 0.1, 2.0)
+    for i, y in enumerate(labels.tolist()):
+        for j in range(K):
+            if j != y:
+                assert targets[i, j].item() == pytest.approx(0.1 * p[i, j].item() / (1 - p[i, y].item()), rel=1e-5)
+
+
+def test_instance_targets_limits(batch):
+    _, labels, teacher = batch
+    torch.testing.assert_close(instance_targets(labels, teacher, 0.0, 1.0), F.one_hot(labels, K).float())
+    uniform = instance_targets(labels, torch.zeros(8, K), 0.1, 1.0)
+    expected = F.one_hot(labels, K).float() * 0.9 + (1 - F.one_hot(labels, K).float()) * 0.1 / (K - 1)
+    torch.testing.assert_close(uniform, expected)
+    # A uniform teacher gives e/(K-1) per wrong class; torch's label_smoothing=e' gives e'/K to every class,
+    # so the two coincide exactly when e' = e K / (K - 1).
+    torch.testing.assert_close(uniform, smoothed_targets(labels, K, 0.1 * K / (K - 1)))
+
+
+def test_instance_targets_stay_finite_for_an_overconfident_teacher():
+    labels = torch.tensor([0])
+    targets = instance_targets(labels, torch.tensor([[200.0, 0.0, 1.0, 0.0, 0.0]]), 0.1, 1.0)
+    assert torch.isfinite(targets).all() and targets.sum().item() == pytest.approx(1.0)
+
+
+def test_distillation_loss_against_direct_formula(batch):
+    student, labels, teacher = batch
+    alpha, temperature = 0.9, 20.0
+    q = torch.softmax(teacher / temperature, 1)
+    log_p = torch.log_softmax(student / temperature, 1)
+    kl = (q * (q.log() - log_p)).sum(1).mean()
+    ce = -torch.log_softmax(student, 1)[torch.arange(8), labels].mean()
+    expected = alpha * temperature ** 2 * kl + (1 - alpha) * ce
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, alpha, temperature), expected)
+    assert distillation_loss(teacher, teacher, labels, 1.0, temperature).item() == pytest.approx(0.0, abs=1e-5)

@@ -1,0 +1,58 @@
+"""Models' shapes at 28x28 and 32x32; the data split, augmentation, CIFAR's clear error; the profile loads."""
+import pytest
+import torch
+
+from lsml_core.multiclass.config import DataConfig, MODELS, load_profile
+from lsml_core.multiclass.data import Split, batches, load_splits, shift_flip
+from lsml_core.multiclass.models import build_model
+from lsml_core.pipeline import load_any_profile
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("channels, size", [(1, 28), (3, 32)])
+def test_output_and_feature_shapes(name, channels, size):
+    model = build_model(name, 7, channels, size).eval()
+    x = torch.randn(2, channels, size, size)
+    assert model(x).shape == (2, 7)
+    assert model.features(x).shape == (2, model.head.in_features)
+
+
+def test_shift_flip_is_seeded_and_keeps_content():
+    images = torch.randint(0, 255, (6, 1, 28, 28), dtype=torch.uint8)
+    a = shift_flip(images, 2, True, torch.Generator().manual_seed(3))
+    b = shift_flip(images, 2, True, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.shape == images.shape
+    assert torch.equal(shift_flip(images, 0, False, torch.Generator()), images)
+
+
+def test_batches_cover_the_split_once():
+    split = Split(torch.zeros(10, 1, 4, 4, dtype=torch.uint8), torch.arange(10))
+    seen = torch.cat([labels for _, labels in batches(split, 3, seed=1, shift=1, flip=True)])
+    assert sorted(seen.tolist()) == list(range(10))
+
+
+def test_fashion_splits_are_disjoint_stratified_subsets(tmp_path):
+    splits = load_splits(DataConfig(n_train=500, n_val=200, n_test=300), tmp_path)
+    assert (len(splits.fit), len(splits.val), len(splits.test)) == (500, 200, 300)
+    assert splits.fit.images.shape[1:] == (1, 28, 28) and len(splits.classes) == 10
+    assert torch.bincount(splits.val.labels, minlength=10).min() >= 19
+
+
+def test_cifar_missing_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cifar10 is not in .*download: true"):
+        load_splits(DataConfig(dataset="cifar10"), tmp_path)
+
+
+def test_bad_values_name_the_allowed_ones():
+    with pytest.raises(ValueError, match="unknown dataset 'mnist': choose one of fashion_mnist"):
+        DataConfig(dataset="mnist")
+
+
+def test_multiclass_profile_loads_and_dispatches():
+    profile, runner = load_any_profile("multiclass")
+    assert runner.__name__ == "run_multiclass_profile" and profile == load_profile("multiclass")
+    names = [r.name for r in profile.teacher_runs()]
+    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4
+    students = profile.student_runs(["resnet8-ce-s0"])
+    assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]
+    assert load_any_profile("quick")[1].__name__ == "run_profile"
