@@ -88,7 +88,8 @@ def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     """One sentence per comparison, its verdict read off the interval."""
     return [f"{MODEL_NAMES.get(r.model, r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
             f"{r.arm} - {r.reference} = {r.difference:+.4f} mAP, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
-            f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}."
+            f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}"
+            + (" (one seed: the interval does not cover training randomness)." if r.seeds == 1 else ".")
             for r in effects.itertuples()]
 
 
