@@ -4,7 +4,7 @@ import pytest
 from lsml_core.config import RunConfig, load_profile
 
 
-@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 15), ("voc2012", 6), ("study", 52)])
+@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 15), ("voc2012", 6), ("study", 63)])
 def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
     assert profile.name == name and len(profile.runs()) == n_runs
