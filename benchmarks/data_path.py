@@ -5,8 +5,9 @@ cache with batched transforms on the device, (c) the model-only ceiling on tenso
 
 For each model and size it trains `--steps` timed steps (after `--warmup` untimed ones) on VOC-sized
 JPEGs (about 500 x 375) that it generates itself, then predicts the val images with FiveCrop. Each way runs
-in a fresh process so its peak resident memory is its own. Writes data_path.csv, data_path.png and
-machine.json under --out, and prints the table with each way's ratio to the ceiling.
+in a fresh process so its peak resident memory is its own. Every setting is measured in `--repeats` rounds:
+data_path.csv holds the medians (and the slowest and fastest round), data_path_rounds.csv every round.
+Also writes data_path.png and machine.json under --out; prints the table with each way's ratio to the ceiling.
 """
 import argparse
 import itertools
@@ -203,6 +204,17 @@ def machine() -> dict:
             "torch": torch.__version__, "platform": platform.platform()}
 
 
+def medians(rounds: pd.DataFrame) -> pd.DataFrame:
+    """Per model, size and way: the median of the rounds, with the slowest and fastest training round."""
+    keys = ["model", "size", "batch_size", "way"]
+    grouped = rounds.groupby(keys, sort=False)
+    frame = grouped[["train_images_per_s", "eval_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]].median()
+    frame["train_images_per_s_min"] = grouped.train_images_per_s.min()
+    frame["train_images_per_s_max"] = grouped.train_images_per_s.max()
+    frame["rounds"] = grouped.size()
+    return frame.reset_index().assign(device=grouped.device.first().to_numpy())
+
+
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """Each way's images/s over the ceiling's, for training and evaluation, per model and size."""
     ceiling = frame[frame.way == "ceiling"].set_index(["model", "size"])
@@ -242,6 +254,7 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 8], help="one per size (the profiles')")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per way")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over every setting; the table holds medians")
     parser.add_argument("--eval-images", type=int, default=40, help="val images predicted with FiveCrop")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the per-sample PIL way")
     parser.add_argument("--cached-workers", type=int, default=0, help="DataLoader workers of the cached way")
@@ -259,15 +272,19 @@ def main(argv=None) -> pd.DataFrame:
     voc = write_voc_like(work / "voc", n_train, args.eval_images)
     caches = [build_caches(voc, work, size) for size in args.sizes]
     rows = []
-    for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
-        for way in WAYS:
-            spec = {"way": way, "model": model, "size": size, "batch_size": batch, "steps": args.steps,
-                    "warmup": args.warmup, "workers": args.workers, "cached_workers": args.cached_workers,
-                    "voc": str(voc), "work": str(work)}
-            rows.append({"model": model, "size": size, "batch_size": batch, "way": way, **run_isolated(spec)})
-            print(f"{model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} train images/s", flush=True)
-    frame = with_ratios(pd.DataFrame(rows))
+    for repeat in range(1, args.repeats + 1):   # whole rounds, so a passing disturbance hits one round only
+        for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
+            for way in WAYS:
+                spec = {"way": way, "model": model, "size": size, "batch_size": batch, "steps": args.steps,
+                        "warmup": args.warmup, "workers": args.workers, "cached_workers": args.cached_workers,
+                        "voc": str(voc), "work": str(work)}
+                rows.append({"model": model, "size": size, "batch_size": batch, "way": way, "repeat": repeat,
+                             **run_isolated(spec)})
+                print(f"round {repeat}/{args.repeats} {model} {size}px {way}: "
+                      f"{rows[-1]['train_images_per_s']:.1f} train images/s", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(args.out / "data_path_rounds.csv", index=False, float_format="%.4g")
+    frame = with_ratios(medians(pd.DataFrame(rows)))
     frame.to_csv(args.out / "data_path.csv", index=False, float_format="%.4g")
     (args.out / "machine.json").write_text(json.dumps({**machine(), "train_images": n_train, "caches": caches}, indent=2))
     plot(frame, args.out / "data_path.png")

@@ -150,5 +150,7 @@ class CachedImages(torch.utils.data.Dataset):
         return np.frombuffer(data, dtype=np.uint8).reshape(self.shape[1:])
 
     def __getitem__(self, index: int):
-        image = torch.from_numpy(self.pixels(index).copy()).permute(2, 0, 1)
+        # [3, side, side] contiguous: a permuted view would collate into a channels-last batch, on which
+        # the batch transforms run about 4x slower on CPU (measured at 300 px)
+        image = torch.from_numpy(np.ascontiguousarray(self.pixels(index).transpose(2, 0, 1)))
         return image, torch.from_numpy(self.targets[index]), torch.from_numpy(self.masks[index])

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import papermill as pm
@@ -70,6 +71,29 @@ def run_experiment(cfg: RunConfig, run_dir: Path, data_dir: Path, kernel: str) -
             or execute(EVALUATE, run_dir / f"{EVALUATE}.ipynb", params, kernel))
 
 
+def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool],
+             run_one: Callable[[object, Path], Failure | None]) -> list[Failure | None]:
+    """`run_one(cfg, out/runs/<name>)` for each run: finished ones skipped and folders of another
+    configuration refused unless `force`, which starts each run afresh."""
+    failures = []
+    for i, cfg in enumerate(runs, 1):
+        run_dir = out / "runs" / cfg.name
+        if not force and not same_config(run_dir, cfg):
+            failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
+                                    "configuration; rerun with --force to redo it, or use another --results-dir"))
+            continue
+        if complete(run_dir) and not force:
+            print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
+            continue
+        if force:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"[{i}/{len(runs)}] {cfg.name}", flush=True)
+        start = time.perf_counter()
+        failures.append(run_one(cfg, run_dir))
+        print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+    return failures
+
+
 def selected_runs(profile: Profile, patterns: list[str] | None) -> list[RunConfig]:
     """The profile's runs, kept to those whose names match one of the glob patterns."""
     runs = profile.runs()
@@ -93,21 +117,7 @@ def run_profile(profile: Profile, results_dir: Path, data_dir: Path, force: bool
     profile_params = {"profile": profile.name, "profile_dir": str(out), "data_dir": str(data_dir)}
     failures = [execute(EXPLORE, out / "notebooks" / f"{EXPLORE}.ipynb", profile_params, kernel)]
     runs = selected_runs(profile, patterns)
-    for i, cfg in enumerate(runs, 1):
-        run_dir = out / "runs" / cfg.name
-        if not force and not same_config(run_dir, cfg):
-            failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
-                                    "configuration; rerun with --force to redo it, or use another --results-dir"))
-            continue
-        if is_complete(run_dir) and not force:
-            print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
-            continue
-        if force:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        print(f"[{i}/{len(runs)}] {cfg.name}", flush=True)
-        start = time.perf_counter()
-        failures.append(run_experiment(cfg, run_dir, data_dir, kernel))
-        print(f"  {time.perf_counter() - start:.0f} s", flush=True)
+    failures += run_each(runs, out, force, is_complete, lambda cfg, run_dir: run_experiment(cfg, run_dir, data_dir, kernel))
     atomic_write_text(out / "summary.csv", summary_frame(out).to_csv(index=False, float_format="%.4f"))
     failures.append(execute(PR_CURVES, out / "notebooks" / f"{PR_CURVES}.ipynb", profile_params, kernel))
     failures.append(execute(REPORT, out / "notebooks" / f"{REPORT}.ipynb", profile_params, kernel, hide_code=True))

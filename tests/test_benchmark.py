@@ -6,14 +6,17 @@ from benchmarks import data_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 TINY = ["--models", "resnet18", "--sizes", "16", "--batch-sizes", "2", "--steps", "1", "--warmup", "1",
-        "--eval-images", "2", "--workers", "1"]
+        "--eval-images", "2", "--workers", "1", "--repeats", "2"]
 
 
 def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(data_path, "run_isolated", data_path.measure)   # the same measurement, without new processes
     data_path.main([*TINY, "--out", str(tmp_path / "out")])
     frame = pd.read_csv(tmp_path / "out" / "data_path.csv")
-    assert list(frame.way) == ["pil", "cached", "ceiling"]
+    assert list(frame.way) == ["pil", "cached", "ceiling"] and (frame.rounds == 2).all()
+    assert (frame.train_images_per_s_min <= frame.train_images_per_s).all()
+    assert (frame.train_images_per_s <= frame.train_images_per_s_max).all()
+    assert len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
     assert (frame.train_images_per_s > 0).all() and (frame.eval_images_per_s > 0).all()
     assert (frame[frame.way == "ceiling"][["train_ratio_to_ceiling", "eval_ratio_to_ceiling"]] == 1).all().all()
     assert (tmp_path / "out" / "data_path.png").stat().st_size > 0 and (tmp_path / "out" / "machine.json").is_file()

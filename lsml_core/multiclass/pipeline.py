@@ -5,7 +5,6 @@ notebook 6.0 (train and evaluate), the report through notebook 7.0; finished run
 `force`, and a failed run does not stop the others.
 """
 import fnmatch
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +16,7 @@ from lsml_core.multiclass.data import load_splits
 from lsml_core.multiclass.evaluation import is_complete
 from lsml_core.multiclass.index_page import write_index
 from lsml_core.multiclass.selection import student_runs
-from lsml_core.pipeline import Failure, execute
+from lsml_core.pipeline import Failure, execute, run_each
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 
 TRAIN, REPORT = "6.0-multiclass-train", "7.0-multiclass-report"
@@ -29,21 +28,11 @@ def matching(runs: list[RunConfig], patterns: list[str] | None) -> list[RunConfi
 
 
 def run_all(runs: list[RunConfig], out: Path, data_dir: Path, force: bool, kernel: str) -> list[Failure | None]:
-    """Each run through notebook 6.0, skipping finished ones."""
-    failures = []
-    for i, cfg in enumerate(runs, 1):
-        run_dir = out / "runs" / cfg.name
-        if is_complete(run_dir) and not force:
-            print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
-            continue
-        if force:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        print(f"[{i}/{len(runs)}] {cfg.name}", flush=True)
-        start = time.perf_counter()
+    """Each run through notebook 6.0 (train and evaluate), skipping finished ones."""
+    def train_and_evaluate(cfg: RunConfig, run_dir: Path) -> Failure | None:
         params = {"config": cfg.to_dict(), "run_dir": str(run_dir), "data_dir": str(data_dir)}
-        failures.append(execute(TRAIN, run_dir / f"{TRAIN}.ipynb", params, kernel))
-        print(f"  {time.perf_counter() - start:.0f} s", flush=True)
-    return failures
+        return execute(TRAIN, run_dir / f"{TRAIN}.ipynb", params, kernel)
+    return run_each(runs, out, force, is_complete, train_and_evaluate)
 
 
 def run_multiclass_profile(profile: Profile, results_dir: Path, data_dir: Path, force: bool = False,

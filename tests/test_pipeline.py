@@ -1,0 +1,47 @@
+"""The run loop shared by both tracks: finished runs skipped, other configurations refused, --force redoes."""
+from dataclasses import dataclass
+
+from lsml_core.pipeline import Failure, run_each
+from lsml_core.records import write_json
+
+
+@dataclass
+class FakeConfig:
+    name: str
+    value: int = 0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "value": self.value}
+
+
+def finished(run_dir) -> bool:
+    return (run_dir / "done").is_file()
+
+
+def fake_run(calls: list):
+    def run_one(cfg, run_dir):
+        calls.append(cfg.name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", cfg.to_dict())
+        (run_dir / "done").write_text("")
+        return None
+    return run_one
+
+
+def test_runs_each_once_then_skips_finished(tmp_path):
+    calls = []
+    runs = [FakeConfig("a"), FakeConfig("b")]
+    assert run_each(runs, tmp_path, False, finished, fake_run(calls)) == [None, None]
+    assert run_each(runs, tmp_path, False, finished, fake_run(calls)) == []
+    assert calls == ["a", "b"]
+
+
+def test_refuses_a_folder_of_another_configuration_unless_forced(tmp_path):
+    calls = []
+    run_each([FakeConfig("a", 1)], tmp_path, False, finished, fake_run(calls))
+    (failure,) = run_each([FakeConfig("a", 2)], tmp_path, False, finished, fake_run(calls))
+    assert isinstance(failure, Failure) and "different configuration" in failure.error
+    assert calls == ["a"]
+    (tmp_path / "runs" / "a" / "stale").write_text("")
+    assert run_each([FakeConfig("a", 2)], tmp_path, True, finished, fake_run(calls)) == [None]
+    assert calls == ["a", "a"] and not (tmp_path / "runs" / "a" / "stale").exists()
