@@ -41,6 +41,9 @@ def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     assert np.array(metrics["confusion_matrix"]).sum() == len(splits.test)
     for name in ("history.csv", "predictions_val.csv", "predictions_test.csv", "projection_test.npz", "model_best.pt"):
         assert (tmp_path / "full" / name).is_file()
+    projection = np.load(tmp_path / "full" / "projection_test.npz")
+    assert projection["templates"].shape == (3, projection["features"].shape[1])
+    assert set(projection["labels"]) <= {0, 1, 2} and projection["classes"].tolist() == [0, 1, 2]
 
 
 def test_instance_and_distillation_runs_use_the_teacher(tmp_path):

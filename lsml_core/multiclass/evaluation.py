@@ -36,11 +36,13 @@ def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return frame["label"].to_numpy(), frame.filter(like="logit_").to_numpy(np.float64)
 
 
-def write_projection(path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int]) -> None:
-    """Penultimate features and labels of the images of `classes`, as .npz."""
+def write_projection(path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int],
+                     templates: np.ndarray) -> None:
+    """Penultimate features and labels of the images of `classes`, and those classes' templates (rows of the
+    last layer's weight, in the order of `classes`), as .npz."""
     keep = np.isin(labels, classes)
     buffer = io.BytesIO()
-    np.savez(buffer, features=features[keep], labels=labels[keep])
+    np.savez(buffer, features=features[keep], labels=labels[keep], classes=np.asarray(classes), templates=templates)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -64,7 +66,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
                                                               target_names=list(splits.classes), output_dict=True, zero_division=0)
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(run_dir / PROJECTION, predict(model, splits.test, splits, device, features=True), labels,
-                     cfg.data.projection_classes)
+                     cfg.data.projection_classes, model.head.weight[cfg.data.projection_classes].detach().cpu().numpy())
     write_json(run_dir / METRICS, metrics)
     return metrics
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.decomposition import PCA
 
 from lsml_core.multiclass.evaluation import METRICS, PROJECTION, read_predictions
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES, top_label_reliability
@@ -152,13 +151,22 @@ def reliability_curves(profile_dir: Path, runs: dict[str, str], split: str = "te
     return {"top label": curves}
 
 
+def template_plane(templates: np.ndarray) -> np.ndarray:
+    """An orthonormal basis [2, D] of the plane through three class templates (Mueller, Kornblith & Hinton)."""
+    if templates.shape[0] != 3:
+        raise ValueError(f"the plane needs exactly three class templates, got {templates.shape[0]}")
+    basis, _ = np.linalg.qr((templates[1:] - templates[0]).T)
+    return basis.T
+
+
 def projections(profile_dir: Path, runs: dict[str, str]) -> dict[str, pd.DataFrame]:
-    """Per arm: the penultimate features of the three projection classes' test images, projected on 2 PCA axes."""
+    """Per arm: the penultimate features of the three projection classes' test images, projected on the
+    plane through those classes' templates (the rows of the last layer's weight), as in Mueller et al."""
     result = {}
     for arm, run in runs.items():
         data = np.load(Path(profile_dir) / "runs" / run / PROJECTION)
-        xy = PCA(n_components=2, random_state=0).fit_transform(data["features"])
-        result[arm] = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "label": data["labels"]})
+        xy = data["features"] @ template_plane(data["templates"]).T
+        result[arm] = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": data["labels"]})
     return result
 
 
