@@ -84,8 +84,24 @@ class TrainConfig:
             raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
 
 
+class SavedConfig:
+    """A run configuration (dataclass with `profile`, `data`, `train`) as the JSON saved beside its results.
+
+    Both tracks use it; `from_dict` builds `data` and `train` as the types the fields declare.
+    """
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        types = {f.name: f.type for f in fields(cls)}
+        return cls(profile=values["profile"], data=build(types["data"], values["data"], "data"),
+                   train=build(types["train"], values["train"], "train"))
+
+
 @dataclass(frozen=True, kw_only=True)
-class RunConfig:
+class RunConfig(SavedConfig):
     """Everything that determines one run; saved beside its results."""
     profile: str
     data: DataConfig
@@ -95,14 +111,6 @@ class RunConfig:
     def name(self) -> str:
         """The run's folder name: model-scheme-alpha-seed, and -n<rate> under label noise."""
         return run_name(self.train.model, self.train.scheme, self.train.alpha, self.train.seed, self.train.label_noise)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "RunConfig":
-        return cls(profile=values["profile"], data=build(DataConfig, values["data"], "data"),
-                   train=build(TrainConfig, values["train"], "train"))
 
 
 def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0) -> str:

@@ -52,7 +52,8 @@ def test_multiclass_profile_loads_and_dispatches():
     profile, runner = load_any_profile("multiclass")
     assert runner.__name__ == "run_multiclass_profile" and profile == load_profile("multiclass")
     names = [r.name for r in profile.teacher_runs()]
-    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4
+    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4 * 3   # 2 x 2 grid, 3 seeds
+    assert sum(n.endswith("-s1") for n in names) == 6
     students = profile.student_runs(["resnet8-ce-s0"])
     assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]
     assert load_any_profile("quick")[1].__name__ == "run_profile"

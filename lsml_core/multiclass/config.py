@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from lsml_core.config import build, profile_path
+from lsml_core.config import SavedConfig, build, profile_path
 
 DATASETS = ("fashion_mnist", "cifar10", "cifar100")
 MODELS = ("resnet8", "resnet20", "shallow", "minigooglenet")
@@ -82,8 +82,8 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig:
-    """Everything that determines one run of the track; saved beside its results."""
+class RunConfig(SavedConfig):
+    """Everything that determines one run of the track; saved beside its results (marked with the track)."""
     profile: str
     data: DataConfig
     train: TrainConfig
@@ -93,12 +93,7 @@ class RunConfig:
         return run_name(self.train)
 
     def to_dict(self) -> dict:
-        return {"track": TRACK, **asdict(self)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "RunConfig":
-        return cls(profile=values["profile"], data=build(DataConfig, values["data"], "data"),
-                   train=build(TrainConfig, values["train"], "train"))
+        return {"track": TRACK, **super().to_dict()}
 
 
 def run_name(t: TrainConfig) -> str:
