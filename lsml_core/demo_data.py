@@ -58,10 +58,11 @@ def fashion_mnist_from_folder(folder: Path, cache_dir: Path) -> Source:
             with gzip.open(folder / f"{name}.gz") as src, open(raw / f"{name}.part", "wb") as dst:
                 shutil.copyfileobj(src, dst)
             (raw / f"{name}.part").replace(raw / name)
-    return _fashion_source(FashionMNIST, cache_dir, download=False, name=f"Fashion-MNIST ({folder})")
+    return fashion_source(FashionMNIST, cache_dir, download=False, name=f"Fashion-MNIST ({folder})")
 
 
-def _fashion_source(dataset_class, root: Path, download: bool, name: str) -> Source:
+def fashion_source(dataset_class, root: Path, download: bool, name: str) -> Source:
+    """Fashion-MNIST's four arrays through a torchvision dataset class, from (or downloaded to) `root`."""
     train = dataset_class(str(root), train=True, download=download)
     test = dataset_class(str(root), train=False, download=download)
     return Source(name, FASHION_CLASSES, train.data.numpy(), train.targets.numpy(),
@@ -86,7 +87,7 @@ def load_source(cache_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR) -> Sourc
         return fashion_mnist_from_folder(debian_dir, cache_dir)
     try:
         from torchvision.datasets import FashionMNIST
-        return _fashion_source(FashionMNIST, cache_dir, download=True, name="Fashion-MNIST (torchvision download)")
+        return fashion_source(FashionMNIST, cache_dir, download=True, name="Fashion-MNIST (torchvision download)")
     except Exception as exc:  # offline: URLError, RuntimeError
         print(f"WARNING: Fashion-MNIST is not installed ({debian_dir}) and could not be downloaded ({exc}); "
               "falling back to scikit-learn's digits. Install it with: apt-get install dataset-fashion-mnist")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lsml_core.multiclass.config import DataConfig, MODELS, load_profile
-from lsml_core.multiclass.data import Split, batches, load_splits, shift_flip
+from lsml_core.multiclass.data import Split, _fashion, batches, load_splits, shift_flip
 from lsml_core.multiclass.models import build_model
 from lsml_core.pipeline import load_any_profile
 
@@ -31,11 +31,17 @@ def test_batches_cover_the_split_once():
     assert sorted(seen.tolist()) == list(range(10))
 
 
-def test_fashion_splits_are_disjoint_stratified_subsets(tmp_path):
+def test_fashion_splits_are_stratified_subsets_of_real_fashion_mnist(tmp_path):
     splits = load_splits(DataConfig(n_train=500, n_val=200, n_test=300), tmp_path)
+    assert splits.source.startswith("Fashion-MNIST") and splits.classes[0] == "tshirt_top"
     assert (len(splits.fit), len(splits.val), len(splits.test)) == (500, 200, 300)
     assert splits.fit.images.shape[1:] == (1, 28, 28) and len(splits.classes) == 10
     assert torch.bincount(splits.val.labels, minlength=10).min() >= 19
+
+
+def test_missing_fashion_mnist_is_an_error_not_a_fallback(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist.*download: true"):
+        _fashion(DataConfig(), tmp_path, debian_dir=tmp_path / "not-installed")
 
 
 def test_cifar_missing_names_the_folder(tmp_path):

@@ -12,7 +12,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.demo_data import load_source
+from lsml_core.demo_data import DEBIAN_FASHION_DIR, FASHION_FILES, fashion_mnist_from_folder, fashion_source
 from lsml_core.multiclass.config import DataConfig
 
 CIFAR_CLASSES = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
@@ -52,7 +52,7 @@ def _cifar(cfg: DataConfig, data_dir: Path):
     try:
         train = dataset_class(str(root), train=True, download=cfg.download)
         test = dataset_class(str(root), train=False, download=cfg.download)
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:   # missing files; offline download (URLError)
         raise FileNotFoundError(
             f"{cfg.dataset} is not in {root} ({exc}). Put the extracted python version there "
             f"({root / dataset_class.base_folder}/), or set `data: {{download: true}}` in the profile "
@@ -65,16 +65,28 @@ def _channels_first(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
 
 
-def _fashion(data_dir: Path):
-    """Fashion-MNIST as the demo data read it (the Debian package, else torchvision's download)."""
-    source = load_source(Path(data_dir) / "cache")
+def _fashion(cfg: DataConfig, data_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR):
+    """Real Fashion-MNIST: the Debian package, else torchvision's files under <data_dir>/<root> (downloaded
+    with `download: true`); never the demo data's digits fallback, which would not be Fashion-MNIST."""
+    if all((debian_dir / f"{name}.gz").is_file() for name in FASHION_FILES):
+        source = fashion_mnist_from_folder(debian_dir, Path(data_dir) / "cache")
+    else:
+        from torchvision.datasets import FashionMNIST
+        root = Path(data_dir) / cfg.root
+        try:
+            source = fashion_source(FashionMNIST, root, cfg.download, f"Fashion-MNIST (torchvision, {root})")
+        except (RuntimeError, OSError) as exc:
+            raise FileNotFoundError(
+                f"Fashion-MNIST is neither installed ({debian_dir}) nor in {root} ({exc}). Install it with "
+                "'sudo apt-get install dataset-fashion-mnist', or set `data: {download: true}` in the profile to "
+                "let torchvision download it (internet needed).") from exc
     return (source.name, source.classes, source.train_images[:, None], source.train_labels,
             source.test_images[:, None], source.test_labels)
 
 
 def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     """The three splits of a data config, subset to its sizes with its fixed split seed."""
-    name, classes, train_x, train_y, test_x, test_y = (_fashion(data_dir) if cfg.dataset == "fashion_mnist"
+    name, classes, train_x, train_y, test_x, test_y = (_fashion(cfg, data_dir) if cfg.dataset == "fashion_mnist"
                                                        else _cifar(cfg, data_dir))
     n_train = cfg.n_train or len(train_y) - cfg.n_val
     if n_train + cfg.n_val > len(train_y):
