@@ -78,3 +78,16 @@ def test_distillation_loss_against_direct_formula(batch):
     expected = alpha * temperature ** 2 * kl + (1 - alpha) * ce
     torch.testing.assert_close(distillation_loss(student, teacher, labels, alpha, temperature), expected)
     assert distillation_loss(teacher, teacher, labels, 1.0, temperature).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_distillation_gradient_is_hintons(batch):
+    # Hinton et al.: d(soft term)/dz = (T / B) (softmax(z/T) - softmax(v/T)) with the T^2 factor; this pins
+    # the KL direction (teacher first) independently of the formula above
+    student, labels, teacher = batch
+    alpha, temperature = 0.7, 4.0
+    student = student.clone().requires_grad_(True)
+    distillation_loss(student, teacher, labels, alpha, temperature).backward()
+    p, q = torch.softmax(student.detach() / temperature, 1), torch.softmax(teacher / temperature, 1)
+    hard = torch.softmax(student.detach(), 1) - F.one_hot(labels, K)
+    expected = (alpha * temperature * (p - q) + (1 - alpha) * hard) / len(labels)
+    torch.testing.assert_close(student.grad, expected)

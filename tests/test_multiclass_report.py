@@ -1,8 +1,45 @@
-"""Mueller et al.'s projection: the plane through three class templates."""
+"""The single-label report's computed parts: replication verdicts paired by seed, Mueller et al.'s projection."""
 import numpy as np
+import pandas as pd
 import pytest
 
-from lsml_core.multiclass.report import template_plane
+from lsml_core.multiclass.report import conclusions, paired_difference, replication_table, template_plane
+
+
+def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model: str = "resnet8") -> list[dict]:
+    """Teacher rows of a runs frame: {(arm, seed): value} on test, before scaling."""
+    return [{"run": f"{arm}-{seed}", "model": model, "arm": arm, "seed": seed, "student": False, "chosen": True,
+             "teacher_model": model, "teacher_scaled": False, "split": "test", "when": "before",
+             **{"ece": 0.5, "accuracy": 0.5, value: v}}
+            for (arm, seed), v in values.items()]
+
+
+def test_difference_is_paired_by_seed_over_the_seeds_both_arms_have():
+    rows = pd.DataFrame(teacher_rows({("LS", 0): 0.10, ("LS", 1): 0.30, ("CE", 0): 0.12, ("CE", 1): 0.31, ("CE", 2): 9.0}))
+    paired = paired_difference(rows, "ece", "LS", "CE").loc["resnet8"]
+    assert paired.seeds == 2 and paired.ref == pytest.approx(0.215)          # CE's seed 2 has no LS partner
+    assert paired.difference == pytest.approx(-0.015) and paired["std"] == pytest.approx(np.std([-0.02, -0.01], ddof=1))
+
+
+def test_verdicts_follow_direction_spread_and_seed_count():
+    ece = {("CE", 0): 0.05, ("CE", 1): 0.06, ("LS", 0): 0.01, ("LS", 1): 0.02, ("ILS", 0): 0.06, ("ILS", 1): 0.04}
+    accuracy = {("LS", 0): 0.90, ("ILS", 0): 0.90}
+    frame = pd.DataFrame(teacher_rows(ece) + teacher_rows(accuracy, "accuracy", model="resnet20"))
+    table = replication_table(frame)
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "reproduced"                 # -0.04 +- 0
+    assert table.loc[("ILS lowers ECE vs CE", "resnet8"), "verdict"] == "reproduced (within seed std)"  # -0.005 +- 0.021
+    assert table.loc[("ILS at least as accurate as LS", "resnet20"), "verdict"] == "reproduced (one seed: no spread)"
+    assert table.loc[("ILS at least as accurate as LS", "resnet20"), "seeds"] == 1                 # a tie counts as "at least"
+    student_claim = "LS teacher distils worse than CE teacher (student accuracy)"
+    assert table.loc[(student_claim, "-"), "verdict"] == "not run"
+    assert "THEIR" in table.columns[0] and "DenseNet" in table.loc[("LS lowers ECE vs CE", "resnet8"), "theirs (THEIR numbers)"]
+    assert f"{student_claim}: not run." in conclusions(table)
+
+
+def test_a_claim_against_its_direction_is_not_reproduced():
+    frame = pd.DataFrame(teacher_rows({("CE", 0): 0.01, ("LS", 0): 0.05}))
+    table = replication_table(frame)
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "not reproduced"
 
 
 def test_plane_is_orthonormal_and_keeps_the_templates_distances():

@@ -73,13 +73,21 @@ def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     return mean_std(rows, ["model", "teacher_model", "arm", "teacher_scaled"], ("accuracy", "log_loss"))
 
 
-def _means(runs: pd.DataFrame, mask, value: str) -> pd.Series:
-    return runs[mask].groupby("arm")[value].agg(["mean", "std", "count"])
+def paired_difference(rows: pd.DataFrame, value: str, arm: str, ref: str, by: str = "model") -> pd.DataFrame:
+    """Per `by` group: `arm` minus `ref` of `value`, paired by seed over the seeds both arms have:
+    the arms' means, the mean difference, its std over seeds and the number of seeds."""
+    wide = rows.pivot_table(index=[by, "seed"], columns="arm", values=value, aggfunc="first") if len(rows) else {}
+    if arm not in wide or ref not in wide:
+        return pd.DataFrame()
+    both = wide[[arm, ref]].dropna()
+    difference = (both[arm] - both[ref]).groupby(level=by)
+    means = both.groupby(level=by).mean()
+    return pd.DataFrame({"arm": means[arm], "ref": means[ref], "difference": difference.mean(),
+                         "std": difference.std(), "seeds": difference.size()})
 
 
-def _verdict(ours: float, reference: float, spread: float, better: str) -> str:
-    """Whether our difference goes the claimed way, and whether it exceeds the seeds' spread."""
-    difference = ours - reference
+def _verdict(difference: float, spread: float, better: str) -> str:
+    """Whether our difference goes the claimed way, and whether it exceeds its spread over seeds."""
     holds = difference < 0 if better == "lower" else difference >= 0
     if not holds:
         return "not reproduced"
@@ -88,29 +96,38 @@ def _verdict(ours: float, reference: float, spread: float, better: str) -> str:
     return "reproduced" + ("" if abs(difference) > spread else " (within seed std)")
 
 
+def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
+    """(claim, THEIR arm and reference values, our rows, value, by, arm, reference arm, better) per claim."""
+    them, chosen = MAHER_KULL_FASHION, runs[(runs.split == split) & (runs.when == "before")]
+    teachers, students = chosen[~chosen.student & chosen.chosen], chosen[chosen.student]
+    students = students.assign(student_of=students.model + " from " + students.teacher_model)
+    unpublished = (np.nan, np.nan)
+    claims = [("LS lowers ECE vs CE", (them.loc["LS", "ECE"], them.loc["CE", "ECE"]), teachers, "ece", "model", "LS", "CE", "lower"),
+              ("ILS lowers ECE vs CE", (them.loc["ILS", "ECE"], them.loc["CE", "ECE"]), teachers, "ece", "model", "ILS", "CE", "lower"),
+              ("ILS at least as accurate as LS", (them.loc["ILS", "accuracy %"] / 100, them.loc["LS", "accuracy %"] / 100),
+               teachers, "accuracy", "model", "ILS", "LS", "higher")]
+    for scaled, label in ((False, ""), (True, ", teachers temperature-scaled")):
+        claims.append((f"LS teacher distils worse than CE teacher (student accuracy{label})", unpublished,
+                       students[students.teacher_scaled == scaled], "accuracy", "student_of", "LS", "CE", "lower"))
+    return claims
+
+
 def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Each claim: their numbers, ours (mean over seeds, before temperature scaling), and whether ours reproduce its direction."""
-    teachers = _means(runs, ~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before"), "ece")
-    accuracy = _means(runs, ~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before"), "accuracy")
-    students = _means(runs, runs.student & ~runs.teacher_scaled & (runs.split == split) & (runs.when == "before"), "accuracy")
-    them = MAHER_KULL_FASHION
-    claims = [("LS lowers ECE vs CE", them.loc["LS", "ECE"], them.loc["CE", "ECE"], teachers, "LS", "CE", "lower"),
-              ("ILS lowers ECE vs CE", them.loc["ILS", "ECE"], them.loc["CE", "ECE"], teachers, "ILS", "CE", "lower"),
-              ("ILS at least as accurate as LS", them.loc["ILS", "accuracy %"] / 100, them.loc["LS", "accuracy %"] / 100,
-               accuracy, "ILS", "LS", "higher"),
-              ("LS teacher distils worse than CE teacher (student accuracy)", np.nan, np.nan, students, "LS", "CE", "lower")]
+    """Each claim per model: THEIR numbers, ours (before temperature scaling), the difference paired by seed
+    with its std over seeds, and whether ours reproduce the claim's direction."""
     rows = []
-    for claim, their_arm, their_ref, table, arm, ref, better in claims:
-        if arm not in table.index or ref not in table.index:
-            rows.append({"claim": claim, "ours": "not run", "verdict": "not run"})
-            continue
-        spread = float(np.hypot(table.loc[arm, "std"], table.loc[ref, "std"]))
-        ours = table.loc[arm, "mean"] - table.loc[ref, "mean"]
-        rows.append({"claim": claim, "theirs (THEIR numbers)": "not published in their Fashion-MNIST figures" if np.isnan(their_arm)
-                     else f"{their_arm:.4f} vs {their_ref:.4f}", "ours": f"{table.loc[arm, 'mean']:.4f} vs {table.loc[ref, 'mean']:.4f}",
-                     "ours: difference": round(ours, 4), "ours: seed std of difference": round(spread, 4),
-                     "verdict": _verdict(table.loc[arm, "mean"], table.loc[ref, "mean"], spread, better)})
-    return pd.DataFrame(rows).set_index("claim")
+    for claim, (their_arm, their_ref), frame, value, by, arm, ref, better in _claims(runs, split):
+        theirs = ("not published in their Fashion-MNIST figures" if np.isnan(their_arm)
+                  else f"{their_arm:.4f} vs {their_ref:.4f} ({THEIR_ARCHITECTURE})")
+        paired = paired_difference(frame, value, arm, ref, by)
+        if paired.empty:
+            rows.append({"claim": claim, "ours: model": "-", "theirs (THEIR numbers)": theirs, "verdict": "not run"})
+        for model, r in paired.iterrows():
+            rows.append({"claim": claim, "ours: model": model, "theirs (THEIR numbers)": theirs,
+                         "ours (arm vs reference)": f"{value} {r.arm:.4f} vs {r.ref:.4f}", "ours: difference": round(r.difference, 4),
+                         "ours: seed std of difference": round(r["std"], 4), "seeds": int(r.seeds),
+                         "verdict": _verdict(r.difference, r["std"], better)})
+    return pd.DataFrame(rows).set_index(["claim", "ours: model"])
 
 
 def published_beside_ours(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -123,10 +140,15 @@ def published_beside_ours(runs: pd.DataFrame, split: str = "test") -> pd.DataFra
 
 
 def conclusions(table: pd.DataFrame) -> list[str]:
-    """One generated sentence per claim of the replication table."""
-    return [f"{claim}: {row['verdict']}" + (f" (ours {row['ours']}, difference {row['ours: difference']:+.4f})"
-                                             if "ours: difference" in row and not pd.isna(row["ours: difference"]) else ".")
-            for claim, row in table.iterrows()]
+    """One generated sentence per claim and model of the replication table."""
+    sentences = []
+    for (claim, model), row in table.iterrows():
+        if row["verdict"] == "not run":
+            sentences.append(f"{claim}: not run.")
+            continue
+        sentences.append(f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, "
+                         f"seed std {row['ours: seed std of difference']:.4f} over {row['seeds']} seed(s)).")
+    return sentences
 
 
 def representative_runs(runs: pd.DataFrame) -> dict[str, str]:
