@@ -146,8 +146,9 @@ def conclusions(table: pd.DataFrame) -> list[str]:
         if row["verdict"] == "not run":
             sentences.append(f"{claim}: not run.")
             continue
-        sentences.append(f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, "
-                         f"seed std {row['ours: seed std of difference']:.4f} over {row['seeds']} seed(s)).")
+        spread = ("one seed" if row["seeds"] == 1 else
+                  f"seed std {row['ours: seed std of difference']:.4f} over {int(row['seeds'])} seeds")
+        sentences.append(f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, {spread}).")
     return sentences
 
 
