@@ -89,11 +89,10 @@ def paired_difference(rows: pd.DataFrame, value: str, arm: str, ref: str, by: st
 def _verdict(difference: float, spread: float, better: str) -> str:
     """Whether our difference goes the claimed way, and whether it exceeds its spread over seeds."""
     holds = difference < 0 if better == "lower" else difference >= 0
-    if not holds:
-        return "not reproduced"
+    verdict = "reproduced" if holds else "not reproduced"
     if np.isnan(spread):
-        return "reproduced (one seed: no spread)"
-    return "reproduced" + ("" if abs(difference) > spread else " (within seed std)")
+        return f"{verdict} (one seed: no spread)"
+    return verdict + ("" if abs(difference) > spread else " (within seed std)")
 
 
 def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
