@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+
+from lsml_core.records import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
 WAYS = ("pil", "cached", "ceiling")
@@ -35,29 +38,36 @@ CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat"
 
 def write_voc_like(root: Path, n_train: int, n_val: int, seed: int = 0) -> Path:
     """A VOC-layout folder of smooth random JPEGs, 3 in 4 landscape 500 x 375, the rest portrait; kept if unchanged."""
-    params = {"n_train": n_train, "n_val": n_val, "seed": seed}
+    params = {"n_train": n_train, "n_val": n_val, "seed": seed, "layout": 2}
     stamp = root / "params.json"
     if stamp.is_file() and json.loads(stamp.read_text()) == params:
         return root
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for split, n in (("train", n_train), ("val", n_val)):
-        ids = [f"{split}_{i:06d}" for i in range(n)]
-        for image_id in ids:
-            size = (500, 375) if rng.random() < 0.75 else (375, 500)
-            coarse = Image.fromarray(rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
-            noise = rng.normal(0, 10, (size[1], size[0], 3))
-            pixels = np.clip(np.asarray(coarse) + noise, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
-            annotation = ET.Element("annotation")
-            ET.SubElement(annotation, "filename").text = f"{image_id}.jpg"
-            for name in rng.choice(CLASSES, size=rng.integers(1, 4), replace=False):
-                ET.SubElement(ET.SubElement(annotation, "object"), "name").text = str(name)
-            (root / "Annotations" / f"{image_id}.xml").write_bytes(ET.tostring(annotation))
-        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+    ids = {split: [f"{split}_{i:06d}" for i in range(n)] for split, n in (("train", n_train), ("val", n_val))}
+    jobs = [(root, image_id, seed, index) for index, image_id in enumerate(ids["train"] + ids["val"])]
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:   # a GPU benchmark needs thousands
+        list(pool.map(_write_image, jobs, chunksize=64))
+    for split, names in ids.items():
+        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in names))
     stamp.write_text(json.dumps(params))
     return root
+
+
+def _write_image(job: tuple) -> None:
+    """One JPEG and its annotation (1-3 classes), drawn from a generator seeded by (seed, index)."""
+    root, image_id, seed, index = job
+    rng = np.random.default_rng([seed, index])
+    size = (500, 375) if rng.random() < 0.75 else (375, 500)
+    coarse = Image.fromarray(rng.integers(0, 256, (9, 12, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+    noise = rng.normal(0, 10, (size[1], size[0], 3))
+    pixels = np.clip(np.asarray(coarse) + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(root / "JPEGImages" / f"{image_id}.jpg", quality=90)
+    annotation = ET.Element("annotation")
+    ET.SubElement(annotation, "filename").text = f"{image_id}.jpg"
+    for name in rng.choice(CLASSES, size=rng.integers(1, 4), replace=False):
+        ET.SubElement(ET.SubElement(annotation, "object"), "name").text = str(name)
+    (root / "Annotations" / f"{image_id}.xml").write_bytes(ET.tostring(annotation))
 
 
 def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
@@ -144,15 +154,18 @@ def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
     from lsml_core.models import build_model, parameter_groups
     from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
-    from lsml_core.training import choose_device, make_loader, predict, train_one_epoch
+    from lsml_core.seeding import make_deterministic
+    from lsml_core.training import choose_device, make_loader, maybe_compile, predict, train_one_epoch
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")
+    make_deterministic(device)   # as training does: deterministic on CPU, cuDNN autotuning on CUDA
     torch.manual_seed(0)
     fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
     model = build_model(spec["model"], len(CLASSES), pretrained=False).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(parameter_groups(model, 0.01, 0.01), momentum=0.9)
+    net = maybe_compile(model, spec.get("compile", False))
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     eval_batch, n_eval = max(1, batch // 5), len(test)
     workers = spec["workers"] if way == "pil" else spec["cached_workers"]
@@ -164,11 +177,12 @@ def measure(spec: dict) -> dict:
         eval_loader = make_loader(test, eval_batch, device, workers)
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
-    train_one_epoch(model, clock, SmoothedBCEWithLogitsLoss("none", 0.0), optimizer, scaler, device,
+    train_one_epoch(net, clock, SmoothedBCEWithLogitsLoss("none", 0.0), optimizer, scaler, device,
                     warmup + steps, desc=f"{way} {spec['model']} {size}px")
-    predict(model, in_memory((eval_batch, 5, 3, size, size), 1, device), device)   # warm the eval shapes
+    for shape_batch in {eval_batch, n_eval % eval_batch} - {0}:   # warm the eval shapes (cuDNN autotunes each)
+        predict(net, in_memory((shape_batch, 5, 3, size, size), 1, device), device)
     start = now()
-    predict(model, eval_loader, device)
+    predict(net, eval_loader, device)
     eval_seconds = now() - start
     return {"train_images_per_s": steps * batch / (clock.stop - clock.start),
             "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds if way == "ceiling" else n_eval / eval_seconds,
@@ -247,6 +261,20 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+SETTINGS = ("models", "sizes", "batch_sizes", "steps", "warmup", "eval_images", "workers", "cached_workers", "compile")
+
+
+def measured_rounds(args) -> list[dict]:
+    """Rows already in <out>/data_path_rounds.csv from a run with the same settings (a rerun resumes)."""
+    settings = {name: getattr(args, name) for name in SETTINGS}
+    stamp, rounds = args.out / "data_path_settings.json", args.out / "data_path_rounds.csv"
+    if stamp.is_file() and rounds.is_file() and json.loads(stamp.read_text()) == settings:
+        return pd.read_csv(rounds).to_dict("records")
+    rounds.unlink(missing_ok=True)
+    atomic_write_text(stamp, json.dumps(settings, indent=2))
+    return []
+
+
 def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2"])
@@ -258,6 +286,7 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--eval-images", type=int, default=40, help="val images predicted with FiveCrop")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the per-sample PIL way")
     parser.add_argument("--cached-workers", type=int, default=0, help="DataLoader workers of the cached way")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model in every way (for CUDA)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmark")
     parser.add_argument("--work-dir", type=Path, help="generated JPEGs and caches; default <out>/work")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -267,26 +296,31 @@ def main(argv=None) -> pd.DataFrame:
         return None
     if len(args.sizes) != len(args.batch_sizes):
         raise SystemExit(f"--sizes {args.sizes} and --batch-sizes {args.batch_sizes} need one batch size per size")
+    args.out.mkdir(parents=True, exist_ok=True)
     work = (args.work_dir or args.out / "work").resolve()
     n_train = max(args.batch_sizes) * (args.warmup + args.steps + 1)
     voc = write_voc_like(work / "voc", n_train, args.eval_images)
     caches = [build_caches(voc, work, size) for size in args.sizes]
-    rows = []
+    rows = measured_rounds(args)
     for repeat in range(1, args.repeats + 1):   # whole rounds, so a passing disturbance hits one round only
         for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
             for way in WAYS:
+                key = {"model": model, "size": size, "batch_size": batch, "way": way, "repeat": repeat}
+                if any(all(row[k] == v for k, v in key.items()) for row in rows):
+                    continue   # measured by an earlier, interrupted run with the same settings
                 spec = {"way": way, "model": model, "size": size, "batch_size": batch, "steps": args.steps,
                         "warmup": args.warmup, "workers": args.workers, "cached_workers": args.cached_workers,
-                        "voc": str(voc), "work": str(work)}
-                rows.append({"model": model, "size": size, "batch_size": batch, "way": way, "repeat": repeat,
-                             **run_isolated(spec)})
-                print(f"round {repeat}/{args.repeats} {model} {size}px {way}: "
-                      f"{rows[-1]['train_images_per_s']:.1f} train images/s", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(args.out / "data_path_rounds.csv", index=False, float_format="%.4g")
+                        "compile": args.compile, "voc": str(voc), "work": str(work)}
+                start = time.perf_counter()
+                rows.append({**key, **run_isolated(spec)})
+                atomic_write_text(args.out / "data_path_rounds.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.4g"))
+                print(f"round {repeat}/{args.repeats} {model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} "
+                      f"train images/s ({time.perf_counter() - start:.0f} s)", flush=True)
+    rows = [row for row in rows if row["repeat"] <= args.repeats]
     frame = with_ratios(medians(pd.DataFrame(rows)))
     frame.to_csv(args.out / "data_path.csv", index=False, float_format="%.4g")
-    (args.out / "machine.json").write_text(json.dumps({**machine(), "train_images": n_train, "caches": caches}, indent=2))
+    (args.out / "machine.json").write_text(json.dumps({**machine(), "train_images": n_train, "caches": caches,
+                                                       "arguments": {k: str(v) for k, v in vars(args).items()}}, indent=2))
     plot(frame, args.out / "data_path.png")
     columns = ["model", "size", "batch_size", "way", "train_images_per_s", "train_ratio_to_ceiling",
                "eval_images_per_s", "eval_ratio_to_ceiling", "peak_rss_mb", "workers_peak_rss_mb"]

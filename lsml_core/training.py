@@ -6,7 +6,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 from tqdm import tqdm
 
 from lsml_core.batch_transforms import DeviceBatches
@@ -42,16 +42,18 @@ def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_wor
                 shuffle_seed: int | None = None) -> DataLoader | DeviceBatches:
     """A DataLoader; shuffled with its own seeded generator when `shuffle_seed` is given.
 
-    A cached split's uint8 batches go to `device`, where its batch transform (seeded from
-    `shuffle_seed`) makes the model's input.
+    A cached split is read a whole batch at a time (a batch sampler asks the dataset for lists of
+    indices, in the order `shuffle=True` would give); its uint8 batches go to `device`, where its
+    batch transform (seeded from `shuffle_seed`) makes the model's input.
     """
     generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
-                        num_workers=num_workers, pin_memory=device.type == "cuda",
-                        persistent_workers=False)
+    options = dict(num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=False)
     transform = batch_transform_of(dataset)
     if transform is None:
-        return loader
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
+                          **options)
+    order = RandomSampler(dataset, generator=generator) if shuffle_seed is not None else SequentialSampler(dataset)
+    loader = DataLoader(dataset, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False), **options)
     return DeviceBatches(loader, transform, device, seed=shuffle_seed or 0)
 
 
@@ -179,9 +181,9 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     """Train (or resume) one run into `run_dir`; returns its per-epoch history."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    make_deterministic()
     splits = splits or run_splits(cfg, data_dir)
     device = choose_device(cfg.train.device)
+    make_deterministic(device)
     trainer = Trainer(cfg, len(splits.classes), device)
     if cfg.train.teacher:
         trainer.load_teacher(run_dir.parent / cfg.train.teacher, len(splits.classes))

@@ -23,6 +23,22 @@ def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monk
     assert "train_ratio_to_ceiling" in capsys.readouterr().out
 
 
+def test_a_rerun_resumes_the_measured_rounds_and_new_settings_start_over(tmp_path, monkeypatch):
+    calls = []
+    def fake(spec):
+        calls.append(spec["way"])
+        return {"train_images_per_s": 10.0, "eval_images_per_s": 5.0, "peak_rss_mb": 1.0,
+                "workers_peak_rss_mb": 0.0, "device": "cpu"}
+    monkeypatch.setattr(data_path, "run_isolated", fake)
+    out = ["--out", str(tmp_path / "out")]
+    data_path.main([*TINY[:-1], "1", *out])
+    assert len(calls) == 3
+    data_path.main([*TINY, *out])                      # round 1 is kept, round 2 is measured
+    assert len(calls) == 6 and len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
+    data_path.main([*TINY, "--steps", "2", *out])      # other settings: every round again
+    assert len(calls) == 12 and len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
+
+
 def test_one_way_is_measured_in_a_fresh_process(tmp_path):
     voc = data_path.write_voc_like(tmp_path / "voc", n_train=8, n_val=2)
     spec = {"way": "cached", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,

@@ -115,3 +115,13 @@ def test_cached_items_collate_into_a_channels_first_batch(tmp_path):
     dataset = CachedImages(VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "eval", 2, None)
     images, _, _ = next(iter(torch.utils.data.DataLoader(dataset, batch_size=2)))
     assert images.is_contiguous()
+
+
+def test_a_batch_read_equals_its_items_stacked(tmp_path):
+    root = voc_like(tmp_path / "voc", [(50, 40), (40, 50), (30, 30)])
+    dataset = CachedImages(VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "train", 3, None)
+    images, targets, masks = dataset[[2, 0, 2]]
+    items = [dataset[i] for i in (2, 0, 2)]
+    assert images.is_contiguous(memory_format=torch.channels_last)   # the layout CUDA wants
+    for batch, part in zip((images, targets, masks), range(3)):
+        assert torch.equal(batch, torch.stack([item[part] for item in items]))

@@ -93,9 +93,9 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     """Train (or resume) one run into `run_dir`; stops early after `patience` epochs without a better val accuracy."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    make_deterministic()
     splits = splits or load_splits(cfg.data, data_dir)
     t, device = cfg.train, choose_device(cfg.train.device)
+    make_deterministic(device)
     seed_everything(t.seed)
     model = model_for(cfg, splits, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
