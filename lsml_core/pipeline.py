@@ -23,10 +23,12 @@ from lsml_core.data import prepare
 from lsml_core.evaluation import is_complete, same_config
 from lsml_core.index_page import write_index
 from lsml_core.multiclass import config as multiclass
-from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
+from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, file_sha256, read_json, write_json
 from lsml_core.report import summary_frame
+from lsml_core.training import BEST_MODEL
 
 KERNEL = "lsml"
+TEACHER_STAMP = "teacher.json"   # in a run that learnt from a teacher: which teacher model it saw
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 EXPLORE, TRAIN, EVALUATE, PR_CURVES, REPORT = (
     "1.0-explore-labels", "2.0-train", "3.0-evaluate", "4.0-precision-recall", "5.0-report")
@@ -71,10 +73,26 @@ def run_experiment(cfg: RunConfig, run_dir: Path, data_dir: Path, kernel: str) -
             or execute(EVALUATE, run_dir / f"{EVALUATE}.ipynb", params, kernel))
 
 
+def teacher_fingerprint(cfg, run_dir: Path) -> dict | None:
+    """For a run that learns from a teacher run: its name and a hash of its best model (None without one)."""
+    teacher = getattr(getattr(cfg, "train", None), "teacher", None)
+    if not teacher:
+        return None
+    best = run_dir.parent / teacher / BEST_MODEL
+    return {"teacher": teacher, "model_best_sha256": file_sha256(best) if best.is_file() else None}
+
+
+def teacher_changed(cfg, run_dir: Path) -> bool:
+    """True when a finished run's teacher was retrained (by --force) after the run learnt from it."""
+    stamp = run_dir / TEACHER_STAMP
+    return stamp.is_file() and read_json(stamp) != teacher_fingerprint(cfg, run_dir)
+
+
 def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool],
              run_one: Callable[[object, Path], Failure | None]) -> list[Failure | None]:
     """`run_one(cfg, out/runs/<name>)` for each run: finished ones skipped and folders of another
-    configuration refused unless `force`, which starts each run afresh."""
+    configuration refused unless `force`, which starts each run afresh. A finished run whose teacher
+    was retrained since is redone too, so instance-based runs and students never outlive their teacher."""
     failures = []
     for i, cfg in enumerate(runs, 1):
         run_dir = out / "runs" / cfg.name
@@ -82,14 +100,17 @@ def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool
             failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
                                     "configuration; rerun with --force to redo it, or use another --results-dir"))
             continue
-        if complete(run_dir) and not force:
+        stale = complete(run_dir) and teacher_changed(cfg, run_dir)
+        if complete(run_dir) and not force and not stale:
             print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
             continue
-        if force:
+        if force or stale:
             shutil.rmtree(run_dir, ignore_errors=True)
-        print(f"[{i}/{len(runs)}] {cfg.name}", flush=True)
+        print(f"[{i}/{len(runs)}] {cfg.name}" + (": its teacher was retrained, redone" if stale else ""), flush=True)
         start = time.perf_counter()
         failures.append(run_one(cfg, run_dir))
+        if failures[-1] is None and teacher_fingerprint(cfg, run_dir) is not None:
+            write_json(run_dir / TEACHER_STAMP, teacher_fingerprint(cfg, run_dir))
         print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     return failures
 

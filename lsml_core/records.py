@@ -1,4 +1,5 @@
 """Atomic writes and the record (config, package versions, git revision) kept beside every result."""
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +43,15 @@ def write_json(path: Path, value) -> None:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_torch_save(obj, path: Path) -> None:

@@ -1,17 +1,24 @@
 """The run loop shared by both tracks: finished runs skipped, other configurations refused, --force redoes."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lsml_core.pipeline import Failure, run_each
 from lsml_core.records import write_json
+from lsml_core.training import BEST_MODEL
+
+
+@dataclass
+class Train:
+    teacher: str | None = None
 
 
 @dataclass
 class FakeConfig:
     name: str
     value: int = 0
+    train: Train = field(default_factory=Train)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "value": self.value}
+        return {"name": self.name, "value": self.value, "teacher": self.train.teacher}
 
 
 def finished(run_dir) -> bool:
@@ -24,6 +31,7 @@ def fake_run(calls: list):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", cfg.to_dict())
         (run_dir / "done").write_text("")
+        (run_dir / BEST_MODEL).write_text(f"{cfg.name} model {len(calls)}")   # every training gives another model
         return None
     return run_one
 
@@ -45,3 +53,14 @@ def test_refuses_a_folder_of_another_configuration_unless_forced(tmp_path):
     (tmp_path / "runs" / "a" / "stale").write_text("")
     assert run_each([FakeConfig("a", 2)], tmp_path, True, finished, fake_run(calls)) == [None]
     assert calls == ["a", "a"] and not (tmp_path / "runs" / "a" / "stale").exists()
+
+
+def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):
+    calls = []
+    teacher, student = FakeConfig("teacher"), FakeConfig("student", train=Train(teacher="teacher"))
+    run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
+    run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
+    assert calls == ["teacher", "student"]          # nothing changed: both skipped
+    run_each([teacher], tmp_path, True, finished, fake_run(calls))   # --force on the teacher alone
+    run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
+    assert calls == ["teacher", "student", "teacher", "student"]
