@@ -4,7 +4,8 @@ cache with batched transforms on the device, (c) the model-only ceiling on tenso
     python -m benchmarks.data_path --out results/benchmark
 
 For each model and size it trains `--steps` timed steps (after `--warmup` untimed ones) on VOC-sized
-JPEGs (about 500 x 375) that it generates itself, then predicts the val images with FiveCrop. Each way runs
+JPEGs (about 500 x 375) that it generates itself, predicts the val images with FiveCrop, and times the data
+path alone (batches delivered to the device, no model: can it keep up with the ceiling?). Each way runs
 in a fresh process so its peak resident memory is its own. Every setting is measured in `--repeats` rounds:
 data_path.csv holds the medians (and the slowest and fastest round), data_path_rounds.csv every round.
 Also writes data_path.png and machine.json under --out; prints the table with each way's ratio to the ceiling.
@@ -150,6 +151,18 @@ def in_memory(shape: tuple[int, ...], n_batches: int, device: torch.device) -> l
     return [(images, targets, torch.ones_like(targets))] * n_batches
 
 
+def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, batch: int) -> float:
+    """Images/s of the data path alone: batches delivered to the device as the model's input, no model.
+
+    Above the ceiling's rate, the data path can keep the model busy; a training rate below 0.9 of the
+    ceiling then comes from the two competing (for cores, the GIL or the device), not from the data path.
+    """
+    clock = Clock(loader, warmup, steps)
+    for images, _, _ in clock:
+        images.to(device, non_blocking=True)
+    return steps * batch / (clock.stop - clock.start)
+
+
 def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
     from lsml_core.models import build_model, parameter_groups
@@ -184,8 +197,11 @@ def measure(spec: dict) -> dict:
     start = now()
     predict(net, eval_loader, device)
     eval_seconds = now() - start
+    loader_rate = float("nan") if way == "ceiling" else loader_images_per_s(
+        make_loader(fit, batch, device, workers, shuffle_seed=1), device, warmup, steps, batch)
     return {"train_images_per_s": steps * batch / (clock.stop - clock.start),
             "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds if way == "ceiling" else n_eval / eval_seconds,
+            "loader_images_per_s": loader_rate,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "workers_peak_rss_mb": workers_memory.total_mb(),
             "device": str(device)}
@@ -222,7 +238,8 @@ def medians(rounds: pd.DataFrame) -> pd.DataFrame:
     """Per model, size and way: the median of the rounds, with the slowest and fastest training round."""
     keys = ["model", "size", "batch_size", "way"]
     grouped = rounds.groupby(keys, sort=False)
-    frame = grouped[["train_images_per_s", "eval_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]].median()
+    frame = grouped[["train_images_per_s", "eval_images_per_s", "loader_images_per_s", "peak_rss_mb",
+                     "workers_peak_rss_mb"]].median()
     frame["train_images_per_s_min"] = grouped.train_images_per_s.min()
     frame["train_images_per_s_max"] = grouped.train_images_per_s.max()
     frame["rounds"] = grouped.size()
@@ -323,7 +340,7 @@ def main(argv=None) -> pd.DataFrame:
                                                        "arguments": {k: str(v) for k, v in vars(args).items()}}, indent=2))
     plot(frame, args.out / "data_path.png")
     columns = ["model", "size", "batch_size", "way", "train_images_per_s", "train_ratio_to_ceiling",
-               "eval_images_per_s", "eval_ratio_to_ceiling", "peak_rss_mb", "workers_peak_rss_mb"]
+               "eval_images_per_s", "eval_ratio_to_ceiling", "loader_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]
     print(json.dumps(machine()))
     print(markdown(frame[columns]))
     print(f"caches: {caches}\nwritten: {args.out / 'data_path.csv'}, {args.out / 'data_path.png'}")

@@ -18,6 +18,8 @@ def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monk
     assert (frame.train_images_per_s <= frame.train_images_per_s_max).all()
     assert len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
     assert (frame.train_images_per_s > 0).all() and (frame.eval_images_per_s > 0).all()
+    ways = frame.set_index("way").loader_images_per_s
+    assert ways.pil > 0 and ways.cached > 0 and pd.isna(ways.ceiling)   # the data path alone; none for the ceiling
     assert (frame[frame.way == "ceiling"][["train_ratio_to_ceiling", "eval_ratio_to_ceiling"]] == 1).all().all()
     assert (tmp_path / "out" / "data_path.png").stat().st_size > 0 and (tmp_path / "out" / "machine.json").is_file()
     assert "train_ratio_to_ceiling" in capsys.readouterr().out
@@ -27,7 +29,7 @@ def test_a_rerun_resumes_the_measured_rounds_and_new_settings_start_over(tmp_pat
     calls = []
     def fake(spec):
         calls.append(spec["way"])
-        return {"train_images_per_s": 10.0, "eval_images_per_s": 5.0, "peak_rss_mb": 1.0,
+        return {"train_images_per_s": 10.0, "eval_images_per_s": 5.0, "loader_images_per_s": 20.0, "peak_rss_mb": 1.0,
                 "workers_peak_rss_mb": 0.0, "device": "cpu"}
     monkeypatch.setattr(data_path, "run_isolated", fake)
     out = ["--out", str(tmp_path / "out")]
