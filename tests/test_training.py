@@ -11,6 +11,7 @@ from torch import nn
 from lsml_core import training
 from lsml_core.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.evaluation import evaluate_run, is_complete, read_predictions
+from lsml_core.seeding import make_deterministic
 from lsml_core.training import CHECKPOINT, NonFiniteLossError, forward_logits, train_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
@@ -139,3 +140,10 @@ def test_voc2012_profile_code_path_on_a_voc_fixture(voc_folder, tmp_path):
     pred = read_predictions(tmp_path / "run" / "predictions_test.csv")
     assert len(pred.classes) == 20 and pred.masks[1, pred.classes.index("bottle")] == 0  # difficult-only: ignored
     assert set(metrics["splits"]) == {"train", "val", "test"}
+
+
+def test_cpu_runs_get_deterministic_kernels_and_cuda_runs_autotuned_ones():
+    make_deterministic(torch.device("cuda"))   # only flags: needs no GPU
+    assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
+    make_deterministic("cpu")
+    assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()
