@@ -1,5 +1,6 @@
 """The data-path benchmark at a tiny size: its table, CSV and plot; one way measured in its own process."""
 import pandas as pd
+import torch
 import pytest
 
 from benchmarks import data_path
@@ -47,3 +48,18 @@ def test_one_way_is_measured_in_a_fresh_process(tmp_path):
             "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
     result = data_path.run_isolated(spec)
     assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0 and result["device"] in ("cpu", "cuda")
+
+
+def test_the_resident_way_gives_the_cached_ways_batches_and_is_measured(tmp_path):
+    from lsml_core.training import make_loader
+    voc = data_path.write_voc_like(tmp_path / "voc", n_train=12, n_val=3)
+    fit, test = data_path.datasets("cached", voc, tmp_path, 16, 12)
+    cpu = torch.device("cpu")
+    resident, cached = list(data_path.OnDevice(fit, 4, cpu, shuffle_seed=2)), list(make_loader(fit, 4, cpu, shuffle_seed=2))
+    assert len(resident) == len(cached) == 3
+    for (a, ta, ma), (b, tb, mb) in zip(resident, cached):
+        assert torch.equal(a, b) and torch.equal(ta, tb) and torch.equal(ma, mb)
+    spec = {"way": "resident", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
+            "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
+    result = data_path.measure(spec)
+    assert result["train_images_per_s"] > 0 and result["loader_images_per_s"] > 0

@@ -1,5 +1,5 @@
 """The CUDA path (skipped without a GPU): batch transforms equal the CPU's, channels_last inputs, mixed
-precision training, resume, the cached single-label path and torch.compile."""
+precision training and resume, the side stream, torch.compile, and the single-label track."""
 import json
 from dataclasses import replace
 
