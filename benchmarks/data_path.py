@@ -158,13 +158,14 @@ class OnDevice:
     `cached` does not, the host side (workers, pinning, copies) holds the model back."""
 
     def __init__(self, dataset, batch: int, device: torch.device, shuffle_seed: int | None = None):
-        from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+        from torch.utils.data import DataLoader
         base, rows = dataset.dataset, list(dataset.indices)
         self.pixels = torch.from_numpy(np.load(base.path, mmap_mode="r")[rows]).to(device)   # [N, side, side, 3]
         self.targets, self.masks = (torch.from_numpy(a[rows]).to(device) for a in (base.targets, base.masks))
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-        order = RandomSampler(rows, generator=generator) if shuffle_seed is not None else SequentialSampler(rows)
-        self.batches, self.transform, self.device = BatchSampler(order, batch, False), base.batch_transform, device
+        # positions in the order a shuffled DataLoader gives, as the cached way's loader does
+        self.batches = DataLoader(range(len(rows)), batch_size=batch, shuffle=shuffle_seed is not None, generator=generator)
+        self.transform, self.device = base.batch_transform, device
         self.seed = shuffle_seed or 0
 
     def __len__(self) -> int:
@@ -174,8 +175,8 @@ class OnDevice:
         from lsml_core.batch_transforms import augmentation_seed
         generator = torch.Generator().manual_seed(augmentation_seed(self.seed))
         layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        for rows in self.batches:
-            index = torch.tensor(rows, device=self.device)
+        for positions in self.batches:
+            index = positions.to(self.device)
             images = self.pixels[index].permute(0, 3, 1, 2).contiguous(memory_format=layout)
             images = self.transform(images, generator)
             yield (images.contiguous(memory_format=layout) if images.ndim == 4 else images,

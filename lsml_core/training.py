@@ -53,7 +53,10 @@ def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_wor
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
                           **options)
     order = RandomSampler(dataset, generator=generator) if shuffle_seed is not None else SequentialSampler(dataset)
-    loader = DataLoader(dataset, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False), **options)
+    # the DataLoader draws its base seed from `generator` before the sampler draws its permutation, as with
+    # shuffle=True: without it the order would differ from the per-sample path's and from earlier results
+    loader = DataLoader(dataset, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False),
+                        generator=generator, **options)
     return DeviceBatches(loader, transform, device, seed=shuffle_seed or 0)
 
 

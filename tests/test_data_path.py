@@ -30,6 +30,13 @@ def test_evaluation_batches_of_both_paths_are_equal_on_square_images(mosaic_voc,
     assert first_batch(cached.fit, shuffle_seed=1).shape == first_batch(pil.fit, shuffle_seed=1).shape == (8, 3, 16, 16)
 
 
+def test_both_paths_shuffle_the_training_part_in_the_same_order(mosaic_voc, tmp_path):
+    cached, pil = (build_splits(data_config(mosaic_voc, path), tmp_path).fit for path in ("cached", "pil"))
+    for seed in (1, 10_008):
+        order = [[t for _, t, _ in make_loader(fit, 8, torch.device("cpu"), shuffle_seed=seed)] for fit in (cached, pil)]
+        assert all(torch.equal(a, b) for a, b in zip(*order)) and len(order[0]) == len(order[1])
+
+
 def test_cached_loader_with_workers_gives_the_same_batches(mosaic_voc, tmp_path):
     fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
     assert torch.equal(first_batch(fit, shuffle_seed=3), first_batch(fit, shuffle_seed=3, num_workers=1))
