@@ -155,8 +155,8 @@ class CachedImages(torch.utils.data.Dataset):
     def read_batch(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Images [B, 3, side, side] (uint8, channels-last strides), targets, masks: read into one buffer.
 
-        One buffer and no per-item tensors or collation: on a GPU the per-item path could not keep up.
-        The channels-last strides are what CUDA wants; `DeviceBatches` makes them contiguous on CPU.
+        One buffer, one read per image, no per-item tensors or collation. The channels-last strides are
+        what CUDA wants; `DeviceBatches` makes them contiguous on CPU.
         """
         buffer = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
         item = buffer[0].nbytes
