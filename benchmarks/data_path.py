@@ -172,15 +172,12 @@ class OnDevice:
         return len(self.batches)
 
     def __iter__(self):
-        from lsml_core.batch_transforms import augmentation_seed
+        from lsml_core.batch_transforms import augmentation_seed, model_input
         generator = torch.Generator().manual_seed(augmentation_seed(self.seed))
-        layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
         for positions in self.batches:
             index = positions.to(self.device)
-            images = self.pixels[index].permute(0, 3, 1, 2).contiguous(memory_format=layout)
-            images = self.transform(images, generator)
-            yield (images.contiguous(memory_format=layout) if images.ndim == 4 else images,
-                   self.targets[index], self.masks[index])
+            images = model_input(self.pixels[index].permute(0, 3, 1, 2), self.transform, generator)
+            yield images, self.targets[index], self.masks[index]
 
 
 def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, batch: int) -> float:

@@ -100,8 +100,9 @@ def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool
             failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
                                     "configuration; rerun with --force to redo it, or use another --results-dir"))
             continue
-        stale = complete(run_dir) and teacher_changed(cfg, run_dir)
-        if complete(run_dir) and not force and not stale:
+        finished = complete(run_dir)
+        stale = finished and teacher_changed(cfg, run_dir)
+        if finished and not force and not stale:
             print(f"[{i}/{len(runs)}] {cfg.name}: finished, skipped (--force redoes it)", flush=True)
             continue
         if force or stale:
@@ -109,8 +110,9 @@ def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool
         print(f"[{i}/{len(runs)}] {cfg.name}" + (": its teacher was retrained, redone" if stale else ""), flush=True)
         start = time.perf_counter()
         failures.append(run_one(cfg, run_dir))
-        if failures[-1] is None and teacher_fingerprint(cfg, run_dir) is not None:
-            write_json(run_dir / TEACHER_STAMP, teacher_fingerprint(cfg, run_dir))
+        fingerprint = teacher_fingerprint(cfg, run_dir) if failures[-1] is None else None
+        if fingerprint is not None:
+            write_json(run_dir / TEACHER_STAMP, fingerprint)
         print(f"  {time.perf_counter() - start:.0f} s", flush=True)
     return failures
 
