@@ -1,5 +1,6 @@
 """Throughput of the data paths side by side: (a) per-sample PIL in DataLoader workers, (b) the decoded-image
-cache with batched transforms on the device, (c) the model-only ceiling on tensors already in memory.
+cache with batched transforms on the device (held whole on a GPU where it fits, as the pipeline does),
+(c) the model-only ceiling on tensors already in memory.
 
     python -m benchmarks.data_path --out results/benchmark
 
@@ -33,7 +34,7 @@ from lsml_core.records import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
 WAYS = ("pil", "cached", "ceiling")
-EXTRA_WAYS = ("resident",)   # a diagnostic, with --ways: the cache held whole on the device
+EXTRA_WAYS = ("streamed",)   # a diagnostic, with --ways: the cached split streamed from its file where `cached` holds it on the GPU
 CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
            "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
 
@@ -152,34 +153,6 @@ def in_memory(shape: tuple[int, ...], n_batches: int, device: torch.device) -> l
     return [(images, targets, torch.ones_like(targets))] * n_batches
 
 
-class OnDevice:
-    """The `resident` way's loader: a cached split copied whole to the device once, each batch gathered and
-    transformed there, in the cached way's order. No host work per batch: if this reaches the ceiling where
-    `cached` does not, the host side (workers, pinning, copies) holds the model back."""
-
-    def __init__(self, dataset, batch: int, device: torch.device, shuffle_seed: int | None = None):
-        from torch.utils.data import DataLoader
-        base, rows = dataset.dataset, list(dataset.indices)
-        self.pixels = torch.from_numpy(np.load(base.path, mmap_mode="r")[rows]).to(device)   # [N, side, side, 3]
-        self.targets, self.masks = (torch.from_numpy(a[rows]).to(device) for a in (base.targets, base.masks))
-        generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-        # positions in the order a shuffled DataLoader gives, as the cached way's loader does
-        self.batches = DataLoader(range(len(rows)), batch_size=batch, shuffle=shuffle_seed is not None, generator=generator)
-        self.transform, self.device = base.batch_transform, device
-        self.seed = shuffle_seed or 0
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        from lsml_core.batch_transforms import augmentation_seed, model_input
-        generator = torch.Generator().manual_seed(augmentation_seed(self.seed))
-        for positions in self.batches:
-            index = positions.to(self.device)
-            images = model_input(self.pixels[index].permute(0, 3, 1, 2), self.transform, generator)
-            yield images, self.targets[index], self.masks[index]
-
-
 def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, batch: int) -> float:
     """Images/s of the data path alone: batches delivered to the device as the model's input, no model.
 
@@ -194,10 +167,11 @@ def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, b
 
 def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
-    from lsml_core.models import build_model, parameter_groups
+    from lsml_core.models import build_model
     from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
     from lsml_core.seeding import make_deterministic
-    from lsml_core.training import choose_device, make_loader, maybe_compile, predict, train_one_epoch
+    from lsml_core.loaders import make_loader
+    from lsml_core.training import choose_device, make_optimizer, maybe_compile, predict, train_one_epoch
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")
     make_deterministic(device)   # as training does: deterministic on CPU, cuDNN autotuning on CUDA
@@ -206,19 +180,18 @@ def measure(spec: dict) -> dict:
     model = build_model(spec["model"], len(CLASSES), pretrained=False).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(parameter_groups(model, 0.01, 0.01), momentum=0.9)
+    optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device)
     net = maybe_compile(model, spec.get("compile", False))
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     eval_batch, n_eval = max(1, batch // 5), len(test)
     workers = spec["workers"] if way == "pil" else spec["cached_workers"]
+    resident = False if way == "streamed" else None   # None: the project's choice (on the GPU when it fits)
     if way == "ceiling":
         train_loader = in_memory((batch, 3, size, size), warmup + steps, device)
         eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device)
-    elif way == "resident":
-        train_loader, eval_loader = OnDevice(fit, batch, device, shuffle_seed=0), OnDevice(test, eval_batch, device)
     else:
-        train_loader = make_loader(fit, batch, device, workers, shuffle_seed=0)
-        eval_loader = make_loader(test, eval_batch, device, workers)
+        train_loader = make_loader(fit, batch, device, workers, shuffle_seed=0, resident=resident)
+        eval_loader = make_loader(test, eval_batch, device, workers, resident=resident)
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
     train_one_epoch(net, clock, SmoothedBCEWithLogitsLoss("none", 0.0), optimizer, scaler, device,
@@ -228,14 +201,14 @@ def measure(spec: dict) -> dict:
     start = now()
     predict(net, eval_loader, device)
     eval_seconds = now() - start
-    again = OnDevice(fit, batch, device, 1) if way == "resident" else make_loader(fit, batch, device, workers, shuffle_seed=1)
+    again = make_loader(fit, batch, device, workers, shuffle_seed=1, resident=resident)
     loader_rate = float("nan") if way == "ceiling" else loader_images_per_s(again, device, warmup, steps, batch)
     return {"train_images_per_s": steps * batch / (clock.stop - clock.start),
             "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds if way == "ceiling" else n_eval / eval_seconds,
             "loader_images_per_s": loader_rate,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "workers_peak_rss_mb": workers_memory.total_mb(),
-            "device": str(device)}
+            "device": str(device), "loader": type(train_loader).__name__}
 
 
 def run_isolated(spec: dict) -> dict:
@@ -274,7 +247,8 @@ def medians(rounds: pd.DataFrame) -> pd.DataFrame:
     frame["train_images_per_s_min"] = grouped.train_images_per_s.min()
     frame["train_images_per_s_max"] = grouped.train_images_per_s.max()
     frame["rounds"] = grouped.size()
-    return frame.reset_index().assign(device=grouped.device.first().to_numpy())
+    firsts = {k: grouped[k].first().to_numpy() for k in ("device", "loader") if k in rounds}
+    return frame.reset_index().assign(**firsts)
 
 
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
@@ -335,7 +309,7 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the per-sample PIL way")
     parser.add_argument("--cached-workers", type=int, default=0, help="DataLoader workers of the cached way")
     parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=[*WAYS, *EXTRA_WAYS],
-                        help="ceiling is needed for the ratios; resident (a diagnostic) holds the cache on the device")
+                        help="ceiling is needed for the ratios; streamed (a diagnostic) streams the cache from its file on CUDA too")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model in every way (for CUDA)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmark")
     parser.add_argument("--work-dir", type=Path, help="generated JPEGs and caches; default <out>/work")

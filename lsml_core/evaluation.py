@@ -12,7 +12,8 @@ from lsml_core.data import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.metrics import ap_table, mean_average_precision
 from lsml_core.models import build_model
 from lsml_core.records import atomic_write_text, read_json, write_json
-from lsml_core.training import BEST_MODEL, choose_device, make_loader, maybe_compile, predict
+from lsml_core.loaders import make_loader
+from lsml_core.training import BEST_MODEL, choose_device, maybe_compile, predict
 
 METRICS = "metrics.json"
 

@@ -32,11 +32,15 @@ def check_scheme(scheme: str, alpha: float) -> None:
 
 
 def check_multi_hot(targets: torch.Tensor) -> None:
-    """Raise ValueError unless targets is a 2-D tensor of zeros and ones."""
+    """Raise ValueError unless targets is a 2-D tensor of zeros and ones.
+
+    The values are checked on CPU tensors only: on a GPU the check would make the host wait for the
+    device every batch. The loaders' targets are built as zeros and ones (`voc.VOCMultiLabel`).
+    """
     if not isinstance(targets, torch.Tensor) or targets.ndim != 2:
         shape = tuple(targets.shape) if hasattr(targets, "shape") else type(targets).__name__
         raise ValueError(f"targets must be a 2-D tensor [batch, n_classes]; got {shape}")
-    if not torch.all((targets == 0) | (targets == 1)):
+    if targets.device.type == "cpu" and not torch.all((targets == 0) | (targets == 1)):
         bad = targets[(targets != 0) & (targets != 1)].flatten()[:3].tolist()
         raise ValueError(f"targets must be multi-hot (only 0 and 1); found values such as {bad}")
 

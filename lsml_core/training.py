@@ -6,13 +6,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from lsml_core.batch_transforms import DeviceBatches
 from lsml_core.config import RunConfig
 from lsml_core.data import Splits, labels_of, run_splits
-from lsml_core.image_cache import batch_transform_of
+from lsml_core.loaders import make_loader
 from lsml_core.metrics import mean_average_precision
 from lsml_core.models import build_model, parameter_groups
 from lsml_core.records import (REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record,
@@ -38,28 +37,6 @@ def choose_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0,
-                shuffle_seed: int | None = None) -> DataLoader | DeviceBatches:
-    """A DataLoader; shuffled with its own seeded generator when `shuffle_seed` is given.
-
-    A cached split is read a whole batch at a time (a batch sampler asks the dataset for lists of
-    indices, in the order `shuffle=True` would give); its uint8 batches go to `device`, where its
-    batch transform (seeded from `shuffle_seed`) makes the model's input.
-    """
-    generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-    options = dict(num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=False)
-    transform = batch_transform_of(dataset)
-    if transform is None:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
-                          **options)
-    order = RandomSampler(dataset, generator=generator) if shuffle_seed is not None else SequentialSampler(dataset)
-    # the DataLoader draws its base seed from `generator` before the sampler draws its permutation, as with
-    # shuffle=True: without it the order would differ from the per-sample path's and from earlier results
-    loader = DataLoader(dataset, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False),
-                        generator=generator, **options)
-    return DeviceBatches(loader, transform, device, seed=shuffle_seed or 0)
-
-
 def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     """The model compiled with torch.compile when asked; it shares its parameters with `model`."""
     return torch.compile(model) if enabled else model
@@ -80,14 +57,17 @@ def autocast(device: torch.device):
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> np.ndarray:
-    """float32 logits [N, n_classes] of every image of a loader, in loader order."""
+    """float32 logits [N, n_classes] of every image of a loader, in loader order.
+
+    The logits stay on the device until the end: copying each batch back would make the host wait for
+    the device every batch instead of preparing the next one.
+    """
     model.eval()
     outputs = []
     for images, _, _ in loader:
         with autocast(device):
-            logits = forward_logits(model, images.to(device, non_blocking=True))
-        outputs.append(logits.float().cpu())
-    return torch.cat(outputs).numpy()
+            outputs.append(forward_logits(model, images.to(device, non_blocking=True)).float())
+    return torch.cat(outputs).cpu().numpy()
 
 
 def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> torch.Tensor | None:
@@ -98,11 +78,58 @@ def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> 
         return torch.sigmoid(teacher(images).float() / temperature)
 
 
+def make_optimizer(model: torch.nn.Module, lr_backbone: float, lr_head: float, momentum: float,
+                   weight_decay: float, device: torch.device) -> torch.optim.SGD:
+    """SGD over the backbone and head groups; fused on CUDA, where the GradScaler then steps it without
+    waiting for the device (the unfused step reads its inf check back every batch). CPU keeps the default."""
+    return torch.optim.SGD(parameter_groups(model, lr_backbone, lr_head), momentum=momentum,
+                           weight_decay=weight_decay, fused=True if device.type == "cuda" else None)
+
+
+class LossLog:
+    """The training losses of one pass, kept on the device and read back every `every` batches.
+
+    Reading a loss back makes the host wait for the device; every batch, that would keep a GPU idle
+    while the host fetches the next batch. A non-finite loss still stops the run naming its batch:
+    at once with `every=1` (CPU), up to `every - 1` batches late on CUDA, whose GradScaler skips the
+    updates of non-finite gradients meanwhile.
+    """
+
+    def __init__(self, desc: str, every: int):
+        self.desc, self.every = desc, every
+        self.pending, self.total, self.count = [], 0.0, 0
+
+    def add(self, step: int, loss: torch.Tensor, n: int) -> None:
+        self.pending.append((step, loss.detach(), n))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the pending losses back (one wait), check them, add them to the running total."""
+        if not self.pending:
+            return
+        values = torch.stack([loss for _, loss, _ in self.pending]).tolist()
+        for (step, _, n), value in zip(self.pending, values):
+            if not np.isfinite(value):
+                raise NonFiniteLossError(f"{self.desc}, batch {step}: the training loss is {value}. "
+                                         "Lower the learning rates (lr_backbone, lr_head) or check the data; "
+                                         "the checkpoints written so far are kept.")
+            self.total, self.count = self.total + value * n, self.count + n
+        self.pending = []
+
+    def mean(self) -> float:
+        self.flush()
+        return self.total / max(self.count, 1)
+
+
+READBACK_EVERY = {"cpu": 1, "cuda": 25}   # batches between loss read-backs, per device type
+
+
 def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_batches, desc,
                     teacher=None, teacher_temperature: float = 1.0) -> float:
     """One pass over the training part; returns the mean (smoothed) training loss."""
     model.train()
-    total, count = 0.0, 0
+    losses = LossLog(desc, READBACK_EVERY.get(device.type, 1))
     n_batches = min(len(loader), max_batches or len(loader))
     for step, (images, targets, masks) in enumerate(tqdm(loader, total=n_batches, desc=desc, mininterval=10)):
         if step >= n_batches:
@@ -111,16 +138,12 @@ def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_bat
         with autocast(device):
             logits = model(images)
         loss = criterion(logits.float(), targets, masks, teacher_probabilities(teacher, images, teacher_temperature))
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"{desc}, batch {step}: the training loss is {loss.item()}. "
-                                     "Lower the learning rates (lr_backbone, lr_head) or check the data; "
-                                     "the checkpoints written so far are kept.")
+        losses.add(step, loss, len(images))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        total, count = total + loss.item() * len(images), count + len(images)
-    return total / max(count, 1)
+    return losses.mean()
 
 
 def heldout_scores(model, loader, device) -> tuple[float, float]:
@@ -141,8 +164,7 @@ class Trainer:
         self.model = build_model(t.model, n_classes, t.pretrained).to(device)
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(parameter_groups(self.model, t.lr_backbone, t.lr_head),
-                                         momentum=t.momentum, weight_decay=t.weight_decay)
+        self.optimizer = make_optimizer(self.model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=t.cosine_t_max or t.epochs)
         self.scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
         self.criterion = SmoothedBCEWithLogitsLoss(t.scheme, t.alpha)

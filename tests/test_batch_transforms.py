@@ -5,7 +5,7 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.batch_transforms import (CentreCropBatch, DeviceBatches, FiveCropBatch, TrainBatch, normalize,
+from lsml_core.batch_transforms import (CentreCropBatch, FiveCropBatch, TrainBatch, normalize,
                                         rotate)
 from lsml_core.image_cache import eval_window
 from lsml_core.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe, eval_transform, five_crop_transform, scaled_recipe, train_transform
@@ -104,17 +104,3 @@ def test_batched_centre_crop_equals_the_per_sample_recipe_on_any_image():
     images = [pil(image) for image in uint8_batch(1, 50, 70)] + [pil(image) for image in uint8_batch(1, 61, 37)]
     windows = window_batch(images, recipe)
     assert torch.allclose(CentreCropBatch(recipe)(windows), torch.stack([eval_transform(recipe)(im) for im in images]), atol=1e-6)
-
-
-class ListLoader(list):
-    dataset = None
-
-
-def test_device_batches_repeat_with_the_seed():
-    def run(seed):
-        loader = ListLoader([(uint8_batch(4, 16, 16, seed=i), torch.zeros(4, 2), torch.ones(4, 2)) for i in range(3)])
-        return [images for images, _, _ in DeviceBatches(loader, TrainBatch(RECIPE), torch.device("cpu"), seed=seed)]
-    first, again, other = run(7), run(7), run(8)
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
-    assert not all(torch.equal(a, b) for a, b in zip(first, other))
-    assert first[0].is_contiguous()

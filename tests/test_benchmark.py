@@ -1,6 +1,5 @@
 """The data-path benchmark at a tiny size: its table, CSV and plot; one way measured in its own process."""
 import pandas as pd
-import torch
 import pytest
 
 from benchmarks import data_path
@@ -24,6 +23,7 @@ def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monk
     assert (frame[frame.way == "ceiling"][["train_ratio_to_ceiling", "eval_ratio_to_ceiling"]] == 1).all().all()
     assert (tmp_path / "out" / "data_path.png").stat().st_size > 0 and (tmp_path / "out" / "machine.json").is_file()
     assert "train_ratio_to_ceiling" in capsys.readouterr().out
+    assert list(frame.loader) == ["DataLoader", "DeviceBatches" if frame.device[0] == "cpu" else "ResidentBatches", "list"]
 
 
 def test_a_rerun_resumes_the_measured_rounds_and_new_settings_start_over(tmp_path, monkeypatch):
@@ -50,16 +50,10 @@ def test_one_way_is_measured_in_a_fresh_process(tmp_path):
     assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0 and result["device"] in ("cpu", "cuda")
 
 
-def test_the_resident_way_gives_the_cached_ways_batches_and_is_measured(tmp_path):
-    from lsml_core.training import make_loader
+def test_the_streamed_way_is_measured_and_names_its_loader(tmp_path):
     voc = data_path.write_voc_like(tmp_path / "voc", n_train=12, n_val=3)
-    fit, test = data_path.datasets("cached", voc, tmp_path, 16, 12)
-    cpu = torch.device("cpu")
-    resident, cached = list(data_path.OnDevice(fit, 4, cpu, shuffle_seed=2)), list(make_loader(fit, 4, cpu, shuffle_seed=2))
-    assert len(resident) == len(cached) == 3
-    for (a, ta, ma), (b, tb, mb) in zip(resident, cached):
-        assert torch.equal(a, b) and torch.equal(ta, tb) and torch.equal(ma, mb)
-    spec = {"way": "resident", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
+    spec = {"way": "streamed", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
             "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
     result = data_path.measure(spec)
     assert result["train_images_per_s"] > 0 and result["loader_images_per_s"] > 0
+    assert result["loader"] == "DeviceBatches"

@@ -1,5 +1,6 @@
 """The CUDA path (skipped without a GPU): batch transforms equal the CPU's, channels_last inputs, mixed
-precision training and resume, the side stream, torch.compile, and the single-label track."""
+precision training and resume, the side stream, splits held on the GPU, a training pass that waits for
+the device only to read its losses back, torch.compile, and the single-label track."""
 import json
 from dataclasses import replace
 
@@ -8,10 +9,14 @@ import pandas as pd
 import pytest
 import torch
 
-from lsml_core.batch_transforms import DeviceBatches, FiveCropBatch, TrainBatch
+from lsml_core.batch_transforms import FiveCropBatch, TrainBatch
 from lsml_core.data import build_splits
 from lsml_core.evaluation import evaluate_run
-from lsml_core.training import make_loader, train_run
+from lsml_core import training
+from lsml_core.loaders import DeviceBatches, ResidentBatches, make_loader
+from lsml_core.models import build_model
+from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
+from lsml_core.training import make_optimizer, train_one_epoch, train_run
 from lsml_core.transforms import scaled_recipe
 from lsml_core.multiclass import evaluation as multiclass_evaluation, training as multiclass
 from tests.test_data_path import data_config
@@ -41,13 +46,35 @@ def test_five_crop_batch_on_cuda_equals_the_cpu_one():
     assert torch.allclose(FiveCropBatch(recipe)(images), FiveCropBatch(recipe)(images.to(CUDA)).cpu(), atol=1e-6)
 
 
-def test_device_batches_are_channels_last_float_on_cuda(mosaic_voc, tmp_path):
+@pytest.mark.parametrize("resident, kind", [(None, ResidentBatches), (False, DeviceBatches)])
+def test_cuda_batches_are_channels_last_float(mosaic_voc, tmp_path, resident, kind):
     fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
-    loader = make_loader(fit, 8, CUDA, shuffle_seed=1)
-    assert isinstance(loader, DeviceBatches) and loader.loader.pin_memory
-    images, _, _ = next(iter(loader))
-    assert images.device.type == "cuda" and images.dtype == torch.float32
+    loader = make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident)   # None: held on the GPU, as it fits
+    assert isinstance(loader, kind) and (kind is ResidentBatches or loader.loader.pin_memory)
+    images, targets, _ = next(iter(loader))
+    assert images.device.type == targets.device.type == "cuda" and images.dtype == torch.float32
     assert images.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_voc, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "READBACK_EVERY", {"cuda": 4})
+    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    loader = make_loader(fit, 2, CUDA, shuffle_seed=1)
+    model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
+    optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda")
+    def one_pass():
+        train_one_epoch(model, loader, SmoothedBCEWithLogitsLoss("uniform", 0.1), optimizer, scaler, CUDA, None, "sync")
+    one_pass()   # first pass: cuDNN autotuning and lazy initialisation
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with pytest.warns(UserWarning) as caught:
+            one_pass()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    syncs = [w for w in caught if "synchronizing" in str(w.message)]
+    # the loss read-backs (every 4 batches here and at the end) and the pass's order copied to the GPU once
+    assert len(loader) > 8 and len(syncs) <= len(loader) // 4 + 2, [str(w.message) for w in syncs]
 
 
 @pytest.mark.parametrize("compile_model", [False, True])
@@ -83,8 +110,9 @@ def test_the_single_label_track_trains_and_evaluates_on_cuda(tmp_path):
 def test_cuda_batches_prepared_on_the_side_stream_equal_the_cpu_batches_in_order(mosaic_voc, tmp_path):
     fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
     cpu = list(make_loader(fit, 8, torch.device("cpu"), shuffle_seed=1))
-    gpu = list(make_loader(fit, 8, CUDA, shuffle_seed=1))
-    assert len(cpu) == len(gpu) > 1
-    for (a, ta, _), (b, tb, _) in zip(cpu, gpu):
-        assert torch.equal(ta, tb.cpu())
-        assert torch.isclose(a, b.cpu(), atol=1e-4).float().mean() > 0.99
+    for resident in (False, True):   # the side stream's and the GPU-held split's
+        gpu = list(make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident))
+        assert len(cpu) == len(gpu) > 1
+        for (a, ta, _), (b, tb, _) in zip(cpu, gpu):
+            assert torch.equal(ta, tb.cpu())
+            assert torch.isclose(a, b.cpu(), atol=1e-4).float().mean() > 0.99

@@ -12,7 +12,7 @@ from lsml_core import training
 from lsml_core.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.evaluation import evaluate_run, is_complete, read_predictions
 from lsml_core.seeding import make_deterministic
-from lsml_core.training import CHECKPOINT, NonFiniteLossError, forward_logits, train_run
+from lsml_core.training import CHECKPOINT, LossLog, NonFiniteLossError, forward_logits, make_optimizer, train_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 
@@ -119,6 +119,43 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_checkpoints(mosaic_voc, t
         train_run(tiny_config(mosaic_voc), tmp_path / "r", tmp_path)
     assert torch.load(tmp_path / "r" / CHECKPOINT, weights_only=False)["epoch"] == 1
     assert (tmp_path / "r" / "model_best.pt").is_file()
+
+
+class CountingTensor:
+    """Stands in for a loss: counts how often the log reads it back."""
+
+    def __init__(self, value):
+        self.value = torch.tensor(value)
+
+    def detach(self):
+        return self.value
+
+
+def test_the_loss_log_reads_back_every_few_batches_and_names_the_bad_one(monkeypatch):
+    reads = []
+    real_stack = torch.stack
+    monkeypatch.setattr(torch, "stack", lambda tensors: reads.append(len(tensors)) or real_stack(tensors))
+    log = LossLog("run epoch 1/2", every=3)
+    losses = [0.5, 0.25, 1.0, 2.0, 0.125]
+    for step, value in enumerate(losses):
+        log.add(step, CountingTensor(value), n=2 + step)
+    assert reads == [3]   # nothing read back until three batches are pending
+    assert log.mean() == pytest.approx(sum(v * (2 + i) for i, v in enumerate(losses)) / sum(range(2, 7)))
+    assert reads == [3, 2]
+    log = LossLog("run epoch 1/2", every=3)
+    log.add(0, CountingTensor(0.5), 4)
+    log.add(1, CountingTensor(float("inf")), 4)
+    with pytest.raises(NonFiniteLossError, match="run epoch 1/2, batch 1: the training loss is inf"):
+        log.add(2, CountingTensor(0.5), 4)
+
+
+def test_sgd_is_fused_on_cuda_only_so_the_grad_scaler_steps_it_without_waiting():
+    model = training.build_model("resnet18", 2)
+    on_cpu = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cpu"))
+    on_cuda = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cuda"))   # built, not stepped, without a GPU
+    assert on_cpu.defaults["fused"] is None and not getattr(on_cpu, "_step_supports_amp_scaling", False)
+    assert on_cuda.defaults["fused"] is True and on_cuda._step_supports_amp_scaling
+    assert [g["lr"] for g in on_cpu.param_groups] == [g["lr"] for g in on_cuda.param_groups] == [0.1, 0.2]
 
 
 def test_five_crop_logits_are_averaged_before_the_sigmoid():
