@@ -348,6 +348,7 @@ def main(argv=None) -> pd.DataFrame:
     plot(frame, args.out / "data_path.png")
     columns = ["model", "size", "batch_size", "way", "train_images_per_s", "train_ratio_to_ceiling",
                "eval_images_per_s", "eval_ratio_to_ceiling", "loader_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]
+    columns += ["loader"] if "loader" in frame else []
     print(json.dumps(machine()))
     print(markdown(frame[columns]))
     print(f"caches: {caches}\nwritten: {args.out / 'data_path.csv'}, {args.out / 'data_path.png'}")
