@@ -16,9 +16,25 @@ from torchvision.transforms.v2 import functional as F
 from lsml_core.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe
 
 
+_STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ImageNet mean and std as float32 [3, 1, 1] tensors on `device`, made once per device.
+
+    torchvision's `normalize` copies them from Python lists every call: on CUDA a copy that waits
+    for the GPU, twice per batch.
+    """
+    if device not in _STATS:
+        _STATS[device] = tuple(torch.tensor(v, dtype=torch.float32).view(-1, 1, 1).to(device)
+                               for v in (IMAGENET_MEAN, IMAGENET_STD))
+    return _STATS[device]
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 1] float images -> float32 normalised with the ImageNet mean and std."""
-    return F.normalize(F.to_dtype(images, torch.float32, scale=True), IMAGENET_MEAN, IMAGENET_STD)
+    """uint8 or [0, 1] float images -> float32 normalised with the ImageNet mean and std (torchvision's ops)."""
+    mean, std = imagenet_stats(images.device)
+    return F.to_dtype(images, torch.float32, scale=True).sub(mean).div_(std)
 
 
 def rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:

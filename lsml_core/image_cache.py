@@ -156,7 +156,7 @@ class CachedImages(torch.utils.data.Dataset):
         """Images [B, 3, side, side] (uint8, channels-last strides), targets, masks: read into one buffer.
 
         One buffer, one read per image, no per-item tensors or collation. The channels-last strides are
-        what CUDA wants; `DeviceBatches` makes them contiguous on CPU.
+        what CUDA wants; `batch_transforms.model_input` makes them contiguous on CPU.
         """
         buffer = np.empty((len(indices), *self.shape[1:]), dtype=np.uint8)
         item = buffer[0].nbytes

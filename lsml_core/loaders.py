@@ -6,6 +6,8 @@ share of the free GPU memory, held whole on the GPU and gathered there (`Residen
 host work is left per batch (no workers, pinning or copies) to keep the GPU waiting. Both give the same
 batches in the same order, and the same augmentation draws.
 """
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
@@ -14,7 +16,7 @@ from lsml_core.batch_transforms import augmentation_seed, model_input
 from lsml_core.image_cache import CachedImages, batch_transform_of
 
 RESIDENT_SHARE = 0.25   # a cached split is held on the GPU when it takes at most this share of its free memory
-_RESIDENT: dict[tuple[str, str], torch.Tensor] = {}   # (cache file, device) -> its images, loaded once per process
+_RESIDENT: dict[tuple[str, torch.device], tuple[tuple, torch.Tensor]] = {}   # (file, device) -> (its stamp, images)
 
 
 def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0,
@@ -53,23 +55,41 @@ def fits_on_device(dataset: Dataset, device: torch.device) -> bool:
     if device.type != "cuda":
         return False
     base, _ = _cache_of(dataset)
-    if (str(base.path), str(device)) in _RESIDENT:
+    if _held(base, device) is not None:
         return True
     free, _ = torch.cuda.mem_get_info(device)
     return int(np.prod(base.shape)) <= RESIDENT_SHARE * free
 
 
+def _key_and_stamp(base: CachedImages, device: torch.device) -> tuple[tuple, tuple]:
+    """(cache file, device with its index) and the file's identity: a rebuilt cache is copied again."""
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    stat = Path(base.path).stat()
+    return (str(Path(base.path).resolve()), device), (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _held(base: CachedImages, device: torch.device) -> torch.Tensor | None:
+    """The device copy of a cached split if one of the file as it is now is held, else None."""
+    key, stamp = _key_and_stamp(base, device)
+    held = _RESIDENT.get(key)
+    return held[1] if held is not None and held[0] == stamp else None
+
+
 def images_on_device(base: CachedImages, device: torch.device, chunk: int = 256) -> torch.Tensor:
-    """A cached split's images [N, side, side, 3] uint8 on `device`, copied once per process in chunks
-    (positional reads, so the host's resident memory stays flat)."""
-    key = (str(base.path), str(device))
-    if key not in _RESIDENT:
+    """A cached split's images [N, side, side, 3] uint8 on `device`, copied once per process and cache file
+    in chunks (positional reads, so the host's resident memory stays flat); a rebuilt file replaces its copy."""
+    pixels = _held(base, device)
+    if pixels is None:
+        key, stamp = _key_and_stamp(base, device)
+        _RESIDENT.pop(key, None)   # an older copy of a rebuilt file: freed before the new one is made
         pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
         for start in range(0, len(base), chunk):
             rows = list(range(start, min(start + chunk, len(base))))
             pixels[start:start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))
-        _RESIDENT[key] = pixels
-    return _RESIDENT[key]
+        _RESIDENT[key] = (stamp, pixels)
+    return pixels
 
 
 class ResidentBatches:
@@ -98,7 +118,10 @@ class ResidentBatches:
         batches = list(self.positions)   # the pass's order, drawn on the host; copied to the device once
         if not batches:
             return
-        for index in torch.cat(batches).to(self.device).split([len(b) for b in batches]):
+        order = torch.cat(batches)
+        if self.device.type == "cuda":   # pinned, so the copy does not wait for the GPU's queued work
+            order = order.pin_memory()
+        for index in order.to(self.device, non_blocking=True).split([len(b) for b in batches]):
             images = self.pixels[self.rows[index]].permute(0, 3, 1, 2)   # channels-last strides, as read_batch
             yield model_input(images, self.transform, generator), self.targets[index], self.masks[index]
 

@@ -91,8 +91,8 @@ class LossLog:
 
     Reading a loss back makes the host wait for the device; every batch, that would keep a GPU idle
     while the host fetches the next batch. A non-finite loss still stops the run naming its batch:
-    at once with `every=1` (CPU), up to `every - 1` batches late on CUDA, whose GradScaler skips the
-    updates of non-finite gradients meanwhile.
+    right after that batch with `every=1` (CPU), up to `every - 1` batches later on CUDA, whose
+    GradScaler skips the updates of non-finite gradients meanwhile. The checkpoints stay as they were.
     """
 
     def __init__(self, desc: str, every: int):
@@ -138,11 +138,11 @@ def train_one_epoch(model, loader, criterion, optimizer, scaler, device, max_bat
         with autocast(device):
             logits = model(images)
         loss = criterion(logits.float(), targets, masks, teacher_probabilities(teacher, images, teacher_temperature))
-        losses.add(step, loss, len(images))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+        losses.add(step, loss, len(images))   # after the step is queued: a read-back leaves the GPU work to do
     return losses.mean()
 
 
@@ -195,6 +195,8 @@ class Trainer:
                              "or rerun with --force to start it again")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:   # a checkpoint of another device keeps this device's SGD kernel
+            group["fused"] = self.optimizer.defaults["fused"]
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.best_map, self.best_epoch = state["epoch"], state["best_map"], state["best_epoch"]

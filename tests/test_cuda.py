@@ -2,6 +2,7 @@
 precision training and resume, the side stream, splits held on the GPU, a training pass that waits for
 the device only to read its losses back, torch.compile, and the single-label track."""
 import json
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -68,7 +69,8 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("warn")
     try:
-        with pytest.warns(UserWarning) as caught:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             one_pass()
     finally:
         torch.cuda.set_sync_debug_mode("default")
@@ -92,10 +94,15 @@ def test_a_run_trains_and_evaluates_on_cuda_with_mixed_precision(mosaic_voc, tmp
     assert 0 <= metrics["splits"]["test"]["voc2010"]["mAP"] <= 1
 
 
-def test_a_cuda_run_resumes_from_its_checkpoint(mosaic_voc, tmp_path):
+@pytest.mark.parametrize("written_fused", [True, None])   # None: as written before SGD was fused on CUDA
+def test_a_cuda_run_resumes_from_its_checkpoint(mosaic_voc, tmp_path, written_fused):
     cfg = tiny_config(mosaic_voc, device="cuda", epochs=2)
     with pytest.raises(Interrupt):
         train_run(cfg, tmp_path / "run", tmp_path, on_epoch_end=interrupt_after_first_epoch)
+    state = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=False)
+    for group in state["optimizer"]["param_groups"]:
+        group["fused"] = written_fused
+    torch.save(state, tmp_path / "run" / "checkpoint_last.pt")
     history = train_run(cfg, tmp_path / "run", tmp_path)
     assert list(history.epoch) == [1, 2] and np.isfinite(history.train_loss).all()
 

@@ -1,4 +1,6 @@
 """Loaders of cached splits: streamed and device-resident batches are the same batches, seeded alike."""
+import os
+
 import pytest
 import torch
 
@@ -60,12 +62,17 @@ def test_the_device_copy_is_made_once_per_cache_file_and_holds_its_pixels(splits
     assert torch.equal(pixels[3], torch.from_numpy(base.pixels(3).copy()))
     assert images_on_device(base, CPU) is pixels and len(loaders._RESIDENT) == 1
     assert ResidentBatches(splits.fit, 4, CPU).pixels is pixels   # later passes reuse it
+    stat = base.path.stat()
+    os.utime(base.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))   # as if the cache file were rebuilt
+    again = images_on_device(base, CPU)
+    assert again is not pixels and torch.equal(again, pixels) and len(loaders._RESIDENT) == 1
 
 
 def test_streamed_is_the_choice_on_cpu_and_where_the_split_does_not_fit(splits, monkeypatch):
     assert not fits_on_device(splits.fit, CPU)
     assert isinstance(make_loader(splits.fit, 5, CPU, shuffle_seed=1), DeviceBatches)
     cuda = torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)   # no GPU here: what a CUDA machine answers
     cache_bytes = int(torch.tensor(splits.fit.dataset.shape).prod())
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (4 * cache_bytes, 8 * cache_bytes))
     assert fits_on_device(splits.fit, cuda)

@@ -158,6 +158,17 @@ def test_sgd_is_fused_on_cuda_only_so_the_grad_scaler_steps_it_without_waiting()
     assert [g["lr"] for g in on_cpu.param_groups] == [g["lr"] for g in on_cuda.param_groups] == [0.1, 0.2]
 
 
+def test_a_checkpoint_written_on_another_device_resumes_with_this_devices_sgd(tmp_path):
+    cfg = tiny_config(tmp_path)
+    trainer = training.Trainer(cfg, 4, torch.device("cpu"))
+    state = trainer.state()
+    for group in state["optimizer"]["param_groups"]:
+        group["fused"] = True   # as a CUDA run writes it
+    torch.save(state, tmp_path / CHECKPOINT)
+    trainer.load(tmp_path / CHECKPOINT)
+    assert [g["fused"] for g in trainer.optimizer.param_groups] == [None, None]
+
+
 def test_five_crop_logits_are_averaged_before_the_sigmoid():
     model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
     crops = torch.randn(3, 5, 3, 4, 4)
