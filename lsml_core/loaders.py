@@ -3,7 +3,7 @@
 A per-sample split gets a plain DataLoader. A cached split (uint8 images, see `image_cache`) is either
 streamed from its cache file a whole batch at a time (`DeviceBatches`) or, on CUDA when it fits in a
 share of the free GPU memory, held whole on the GPU and gathered there (`ResidentBatches`): then no
-host work is left per batch (no workers, pinning or copies) to keep the GPU waiting. Both give the same
+reads, workers or image copies are left per batch to keep the GPU waiting. Both give the same
 batches in the same order, and the same augmentation draws.
 """
 from pathlib import Path
@@ -80,15 +80,16 @@ def _held(base: CachedImages, device: torch.device) -> torch.Tensor | None:
 def images_on_device(base: CachedImages, device: torch.device, chunk: int = 256) -> torch.Tensor:
     """A cached split's images [N, side, side, 3] uint8 on `device`, copied once per process and cache file
     in chunks (positional reads, so the host's resident memory stays flat); a rebuilt file replaces its copy."""
-    pixels = _held(base, device)
-    if pixels is None:
-        key, stamp = _key_and_stamp(base, device)
-        _RESIDENT.pop(key, None)   # an older copy of a rebuilt file: freed before the new one is made
-        pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
-        for start in range(0, len(base), chunk):
-            rows = list(range(start, min(start + chunk, len(base))))
-            pixels[start:start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))
-        _RESIDENT[key] = (stamp, pixels)
+    key, stamp = _key_and_stamp(base, device)
+    held = _RESIDENT.get(key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    _RESIDENT.pop(key, None)   # an older copy of a rebuilt file: freed before the new one is made
+    pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
+    for start in range(0, len(base), chunk):
+        rows = list(range(start, min(start + chunk, len(base))))
+        pixels[start:start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))
+    _RESIDENT[key] = (stamp, pixels)
     return pixels
 
 
