@@ -89,4 +89,4 @@ ensure_env
 [ "$setup_only" = 1 ] && exit 0
 ensure_fashion_mnist
 cd "$ROOT"
-exec "$VENV/bin/python" -m lsml_core.pipeline "${args[@]}"
+exec "$VENV/bin/python" -m lsml_core "${args[@]}"

@@ -74,12 +74,12 @@ def _write_image(job: tuple) -> None:
 
 
 def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
-    """(training, FiveCrop test) datasets of one way, built as `lsml_core.data.build_splits` builds them."""
+    """(training, FiveCrop test) datasets of one way, built as `lsml_core.multilabel.splits.build_splits` builds them."""
     from torch.utils.data import Subset
-    from lsml_core.batch_transforms import FiveCropBatch, TrainBatch
-    from lsml_core.image_cache import CachedImages
-    from lsml_core.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
-    from lsml_core.voc import VOCMultiLabel
+    from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
+    from lsml_core.images.image_cache import CachedImages
+    from lsml_core.images.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
+    from lsml_core.datasets.voc import VOCMultiLabel
     recipe = VOC_RECIPE if size == VOC_RECIPE.size else scaled_recipe(size)
     if way == "pil":
         return (Subset(VOCMultiLabel(voc, "train", CLASSES, transform=train_transform(recipe)), range(n_fit)),
@@ -167,11 +167,12 @@ def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, b
 
 def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
-    from lsml_core.models import build_model
-    from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
+    from lsml_core.multilabel.models import build_model
+    from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
     from lsml_core.seeding import make_deterministic
-    from lsml_core.loaders import make_loader
-    from lsml_core.training import choose_device, make_optimizer, maybe_compile, predict, train_one_epoch
+    from lsml_core.images.loaders import make_loader
+    from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
+    from lsml_core.multilabel.train import make_optimizer, predict
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")
     make_deterministic(device)   # as training does: deterministic on CPU, cuDNN autotuning on CUDA
@@ -182,7 +183,7 @@ def measure(spec: dict) -> dict:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device)
     net = maybe_compile(model, spec.get("compile", False))
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    scaler = grad_scaler(device)
     eval_batch, n_eval = max(1, batch // 5), len(test)
     workers = spec["workers"] if way == "pil" else spec["cached_workers"]
     resident = False if way == "streamed" else None   # None: the project's choice (on the GPU when it fits)
@@ -194,8 +195,9 @@ def measure(spec: dict) -> dict:
         eval_loader = make_loader(test, eval_batch, device, workers, resident=resident)
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
-    train_one_epoch(net, clock, SmoothedBCEWithLogitsLoss("none", 0.0), optimizer, scaler, device,
-                    warmup + steps, desc=f"{way} {spec['model']} {size}px")
+    criterion = SmoothedBCEWithLogitsLoss("none", 0.0)
+    train_pass(net, clock, lambda logits, images, targets, masks: criterion(logits, targets, masks), optimizer, scaler,
+               device, warmup + steps, desc=f"{way} {spec['model']} {size}px", total=warmup + steps)
     for shape_batch in {eval_batch, n_eval % eval_batch} - {0}:   # warm the eval shapes (cuDNN autotunes each)
         predict(net, in_memory((shape_batch, 5, 3, size, size), 1, device), device)
     start = now()

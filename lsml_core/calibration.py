@@ -1,41 +1,25 @@
-"""Calibration of multi-label scores: ECE (pooled and classwise), Brier, NLL, temperature scaling.
+"""Calibration shared by the tracks: ECE of binary events in equal-width bins, reliability bins, temperature fitting.
 
-Every (image, class) pair is a binary event with probability p = sigmoid(logit / T). Pooled ECE
-treats all unmasked pairs as one set of events; classwise ECE is the mean of the per-class ECEs.
-ECE uses equal-width bins of p: sum over bins of (bin size / N) * |mean(y) - mean(p)|.
-Temperature scaling divides every logit by one T > 0, fitted on held-out NLL; it changes no
-ranking, so AP is unchanged by it.
+ECE = sum over bins of (bin size / N) * |mean(y) - mean(p)|, bins of equal width on p in [0, 1]
+(p = 1 falls in the last bin). Temperature scaling divides every logit by one T > 0, fitted on the
+selection split's log loss; it changes no ranking.
 """
+from typing import Callable
+
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, log_expit
 
 N_BINS = 15
 
 
-def _pairs(targets, logits, mask) -> tuple[np.ndarray, np.ndarray]:
-    """Flattened (y, logit) of the unmasked pairs."""
-    targets, logits = np.asarray(targets, dtype=np.float64), np.asarray(logits, dtype=np.float64)
-    if targets.shape != logits.shape:
-        raise ValueError(f"targets {targets.shape} and logits {logits.shape} must have the same shape")
-    keep = np.ones(targets.shape, bool) if mask is None else np.asarray(mask) > 0
-    return targets[keep], logits[keep]
-
-
 def binary_ece(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS) -> float:
-    """ECE of binary events with equal-width probability bins (p = 1 falls in the last bin)."""
+    """ECE of binary events y with probabilities p (NaN without events)."""
     if len(y) == 0:
         return float("nan")
     bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
     count = np.bincount(bins, minlength=n_bins)
     gap = np.abs(np.bincount(bins, weights=y, minlength=n_bins) - np.bincount(bins, weights=p, minlength=n_bins))
     return float(gap.sum() / count.sum())
-
-
-def reliability(targets, logits, mask=None, temperature: float = 1.0, n_bins: int = N_BINS):
-    """Per bin of pooled pairs: mean predicted probability, observed frequency, count (empty bins dropped)."""
-    y, z = _pairs(targets, logits, mask)
-    return binary_reliability(y, expit(z / temperature), n_bins)
 
 
 def binary_reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS):
@@ -48,35 +32,8 @@ def binary_reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS):
     return confidence, frequency, count[keep]
 
 
-def nll(targets, logits, mask=None, temperature: float = 1.0) -> float:
-    """Mean binary cross-entropy against the hard labels over unmasked pairs."""
-    y, z = _pairs(targets, logits, mask)
-    z = z / temperature
-    return float(-np.mean(y * log_expit(z) + (1 - y) * log_expit(-z)))
-
-
-def classwise_ece(targets, logits, mask, temperature: float = 1.0, n_bins: int = N_BINS) -> float:
-    """Mean over classes of each class's binary ECE."""
-    eces = []
-    for c in range(np.shape(targets)[1]):
-        y, z = _pairs(targets[:, c], logits[:, c], None if mask is None else mask[:, c])
-        eces.append(binary_ece(y, expit(z / temperature), n_bins))
-    return float(np.nanmean(eces))
-
-
-def calibration_metrics(targets, logits, mask=None, temperature: float = 1.0, n_bins: int = N_BINS) -> dict:
-    """Pooled ECE, classwise ECE, Brier score and NLL of one split at a temperature."""
-    targets, logits = np.asarray(targets, dtype=np.float64), np.asarray(logits, dtype=np.float64)
-    mask = np.ones(targets.shape) if mask is None else np.asarray(mask, dtype=np.float64)
-    y, z = _pairs(targets, logits, mask)
-    p = expit(z / temperature)
-    return {"ece_pooled": binary_ece(y, p, n_bins),
-            "ece_classwise": classwise_ece(targets, logits, mask, temperature, n_bins),
-            "brier": float(np.mean((p - y) ** 2)), "nll": nll(targets, logits, mask, temperature)}
-
-
-def fit_temperature(targets, logits, mask=None) -> float:
-    """The T > 0 minimising held-out NLL (searched on log T in [-3, 3], i.e. T in [0.05, 20])."""
-    result = minimize_scalar(lambda log_t: nll(targets, logits, mask, float(np.exp(log_t))),
+def fit_temperature(loss_at: Callable[[float], float]) -> float:
+    """The T > 0 minimising `loss_at(T)` (a log loss), searched on log T in [-3, 3], i.e. T in [0.05, 20]."""
+    result = minimize_scalar(lambda log_t: loss_at(float(np.exp(log_t))),
                              bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-5})
     return float(np.exp(result.x))

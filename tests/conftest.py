@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lsml_core.demo_data import Source, make_mosaics, MosaicSpec, write_split
+from lsml_core.multilabel.demo_data import Source, make_mosaics, MosaicSpec, write_split
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -5,10 +5,10 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.batch_transforms import (CentreCropBatch, FiveCropBatch, TrainBatch, normalize,
+from lsml_core.images.batch_transforms import (CentreCropBatch, FiveCropBatch, TrainBatch, normalize,
                                         rotate)
-from lsml_core.image_cache import eval_window
-from lsml_core.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe, eval_transform, five_crop_transform, scaled_recipe, train_transform
+from lsml_core.images.image_cache import eval_window
+from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe, eval_transform, five_crop_transform, scaled_recipe, train_transform
 
 RECIPE = scaled_recipe(16)
 LOW, HIGH = normalize(torch.zeros(3, 1, 1)).flatten(), normalize(torch.ones(3, 1, 1)).flatten()

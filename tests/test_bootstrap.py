@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from lsml_core.bootstrap import paired_bootstrap, per_class_ap, resample_counts, verdict
-from lsml_core.metrics import average_precision
+from lsml_core.multilabel.bootstrap import paired_bootstrap, per_class_ap, resample_counts, verdict
+from lsml_core.multilabel.metrics import average_precision
 
 
 def data(seed=0, n=120, classes=4):

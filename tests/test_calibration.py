@@ -5,8 +5,8 @@ from scipy.special import expit
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss
 
-from lsml_core import calibration
-from lsml_core.metrics import mean_average_precision
+from lsml_core.multilabel import calibration
+from lsml_core.multilabel.metrics import mean_average_precision
 
 
 def sample(seed=0, n=400, classes=5, overconfidence=3.0):

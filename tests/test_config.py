@@ -1,7 +1,7 @@
 """Profiles: the shipped ones load, the grid expands as documented, bad values are named."""
 import pytest
 
-from lsml_core.config import RunConfig, load_profile
+from lsml_core.multilabel.config import RunConfig, load_profile
 
 
 @pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 15), ("voc2012", 6), ("study", 63)])

@@ -10,16 +10,17 @@ import pandas as pd
 import pytest
 import torch
 
-from lsml_core.batch_transforms import FiveCropBatch, TrainBatch
-from lsml_core.data import build_splits
-from lsml_core.evaluation import evaluate_run
-from lsml_core import training
-from lsml_core.loaders import DeviceBatches, ResidentBatches, make_loader
-from lsml_core.models import build_model
-from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
-from lsml_core.training import make_optimizer, train_one_epoch, train_run
-from lsml_core.transforms import scaled_recipe
-from lsml_core.multiclass import evaluation as multiclass_evaluation, training as multiclass
+from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
+from lsml_core.multilabel.splits import build_splits
+from lsml_core.multilabel.evaluate import evaluate_run
+from lsml_core.multilabel import train as training
+from lsml_core.images.loaders import DeviceBatches, ResidentBatches, make_loader
+from lsml_core.multilabel.models import build_model
+from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
+from lsml_core import fit
+from lsml_core.multilabel.train import make_optimizer, train_run
+from lsml_core.images.transforms import scaled_recipe
+from lsml_core.multiclass import evaluate as multiclass_evaluation, train as multiclass
 from tests.test_data_path import data_config
 from tests.test_multiclass_training import run, tiny_splits
 from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
@@ -58,13 +59,14 @@ def test_cuda_batches_are_channels_last_float(mosaic_voc, tmp_path, resident, ki
 
 
 def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_voc, tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "READBACK_EVERY", {"cuda": 4})
-    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
-    loader = make_loader(fit, 2, CUDA, shuffle_seed=1)
+    monkeypatch.setattr(fit, "READBACK_EVERY", {"cuda": 4})
+    fit_part = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    loader = make_loader(fit_part, 2, CUDA, shuffle_seed=1)
     model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
     optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda")
     def one_pass():
-        train_one_epoch(model, loader, SmoothedBCEWithLogitsLoss("uniform", 0.1), optimizer, scaler, CUDA, None, "sync")
+        criterion = SmoothedBCEWithLogitsLoss("uniform", 0.1)
+        fit.train_pass(model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync")
     one_pass()   # first pass: cuDNN autotuning and lazy initialisation
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("warn")

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from lsml_core.loaders import DeviceBatches, make_loader
-from lsml_core.config import DataConfig, RunConfig, TrainConfig
-from lsml_core.data import build_splits, labels_of
-from lsml_core.training import train_run
+from lsml_core.images.loaders import DeviceBatches, make_loader
+from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig
+from lsml_core.multilabel.splits import build_splits, labels_of
+from lsml_core.multilabel.train import train_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 

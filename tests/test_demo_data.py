@@ -5,9 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from lsml_core import demo_data
-from lsml_core.demo_data import MosaicSpec, ensure_demo_data, generate, make_mosaics, read_params
-from lsml_core.voc import VOCMultiLabel
+from lsml_core.datasets.fashion_mnist import FASHION_CLASSES
+from lsml_core.multilabel import demo_data
+from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data, generate, make_mosaics, read_params
+from lsml_core.datasets.voc import VOCMultiLabel
 from conftest import synthetic_source
 
 SPEC = MosaicSpec(n_train=30, n_val=12, seed=3)
@@ -79,5 +80,5 @@ def test_falls_back_to_digits_when_fashion_mnist_is_unavailable(tmp_path, monkey
                     reason="Debian package dataset-fashion-mnist not installed")
 def test_reads_real_fashion_mnist(tmp_path):
     source = demo_data.load_source(tmp_path)
-    assert source.classes == demo_data.FASHION_CLASSES
+    assert source.classes == FASHION_CLASSES
     assert source.train_images.shape == (60000, 28, 28) and source.test_images.shape == (10000, 28, 28)

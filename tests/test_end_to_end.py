@@ -8,7 +8,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from lsml_core.evaluation import is_complete
+from lsml_core.multilabel.evaluate import is_complete
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_ALL = str(REPO / "run_all.sh")

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from lsml_core import evidence
-from lsml_core.config import run_name
-from lsml_core.evaluation import Predictions, calibration_entry, write_predictions
-from lsml_core.metrics import ap_table
+from lsml_core.multilabel import evidence
+from lsml_core.multilabel.config import run_name
+from lsml_core.multilabel.evaluate import Predictions, calibration_entry, write_predictions
+from lsml_core.multilabel.metrics import ap_table
 from lsml_core.records import write_json
 
 CLASSES = ("a", "b", "c", "d")

@@ -9,9 +9,9 @@ from PIL import Image
 from torchvision import transforms as T
 
 from conftest import write_xml
-from lsml_core.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
-from lsml_core.transforms import Recipe, scaled_recipe
-from lsml_core.voc import VOCMultiLabel, load_rgb
+from lsml_core.images.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
+from lsml_core.images.transforms import Recipe, scaled_recipe
+from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
 
 RECIPE = scaled_recipe(32)
 

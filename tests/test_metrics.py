@@ -1,4 +1,4 @@
-"""Tests for lsml_core.metrics: AP variants against sklearn, hand examples and devkit-style references."""
+"""Tests for lsml_core.multilabel.metrics: AP variants against sklearn, hand examples and devkit-style references."""
 
 import warnings
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from lsml_core.metrics import (
+from lsml_core.multilabel.metrics import (
     AP_METHODS,
     ap_table,
     average_precision,

@@ -4,8 +4,8 @@ import urllib.error
 import pytest
 import torch
 
-from lsml_core import models
-from lsml_core.models import MODELS, WeightsMissingError, build_model, head, parameter_groups
+from lsml_core.multilabel import models
+from lsml_core.multilabel.models import MODELS, WeightsMissingError, build_model, head, parameter_groups
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lsml_core.multiclass.losses import (Objective, distillation_loss, instance_targets, smoothed_targets,
+from lsml_core.multiclass.config import TrainConfig
+from lsml_core.multiclass.losses import (objective, distillation_loss, instance_targets, smoothed_targets,
                                          soft_cross_entropy)
 
 K = 5
@@ -25,7 +26,8 @@ def test_torch_label_smoothing_equals_explicit_targets_loss_and_gradients(batch)
     explicit.backward()
     torch.testing.assert_close(torch_loss, explicit)
     torch.testing.assert_close(a.grad, b.grad)
-    assert Objective("ls", K, 0.1)(logits, labels) == pytest.approx(Objective("ls_targets", K, 0.1)(logits, labels).item(), abs=1e-6)
+    ls, explicit = (objective(TrainConfig(loss=name, epsilon=0.1), K) for name in ("ls", "ls_targets"))
+    assert ls(logits, labels) == pytest.approx(explicit(logits, labels).item(), abs=1e-6)
 
 
 def test_smoothed_targets_values():

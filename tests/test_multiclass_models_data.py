@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from lsml_core.multiclass.config import DataConfig, MODELS, load_profile
-from lsml_core.multiclass.data import Split, _fashion, batches, load_splits, shift_flip
+from lsml_core.datasets.fashion_mnist import load_fashion_mnist
+from lsml_core.multiclass.data import Split, batches, load_splits, shift_flip
 from lsml_core.multiclass.models import build_model
-from lsml_core.pipeline import load_any_profile
+from lsml_core import tracks
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -41,7 +42,7 @@ def test_fashion_splits_are_stratified_subsets_of_real_fashion_mnist(tmp_path):
 
 def test_missing_fashion_mnist_is_an_error_not_a_fallback(tmp_path):
     with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist.*download: true"):
-        _fashion(DataConfig(), tmp_path, debian_dir=tmp_path / "not-installed")
+        load_fashion_mnist(tmp_path / "multiclass", tmp_path / "cache", False, debian_dir=tmp_path / "not-installed")
 
 
 def test_cifar_missing_names_the_folder(tmp_path):
@@ -55,11 +56,11 @@ def test_bad_values_name_the_allowed_ones():
 
 
 def test_multiclass_profile_loads_and_dispatches():
-    profile, runner = load_any_profile("multiclass")
-    assert runner.__name__ == "run_multiclass_profile" and profile == load_profile("multiclass")
+    track, profile = tracks.load_profile("multiclass")
+    assert track.name == "multiclass" and profile == load_profile("multiclass")
     names = [r.name for r in profile.teacher_runs()]
     assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4 * 3   # 2 x 2 grid, 3 seeds
     assert sum(n.endswith("-s1") for n in names) == 6
     students = profile.student_runs(["resnet8-ce-s0"])
     assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]
-    assert load_any_profile("quick")[1].__name__ == "run_profile"
+    assert tracks.load_profile("quick")[0].name == "multilabel"

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from lsml_core.multiclass.config import DataConfig, RunConfig, TrainConfig
 from lsml_core.multiclass.data import Split, Splits
-from lsml_core.multiclass.evaluation import evaluate_run, is_complete
-from lsml_core.multiclass.training import train_run
+from lsml_core.multiclass.evaluate import evaluate_run, is_complete
+from lsml_core.multiclass.train import train_run
 from tests.conftest import synthetic_source
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lsml_core.noise import corrupt_labels
+from lsml_core.multilabel.noise import corrupt_labels
 
 
 def labels(n=4000, classes=10, seed=0):

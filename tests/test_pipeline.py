@@ -1,9 +1,9 @@
 """The run loop shared by both tracks: finished runs skipped, other configurations refused, --force redoes."""
 from dataclasses import dataclass, field
 
-from lsml_core.pipeline import Failure, run_each
+from lsml_core.runner import Failure, run_each
 from lsml_core.records import write_json
-from lsml_core.training import BEST_MODEL
+from lsml_core.fit import BEST_MODEL
 
 
 @dataclass

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lsml_core import report
+from lsml_core.multilabel import report
 
 
 def fake_summary(seeds=(0,)):

@@ -8,11 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from lsml_core import training
-from lsml_core.config import DataConfig, RunConfig, TrainConfig, load_profile
-from lsml_core.evaluation import evaluate_run, is_complete, read_predictions
+from lsml_core.multilabel import train as training
+from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
+from lsml_core.multilabel.evaluate import evaluate_run, is_complete, read_predictions
 from lsml_core.seeding import make_deterministic
-from lsml_core.training import CHECKPOINT, LossLog, NonFiniteLossError, forward_logits, make_optimizer, train_run
+from lsml_core.fit import CHECKPOINT, LossLog, NonFiniteLossError
+from lsml_core.multilabel.train import forward_logits, make_fit, make_optimizer, train_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 
@@ -160,13 +161,13 @@ def test_sgd_is_fused_on_cuda_only_so_the_grad_scaler_steps_it_without_waiting()
 
 def test_a_checkpoint_written_on_another_device_resumes_with_this_devices_sgd(tmp_path):
     cfg = tiny_config(tmp_path)
-    trainer = training.Trainer(cfg, 4, torch.device("cpu"))
-    state = trainer.state()
+    run = make_fit(cfg, 4, torch.device("cpu"))
+    state = run.state()
     for group in state["optimizer"]["param_groups"]:
         group["fused"] = True   # as a CUDA run writes it
     torch.save(state, tmp_path / CHECKPOINT)
-    trainer.load(tmp_path / CHECKPOINT)
-    assert [g["fused"] for g in trainer.optimizer.param_groups] == [None, None]
+    run.load(tmp_path / CHECKPOINT, torch.device("cpu"))
+    assert [g["fused"] for g in run.optimizer.param_groups] == [None, None]
 
 
 def test_five_crop_logits_are_averaged_before_the_sigmoid():

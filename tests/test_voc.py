@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lsml_core.voc import (VOC_CLASSES, DataMissingError, VOCMultiLabel, encode_labels, parse_annotation,
+from lsml_core.datasets.voc import (VOC_CLASSES, DataMissingError, VOCMultiLabel, encode_labels, parse_annotation,
                            resolve_voc_root)
 
 IDX = {name: i for i, name in enumerate(VOC_CLASSES)}
@@ -44,7 +44,7 @@ def test_items_are_image_target_mask(voc_folder):
 def test_unknown_policy_and_class():
     with pytest.raises(ValueError, match="ignore, negative, positive"):
         encode_labels([], VOC_CLASSES, "drop")
-    from lsml_core.voc import VOCObject
+    from lsml_core.datasets.voc import VOCObject
     with pytest.raises(ValueError, match="'unicorn' is not in the class list"):
         encode_labels([VOCObject("unicorn", False)], VOC_CLASSES)
 

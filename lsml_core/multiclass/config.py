@@ -1,22 +1,16 @@
 """Profiles of the single-label track (`track: multiclass` in the YAML) and the configuration of one run."""
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
-
-from lsml_core.config import SavedConfig, build, profile_path
+from lsml_core.multiclass.losses import LOSSES
+from lsml_core.multiclass.models import MODELS
+from lsml_core.profiles import (ProfileBase, RunConfigBase, build_profile, check_choice, check_max_batches,
+                                read_profile_yaml)
 
 DATASETS = ("fashion_mnist", "cifar10", "cifar100")
-MODELS = ("resnet8", "resnet20", "shallow", "minigooglenet")
-LOSSES = ("ce", "ls", "ls_targets", "ils", "kd")
 SCHEDULES = ("step", "poly")
 SELECTION_METRICS = ("accuracy", "log_loss")
 TRACK = "multiclass"
-
-
-def _choice(name: str, value, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +28,7 @@ class DataConfig:
     projection_classes: list[int] = field(default_factory=lambda: [2, 4, 6])
 
     def __post_init__(self):
-        _choice("dataset", self.dataset, DATASETS)
+        check_choice("dataset", self.dataset, DATASETS)
         if self.n_val < 1 or (self.n_train is not None and self.n_train < 1) or (self.n_test is not None and self.n_test < 1):
             raise ValueError(f"n_train={self.n_train}, n_val={self.n_val}, n_test={self.n_test} must be positive (or null)")
         if self.shift < 0 or len(self.projection_classes) != 3:
@@ -67,42 +61,38 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        _choice("model", self.model, MODELS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("schedule", self.schedule, SCHEDULES)
+        check_choice("model", self.model, MODELS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("schedule", self.schedule, SCHEDULES)
         if not 0.0 <= self.epsilon < 1.0:
             raise ValueError(f"epsilon={self.epsilon} must lie in [0, 1)")
         if self.temperature <= 0 or not 0.0 <= self.kd_alpha <= 1.0:
             raise ValueError(f"temperature={self.temperature} must be > 0 and kd_alpha={self.kd_alpha} in [0, 1]")
-        if (self.loss in ("ils", "kd")) != (self.teacher is not None):
-            raise ValueError(f"loss {self.loss!r} with teacher={self.teacher!r}: ils and kd need a teacher run, "
-                             "the other losses take none")
+        if LOSSES[self.loss].needs_teacher != (self.teacher is not None):
+            raise ValueError(f"loss {self.loss!r} with teacher={self.teacher!r}: the losses "
+                             f"{[n for n, loss in LOSSES.items() if loss.needs_teacher]} need a teacher run, "
+                             "the others take none")
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1")
+        check_max_batches(self.max_batches)
+
+    @property
+    def run_name(self) -> str:
+        """e.g. `resnet8-ce-s0`, `resnet8-ls-e0.1-s0`, `resnet8-ils-e0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
+        if self.loss == "kd":
+            return f"{self.model}-kd-T{self.temperature:g}-from-{self.teacher}" + ("-ts" if self.teacher_scaled else "")
+        tail = {"ce": "", "ls": f"-e{self.epsilon:g}", "ls_targets": f"-e{self.epsilon:g}",
+                "ils": f"-e{self.epsilon:g}-T{self.temperature:g}"}[self.loss]
+        return f"{self.model}-{self.loss}{tail}-s{self.seed}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig(SavedConfig):
+class RunConfig(RunConfigBase):
     """Everything that determines one run of the track; saved beside its results (marked with the track)."""
-    profile: str
     data: DataConfig
     train: TrainConfig
 
-    @property
-    def name(self) -> str:
-        return run_name(self.train)
-
-    def to_dict(self) -> dict:
-        return {"track": TRACK, **super().to_dict()}
-
-
-def run_name(t: TrainConfig) -> str:
-    """e.g. `resnet8-ce-s0`, `resnet8-ls-e0.1-s0`, `resnet8-ils-e0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
-    if t.loss == "kd":
-        return f"{t.model}-kd-T{t.temperature:g}-from-{t.teacher}" + ("-ts" if t.teacher_scaled else "")
-    tail = {"ce": "", "ls": f"-e{t.epsilon:g}", "ls_targets": f"-e{t.epsilon:g}",
-            "ils": f"-e{t.epsilon:g}-T{t.temperature:g}"}[t.loss]
-    return f"{t.model}-{t.loss}{tail}-s{t.seed}"
+    track = TRACK
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,21 +111,19 @@ class Grid:
 
     def __post_init__(self):
         for model in self.models + ([self.student] if self.student else []):
-            _choice("model", model, MODELS)
-        _choice("selection_metric", self.selection_metric, SELECTION_METRICS)
+            check_choice("model", model, MODELS)
+        check_choice("selection_metric", self.selection_metric, SELECTION_METRICS)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Profile:
+class Profile(ProfileBase):
     """A named set of runs of the single-label track."""
-    name: str
-    description: str = ""
     data: DataConfig
     train: TrainConfig
     grid: Grid
 
-    def run(self, **train) -> RunConfig:
-        return RunConfig(profile=self.name, data=self.data, train=replace(self.train, **train))
+    track = TRACK
+    run_config = RunConfig
 
     def teacher_runs(self) -> list[RunConfig]:
         """CE first (the instance-based teacher), then LS, then every instance-based grid point."""
@@ -151,7 +139,7 @@ class Profile:
                     for temp in self.grid.ils_temperatures:
                         runs.append(replace(base, train=replace(base.train, loss="ils", epsilon=float(eps),
                                                                 temperature=float(temp), teacher=base.name)))
-        return sorted(runs, key=lambda r: r.train.loss == "ils")
+        return sorted(runs, key=lambda r: r.train.teacher is not None)
 
     def student_runs(self, teachers: list[str]) -> list[RunConfig]:
         """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
@@ -163,21 +151,9 @@ class Profile:
                 for teacher in teachers for scaled in (False, True)]
 
 
-def is_multiclass(name_or_path: str | Path) -> bool:
-    """Whether a profile's YAML declares `track: multiclass`."""
-    values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
-    return values.get("track") == TRACK
-
-
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile of this track."""
-    values = yaml.safe_load(profile_path(name_or_path).read_text()) or {}
-    allowed = {"track", "name", "description", "data", "train", "grid"}
-    unknown = sorted(set(values) - allowed)
-    if unknown or values.get("track") != TRACK:
-        raise ValueError(f"profile {name_or_path}: unknown section(s) {unknown} or track {values.get('track')!r}; "
-                         f"allowed sections {sorted(allowed)}, and track must be {TRACK!r}")
-    return Profile(name=values.get("name", Path(name_or_path).stem), description=values.get("description", ""),
-                   data=build(DataConfig, values.get("data"), "data"),
-                   train=build(TrainConfig, values.get("train"), "train"),
-                   grid=build(Grid, values.get("grid"), "grid"))
+    track, values = read_profile_yaml(name_or_path)
+    if track != TRACK:
+        raise ValueError(f"profile {name_or_path} is of track {track!r}, not {TRACK!r}")
+    return build_profile(Profile, values, str(name_or_path), TRACK)

@@ -12,10 +12,9 @@ import torch
 from sklearn.model_selection import train_test_split
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.demo_data import DEBIAN_FASHION_DIR, FASHION_FILES, fashion_mnist_from_folder, fashion_source
+from lsml_core.datasets.cifar import load_cifar
+from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.multiclass.config import DataConfig
-
-CIFAR_CLASSES = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
 
 
 @dataclass(frozen=True)
@@ -44,50 +43,24 @@ class Splits:
         return F.normalize(F.to_dtype(images, torch.float32, scale=True), self.mean.tolist(), self.std.tolist())
 
 
-def _cifar(cfg: DataConfig, data_dir: Path):
-    """CIFAR-10/100 through torchvision; without the files and without `download: true`, an error naming the folder."""
-    import torchvision.datasets as tvd
+def load_source(cfg: DataConfig, data_dir: Path) -> Source:
+    """The data set of a config: real Fashion-MNIST (never a stand-in) or CIFAR, under <data_dir>/<root>."""
     root = Path(data_dir) / cfg.root
-    dataset_class = getattr(tvd, CIFAR_CLASSES[cfg.dataset])
-    try:
-        train = dataset_class(str(root), train=True, download=cfg.download)
-        test = dataset_class(str(root), train=False, download=cfg.download)
-    except (RuntimeError, OSError) as exc:   # missing files; offline download (URLError)
-        raise FileNotFoundError(
-            f"{cfg.dataset} is not in {root} ({exc}). Put the extracted python version there "
-            f"({root / dataset_class.base_folder}/), or set `data: {{download: true}}` in the profile "
-            "to let torchvision download it (internet needed).") from exc
-    return (f"{CIFAR_CLASSES[cfg.dataset]} ({root})", tuple(train.classes), _channels_first(train.data),
-            np.asarray(train.targets), _channels_first(test.data), np.asarray(test.targets))
+    if cfg.dataset == "fashion_mnist":
+        return load_fashion_mnist(root, Path(data_dir) / "cache", cfg.download)
+    return load_cifar(cfg.dataset, root, cfg.download)
 
 
-def _channels_first(images: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
-
-
-def _fashion(cfg: DataConfig, data_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR):
-    """Real Fashion-MNIST: the Debian package, else torchvision's files under <data_dir>/<root> (downloaded
-    with `download: true`); never the demo data's digits fallback, which would not be Fashion-MNIST."""
-    if all((debian_dir / f"{name}.gz").is_file() for name in FASHION_FILES):
-        source = fashion_mnist_from_folder(debian_dir, Path(data_dir) / "cache")
-    else:
-        from torchvision.datasets import FashionMNIST
-        root = Path(data_dir) / cfg.root
-        try:
-            source = fashion_source(FashionMNIST, root, cfg.download, f"Fashion-MNIST (torchvision, {root})")
-        except (RuntimeError, OSError) as exc:
-            raise FileNotFoundError(
-                f"Fashion-MNIST is neither installed ({debian_dir}) nor in {root} ({exc}). Install it with "
-                "'sudo apt-get install dataset-fashion-mnist', or set `data: {download: true}` in the profile to "
-                "let torchvision download it (internet needed).") from exc
-    return (source.name, source.classes, source.train_images[:, None], source.train_labels,
-            source.test_images[:, None], source.test_labels)
+def _with_channels(images: np.ndarray) -> np.ndarray:
+    """[N, H, W] grey images as [N, 1, H, W]; channel-first images as they are."""
+    return images[:, None] if images.ndim == 3 else images
 
 
 def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     """The three splits of a data config, subset to its sizes with its fixed split seed."""
-    name, classes, train_x, train_y, test_x, test_y = (_fashion(cfg, data_dir) if cfg.dataset == "fashion_mnist"
-                                                       else _cifar(cfg, data_dir))
+    source = load_source(cfg, data_dir)
+    name, classes, train_y, test_y = source.name, source.classes, source.train_labels, source.test_labels
+    train_x, test_x = _with_channels(source.train_images), _with_channels(source.test_images)
     n_train = cfg.n_train or len(train_y) - cfg.n_val
     if n_train + cfg.n_val > len(train_y):
         raise ValueError(f"n_train={n_train} + n_val={cfg.n_val} exceed the {len(train_y)} training images of {name}")

@@ -8,6 +8,9 @@ With K classes, label y and degree e:
   convention at degree e K/(K-1) (tested).
 Soft targets enter `F.cross_entropy` as class probabilities: -sum_k t_k log softmax(z)_k, averaged.
 """
+from dataclasses import dataclass
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -46,24 +49,29 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return alpha * temperature ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
 
 
-class Objective:
-    """The training loss of one run: `(logits, labels, teacher_logits or None) -> loss`."""
+@dataclass(frozen=True)
+class Loss:
+    """A training loss: `fn(logits, labels, teacher_logits, train config) -> loss`; `needs_teacher`: it learns
+    from a teacher run; `arm`: its name in the report's tables."""
+    fn: Callable
+    arm: str
+    needs_teacher: bool = False
 
-    def __init__(self, loss: str, n_classes: int, epsilon: float = 0.0, temperature: float = 1.0,
-                 kd_alpha: float = 0.9):
-        self.loss, self.n_classes, self.epsilon, self.temperature, self.kd_alpha = (
-            loss, n_classes, epsilon, temperature, kd_alpha)
-        self.needs_teacher = loss in ("ils", "kd")
 
-    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, teacher_logits: torch.Tensor | None = None):
-        if self.loss == "ce":
-            return F.cross_entropy(logits, labels)
-        if self.loss == "ls":
-            return F.cross_entropy(logits, labels, label_smoothing=self.epsilon)
-        if self.loss == "ls_targets":
-            return soft_cross_entropy(logits, smoothed_targets(labels, self.n_classes, self.epsilon))
-        if self.loss == "ils":
-            return soft_cross_entropy(logits, instance_targets(labels, teacher_logits, self.epsilon, self.temperature))
-        if self.loss == "kd":
-            return distillation_loss(logits, teacher_logits, labels, self.kd_alpha, self.temperature)
-        raise ValueError(f"unknown loss {self.loss!r}: choose one of ce, ls, ls_targets, ils, kd")
+# The registry: a new loss is one entry here (and its formula in the module docstring).
+LOSSES: dict[str, Loss] = {
+    "ce": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y), "CE"),
+    "ls": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.epsilon), "LS"),
+    "ls_targets": Loss(lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.epsilon)),
+                       "LS (explicit targets)"),
+    "ils": Loss(lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.epsilon, t.temperature)),
+                "ILS", needs_teacher=True),
+    "kd": Loss(lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_alpha, t.temperature), "student",
+               needs_teacher=True),
+}
+
+
+def objective(train, n_classes: int) -> Callable:
+    """The training loss of a run: `(logits, labels, teacher_logits or None) -> loss`."""
+    loss = LOSSES[train.loss]
+    return lambda logits, labels, teacher_logits=None: loss.fn(logits, labels, teacher_logits, train, n_classes)

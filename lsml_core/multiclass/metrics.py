@@ -6,9 +6,9 @@ the binary ECE of "the label is k" at probability p_k. Brier: mean over images o
 Log loss: mean of -log p_y. T is fitted on the validation part's log loss, never on test.
 """
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
+from lsml_core import calibration
 from lsml_core.calibration import N_BINS, binary_ece, binary_reliability
 
 METRICS = ("accuracy", "log_loss", "ece", "classwise_ece", "brier")
@@ -52,7 +52,5 @@ def top_label_reliability(labels: np.ndarray, logits: np.ndarray, temperature: f
 
 
 def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
-    """The T > 0 minimising the log loss (searched on log T in [-3, 3], i.e. T in [0.05, 20])."""
-    result = minimize_scalar(lambda log_t: log_loss(labels, logits, float(np.exp(log_t))),
-                             bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-5})
-    return float(np.exp(result.x))
+    """The T > 0 minimising the log loss (see `lsml_core.calibration.fit_temperature`)."""
+    return calibration.fit_temperature(lambda t: log_loss(labels, logits, t))

@@ -11,7 +11,6 @@
 import torch
 from torch import nn
 
-from lsml_core.multiclass.config import MODELS
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int | str = "same") -> nn.Sequential:
@@ -94,14 +93,17 @@ def minigooglenet_body(in_channels: int) -> nn.Sequential:
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5))
 
 
+# The registry: name -> (in_channels, image_size, n_classes) -> model. A new model is one entry.
+MODELS = {
+    "resnet8": lambda c, size, k: Classifier(resnet_body(c, 1), 64, k),
+    "resnet20": lambda c, size, k: Classifier(resnet_body(c, 3), 64, k),
+    "shallow": lambda c, size, k: Classifier(shallow_body(c, size), 128, k),
+    "minigooglenet": lambda c, size, k: Classifier(minigooglenet_body(c), 336, k),
+}
+
+
 def build_model(name: str, n_classes: int, in_channels: int, image_size: int) -> Classifier:
     """One of MODELS for images [in_channels, image_size, image_size]."""
-    if name == "resnet8":
-        return Classifier(resnet_body(in_channels, 1), 64, n_classes)
-    if name == "resnet20":
-        return Classifier(resnet_body(in_channels, 3), 64, n_classes)
-    if name == "shallow":
-        return Classifier(shallow_body(in_channels, image_size), 128, n_classes)
-    if name == "minigooglenet":
-        return Classifier(minigooglenet_body(in_channels), 336, n_classes)
-    raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    return MODELS[name](in_channels, image_size, n_classes)

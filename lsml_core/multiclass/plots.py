@@ -3,21 +3,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-
-def curves(history: pd.DataFrame, title: str = ""):
-    """Loss and accuracy per epoch: training part (augmented, training loss) and validation (hard labels)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.plot(history.epoch, history.train_loss, marker="o", label="train (training loss)")
-    left.plot(history.epoch, history.val_loss, marker="o", label="validation (log loss)")
-    right.plot(history.epoch, history.train_accuracy, marker="o", label="train")
-    right.plot(history.epoch, history.val_accuracy, marker="o", label="validation (selects the epoch)")
-    left.set(xlabel="epoch", ylabel="loss", title="loss")
-    right.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    left.legend()
-    right.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+from lsml_core.plots import run_curves
 
 
 def projection(points: dict[str, pd.DataFrame], classes: list[str], title: str):
@@ -33,11 +19,8 @@ def projection(points: dict[str, pd.DataFrame], classes: list[str], title: str):
     return fig
 
 
-def epoch_panels(histories: pd.DataFrame, value: str, ylabel: str):
-    """One line per run: a column of history.csv against the epoch."""
-    fig, ax = plt.subplots(figsize=(9, 4))
-    sns.lineplot(histories, x="epoch", y=value, hue="run", marker="o", ax=ax)
-    ax.set(ylabel=ylabel)
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    return fig
+def curves(history: pd.DataFrame, title: str = ""):
+    """Loss and accuracy per epoch: training part (augmented, training loss) and validation (hard labels)."""
+    return run_curves(history, [("loss", "loss", [("train_loss", "train (training loss)"), ("val_loss", "validation (log loss)")]),
+                                ("accuracy", "accuracy", [("train_accuracy", "train"),
+                                                          ("val_accuracy", "validation (selects the epoch)")])], title)

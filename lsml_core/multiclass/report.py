@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core.multiclass.evaluation import METRICS, PROJECTION, read_predictions
+from lsml_core import results
+from lsml_core.multiclass.evaluate import METRICS, PROJECTION, read_predictions
+from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES, top_label_reliability
 from lsml_core.multiclass.selection import SELECTION
 from lsml_core.records import read_json
+from lsml_core.results import finished_runs
 
 # THEIR test figures (Maher & Kull 2021, brief section 4): Fashion-MNIST, a small DenseNet. Not ours.
 MAHER_KULL_FASHION = pd.DataFrame(
@@ -22,7 +25,8 @@ TEACHER_ARMS = ("CE", "LS", "LS (explicit targets)", "ILS")
 
 
 def teacher_arm(train: dict) -> str:
-    return {"ce": "CE", "ls": "LS", "ls_targets": "LS (explicit targets)", "ils": "ILS"}.get(train["loss"], "student")
+    """The arm a run belongs to in the tables (CE, LS, ILS, ...; `student` for a distilled run)."""
+    return LOSSES[train["loss"]].arm
 
 
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
@@ -31,16 +35,15 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
     selection = read_json(profile_dir / SELECTION)["per_model_seed"] if (profile_dir / SELECTION).is_file() else {}
     chosen = {entry["chosen"] for entry in selection.values()}
     rows = []
-    for path in sorted((profile_dir / "runs").glob(f"*/{METRICS}")):
-        config, metrics = read_json(path.parent / "config.json"), read_json(path)
+    for run_dir, config, metrics in finished_runs(profile_dir):
         train = config["train"]
         teacher = read_json(profile_dir / "runs" / train["teacher"] / "config.json")["train"] if train["loss"] == "kd" else None
         for split, entry in metrics["splits"].items():
             for when in ("before", "after"):
-                rows.append({"run": path.parent.name, "model": train["model"], "loss": train["loss"], "seed": train["seed"],
+                rows.append({"run": run_dir.name, "model": train["model"], "loss": train["loss"], "seed": train["seed"],
                              "arm": teacher_arm(teacher or train), "epsilon": (teacher or train)["epsilon"],
                              "ils_temperature": (teacher or train)["temperature"],
-                             "chosen": train["loss"] != "ils" or path.parent.name in chosen,
+                             "chosen": train["loss"] != "ils" or run_dir.name in chosen,
                              "student": train["loss"] == "kd", "teacher_model": (teacher or train)["model"],
                              "teacher_scaled": train["teacher_scaled"], "best_epoch": metrics["best_epoch"],
                              "temperature": metrics["temperature"], "split": split, "when": when, **entry[when]})
@@ -48,10 +51,8 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
 
 
 def mean_std(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.DataFrame:
-    """`mean +- std (n)` of each metric per group."""
-    stats = frame.groupby(keys, sort=False)[list(metrics)].agg(["mean", "std", "count"])
-    return pd.DataFrame({m: [f"{r[(m, 'mean')]:.4f} +- {0 if np.isnan(r[(m, 'std')]) else r[(m, 'std')]:.4f} ({int(r[(m, 'count')])})"
-                             for _, r in stats.iterrows()] for m in metrics}, index=stats.index)
+    """`mean ± std (n=seeds)` of each metric per group."""
+    return results.mean_std(frame, keys, metrics, digits=4)
 
 
 def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -194,5 +195,4 @@ def projections(profile_dir: Path, runs: dict[str, str]) -> dict[str, pd.DataFra
 
 def histories(profile_dir: Path) -> pd.DataFrame:
     """Every run's history.csv stacked, with its run name."""
-    frames = [pd.read_csv(p).assign(run=p.parent.name) for p in sorted(Path(profile_dir, "runs").glob("*/history.csv"))]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return results.histories(profile_dir)

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from lsml_core.multiclass.config import Profile, RunConfig
-from lsml_core.multiclass.evaluation import METRICS, is_complete
+from lsml_core.multiclass.evaluate import METRICS, is_complete
 from lsml_core.records import read_json, write_json
 
 SELECTION = "selection.json"

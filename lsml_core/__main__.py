@@ -1,0 +1,49 @@
+"""Regenerate a profile: every notebook through papermill, rendered to HTML, linked from index.html.
+
+Called by run_all.sh (`python -m lsml_core --profile demo`). The profile's `track:` chooses the track.
+Finished runs are skipped unless --force; a failed run does not stop the others; failures are listed
+at the end and make the exit status non-zero.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from lsml_core import tracks
+from lsml_core.records import REPO_ROOT
+from lsml_core.runner import KERNEL, run_profile
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m lsml_core", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="demo", help="profile name in configs/ or a YAML path (default: demo)")
+    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "results", help="where results go (default: results/)")
+    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)")
+    parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
+    parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        track, profile = tracks.load_profile(args.profile)
+        failures = run_profile(track, profile, args.results_dir.resolve(), args.data_dir.resolve(),
+                               args.force, args.runs, args.kernel)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    index = args.results_dir.resolve() / profile.name / "index.html"
+    if failures:
+        print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)
+        for failure in failures:
+            print(f"  {failure.what}: {failure.error}\n    see {failure.notebook}", file=sys.stderr)
+        print(f"report (incomplete): {index}")
+        return 1
+    print(f"report: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Training of one run, for every track: device and mixed precision, the epoch loop with checkpoint,
+resume and best epoch, loss read-back, the non-finite stop, per-epoch seeds, predictions, teachers.
+
+A track supplies its model, optimiser, schedule, one training pass and one validation; this module
+owns the order of events. Epoch e of a run with seed s draws from the seed `s * 10007 + e`, so a
+resumed run repeats an uninterrupted one bit for bit on CPU.
+"""
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from lsml_core.records import REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record, write_json
+from lsml_core.seeding import make_deterministic, seed_everything
+
+CHECKPOINT = "checkpoint_last.pt"
+BEST_MODEL = "model_best.pt"
+HISTORY = "history.csv"
+READBACK_EVERY = {"cpu": 1, "cuda": 25}   # batches between loss read-backs, per device type
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss or the model's outputs became NaN or infinite; the run stops, its checkpoints stay."""
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else CPU."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is visible; use device: auto or cpu")
+    return torch.device(preference)
+
+
+def start_run(device_preference: str, seed: int) -> torch.device:
+    """The run's device, its kernels (deterministic on CPU) and every generator seeded, before any model is built."""
+    device = choose_device(device_preference)
+    make_deterministic(device)
+    seed_everything(seed)
+    return device
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's shuffling and augmentation: `seed * 10007 + epoch`."""
+    return seed * 10_007 + epoch
+
+
+def autocast(device: torch.device):
+    """Mixed precision (float16) on CUDA; a no-op context on CPU, which stays in float32."""
+    return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda")
+
+
+def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
+    """The loss scaler of float16 training on CUDA; disabled (a pass-through) elsewhere."""
+    return torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+
+
+def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """The model compiled with torch.compile when asked; it shares its parameters with `model`."""
+    return torch.compile(model) if enabled else model
+
+
+def run_record(device: torch.device, source: str) -> dict:
+    """environment.json of a run: what produced it, on which device, from which data."""
+    return {**environment_record(REPO_ROOT), "device": str(device), "data_source": source}
+
+
+class LossLog:
+    """The training losses of one pass, kept on the device and read back every `every` batches.
+
+    Reading a loss back makes the host wait for the device; every batch, that would keep a GPU idle
+    while the host fetches the next batch. A non-finite loss still stops the run naming its batch:
+    right after that batch with `every=1` (CPU), up to `every - 1` batches later on CUDA, whose
+    GradScaler skips the updates of non-finite gradients meanwhile. The checkpoints stay as they were.
+    """
+
+    def __init__(self, desc: str, every: int):
+        self.desc, self.every = desc, every
+        self.pending, self.total, self.count = [], 0.0, 0
+
+    def add(self, step: int, loss: torch.Tensor, n: int) -> None:
+        self.pending.append((step, loss.detach(), n))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read the pending losses back (one wait), check them, add them to the running total."""
+        if not self.pending:
+            return
+        values = torch.stack([loss for _, loss, _ in self.pending]).tolist()
+        for (step, _, n), value in zip(self.pending, values):
+            if not np.isfinite(value):
+                raise NonFiniteLossError(f"{self.desc}, batch {step}: the training loss is {value}. "
+                                         "Lower the learning rate(s) or check the data; "
+                                         "the checkpoints written so far are kept.")
+            self.total, self.count = self.total + value * n, self.count + n
+        self.pending = []
+
+    def mean(self) -> float:
+        self.flush()
+        return self.total / max(self.count, 1)
+
+
+def train_pass(model, batches: Iterable, loss_of: Callable, optimizer, scaler, device: torch.device,
+               max_batches: int | None, desc: str, total: int | None = None) -> float:
+    """One pass over (images, *labels) batches; returns the mean training loss.
+
+    `loss_of(logits, images, *labels)` gets float32 logits and the batch on the device.
+    """
+    model.train()
+    losses = LossLog(desc, READBACK_EVERY.get(device.type, 1))
+    total = min(total, max_batches) if total is not None and max_batches else total
+    for step, (images, *labels) in enumerate(tqdm(batches, total=total, desc=desc, mininterval=10)):
+        if max_batches is not None and step >= max_batches:
+            break
+        images, labels = images.to(device, non_blocking=True), [t.to(device, non_blocking=True) for t in labels]
+        with autocast(device):
+            logits = model(images)
+        loss = loss_of(logits.float(), images, *labels)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        losses.add(step, loss, len(images))   # after the step is queued: a read-back leaves the GPU work to do
+    return losses.mean()
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], device: torch.device,
+            forward: Callable | None = None, desc: str = "") -> np.ndarray:
+    """float32 outputs of `forward(model, images)` (default: the model) for every batch, in order.
+
+    The outputs stay on the device until the end: copying each batch back would make the host wait
+    for the device every batch instead of preparing the next one. Non-finite outputs mean the model
+    diverged: that stops the run with the advice to lower the learning rate.
+    """
+    model.eval()
+    forward = forward or (lambda net, x: net(x))
+    outputs = []
+    for batch in images:
+        with autocast(device):
+            outputs.append(forward(model, batch.to(device, non_blocking=True)).float())
+    result = torch.cat(outputs).cpu().numpy()
+    if not np.isfinite(result).all():
+        raise NonFiniteLossError(f"{desc}: the model's outputs are not finite ({int((~np.isfinite(result)).sum())} "
+                                 "NaN or infinite values): training diverged. Lower the learning rate(s) in the "
+                                 "profile's train section and rerun with --force; the checkpoints written so far are kept.")
+    return result
+
+
+def load_best(run_dir: Path, model: torch.nn.Module, device: torch.device) -> int:
+    """Load a run's best model into `model`; returns the epoch it came from."""
+    path = Path(run_dir) / BEST_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: train the run {Path(run_dir).name} first "
+                                "(run_all.sh trains teachers before the runs that learn from them)")
+    state = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    return state["epoch"]
+
+
+def load_teacher(run_dir: Path, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """A teacher run's best model loaded into `model`, frozen in evaluation mode."""
+    load_best(run_dir, model, device)
+    return model.eval().requires_grad_(False)
+
+
+@dataclass
+class Epoch:
+    """What a track computes in one epoch: its training pass (returns the training columns of the
+    history) and its validation (returns the validation columns, the selection score among them)."""
+    train: Callable[[int, str], dict]
+    validate: Callable[[], dict]
+
+
+class Fit:
+    """The checkpointed state of one run (model, optimiser, schedule, scaler, history, best epoch)."""
+
+    def __init__(self, cfg, model, optimizer, scheduler, scaler):
+        self.cfg, self.model, self.optimizer, self.scheduler, self.scaler = cfg, model, optimizer, scheduler, scaler
+        self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
+
+    def state(self) -> dict:
+        return {"config": self.cfg.to_dict(), "epoch": self.epoch, "best_score": self.best_score,
+                "best_epoch": self.best_epoch, "history": self.history, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict()}
+
+    def load(self, path: Path, device: torch.device) -> None:
+        """Resume from a checkpoint written by the same configuration."""
+        state = torch.load(path, map_location=device, weights_only=False)
+        if state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{path} was written by a different configuration; delete the run folder "
+                             "or rerun with --force to start it again")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:   # a checkpoint of another device keeps this device's SGD kernel
+            group["fused"] = self.optimizer.defaults.get("fused")
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.best_score, self.best_epoch = state["epoch"], state["best_score"], state["best_epoch"]
+        self.history = state["history"]
+
+
+def learning_rates(optimizer) -> dict:
+    """`lr_<group name>` per named parameter group, `lr` for an unnamed single group."""
+    return {f"lr_{g['name']}" if "name" in g else "lr": g["lr"] for g in optimizer.param_groups}
+
+
+def fit(run: Fit, run_dir: Path, epoch: Epoch, score: str, epochs: int, seed: int, device: torch.device,
+        patience: int | None = None, on_epoch_end: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
+    checkpoint; after every epoch: the best model (by `score`, higher is better), the checkpoint and
+    history.csv. Returns the history."""
+    run_dir = Path(run_dir)
+    if (run_dir / CHECKPOINT).is_file():
+        run.load(run_dir / CHECKPOINT, device)
+    while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
+        number = run.epoch + 1
+        seed_everything(epoch_seed(seed, number))
+        lrs, start = learning_rates(run.optimizer), time.perf_counter()
+        trained = epoch.train(number, f"{run.cfg.name} epoch {number}/{epochs}")
+        validated = epoch.validate()
+        run.scheduler.step()
+        row = {"epoch": number, **trained, **validated, **lrs, "seconds": time.perf_counter() - start}
+        run.epoch, run.history = number, run.history + [row]
+        if row[score] > run.best_score:
+            run.best_score, run.best_epoch = row[score], number
+            atomic_torch_save({"epoch": number, score: row[score], "model": run.model.state_dict()}, run_dir / BEST_MODEL)
+        atomic_torch_save(run.state(), run_dir / CHECKPOINT)
+        atomic_write_text(run_dir / HISTORY, pd.DataFrame(run.history).to_csv(index=False))
+        if on_epoch_end is not None:
+            on_epoch_end(row)
+    return pd.DataFrame(run.history)
+
+
+def write_run_records(run_dir: Path, cfg, device: torch.device, source: str) -> None:
+    """config.json and environment.json of a run, before it trains."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", cfg.to_dict())
+    write_json(run_dir / "environment.json", run_record(device, source))

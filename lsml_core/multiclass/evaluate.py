@@ -1,0 +1,76 @@
+"""Evaluation of a trained single-label run: logits per split, metrics before/after temperature scaling, metrics.json.
+
+The temperature is fitted on the validation part; test is only reported. Also written: scikit-learn's
+per-class classification report and confusion matrix on test, and the penultimate-layer features of
+test images of the three projection classes (for the Mueller et al. figure).
+"""
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import classification_report, confusion_matrix
+
+from lsml_core import fit, results
+from lsml_core.multiclass.config import RunConfig
+from lsml_core.multiclass.data import Splits, load_splits
+from lsml_core.multiclass.metrics import fit_temperature, split_metrics
+from lsml_core.multiclass.train import model_for, predict
+from lsml_core.records import atomic_write_bytes, write_json
+
+METRICS = results.METRICS
+REPORTED = ("val", "test")
+PROJECTION = "projection_test.npz"
+LOGIT_PREFIX = "logit_"
+
+
+def write_predictions(path: Path, labels: np.ndarray, logits: np.ndarray, classes: tuple[str, ...]) -> None:
+    """label, then one logit column per class."""
+    results.write_predictions(path, pd.DataFrame({"label": labels}), logits, [f"{LOGIT_PREFIX}{c}" for c in classes])
+
+
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, logits) from a predictions CSV."""
+    labels, logits, _ = results.read_predictions(path, LOGIT_PREFIX, np.float64)
+    return labels["label"].to_numpy(), logits
+
+
+def write_projection(path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int],
+                     templates: np.ndarray) -> None:
+    """Penultimate features and labels of the images of `classes`, and those classes' templates (rows of the
+    last layer's weight, in the order of `classes`), as .npz."""
+    keep = np.isin(labels, classes)
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features[keep], labels=labels[keep], classes=np.asarray(classes), templates=templates)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
+    """Predict val and test with the best model; write predictions, projection features and metrics.json."""
+    run_dir = Path(run_dir)
+    splits = splits or load_splits(cfg.data, data_dir)
+    device = fit.choose_device(cfg.train.device)
+    model = model_for(cfg, splits, device)
+    best_epoch = fit.load_best(run_dir, model, device)
+    outputs = {name: (getattr(splits, name).labels.numpy(),
+                      predict(model, getattr(splits, name), splits, device, desc=f"{cfg.name}, {name}"))
+               for name in REPORTED}
+    temperature = fit_temperature(*outputs["val"])
+    metrics = {"run": cfg.name, "best_epoch": best_epoch, "temperature": temperature, "data_source": splits.source,
+               "classes": list(splits.classes), "splits": {}}
+    for name, (labels, logits) in outputs.items():
+        write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits.classes)
+        metrics["splits"][name] = {"before": split_metrics(labels, logits), "after": split_metrics(labels, logits, temperature)}
+    labels, logits = outputs["test"]
+    metrics["classification_report"] = classification_report(labels, logits.argmax(1), labels=range(len(splits.classes)),
+                                                              target_names=list(splits.classes), output_dict=True, zero_division=0)
+    metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
+    write_projection(run_dir / PROJECTION, predict(model, splits.test, splits, device, features=True), labels,
+                     cfg.data.projection_classes, model.head.weight[cfg.data.projection_classes].detach().cpu().numpy())
+    write_json(run_dir / METRICS, metrics)
+    return metrics
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run is finished when its metrics.json holds every reported split."""
+    return results.is_complete(run_dir, REPORTED)

@@ -1,0 +1,32 @@
+"""The single-label track as the runner sees it: teachers, then the students of the chosen teachers."""
+from pathlib import Path
+
+from lsml_core.multiclass.config import Profile, load_profile
+from lsml_core.multiclass.data import load_splits
+from lsml_core.multiclass.evaluate import METRICS, is_complete
+from lsml_core.multiclass.selection import student_runs
+from lsml_core.records import read_json
+from lsml_core.runner import Notebook, Track
+
+
+def run_names(profile: Profile) -> list[str]:
+    """Every teacher, and the students of every teacher that could be chosen."""
+    teachers = [r.name for r in profile.teacher_runs()]
+    return teachers + [r.name for r in profile.student_runs(teachers)]
+
+
+def val_accuracy(run_dir: Path) -> str:
+    """The run's validation accuracy for the index page."""
+    return f"{read_json(run_dir / METRICS)['splits']['val']['before']['accuracy']:.4f}"
+
+
+TRACK = Track(
+    name="multiclass", title="Label smoothing, single-label track", load_profile=load_profile,
+    prepare=lambda profile, data_dir: load_splits(profile.data, data_dir).source,
+    phases=lambda profile, runs_dir: [profile.teacher_runs, lambda: student_runs(profile, runs_dir)],
+    run_names=run_names,
+    is_complete=is_complete,
+    run_notebooks=(Notebook("1.0-train", "train and evaluate"),),
+    report_notebooks=(Notebook("2.0-report", "Report: single-label track", hide_code=True),),
+    index_score=("val accuracy", val_accuracy),
+)

@@ -1,0 +1,99 @@
+"""Training of one single-label run: SGD, step or polynomial decay, early stopping on validation accuracy.
+
+The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
+schedule, the loss (with a teacher for instance-based smoothing and distillation) and the validation.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lsml_core import fit
+from lsml_core.multiclass.config import RunConfig
+from lsml_core.multiclass.data import Split, Splits, batches, load_splits
+from lsml_core.multiclass.losses import LOSSES, objective
+from lsml_core.multiclass.metrics import log_loss
+from lsml_core.multiclass.models import Classifier, build_model
+from lsml_core.records import read_json
+
+EVAL_BATCH = 500
+SCORE = "val_accuracy"   # the history column that chooses the best epoch
+
+
+def model_for(cfg: RunConfig, splits: Splits, device: torch.device, name: str | None = None) -> Classifier:
+    """A fresh model of the run's architecture (or `name`) for the splits' image shape."""
+    channels, size = splits.fit.images.shape[1], splits.fit.images.shape[-1]
+    return build_model(name or cfg.train.model, len(splits.classes), channels, size).to(device)
+
+
+def predict(model: Classifier, split: Split, splits: Splits, device: torch.device, features: bool = False,
+            desc: str = "") -> np.ndarray:
+    """float32 logits (or penultimate features) of a split, in order."""
+    forward = (lambda net, x: net.features(x)) if features else None
+    return fit.predict(model, (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH)), device, forward, desc)
+
+
+class Teacher:
+    """A frozen trained model whose logits (divided by `scale`) feed the instance targets or distillation."""
+
+    def __init__(self, run_dir: Path, cfg: RunConfig, splits: Splits, device: torch.device):
+        teacher_cfg = RunConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+        self.model = fit.load_teacher(run_dir, model_for(cfg, splits, device, teacher_cfg.train.model), device)
+        self.scale = read_json(Path(run_dir) / "metrics.json")["temperature"] if cfg.train.teacher_scaled else 1.0
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        with fit.autocast(images.device):
+            return self.model(images).float() / self.scale
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, cfg: RunConfig):
+    """StepLR (step_size, gamma) or PolynomialLR (to zero over `epochs`, power), stepped once per epoch."""
+    t = cfg.train
+    if t.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.step_size, gamma=t.gamma)
+    return torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=t.epochs, power=t.power)
+
+
+def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
+    """The run's model, SGD (fused on CUDA), schedule and scaler."""
+    t = cfg.train
+    model = model_for(cfg, splits, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
+                                fused=True if device.type == "cuda" else None)
+    return fit.Fit(cfg, model, optimizer, make_schedule(optimizer, cfg), fit.grad_scaler(device))
+
+
+def validation_scores(model, splits: Splits, device: torch.device, desc: str) -> dict:
+    """Validation log loss and accuracy: the early-stopping signal."""
+    logits, labels = predict(model, splits.val, splits, device, desc=desc), splits.val.labels.numpy()
+    return {"val_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
+
+
+def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> pd.DataFrame:
+    """Train (or resume) one run into `run_dir`; stops early after `patience` epochs without a better val accuracy."""
+    run_dir, t, d = Path(run_dir), cfg.train, cfg.data
+    splits = splits or load_splits(cfg.data, data_dir)
+    device = fit.start_run(t.device, t.seed)
+    run = make_fit(cfg, splits, device)
+    teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if LOSSES[t.loss].needs_teacher else None
+    loss = objective(t, len(splits.classes))
+    fit.write_run_records(run_dir, cfg, device, splits.source)
+
+    def train(epoch: int, desc: str) -> dict:
+        correct = []
+
+        def loss_of(logits, images, labels):
+            correct.append((logits.argmax(1) == labels).sum())
+            return loss(logits, labels, teacher(images) if teacher else None)
+        augmented = ((splits.normalise(x), y) for x, y in batches(splits.fit, t.batch_size, fit.epoch_seed(t.seed, epoch),
+                                                                  d.shift, d.flip))
+        n_batches = -(-len(splits.fit) // t.batch_size)
+        train_loss = fit.train_pass(run.model, augmented, loss_of, run.optimizer, run.scaler, device, t.max_batches,
+                                    desc, total=n_batches)
+        seen = min(len(splits.fit), (t.max_batches or n_batches) * t.batch_size)
+        return {"train_loss": train_loss, "train_accuracy": int(torch.stack(correct).sum()) / max(seen, 1) if correct else 0.0}
+
+    epoch = fit.Epoch(train, lambda: validation_scores(run.model, splits, device, f"{cfg.name}, validation"))
+    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, patience=t.patience)

@@ -1,0 +1,164 @@
+"""Profiles of the multi-label track and the configuration of one run, checked when they are read."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsml_core.datasets.voc import DIFFICULT_POLICIES
+from lsml_core.multilabel.models import check_model_name
+from lsml_core.multilabel.smoothing import SCHEMES, check_scheme
+from lsml_core.profiles import (ProfileBase, RunConfigBase, build, build_profile, check_choice, check_max_batches,
+                                read_profile_yaml)
+
+TRACK = "multilabel"
+DATA_KINDS = ("demo", "voc")
+DATA_PATHS = ("cached", "pil")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Which data set, how its labels are read, and the held-out part of train used for selection."""
+    kind: str = "demo"
+    root: str = "demo"
+    year: str = "2012"
+    download: bool = False
+    classes: list[str] | None = None
+    difficult: str = "ignore"
+    image_size: int = 56
+    heldout_fraction: float = 0.1
+    split_seed: int = 0
+    n_train: int = 4000
+    n_val: int = 1000
+    fill_prob: float = 0.5
+    demo_seed: int = 0
+    max_images: int | None = None
+    data_path: str = "cached"   # cached: decoded once, batches transformed on the device; pil: per sample
+
+    def __post_init__(self):
+        check_choice("data kind", self.kind, DATA_KINDS)
+        check_choice("data_path", self.data_path, DATA_PATHS)
+        check_choice("difficult policy", self.difficult, DIFFICULT_POLICIES)
+        if self.classes is not None and (self.kind != "voc" or len(set(self.classes)) != len(self.classes)):
+            raise ValueError(f"classes={self.classes} must be distinct names, and only for kind: voc "
+                             "(the demo data record their own classes)")
+        if not 0.0 < self.heldout_fraction < 1.0:
+            raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One model x scheme x alpha x seed, and the optimisation recipe."""
+    model: str = "resnet18"
+    scheme: str = "none"
+    alpha: float = 0.0
+    seed: int = 0
+    pretrained: bool = False
+    epochs: int = 6
+    batch_size: int = 64
+    lr_backbone: float = 0.05
+    lr_head: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    cosine_t_max: int | None = None
+    num_workers: int = 0
+    max_batches: int | None = None
+    device: str = "auto"
+    label_noise: float = 0.0
+    teacher: str | None = None
+    teacher_temperature: float = 1.0
+    compile: bool = False   # torch.compile the model (opt-in; worth it on CUDA)
+
+    def __post_init__(self):
+        check_model_name(self.model)
+        check_scheme(self.scheme, self.alpha)
+        if not 0.0 <= self.label_noise < 1.0:
+            raise ValueError(f"label_noise={self.label_noise} is out of range: it must lie in [0, 1)")
+        if SCHEMES[self.scheme].needs_teacher != (self.teacher is not None):
+            raise ValueError(f"scheme {self.scheme!r} with teacher={self.teacher!r}: the schemes "
+                             f"{[n for n, s in SCHEMES.items() if s.needs_teacher]} need a teacher run (the baseline "
+                             "of the same model and seed), and only they take one")
+        if self.teacher_temperature <= 0:
+            raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
+        check_max_batches(self.max_batches)
+
+    @property
+    def run_name(self) -> str:
+        """The run's folder name: model-scheme-alpha-seed, and -n<rate> under label noise."""
+        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(RunConfigBase):
+    """Everything that determines one run; saved beside its results."""
+    data: DataConfig
+    train: TrainConfig
+
+
+def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0) -> str:
+    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0` or `resnet18-none-a0-s1-n0.2`."""
+    return f"{model}-{scheme}-a{alpha:g}-s{seed}" + (f"-n{label_noise:g}" if label_noise else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """One block of experiments: every combination of its lists; `none` runs at alpha 0 only."""
+    models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
+    schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
+    alphas: list[float] = field(default_factory=lambda: [0.1])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    label_noise: list[float] = field(default_factory=lambda: [0.0])
+
+    def cells(self):
+        """(model, seed, noise, scheme, alpha) of every run in this block."""
+        for model in self.models:
+            for seed in self.seeds:
+                for noise in self.label_noise:
+                    for scheme in self.schemes:
+                        for alpha in ([0.0] if scheme == "none" else self.alphas):
+                            yield model, seed, float(noise), scheme, float(alpha)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile(ProfileBase):
+    """A named set of runs: one data config, one training recipe, one or more grid blocks."""
+    data: DataConfig
+    train: TrainConfig
+    grids: list[Grid]
+
+    track = TRACK
+    run_config = RunConfig
+
+    def runs(self) -> list[RunConfig]:
+        """Every run of every grid block once, in block order; runs with a teacher after the teachers."""
+        runs: dict[str, RunConfig] = {}
+        for grid in self.grids:
+            for model, seed, noise, scheme, alpha in grid.cells():
+                teacher = run_name(model, "none", 0.0, seed, noise) if SCHEMES[scheme].needs_teacher else None
+                run = self.run(model=model, seed=seed, scheme=scheme, alpha=alpha, label_noise=noise, teacher=teacher)
+                runs.setdefault(run.name, run)
+        ordered = sorted(runs.values(), key=lambda r: r.train.teacher is not None)
+        missing = sorted({r.train.teacher for r in ordered if r.train.teacher} - set(runs))
+        if missing:
+            raise ValueError(f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
+                             "add scheme 'none' for the same models, seeds and label_noise")
+        return ordered
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Read and check a profile of this track."""
+    track, values = read_profile_yaml(name_or_path)
+    if track != TRACK:
+        raise ValueError(f"profile {name_or_path} is of track {track!r}, not {TRACK!r}")
+    if "grid" in values and "grids" in values:
+        raise ValueError(f"profile {name_or_path}: give either grid (one block) or grids (a list of blocks), not both")
+    blocks = values.pop("grids", None) or [values.pop("grid", None) or {}]
+    grids = [build(Grid, block, "grid") for block in blocks]
+    for grid in grids:
+        for model in grid.models:
+            check_model_name(model)
+        for scheme in grid.schemes:
+            for alpha in grid.alphas:
+                check_scheme(scheme, alpha)
+    profile = build_profile(Profile, values, str(name_or_path), TRACK, grids=grids)
+    profile.runs()
+    return profile

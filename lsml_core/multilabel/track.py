@@ -1,0 +1,43 @@
+"""The multi-label track as the runner sees it: its profiles, data, runs, notebooks and index column."""
+from pathlib import Path
+
+from lsml_core.multilabel.config import Profile, load_profile
+from lsml_core.multilabel.evaluate import is_complete
+from lsml_core.multilabel.report import summary_frame
+from lsml_core.multilabel.splits import prepare
+from lsml_core.records import atomic_write_text, read_json
+from lsml_core.results import METRICS
+from lsml_core.runner import Notebook, Track
+
+
+def prepare_data(profile: Profile, data_dir: Path) -> str:
+    """Generate the demo data or find (download) VOC; returns where the images came from."""
+    root, _, source = prepare(profile.data, data_dir)
+    return f"{source} at {root}"
+
+
+def write_summary(profile_dir: Path) -> None:
+    """summary.csv: one row per run x split x metric."""
+    atomic_write_text(profile_dir / "summary.csv", summary_frame(profile_dir).to_csv(index=False, float_format="%.4f"))
+
+
+def val_map(run_dir: Path) -> str:
+    """The run's val mAP (VOC2010) for the index page."""
+    value = read_json(run_dir / METRICS)["splits"]["val"]["voc2010"]["mAP"]
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+TRACK = Track(
+    name="multilabel", title="Label smoothing for multi-label classification", load_profile=load_profile,
+    prepare=prepare_data,
+    phases=lambda profile, runs_dir: [profile.runs],
+    run_names=lambda profile: [r.name for r in profile.runs()],
+    is_complete=is_complete,
+    run_notebooks=(Notebook("2.0-train", "train"), Notebook("3.0-evaluate", "evaluate")),
+    profile_notebooks=(Notebook("1.0-explore-labels", "Explore the labels"),),
+    report_notebooks=(Notebook("4.0-precision-recall", "Precision-recall curves"),
+                      Notebook("5.0-report", "Report: tables, loss curves, conclusions", hide_code=True)),
+    summarise=write_summary,
+    index_score=("val mAP (VOC2010)", val_map),
+    warning=lambda source: "fallback" in source,
+)

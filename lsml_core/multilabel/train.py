@@ -1,0 +1,105 @@
+"""Training of one multi-label run: smoothed BCE, backbone and head learning rates, best epoch on held-out mAP.
+
+The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
+optimiser, the cosine schedule, the loss (with the teacher of instance-based smoothing) and the
+held-out scores.
+"""
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from lsml_core import fit
+from lsml_core.images.loaders import make_loader
+from lsml_core.multilabel.config import RunConfig
+from lsml_core.multilabel.metrics import mean_average_precision
+from lsml_core.multilabel.models import build_model, parameter_groups
+from lsml_core.multilabel.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits
+from lsml_core.multilabel.splits import Splits, labels_of, run_splits
+from lsml_core.records import write_json
+
+SCORE = "heldout_map"   # the history column that chooses the best epoch
+
+
+def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Logits of a batch; a FiveCrop batch [B, 5, C, H, W] gets the mean of its five crops' logits."""
+    if images.ndim == 5:
+        batch, crops = images.shape[:2]
+        return model(images.flatten(0, 1)).view(batch, crops, -1).mean(dim=1)
+    return model(images)
+
+
+def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device, desc: str = "") -> np.ndarray:
+    """float32 logits [N, n_classes] of every image of a loader, in loader order."""
+    return fit.predict(model, (images for images, _, _ in loader), device, forward_logits, desc)
+
+
+def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> torch.Tensor | None:
+    """sigmoid(teacher logits / T) on the batch the student sees, or None without a teacher."""
+    if teacher is None:
+        return None
+    with torch.no_grad(), fit.autocast(images.device):
+        return torch.sigmoid(teacher(images).float() / temperature)
+
+
+def make_optimizer(model: torch.nn.Module, lr_backbone: float, lr_head: float, momentum: float,
+                   weight_decay: float, device: torch.device) -> torch.optim.SGD:
+    """SGD over the backbone and head groups; fused on CUDA, where the GradScaler then steps it without
+    waiting for the device (the unfused step reads its inf check back every batch). CPU keeps the default."""
+    return torch.optim.SGD(parameter_groups(model, lr_backbone, lr_head), momentum=momentum,
+                           weight_decay=weight_decay, fused=True if device.type == "cuda" else None)
+
+
+def heldout_scores(model, loader, device, desc: str = "") -> dict:
+    """Loss against the hard labels and voc2010 mAP on the held-out part: the selection signal."""
+    logits = predict(model, loader, device, desc)
+    targets, masks, _ = labels_of(loader.dataset)
+    loss = masked_bce_with_logits(torch.from_numpy(logits), torch.from_numpy(targets), torch.from_numpy(masks))
+    return {"heldout_loss": float(loss), SCORE: mean_average_precision(targets, logits, mask=masks)}
+
+
+def new_model(cfg: RunConfig, n_classes: int, device: torch.device, pretrained: bool = False) -> torch.nn.Module:
+    """A fresh model of the run's architecture on `device` (channels_last on CUDA)."""
+    model = build_model(cfg.train.model, n_classes, pretrained).to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def make_fit(cfg: RunConfig, n_classes: int, device: torch.device) -> fit.Fit:
+    """The run's model, SGD, cosine schedule and scaler."""
+    t = cfg.train
+    model = new_model(cfg, n_classes, device, t.pretrained)
+    optimizer = make_optimizer(model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
+    return fit.Fit(cfg, model, optimizer, scheduler, fit.grad_scaler(device))
+
+
+def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None,
+              on_epoch_end: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Train (or resume) one run into `run_dir`; returns its per-epoch history."""
+    run_dir, t = Path(run_dir), cfg.train
+    splits = splits or run_splits(cfg, data_dir)
+    device = fit.start_run(t.device, t.seed)
+    run = make_fit(cfg, len(splits.classes), device)
+    teacher = None
+    if SCHEMES[t.scheme].needs_teacher:
+        teacher = fit.load_teacher(run_dir.parent / t.teacher, new_model(cfg, len(splits.classes), device), device)
+    fit.write_run_records(run_dir, cfg, device, splits.source)
+    if splits.noise:
+        write_json(run_dir / "label_noise.json", splits.noise)
+    criterion = SmoothedBCEWithLogitsLoss(t.scheme, t.alpha)
+    heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
+    net = fit.maybe_compile(run.model, t.compile)
+
+    def loss_of(logits, images, targets, masks):
+        return criterion(logits, targets, masks, teacher_probabilities(teacher, images, t.teacher_temperature))
+
+    def train(epoch: int, desc: str) -> dict:
+        loader = make_loader(splits.fit, t.batch_size, device, t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch))
+        return {"train_loss": fit.train_pass(net, loader, loss_of, run.optimizer, run.scaler, device,
+                                             t.max_batches, desc, total=len(loader))}
+
+    epoch = fit.Epoch(train, lambda: heldout_scores(net, heldout_loader, device, f"{cfg.name}, held-out part"))
+    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, on_epoch_end=on_epoch_end)

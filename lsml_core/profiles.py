@@ -1,0 +1,124 @@
+"""Profiles (plain YAML) and run configurations: reading, checking, saving, for every track.
+
+A profile's YAML names its track (`track: multiclass`; without the key, `multilabel`) and holds the
+sections that track's `Profile` declares; an unknown key is an error that lists the allowed ones. A
+run's configuration is saved as JSON beside its results and read back with the same types.
+"""
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from lsml_core.records import REPO_ROOT
+
+CONFIG_DIR = REPO_ROOT / "configs"
+DEFAULT_TRACK = "multilabel"
+PROFILE_FILE = "profile.yaml"   # the resolved profile, written into every results folder
+
+
+def check_choice(name: str, value, allowed) -> None:
+    """Raise ValueError naming the allowed values unless `value` is one of them."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
+
+
+def check_max_batches(max_batches: int | None) -> None:
+    """`max_batches` caps the batches of a training pass: null (all) or at least 1."""
+    if max_batches is not None and max_batches < 1:
+        raise ValueError(f"max_batches={max_batches} must be at least 1, or null for every batch")
+
+
+def build(cls, values: dict | None, section: str):
+    """Instantiate a config dataclass, naming any key it does not know."""
+    values = dict(values or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in section {section!r}; allowed: {sorted(known)}")
+    return cls(**values)
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    """A profile's YAML file, from its name (configs/<name>.yaml) or a path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ValueError(f"unknown profile {str(name_or_path)!r}: choose one of {', '.join(names)} "
+                         "or give the path of a YAML file")
+    return path
+
+
+def read_profile_yaml(name_or_path: str | Path) -> tuple[str, dict]:
+    """(track, the YAML's values) of a profile; the track is `multilabel` unless the YAML names another."""
+    path = profile_path(name_or_path)
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"profile {path} must be a YAML mapping of sections, got {type(values).__name__}")
+    values.setdefault("name", path.stem)
+    return values.pop("track", DEFAULT_TRACK), values
+
+
+def build_profile(cls, values: dict, source: str, track: str, **built):
+    """A track's `Profile` from a YAML's values: each section built as the type its field declares
+    (`built`: sections the track has built itself)."""
+    types = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ValueError(f"unknown section(s) {unknown} in profile {source} (track {track}); "
+                         f"allowed: track, {', '.join(types)}")
+    sections = {key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key)
+                for key in types if key in values or key not in ("name", "description", *built)}
+    return cls(**sections, **built)
+
+
+def with_track(track: str, values: dict) -> dict:
+    """`values` marked with their track, first; the default track stays unmarked (as its YAML is)."""
+    return values if track == DEFAULT_TRACK else {"track": track, **values}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileBase:
+    """What every track's profile has: a name, a description, one data config and one training recipe."""
+    name: str
+    description: str = ""
+
+    track = DEFAULT_TRACK
+    run_config = None   # the track's RunConfig class
+
+    def run(self, **train):
+        """One run of this profile: its data config and its recipe with `train`'s fields replaced."""
+        return self.run_config(profile=self.name, data=self.data, train=replace(self.train, **train))
+
+    def to_dict(self) -> dict:
+        """The resolved profile as `profile.yaml` holds it; `load_profile` reads it back."""
+        return with_track(self.track, asdict(self))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfigBase:
+    """Everything that determines one run; saved as config.json beside its results.
+
+    A track subclasses it with typed `data` and `train` fields; its `train` config names the run
+    (`run_name`).
+    """
+    profile: str
+
+    track = DEFAULT_TRACK
+
+    @property
+    def name(self) -> str:
+        return self.train.run_name
+
+    def to_dict(self) -> dict:
+        return with_track(self.track, asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Read a saved configuration back, its sections as the types the fields declare."""
+        types = {f.name: f.type for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k != "track"}
+        return cls(profile=values["profile"], data=build(types["data"], values["data"], "data"),
+                   train=build(types["train"], values["train"], "train"))

@@ -1,0 +1,70 @@
+"""Run folders as data, for every track: finished runs, their records, predictions files, histories, mean +- std.
+
+A run is finished when its metrics.json holds every split its track reports. Predictions are CSV
+files: a track's label columns, then one float32 score column per class (`<prefix><class>`).
+"""
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from lsml_core.records import atomic_write_text, read_json
+
+METRICS = "metrics.json"
+CONFIG = "config.json"
+
+
+def is_complete(run_dir: Path, splits) -> bool:
+    """Whether the run's metrics.json holds every split of `splits`."""
+    try:
+        return set(splits) <= set(read_json(Path(run_dir) / METRICS)["splits"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def same_config(run_dir: Path, cfg) -> bool:
+    """Whether the run folder was written by exactly this configuration (True for a new folder)."""
+    path = Path(run_dir) / CONFIG
+    return not path.is_file() or read_json(path) == cfg.to_dict()
+
+
+def finished_runs(profile_dir: Path) -> Iterator[tuple[Path, dict, dict]]:
+    """(run folder, config.json, metrics.json) of every run of a profile with metrics, in name order."""
+    for path in sorted((Path(profile_dir) / "runs").glob(f"*/{METRICS}")):
+        yield path.parent, read_json(path.parent / CONFIG), read_json(path)
+
+
+def write_predictions(path: Path, labels: pd.DataFrame, scores: np.ndarray, columns: list[str]) -> None:
+    """The label columns, then the scores as float32 columns named `columns`, atomically."""
+    frame = pd.concat([labels.reset_index(drop=True), pd.DataFrame(scores.astype(np.float32), columns=columns)], axis=1)
+    atomic_write_text(path, frame.to_csv(index=False, float_format="%.9g"))
+
+
+def read_predictions(path: Path, prefix: str, score_dtype=np.float32, **read_csv) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """(label columns, scores [N, K] as `score_dtype`, class names) of a predictions CSV whose score columns
+    start with `prefix`; `read_csv`: pandas' options for the label columns."""
+    frame = pd.read_csv(path, **read_csv)
+    columns = [c for c in frame.columns if c.startswith(prefix)]
+    return frame.drop(columns=columns), frame[columns].to_numpy(score_dtype), [c.removeprefix(prefix) for c in columns]
+
+
+def histories(profile_dir: Path, columns: Callable[[dict], dict] | None = None) -> pd.DataFrame:
+    """Every run's history.csv stacked, with its run name and `columns(config.json)` as extra columns."""
+    frames = []
+    for path in sorted(Path(profile_dir, "runs").glob("*/history.csv")):
+        extra = columns(read_json(path.parent / CONFIG)) if columns else {}
+        frames.append(pd.read_csv(path).assign(run=path.parent.name, **extra))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def mean_std_text(mean: float, std: float, n: int, digits: int = 3) -> str:
+    """`mean ± std (n=N)`; one value has std 0."""
+    return f"{mean:.{digits}f} ± {0 if np.isnan(std) else std:.{digits}f} (n={int(n)})"
+
+
+def mean_std(frame: pd.DataFrame, keys: list[str], values, digits: int = 3) -> pd.DataFrame:
+    """`mean ± std (n=N)` of each column of `values` per group of `keys` (groups in order of appearance)."""
+    stats = frame.groupby(keys, sort=False)[list(values)].agg(["mean", "std", "count"])
+    return pd.DataFrame({v: [mean_std_text(r[(v, "mean")], r[(v, "std")], r[(v, "count")], digits)
+                             for _, r in stats.iterrows()] for v in values}, index=stats.index)
