@@ -10,7 +10,7 @@ FASHION_DIR=/usr/share/datasets/fashion-mnist
 usage() {
   cat <<'TXT'
 Usage: ./run_all.sh [options]          regenerate a profile's experiments and report
-       ./run_all.sh --test [PYTEST...]  run the test suite (extra arguments go to pytest)
+       ./run_all.sh --test [PYTEST...]  check the style (ruff), then run the test suite (extra arguments go to pytest)
 
 Options:
   --profile NAME     profile in configs/ (demo, quick, study, voc2012, multiclass) or a YAML path (default: demo)
@@ -63,6 +63,8 @@ case "${1:-}" in
     ensure_env
     ensure_fashion_mnist
     cd "$ROOT"
+    "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . || {
+      echo "error: ruff found style problems (fix with: .venv/bin/ruff check --fix . && .venv/bin/ruff format .)" >&2; exit 1; }
     exec "$VENV/bin/python" -m pytest "$@" ;;
 esac
 

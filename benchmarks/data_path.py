@@ -11,6 +11,7 @@ in a fresh process so its peak resident memory is its own. Every setting is meas
 data_path.csv holds the medians (and the slowest and fastest round), data_path_rounds.csv every round.
 Also writes data_path.png and machine.json under --out; prints the table with each way's ratio to the ceiling.
 """
+
 import argparse
 import itertools
 import json
@@ -34,9 +35,31 @@ from lsml_core.records import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
 WAYS = ("pil", "cached", "ceiling")
-EXTRA_WAYS = ("streamed",)   # a diagnostic, with --ways: the cached split streamed from its file where `cached` holds it on the GPU
-CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+EXTRA_WAYS = (
+    "streamed",
+)  # a diagnostic, with --ways: the cached split streamed from its file where `cached` holds it on the GPU
+CLASSES = (
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+)
 
 
 def write_voc_like(root: Path, n_train: int, n_val: int, seed: int = 0) -> Path:
@@ -49,7 +72,7 @@ def write_voc_like(root: Path, n_train: int, n_val: int, seed: int = 0) -> Path:
         (root / sub).mkdir(parents=True, exist_ok=True)
     ids = {split: [f"{split}_{i:06d}" for i in range(n)] for split, n in (("train", n_train), ("val", n_val))}
     jobs = [(root, image_id, seed, index) for index, image_id in enumerate(ids["train"] + ids["val"])]
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:   # a GPU benchmark needs thousands
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:  # a GPU benchmark needs thousands
         list(pool.map(_write_image, jobs, chunksize=64))
     for split, names in ids.items():
         (root / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in names))
@@ -76,15 +99,23 @@ def _write_image(job: tuple) -> None:
 def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
     """(training, FiveCrop test) datasets of one way, built as `lsml_core.multilabel.splits.build_splits` builds them."""
     from torch.utils.data import Subset
+
+    from lsml_core.datasets.voc import VOCMultiLabel
     from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
     from lsml_core.images.image_cache import CachedImages
     from lsml_core.images.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
-    from lsml_core.datasets.voc import VOCMultiLabel
+
     recipe = VOC_RECIPE if size == VOC_RECIPE.size else scaled_recipe(size)
     if way == "pil":
-        return (Subset(VOCMultiLabel(voc, "train", CLASSES, transform=train_transform(recipe)), range(n_fit)),
-                VOCMultiLabel(voc, "val", CLASSES, transform=five_crop_transform(recipe)))
-    train_set, val_set, cache_dir = VOCMultiLabel(voc, "train", CLASSES), VOCMultiLabel(voc, "val", CLASSES), work / "cache" / "images"
+        return (
+            Subset(VOCMultiLabel(voc, "train", CLASSES, transform=train_transform(recipe)), range(n_fit)),
+            VOCMultiLabel(voc, "val", CLASSES, transform=five_crop_transform(recipe)),
+        )
+    train_set, val_set, cache_dir = (
+        VOCMultiLabel(voc, "train", CLASSES),
+        VOCMultiLabel(voc, "val", CLASSES),
+        work / "cache" / "images",
+    )
     fit = CachedImages(train_set, cache_dir, recipe, "train", len(train_set), TrainBatch(recipe))
     test = CachedImages(val_set, cache_dir, recipe, "eval", len(val_set), FiveCropBatch(recipe))
     return Subset(fit, range(n_fit)), Subset(test, range(len(test)))
@@ -135,7 +166,7 @@ class WorkerMemory(threading.Thread):
                     status = Path(f"/proc/{pid}/status").read_text()
                 except OSError:
                     continue
-                hwm = next((int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:")), 0)
+                hwm = next((int(s.split()[1]) for s in status.splitlines() if s.startswith("VmHWM:")), 0)
                 self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
 
     def total_mb(self) -> float:
@@ -167,15 +198,16 @@ def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, b
 
 def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
+    from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
+    from lsml_core.images.loaders import make_loader
     from lsml_core.multilabel.models import build_model
     from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
-    from lsml_core.seeding import make_deterministic
-    from lsml_core.images.loaders import make_loader
-    from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
     from lsml_core.multilabel.train import make_optimizer, predict
+    from lsml_core.seeding import make_deterministic
+
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")
-    make_deterministic(device)   # as training does: deterministic on CPU, cuDNN autotuning on CUDA
+    make_deterministic(device)  # as training does: deterministic on CPU, cuDNN autotuning on CUDA
     torch.manual_seed(0)
     fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
     model = build_model(spec["model"], len(CLASSES), pretrained=False).to(device)
@@ -186,7 +218,7 @@ def measure(spec: dict) -> dict:
     scaler = grad_scaler(device)
     eval_batch, n_eval = max(1, batch // 5), len(test)
     workers = spec["workers"] if way == "pil" else spec["cached_workers"]
-    resident = False if way == "streamed" else None   # None: the project's choice (on the GPU when it fits)
+    resident = False if way == "streamed" else None  # None: the project's choice (on the GPU when it fits)
     if way == "ceiling":
         train_loader = in_memory((batch, 3, size, size), warmup + steps, device)
         eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device)
@@ -196,27 +228,45 @@ def measure(spec: dict) -> dict:
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
     criterion = SmoothedBCEWithLogitsLoss("none", 0.0)
-    train_pass(net, clock, lambda logits, images, targets, masks: criterion(logits, targets, masks), optimizer, scaler,
-               device, warmup + steps, desc=f"{way} {spec['model']} {size}px", total=warmup + steps)
-    for shape_batch in {eval_batch, n_eval % eval_batch} - {0}:   # warm the eval shapes (cuDNN autotunes each)
+    train_pass(
+        net,
+        clock,
+        lambda logits, images, targets, masks: criterion(logits, targets, masks),
+        optimizer,
+        scaler,
+        device,
+        warmup + steps,
+        desc=f"{way} {spec['model']} {size}px",
+        total=warmup + steps,
+    )
+    for shape_batch in {eval_batch, n_eval % eval_batch} - {0}:  # warm the eval shapes (cuDNN autotunes each)
         predict(net, in_memory((shape_batch, 5, 3, size, size), 1, device), device)
     start = now()
     predict(net, eval_loader, device)
     eval_seconds = now() - start
     again = make_loader(fit, batch, device, workers, shuffle_seed=1, resident=resident)
     loader_rate = float("nan") if way == "ceiling" else loader_images_per_s(again, device, warmup, steps, batch)
-    return {"train_images_per_s": steps * batch / (clock.stop - clock.start),
-            "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds if way == "ceiling" else n_eval / eval_seconds,
-            "loader_images_per_s": loader_rate,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "workers_peak_rss_mb": workers_memory.total_mb(),
-            "device": str(device), "loader": type(train_loader).__name__}
+    return {
+        "train_images_per_s": steps * batch / (clock.stop - clock.start),
+        "eval_images_per_s": eval_batch * len(eval_loader) / eval_seconds
+        if way == "ceiling"
+        else n_eval / eval_seconds,
+        "loader_images_per_s": loader_rate,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "workers_peak_rss_mb": workers_memory.total_mb(),
+        "device": str(device),
+        "loader": type(train_loader).__name__,
+    }
 
 
 def run_isolated(spec: dict) -> dict:
     """`measure(spec)` in a fresh Python process."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.data_path", "--measure", json.dumps(spec)],
-                          cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.data_path", "--measure", json.dumps(spec)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"measuring {spec['way']} {spec['model']} {spec['size']}px failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -233,19 +283,35 @@ def build_caches(voc: Path, work: Path, size: int) -> dict:
 
 def machine() -> dict:
     """What the benchmark ran on."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
-    return {"cpu": cpu, "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "torch": torch.__version__, "platform": platform.platform()}
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").is_file()
+        else platform.processor()
+    )
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def medians(rounds: pd.DataFrame) -> pd.DataFrame:
     """Per model, size and way: the median of the rounds, with the slowest and fastest training round."""
     keys = ["model", "size", "batch_size", "way"]
     grouped = rounds.groupby(keys, sort=False)
-    frame = grouped[["train_images_per_s", "eval_images_per_s", "loader_images_per_s", "peak_rss_mb",
-                     "workers_peak_rss_mb"]].median()
+    frame = grouped[
+        ["train_images_per_s", "eval_images_per_s", "loader_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]
+    ].median()
     frame["train_images_per_s_min"] = grouped.train_images_per_s.min()
     frame["train_images_per_s_max"] = grouped.train_images_per_s.max()
     frame["rounds"] = grouped.size()
@@ -257,8 +323,12 @@ def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """Each way's images/s over the ceiling's, for training and evaluation, per model and size."""
     ceiling = frame[frame.way == "ceiling"].set_index(["model", "size"])
     keys = pd.MultiIndex.from_frame(frame[["model", "size"]])
-    frame["train_ratio_to_ceiling"] = frame.train_images_per_s.to_numpy() / ceiling.train_images_per_s.reindex(keys).to_numpy()
-    frame["eval_ratio_to_ceiling"] = frame.eval_images_per_s.to_numpy() / ceiling.eval_images_per_s.reindex(keys).to_numpy()
+    frame["train_ratio_to_ceiling"] = (
+        frame.train_images_per_s.to_numpy() / ceiling.train_images_per_s.reindex(keys).to_numpy()
+    )
+    frame["eval_ratio_to_ceiling"] = (
+        frame.eval_images_per_s.to_numpy() / ceiling.eval_images_per_s.reindex(keys).to_numpy()
+    )
     return frame
 
 
@@ -272,12 +342,17 @@ def markdown(frame: pd.DataFrame) -> str:
 def plot(frame: pd.DataFrame, path: Path) -> None:
     """Training and evaluation images/s per setting, one bar per way."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for ax, column, title in zip(axes, ("train_images_per_s", "eval_images_per_s"), ("training", "evaluation (FiveCrop)")):
+    for ax, column, title in zip(
+        axes, ("train_images_per_s", "eval_images_per_s"), ("training", "evaluation (FiveCrop)")
+    ):
         table = frame.assign(setting=frame.model + " " + frame["size"].astype(str) + "px").pivot(
-            index="setting", columns="way", values=column)[[w for w in (*WAYS, *EXTRA_WAYS) if w in set(frame.way)]]
+            index="setting", columns="way", values=column
+        )[[w for w in (*WAYS, *EXTRA_WAYS) if w in set(frame.way)]]
         table.plot.bar(ax=ax, rot=0, logy=True)
         ax.set_ylabel("images / s")
         ax.set_title(f"{title} images / s")
@@ -285,7 +360,18 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-SETTINGS = ("models", "ways", "sizes", "batch_sizes", "steps", "warmup", "eval_images", "workers", "cached_workers", "compile")
+SETTINGS = (
+    "models",
+    "ways",
+    "sizes",
+    "batch_sizes",
+    "steps",
+    "warmup",
+    "eval_images",
+    "workers",
+    "cached_workers",
+    "compile",
+)
 
 
 def measured_rounds(args) -> list[dict]:
@@ -300,7 +386,9 @@ def measured_rounds(args) -> list[dict]:
 
 
 def main(argv=None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["resnet18", "mobilenet_v2"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[56, 300], help="working sizes in pixels")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 8], help="one per size (the profiles')")
@@ -310,8 +398,13 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--eval-images", type=int, default=40, help="val images predicted with FiveCrop")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the per-sample PIL way")
     parser.add_argument("--cached-workers", type=int, default=0, help="DataLoader workers of the cached way")
-    parser.add_argument("--ways", nargs="+", default=list(WAYS), choices=[*WAYS, *EXTRA_WAYS],
-                        help="ceiling is needed for the ratios; streamed (a diagnostic) streams the cache from its file on CUDA too")
+    parser.add_argument(
+        "--ways",
+        nargs="+",
+        default=list(WAYS),
+        choices=[*WAYS, *EXTRA_WAYS],
+        help="ceiling is needed for the ratios; streamed (a diagnostic) streams the cache from its file on CUDA too",
+    )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model in every way (for CUDA)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmark")
     parser.add_argument("--work-dir", type=Path, help="generated JPEGs and caches; default <out>/work")
@@ -328,28 +421,63 @@ def main(argv=None) -> pd.DataFrame:
     voc = write_voc_like(work / "voc", n_train, args.eval_images)
     caches = [build_caches(voc, work, size) for size in args.sizes]
     rows = measured_rounds(args)
-    for repeat in range(1, args.repeats + 1):   # whole rounds, so a passing disturbance hits one round only
+    for repeat in range(1, args.repeats + 1):  # whole rounds, so a passing disturbance hits one round only
         for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
             for way in args.ways:
                 key = {"model": model, "size": size, "batch_size": batch, "way": way, "repeat": repeat}
                 if any(all(row[k] == v for k, v in key.items()) for row in rows):
-                    continue   # measured by an earlier, interrupted run with the same settings
-                spec = {"way": way, "model": model, "size": size, "batch_size": batch, "steps": args.steps,
-                        "warmup": args.warmup, "workers": args.workers, "cached_workers": args.cached_workers,
-                        "compile": args.compile, "voc": str(voc), "work": str(work)}
+                    continue  # measured by an earlier, interrupted run with the same settings
+                spec = {
+                    "way": way,
+                    "model": model,
+                    "size": size,
+                    "batch_size": batch,
+                    "steps": args.steps,
+                    "warmup": args.warmup,
+                    "workers": args.workers,
+                    "cached_workers": args.cached_workers,
+                    "compile": args.compile,
+                    "voc": str(voc),
+                    "work": str(work),
+                }
                 start = time.perf_counter()
                 rows.append({**key, **run_isolated(spec)})
-                atomic_write_text(args.out / "data_path_rounds.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.4g"))
-                print(f"round {repeat}/{args.repeats} {model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} "
-                      f"train images/s ({time.perf_counter() - start:.0f} s)", flush=True)
+                atomic_write_text(
+                    args.out / "data_path_rounds.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.4g")
+                )
+                print(
+                    f"round {repeat}/{args.repeats} {model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} "
+                    f"train images/s ({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
     rows = [row for row in rows if row["repeat"] <= args.repeats]
     frame = with_ratios(medians(pd.DataFrame(rows)))
     frame.to_csv(args.out / "data_path.csv", index=False, float_format="%.4g")
-    (args.out / "machine.json").write_text(json.dumps({**machine(), "train_images": n_train, "caches": caches,
-                                                       "arguments": {k: str(v) for k, v in vars(args).items()}}, indent=2))
+    (args.out / "machine.json").write_text(
+        json.dumps(
+            {
+                **machine(),
+                "train_images": n_train,
+                "caches": caches,
+                "arguments": {k: str(v) for k, v in vars(args).items()},
+            },
+            indent=2,
+        )
+    )
     plot(frame, args.out / "data_path.png")
-    columns = ["model", "size", "batch_size", "way", "train_images_per_s", "train_ratio_to_ceiling",
-               "eval_images_per_s", "eval_ratio_to_ceiling", "loader_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]
+    columns = [
+        "model",
+        "size",
+        "batch_size",
+        "way",
+        "train_images_per_s",
+        "train_ratio_to_ceiling",
+        "eval_images_per_s",
+        "eval_ratio_to_ceiling",
+        "loader_images_per_s",
+        "peak_rss_mb",
+        "workers_peak_rss_mb",
+    ]
     columns += ["loader"] if "loader" in frame else []
     print(json.dumps(machine()))
     print(markdown(frame[columns]))

@@ -4,6 +4,7 @@ Called by run_all.sh (`python -m lsml_core --profile demo`). The profile's `trac
 Finished runs are skipped unless --force; a failed run does not stop the others; failures are listed
 at the end and make the exit status non-zero.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -14,11 +15,16 @@ from lsml_core.runner import KERNEL, run_profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m lsml_core", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m lsml_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", default="demo", help="profile name in configs/ or a YAML path (default: demo)")
-    parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "results", help="where results go (default: results/)")
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=REPO_ROOT / "results", help="where results go (default: results/)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)"
+    )
     parser.add_argument("--force", action="store_true", help="redo finished runs")
     parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
@@ -29,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         track, profile = tracks.load_profile(args.profile)
-        failures = run_profile(track, profile, args.results_dir.resolve(), args.data_dir.resolve(),
-                               args.force, args.runs, args.kernel)
+        failures = run_profile(
+            track, profile, args.results_dir.resolve(), args.data_dir.resolve(), args.force, args.runs, args.kernel
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ ECE = sum over bins of (bin size / N) * |mean(y) - mean(p)|, bins of equal width
 (p = 1 falls in the last bin). Temperature scaling divides every logit by one T > 0, fitted on the
 selection split's log loss; it changes no ranking.
 """
-from typing import Callable
+
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -34,6 +35,7 @@ def binary_reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS):
 
 def fit_temperature(loss_at: Callable[[float], float]) -> float:
     """The T > 0 minimising `loss_at(T)` (a log loss), searched on log T in [-3, 3], i.e. T in [0.05, 20]."""
-    result = minimize_scalar(lambda log_t: loss_at(float(np.exp(log_t))),
-                             bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-5})
+    result = minimize_scalar(
+        lambda log_t: loss_at(float(np.exp(log_t))), bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-5}
+    )
     return float(np.exp(result.x))

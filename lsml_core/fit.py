@@ -5,10 +5,11 @@ A track supplies its model, optimiser, schedule, one training pass and one valid
 owns the order of events. Epoch e of a run with seed s draws from the seed `s * 10007 + e`, so a
 resumed run repeats an uninterrupted one bit for bit on CPU.
 """
+
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from lsml_core.seeding import make_deterministic, seed_everything
 CHECKPOINT = "checkpoint_last.pt"
 BEST_MODEL = "model_best.pt"
 HISTORY = "history.csv"
-READBACK_EVERY = {"cpu": 1, "cuda": 25}   # batches between loss read-backs, per device type
+READBACK_EVERY = {"cpu": 1, "cuda": 25}  # batches between loss read-backs, per device type
 
 
 class NonFiniteLossError(RuntimeError):
@@ -95,9 +96,11 @@ class LossLog:
         values = torch.stack([loss for _, loss, _ in self.pending]).tolist()
         for (step, _, n), value in zip(self.pending, values):
             if not np.isfinite(value):
-                raise NonFiniteLossError(f"{self.desc}, batch {step}: the training loss is {value}. "
-                                         "Lower the learning rate(s) or check the data; "
-                                         "the checkpoints written so far are kept.")
+                raise NonFiniteLossError(
+                    f"{self.desc}, batch {step}: the training loss is {value}. "
+                    "Lower the learning rate(s) or check the data; "
+                    "the checkpoints written so far are kept."
+                )
             self.total, self.count = self.total + value * n, self.count + n
         self.pending = []
 
@@ -106,8 +109,17 @@ class LossLog:
         return self.total / max(self.count, 1)
 
 
-def train_pass(model, batches: Iterable, loss_of: Callable, optimizer, scaler, device: torch.device,
-               max_batches: int | None, desc: str, total: int | None = None) -> float:
+def train_pass(
+    model,
+    batches: Iterable,
+    loss_of: Callable,
+    optimizer,
+    scaler,
+    device: torch.device,
+    max_batches: int | None,
+    desc: str,
+    total: int | None = None,
+) -> float:
     """One pass over (images, *labels) batches; returns the mean training loss.
 
     `loss_of(logits, images, *labels)` gets float32 logits and the batch on the device.
@@ -126,13 +138,18 @@ def train_pass(model, batches: Iterable, loss_of: Callable, optimizer, scaler, d
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-        losses.add(step, loss, len(images))   # after the step is queued: a read-back leaves the GPU work to do
+        losses.add(step, loss, len(images))  # after the step is queued: a read-back leaves the GPU work to do
     return losses.mean()
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], device: torch.device,
-            forward: Callable | None = None, desc: str = "") -> np.ndarray:
+def predict(
+    model: torch.nn.Module,
+    images: Iterable[torch.Tensor],
+    device: torch.device,
+    forward: Callable | None = None,
+    desc: str = "",
+) -> np.ndarray:
     """float32 outputs of `forward(model, images)` (default: the model) for every batch, in order.
 
     The outputs stay on the device until the end: copying each batch back would make the host wait
@@ -147,9 +164,11 @@ def predict(model: torch.nn.Module, images: Iterable[torch.Tensor], device: torc
             outputs.append(forward(model, batch.to(device, non_blocking=True)).float())
     result = torch.cat(outputs).cpu().numpy()
     if not np.isfinite(result).all():
-        raise NonFiniteLossError(f"{desc}: the model's outputs are not finite ({int((~np.isfinite(result)).sum())} "
-                                 "NaN or infinite values): training diverged. Lower the learning rate(s) in the "
-                                 "profile's train section and rerun with --force; the checkpoints written so far are kept.")
+        raise NonFiniteLossError(
+            f"{desc}: the model's outputs are not finite ({int((~np.isfinite(result)).sum())} "
+            "NaN or infinite values): training diverged. Lower the learning rate(s) in the "
+            "profile's train section and rerun with --force; the checkpoints written so far are kept."
+        )
     return result
 
 
@@ -157,8 +176,10 @@ def load_best(run_dir: Path, model: torch.nn.Module, device: torch.device) -> in
     """Load a run's best model into `model`; returns the epoch it came from."""
     path = Path(run_dir) / BEST_MODEL
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: train the run {Path(run_dir).name} first "
-                                "(run_all.sh trains teachers before the runs that learn from them)")
+        raise FileNotFoundError(
+            f"{path} is missing: train the run {Path(run_dir).name} first "
+            "(run_all.sh trains teachers before the runs that learn from them)"
+        )
     state = torch.load(path, map_location=device, weights_only=False)
     model.load_state_dict(state["model"])
     return state["epoch"]
@@ -174,6 +195,7 @@ def load_teacher(run_dir: Path, model: torch.nn.Module, device: torch.device) ->
 class Epoch:
     """What a track computes in one epoch: its training pass (returns the training columns of the
     history) and its validation (returns the validation columns, the selection score among them)."""
+
     train: Callable[[int, str], dict]
     validate: Callable[[], dict]
 
@@ -186,20 +208,29 @@ class Fit:
         self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
 
     def state(self) -> dict:
-        return {"config": self.cfg.to_dict(), "epoch": self.epoch, "best_score": self.best_score,
-                "best_epoch": self.best_epoch, "history": self.history, "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict()}
+        return {
+            "config": self.cfg.to_dict(),
+            "epoch": self.epoch,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
 
     def load(self, path: Path, device: torch.device) -> None:
         """Resume from a checkpoint written by the same configuration."""
         state = torch.load(path, map_location=device, weights_only=False)
         if state["config"] != self.cfg.to_dict():
-            raise ValueError(f"{path} was written by a different configuration; delete the run folder "
-                             "or rerun with --force to start it again")
+            raise ValueError(
+                f"{path} was written by a different configuration; delete the run folder "
+                "or rerun with --force to start it again"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:   # a checkpoint of another device keeps this device's SGD kernel
+        for group in self.optimizer.param_groups:  # a checkpoint of another device keeps this device's SGD kernel
             group["fused"] = self.optimizer.defaults.get("fused")
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -212,8 +243,17 @@ def learning_rates(optimizer) -> dict:
     return {f"lr_{g['name']}" if "name" in g else "lr": g["lr"] for g in optimizer.param_groups}
 
 
-def fit(run: Fit, run_dir: Path, epoch: Epoch, score: str, epochs: int, seed: int, device: torch.device,
-        patience: int | None = None, on_epoch_end: Callable[[dict], None] | None = None) -> pd.DataFrame:
+def fit(
+    run: Fit,
+    run_dir: Path,
+    epoch: Epoch,
+    score: str,
+    epochs: int,
+    seed: int,
+    device: torch.device,
+    patience: int | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> pd.DataFrame:
     """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
     checkpoint; after every epoch: the best model (by `score`, higher is better), the checkpoint and
     history.csv. Returns the history."""
@@ -231,7 +271,9 @@ def fit(run: Fit, run_dir: Path, epoch: Epoch, score: str, epochs: int, seed: in
         run.epoch, run.history = number, run.history + [row]
         if row[score] > run.best_score:
             run.best_score, run.best_epoch = row[score], number
-            atomic_torch_save({"epoch": number, score: row[score], "model": run.model.state_dict()}, run_dir / BEST_MODEL)
+            atomic_torch_save(
+                {"epoch": number, score: row[score], "model": run.model.state_dict()}, run_dir / BEST_MODEL
+            )
         atomic_torch_save(run.state(), run_dir / CHECKPOINT)
         atomic_write_text(run_dir / HISTORY, pd.DataFrame(run.history).to_csv(index=False))
         if on_epoch_end is not None:

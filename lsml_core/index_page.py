@@ -1,4 +1,5 @@
 """results/<profile>/index.html, for every track: one page linking the reports, every notebook and every run."""
+
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2p
 @dataclass(frozen=True)
 class Link:
     """A file of the results folder and its label."""
+
     path: Path
     label: str
 
@@ -40,20 +42,44 @@ class Link:
         return f'<a href="{html.escape(str(self.path.relative_to(out)))}">{html.escape(self.label)}</a>'
 
 
-def write_index(out: Path, name: str, description: str, links: list[Link], rows: list[tuple[str, str, str, list[Link]]],
-                failures: list, source: str, warn: bool, title: str, score: str) -> Path:
+def write_index(
+    out: Path,
+    name: str,
+    description: str,
+    links: list[Link],
+    rows: list[tuple[str, str, str, list[Link]]],
+    failures: list,
+    source: str,
+    warn: bool,
+    title: str,
+    score: str,
+) -> Path:
     """Write the index page of a profile's results folder: links, one row per run (name, status, score,
     notebooks), the failures with their executed notebooks; the data source, as a warning when `warn`."""
-    data = (f'<p class="warn">WARNING: the data were made from {html.escape(source)}.</p>' if warn
-            else f"<p>Data: {html.escape(source)}.</p>")
-    run_rows = "\n".join(f"<tr><td>{html.escape(run)}</td><td>{status}</td><td>{html.escape(value)}</td>"
-                         f"<td>{', '.join(link.html(out) for link in notebooks)}</td></tr>"
-                         for run, status, value, notebooks in rows)
-    failure_items = "".join(f"<li>{html.escape(f.what)}: {html.escape(f.error)}<br>"
-                            f"{Link(f.notebook.with_suffix('.html'), str(f.notebook)).html(out)}</li>" for f in failures)
-    page = PAGE.format(name=html.escape(name), description=html.escape(description), title=html.escape(title),
-                       data=data, links="".join(f"<li>{link.html(out)}</li>" for link in links),
-                       score=html.escape(score), rows=run_rows,
-                       failures=f'<h2>Failures</h2><ul class="warn">{failure_items}</ul>' if failures else "")
+    data = (
+        f'<p class="warn">WARNING: the data were made from {html.escape(source)}.</p>'
+        if warn
+        else f"<p>Data: {html.escape(source)}.</p>"
+    )
+    run_rows = "\n".join(
+        f"<tr><td>{html.escape(run)}</td><td>{status}</td><td>{html.escape(value)}</td>"
+        f"<td>{', '.join(link.html(out) for link in notebooks)}</td></tr>"
+        for run, status, value, notebooks in rows
+    )
+    failure_items = "".join(
+        f"<li>{html.escape(f.what)}: {html.escape(f.error)}<br>"
+        f"{Link(f.notebook.with_suffix('.html'), str(f.notebook)).html(out)}</li>"
+        for f in failures
+    )
+    page = PAGE.format(
+        name=html.escape(name),
+        description=html.escape(description),
+        title=html.escape(title),
+        data=data,
+        links="".join(f"<li>{link.html(out)}</li>" for link in links),
+        score=html.escape(score),
+        rows=run_rows,
+        failures=f'<h2>Failures</h2><ul class="warn">{failure_items}</ul>' if failures else "",
+    )
     atomic_write_text(out / "index.html", page)
     return out / "index.html"

@@ -1,4 +1,5 @@
 """Figures every track draws; each function returns its matplotlib Figure, computing nothing new."""
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -30,7 +31,9 @@ def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str):
             ax.axis("on")
             ax.plot([0, 1], [0, 1], color="grey", linestyle="--")
             ax.plot(*curve["before"][:2], marker="o", label=f"before (ECE {curve['ece_before']:.3f})")
-            ax.plot(*curve["after"][:2], marker="x", label=f"T={curve['temperature']:.2f} (ECE {curve['ece_after']:.3f})")
+            ax.plot(
+                *curve["after"][:2], marker="x", label=f"T={curve['temperature']:.2f} (ECE {curve['ece_after']:.3f})"
+            )
             ax.set(title=f"{model}: {name}", xlim=(0, 1), ylim=(0, 1), xlabel="predicted", ylabel="observed")
             ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)

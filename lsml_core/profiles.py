@@ -4,6 +4,7 @@ A profile's YAML names its track (`track: multiclass`; without the key, `multila
 sections that track's `Profile` declares; an unknown key is an error that lists the allowed ones. A
 run's configuration is saved as JSON beside its results and read back with the same types.
 """
+
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from lsml_core.records import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_TRACK = "multilabel"
-PROFILE_FILE = "profile.yaml"   # the resolved profile, written into every results folder
+PROFILE_FILE = "profile.yaml"  # the resolved profile, written into every results folder
 
 
 def check_choice(name: str, value, allowed) -> None:
@@ -46,8 +47,9 @@ def profile_path(name_or_path: str | Path) -> Path:
     path = CONFIG_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-        raise ValueError(f"unknown profile {str(name_or_path)!r}: choose one of {', '.join(names)} "
-                         "or give the path of a YAML file")
+        raise ValueError(
+            f"unknown profile {str(name_or_path)!r}: choose one of {', '.join(names)} or give the path of a YAML file"
+        )
     return path
 
 
@@ -67,10 +69,14 @@ def build_profile(cls, values: dict, source: str, track: str, **built):
     types = {f.name: f.type for f in fields(cls)}
     unknown = sorted(set(values) - set(types))
     if unknown:
-        raise ValueError(f"unknown section(s) {unknown} in profile {source} (track {track}); "
-                         f"allowed: track, {', '.join(types)}")
-    sections = {key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key)
-                for key in types if key in values or key not in ("name", "description", *built)}
+        raise ValueError(
+            f"unknown section(s) {unknown} in profile {source} (track {track}); allowed: track, {', '.join(types)}"
+        )
+    sections = {
+        key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key)
+        for key in types
+        if key in values or key not in ("name", "description", *built)
+    }
     return cls(**sections, **built)
 
 
@@ -82,11 +88,12 @@ def with_track(track: str, values: dict) -> dict:
 @dataclass(frozen=True, kw_only=True)
 class ProfileBase:
     """What every track's profile has: a name, a description, one data config and one training recipe."""
+
     name: str
     description: str = ""
 
     track = DEFAULT_TRACK
-    run_config = None   # the track's RunConfig class
+    run_config = None  # the track's RunConfig class
 
     def run(self, **train):
         """One run of this profile: its data config and its recipe with `train`'s fields replaced."""
@@ -104,6 +111,7 @@ class RunConfigBase:
     A track subclasses it with typed `data` and `train` fields; its `train` config names the run
     (`run_name`).
     """
+
     profile: str
 
     track = DEFAULT_TRACK
@@ -120,5 +128,8 @@ class RunConfigBase:
         """Read a saved configuration back, its sections as the types the fields declare."""
         types = {f.name: f.type for f in fields(cls)}
         values = {k: v for k, v in values.items() if k != "track"}
-        return cls(profile=values["profile"], data=build(types["data"], values["data"], "data"),
-                   train=build(types["train"], values["train"], "train"))
+        return cls(
+            profile=values["profile"],
+            data=build(types["data"], values["data"], "data"),
+            train=build(types["train"], values["train"], "train"),
+        )

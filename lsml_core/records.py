@@ -1,4 +1,5 @@
 """Atomic writes and the record (config, package versions, git revision) kept beside every result."""
+
 import hashlib
 import json
 import os
@@ -14,8 +15,20 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PACKAGES = ("torch", "torchvision", "numpy", "pandas", "scikit-learn", "matplotlib", "seaborn",
-            "papermill", "nbconvert", "pillow", "pyyaml", "tqdm")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "pillow",
+    "pyyaml",
+    "tqdm",
+)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -65,9 +78,16 @@ def atomic_torch_save(obj, path: Path) -> None:
 def git_revision(repo: Path) -> str:
     """The checkout's commit, with `-dirty` when it has uncommitted changes; `unknown` outside git."""
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -3,8 +3,9 @@
 A run is finished when its metrics.json holds every split its track reports. Predictions are CSV
 files: a track's label columns, then one float32 score column per class (`<prefix><class>`).
 """
+
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,9 @@ def write_predictions(path: Path, labels: pd.DataFrame, scores: np.ndarray, colu
     atomic_write_text(path, frame.to_csv(index=False, float_format="%.9g"))
 
 
-def read_predictions(path: Path, prefix: str, score_dtype=np.float32, **read_csv) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+def read_predictions(
+    path: Path, prefix: str, score_dtype=np.float32, **read_csv
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """(label columns, scores [N, K] as `score_dtype`, class names) of a predictions CSV whose score columns
     start with `prefix`; `read_csv`: pandas' options for the label columns."""
     frame = pd.read_csv(path, **read_csv)
@@ -66,5 +69,10 @@ def mean_std_text(mean: float, std: float, n: int, digits: int = 3) -> str:
 def mean_std(frame: pd.DataFrame, keys: list[str], values, digits: int = 3) -> pd.DataFrame:
     """`mean ± std (n=N)` of each column of `values` per group of `keys` (groups in order of appearance)."""
     stats = frame.groupby(keys, sort=False)[list(values)].agg(["mean", "std", "count"])
-    return pd.DataFrame({v: [mean_std_text(r[(v, "mean")], r[(v, "std")], r[(v, "count")], digits)
-                             for _, r in stats.iterrows()] for v in values}, index=stats.index)
+    return pd.DataFrame(
+        {
+            v: [mean_std_text(r[(v, "mean")], r[(v, "std")], r[(v, "count")], digits) for _, r in stats.iterrows()]
+            for v in values
+        },
+        index=stats.index,
+    )

@@ -6,12 +6,13 @@ A track describes itself with a `Track`; `run_profile` does the rest in the same
 data, records, the profile's first notebooks, the runs (in phases: a later phase may depend on the
 runs of an earlier one), the track's summary, the report notebooks, index.html.
 """
+
 import fnmatch
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import papermill as pm
@@ -25,13 +26,14 @@ from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, 
 from lsml_core.results import same_config
 
 KERNEL = "lsml"
-TEACHER_STAMP = "teacher.json"   # in a run that learnt from a teacher: which teacher model it saw
+TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 
 @dataclass
 class Failure:
     """A notebook execution that raised: what, where its executed notebook is, and the error."""
+
     what: str
     notebook: Path
     error: str
@@ -40,6 +42,7 @@ class Failure:
 @dataclass(frozen=True)
 class Notebook:
     """A notebook of a track (`notebooks/<track>/<name>.ipynb`) and what the index page calls it."""
+
     name: str
     label: str
     hide_code: bool = False
@@ -55,6 +58,7 @@ class Track:
     - `summarise(profile_dir)`: tables written after the runs (e.g. summary.csv), or None.
     - `index_score`: (column header, run folder -> text) of the index page.
     """
+
     name: str
     title: str
     load_profile: Callable
@@ -85,8 +89,15 @@ def execute(source: Path, output: Path, parameters: dict, kernel: str, hide_code
     print(f"  {source.stem} -> {output}", flush=True)
     failure = None
     try:
-        pm.execute_notebook(source, output, parameters=parameters, kernel_name=kernel,
-                            cwd=str(REPO_ROOT), progress_bar=False, start_timeout=300)
+        pm.execute_notebook(
+            source,
+            output,
+            parameters=parameters,
+            kernel_name=kernel,
+            cwd=str(REPO_ROOT),
+            progress_bar=False,
+            start_timeout=300,
+        )
     except pm.PapermillExecutionError as exc:
         failure = Failure(source.stem, output, f"{exc.ename}: {exc.evalue}")
     if output.is_file():
@@ -94,13 +105,26 @@ def execute(source: Path, output: Path, parameters: dict, kernel: str, hide_code
     return failure
 
 
-def execute_all(track: Track, notebooks: tuple[Notebook, ...], folder: Path, parameters: dict, kernel: str,
-                stop_on_failure: bool = False) -> list[Failure | None]:
+def execute_all(
+    track: Track,
+    notebooks: tuple[Notebook, ...],
+    folder: Path,
+    parameters: dict,
+    kernel: str,
+    stop_on_failure: bool = False,
+) -> list[Failure | None]:
     """Execute a track's notebooks into `folder` one after the other (up to the first failure if asked)."""
     failures = []
     for notebook in notebooks:
-        failures.append(execute(NOTEBOOK_DIR / track.name / f"{notebook.name}.ipynb", folder / f"{notebook.name}.ipynb",
-                                parameters, kernel, notebook.hide_code))
+        failures.append(
+            execute(
+                NOTEBOOK_DIR / track.name / f"{notebook.name}.ipynb",
+                folder / f"{notebook.name}.ipynb",
+                parameters,
+                kernel,
+                notebook.hide_code,
+            )
+        )
         if stop_on_failure and failures[-1] is not None:
             break
     return failures
@@ -121,8 +145,13 @@ def teacher_changed(cfg, run_dir: Path) -> bool:
     return stamp.is_file() and read_json(stamp) != teacher_fingerprint(cfg, run_dir)
 
 
-def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool],
-             run_one: Callable[[object, Path], Failure | None]) -> list[Failure | None]:
+def run_each(
+    runs: list,
+    out: Path,
+    force: bool,
+    complete: Callable[[Path], bool],
+    run_one: Callable[[object, Path], Failure | None],
+) -> list[Failure | None]:
     """`run_one(cfg, out/runs/<name>)` for each run: finished ones skipped and folders of another
     configuration refused unless `force`, which starts each run afresh. A finished run whose teacher
     was retrained since is redone too, so the runs built on a teacher never outlive it."""
@@ -130,8 +159,14 @@ def run_each(runs: list, out: Path, force: bool, complete: Callable[[Path], bool
     for i, cfg in enumerate(runs, 1):
         run_dir = out / "runs" / cfg.name
         if not force and not same_config(run_dir, cfg):
-            failures.append(Failure(cfg.name, run_dir / "config.json", "the run folder holds results of a different "
-                                    "configuration; rerun with --force to redo it, or use another --results-dir"))
+            failures.append(
+                Failure(
+                    cfg.name,
+                    run_dir / "config.json",
+                    "the run folder holds results of a different "
+                    "configuration; rerun with --force to redo it, or use another --results-dir",
+                )
+            )
             continue
         finished = complete(run_dir)
         stale = finished and teacher_changed(cfg, run_dir)
@@ -161,8 +196,15 @@ def matching(runs: list, patterns: list[str] | None) -> list:
     return [r for r in runs if not patterns or any(fnmatch.fnmatch(r.name, p) for p in patterns)]
 
 
-def run_profile(track: Track, profile, results_dir: Path, data_dir: Path, force: bool = False,
-                patterns: list[str] | None = None, kernel: str = KERNEL) -> list[Failure]:
+def run_profile(
+    track: Track,
+    profile,
+    results_dir: Path,
+    data_dir: Path,
+    force: bool = False,
+    patterns: list[str] | None = None,
+    kernel: str = KERNEL,
+) -> list[Failure]:
     """Everything for one profile of a track; returns the failures."""
     check_patterns(track.run_names(profile), patterns)
     out = results_dir / profile.name
@@ -177,6 +219,7 @@ def run_profile(track: Track, profile, results_dir: Path, data_dir: Path, force:
     def run_one(cfg, run_dir: Path) -> Failure | None:
         run_params = {"config": cfg.to_dict(), "run_dir": str(run_dir), "data_dir": str(data_dir)}
         return next(filter(None, execute_all(track, track.run_notebooks, run_dir, run_params, kernel, True)), None)
+
     start = time.perf_counter()
     for phase in track.phases(profile, out / "runs"):
         failures += run_each(matching(phase(), patterns), out, force, track.is_complete, run_one)
@@ -185,8 +228,18 @@ def run_profile(track: Track, profile, results_dir: Path, data_dir: Path, force:
         track.summarise(out)
     failures += execute_all(track, track.report_notebooks, out / "notebooks", params, kernel)
     failures = [f for f in failures if f is not None]
-    write_index(out, profile.name, profile.description, index_links(track, out), index_rows(track, profile, out),
-                failures, source, track.warning(source), track.title, track.index_score[0])
+    write_index(
+        out,
+        profile.name,
+        profile.description,
+        index_links(track, out),
+        index_rows(track, profile, out),
+        failures,
+        source,
+        track.warning(source),
+        track.title,
+        track.index_score[0],
+    )
     return failures
 
 

@@ -1,4 +1,5 @@
 """Seeds for Python, NumPy and torch; deterministic kernels on CPU, autotuned ones on CUDA."""
+
 import os
 import random
 

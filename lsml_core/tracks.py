@@ -3,6 +3,7 @@
 A new track is a folder `lsml_core/<track>/` whose `track.py` defines `TRACK` (a `runner.Track`),
 a folder `notebooks/<track>/`, and one line here.
 """
+
 from pathlib import Path
 
 from lsml_core.multiclass.track import TRACK as MULTICLASS

@@ -1,4 +1,5 @@
 """Shared fixtures: small VOC-format folders written by the tests themselves."""
+
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lsml_core.multilabel.demo_data import Source, make_mosaics, MosaicSpec, write_split
+from lsml_core.multilabel.demo_data import MosaicSpec, Source, make_mosaics, write_split
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,9 +30,9 @@ def voc_folder(tmp_path) -> Path:
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (root / sub).mkdir(parents=True)
     annotations = {
-        "2008_000001": [("dog", 0)],                                   # a single object
+        "2008_000001": [("dog", 0)],  # a single object
         "2008_000002": [("person", 0), ("person", 0), ("car", 0), ("bottle", 1)],  # bottle only difficult
-        "2008_000003": [("cat", 1), ("cat", 0), ("chair", 1)],         # cat also clear, chair only difficult
+        "2008_000003": [("cat", 1), ("cat", 0), ("chair", 1)],  # cat also clear, chair only difficult
     }
     rng = np.random.default_rng(0)
     for image_id, objects in annotations.items():
@@ -44,9 +45,11 @@ def voc_folder(tmp_path) -> Path:
 def synthetic_source(n: int = 60, classes: tuple[str, ...] = ("a", "b", "c", "d")) -> Source:
     """A small single-label source whose classes are learnable (each class a different brightness band)."""
     rng = np.random.default_rng(1)
+
     def images(labels):
         base = (labels[:, None, None] + 1) * (220 // len(classes))
         return np.clip(base + rng.integers(-10, 10, (len(labels), 28, 28)), 0, 255).astype(np.uint8)
+
     train_labels, test_labels = rng.integers(0, len(classes), n), rng.integers(0, len(classes), n // 2)
     return Source("synthetic", classes, images(train_labels), train_labels, images(test_labels), test_labels)
 
@@ -58,8 +61,10 @@ def mosaic_voc(tmp_path) -> Path:
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (root / sub).mkdir(parents=True)
     source, spec, rng = synthetic_source(), MosaicSpec(), np.random.default_rng(2)
-    for split, n, images, labels in (("train", 40, source.train_images, source.train_labels),
-                                     ("val", 16, source.test_images, source.test_labels)):
+    for split, n, images, labels in (
+        ("train", 40, source.train_images, source.train_labels),
+        ("val", 16, source.test_images, source.test_labels),
+    ):
         mosaics, cells = make_mosaics(images, labels, n, spec, rng)
         write_split(root, split, mosaics, cells, source.classes, spec.grid)
     return root

@@ -1,21 +1,31 @@
 """Batched transforms: the per-sample recipe in distribution, FiveCrop and centre crop exactly, seeded."""
+
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.images.batch_transforms import (CentreCropBatch, FiveCropBatch, TrainBatch, normalize,
-                                        rotate)
+from lsml_core.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch, normalize, rotate
 from lsml_core.images.image_cache import eval_window
-from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe, eval_transform, five_crop_transform, scaled_recipe, train_transform
+from lsml_core.images.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Recipe,
+    eval_transform,
+    five_crop_transform,
+    scaled_recipe,
+    train_transform,
+)
 
 RECIPE = scaled_recipe(16)
 LOW, HIGH = normalize(torch.zeros(3, 1, 1)).flatten(), normalize(torch.ones(3, 1, 1)).flatten()
 
 
 def uint8_batch(n: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+    return torch.randint(
+        0, 256, (n, 3, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def pil(image: torch.Tensor) -> Image.Image:
@@ -37,8 +47,8 @@ def test_train_batch_shapes_and_ranges():
 def test_parameter_rates_are_the_recipes():
     p = TrainBatch(RECIPE).parameters(40_000, torch.Generator().manual_seed(0))
     jitter = p["factor"] != 1
-    assert abs(jitter.float().mean() - 0.5) < 0.01                    # RandomChoice of two
-    assert abs(p["gray"].float().mean() - 0.5 * 0.25) < 0.01           # grayscale only when chosen
+    assert abs(jitter.float().mean() - 0.5) < 0.01  # RandomChoice of two
+    assert abs(p["gray"].float().mean() - 0.5 * 0.25) < 0.01  # grayscale only when chosen
     assert not (p["gray"] & jitter).any()
     assert abs(p["flip"].float().mean() - 0.25) < 0.01
     assert p["factor"].min() >= 0.8 and p["factor"].max() <= 1.2
@@ -67,9 +77,11 @@ def test_train_batch_matches_the_per_sample_recipe_in_distribution():
     reference = per_sample(RECIPE, images, 2)
     for out in (batched, reference):
         assert out.shape == reference.shape
-    def gray_rate(out):   # all three channels equal once the normalisation is undone
+
+    def gray_rate(out):  # all three channels equal once the normalisation is undone
         pixels = out * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
         return ((pixels[:, 0] - pixels[:, 1]).abs().amax((1, 2)) < 0.01).float().mean()
+
     assert abs(gray_rate(batched) - gray_rate(reference)) < 0.03
     assert abs(gray_rate(batched) - 0.125) < 0.03
     means_b, means_r = batched.mean((1, 2, 3)), reference.mean((1, 2, 3))
@@ -95,12 +107,18 @@ def test_batched_eval_and_test_equal_the_per_sample_recipe_on_square_images():
     recipe = scaled_recipe(32)
     images = [pil(image) for image in uint8_batch(3, 40, 40)]
     windows = window_batch(images, recipe)
-    assert torch.allclose(CentreCropBatch(recipe)(windows), torch.stack([eval_transform(recipe)(im) for im in images]), atol=1e-6)
-    assert torch.allclose(FiveCropBatch(recipe)(windows), torch.stack([five_crop_transform(recipe)(im) for im in images]), atol=1e-6)
+    assert torch.allclose(
+        CentreCropBatch(recipe)(windows), torch.stack([eval_transform(recipe)(im) for im in images]), atol=1e-6
+    )
+    assert torch.allclose(
+        FiveCropBatch(recipe)(windows), torch.stack([five_crop_transform(recipe)(im) for im in images]), atol=1e-6
+    )
 
 
 def test_batched_centre_crop_equals_the_per_sample_recipe_on_any_image():
     recipe = scaled_recipe(32)
     images = [pil(image) for image in uint8_batch(1, 50, 70)] + [pil(image) for image in uint8_batch(1, 61, 37)]
     windows = window_batch(images, recipe)
-    assert torch.allclose(CentreCropBatch(recipe)(windows), torch.stack([eval_transform(recipe)(im) for im in images]), atol=1e-6)
+    assert torch.allclose(
+        CentreCropBatch(recipe)(windows), torch.stack([eval_transform(recipe)(im) for im in images]), atol=1e-6
+    )

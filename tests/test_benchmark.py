@@ -1,16 +1,33 @@
 """The data-path benchmark at a tiny size: its table, CSV and plot; one way measured in its own process."""
+
 import pandas as pd
 import pytest
 
 from benchmarks import data_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-TINY = ["--models", "resnet18", "--sizes", "16", "--batch-sizes", "2", "--steps", "1", "--warmup", "1",
-        "--eval-images", "2", "--workers", "1", "--repeats", "2"]
+TINY = [
+    "--models",
+    "resnet18",
+    "--sizes",
+    "16",
+    "--batch-sizes",
+    "2",
+    "--steps",
+    "1",
+    "--warmup",
+    "1",
+    "--eval-images",
+    "2",
+    "--workers",
+    "1",
+    "--repeats",
+    "2",
+]
 
 
 def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data_path, "run_isolated", data_path.measure)   # the same measurement, without new processes
+    monkeypatch.setattr(data_path, "run_isolated", data_path.measure)  # the same measurement, without new processes
     data_path.main([*TINY, "--out", str(tmp_path / "out")])
     frame = pd.read_csv(tmp_path / "out" / "data_path.csv")
     assert list(frame.way) == ["pil", "cached", "ceiling"] and (frame.rounds == 2).all()
@@ -19,41 +36,73 @@ def test_benchmark_writes_every_way_with_its_ratio_to_the_ceiling(tmp_path, monk
     assert len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
     assert (frame.train_images_per_s > 0).all() and (frame.eval_images_per_s > 0).all()
     ways = frame.set_index("way").loader_images_per_s
-    assert ways.pil > 0 and ways.cached > 0 and pd.isna(ways.ceiling)   # the data path alone; none for the ceiling
+    assert ways.pil > 0 and ways.cached > 0 and pd.isna(ways.ceiling)  # the data path alone; none for the ceiling
     assert (frame[frame.way == "ceiling"][["train_ratio_to_ceiling", "eval_ratio_to_ceiling"]] == 1).all().all()
     assert (tmp_path / "out" / "data_path.png").stat().st_size > 0 and (tmp_path / "out" / "machine.json").is_file()
     assert "train_ratio_to_ceiling" in capsys.readouterr().out
-    assert list(frame.loader) == ["DataLoader", "DeviceBatches" if frame.device[0] == "cpu" else "ResidentBatches", "list"]
+    assert list(frame.loader) == [
+        "DataLoader",
+        "DeviceBatches" if frame.device[0] == "cpu" else "ResidentBatches",
+        "list",
+    ]
 
 
 def test_a_rerun_resumes_the_measured_rounds_and_new_settings_start_over(tmp_path, monkeypatch):
     calls = []
+
     def fake(spec):
         calls.append(spec["way"])
-        return {"train_images_per_s": 10.0, "eval_images_per_s": 5.0, "loader_images_per_s": 20.0, "peak_rss_mb": 1.0,
-                "workers_peak_rss_mb": 0.0, "device": "cpu"}
+        return {
+            "train_images_per_s": 10.0,
+            "eval_images_per_s": 5.0,
+            "loader_images_per_s": 20.0,
+            "peak_rss_mb": 1.0,
+            "workers_peak_rss_mb": 0.0,
+            "device": "cpu",
+        }
+
     monkeypatch.setattr(data_path, "run_isolated", fake)
     out = ["--out", str(tmp_path / "out")]
     data_path.main([*TINY[:-1], "1", *out])
     assert len(calls) == 3
-    data_path.main([*TINY, *out])                      # round 1 is kept, round 2 is measured
+    data_path.main([*TINY, *out])  # round 1 is kept, round 2 is measured
     assert len(calls) == 6 and len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
-    data_path.main([*TINY, "--steps", "2", *out])      # other settings: every round again
+    data_path.main([*TINY, "--steps", "2", *out])  # other settings: every round again
     assert len(calls) == 12 and len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 6
 
 
 def test_one_way_is_measured_in_a_fresh_process(tmp_path):
     voc = data_path.write_voc_like(tmp_path / "voc", n_train=8, n_val=2)
-    spec = {"way": "cached", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
-            "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
+    spec = {
+        "way": "cached",
+        "model": "resnet18",
+        "size": 16,
+        "batch_size": 2,
+        "steps": 1,
+        "warmup": 1,
+        "workers": 0,
+        "cached_workers": 0,
+        "voc": str(voc),
+        "work": str(tmp_path),
+    }
     result = data_path.run_isolated(spec)
     assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0 and result["device"] in ("cpu", "cuda")
 
 
 def test_the_streamed_way_is_measured_and_names_its_loader(tmp_path):
     voc = data_path.write_voc_like(tmp_path / "voc", n_train=12, n_val=3)
-    spec = {"way": "streamed", "model": "resnet18", "size": 16, "batch_size": 2, "steps": 1, "warmup": 1,
-            "workers": 0, "cached_workers": 0, "voc": str(voc), "work": str(tmp_path)}
+    spec = {
+        "way": "streamed",
+        "model": "resnet18",
+        "size": 16,
+        "batch_size": 2,
+        "steps": 1,
+        "warmup": 1,
+        "workers": 0,
+        "cached_workers": 0,
+        "voc": str(voc),
+        "work": str(tmp_path),
+    }
     result = data_path.measure(spec)
     assert result["train_images_per_s"] > 0 and result["loader_images_per_s"] > 0
     assert result["loader"] == "DeviceBatches"

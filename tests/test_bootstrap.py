@@ -1,4 +1,5 @@
 """Paired bootstrap: weighted AP equals AP on repeated rows; known answers."""
+
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from lsml_core.multilabel.metrics import average_precision
 def data(seed=0, n=120, classes=4):
     rng = np.random.default_rng(seed)
     targets = (rng.random((n, classes)) < 0.3).astype(np.float32)
-    scores = np.round(targets + rng.normal(0, 0.8, (n, classes)), 1)   # rounded: plenty of ties
+    scores = np.round(targets + rng.normal(0, 0.8, (n, classes)), 1)  # rounded: plenty of ties
     mask = (rng.random((n, classes)) > 0.1).astype(np.float32)
     return targets, scores, mask
 
@@ -36,10 +37,15 @@ def test_a_clearly_better_arm_has_an_interval_above_zero():
     targets, scores, mask = data(n=300)
     perfect = targets + 0.01 * np.random.default_rng(5).random(targets.shape)
     result = paired_bootstrap(targets, [scores], [perfect], mask, n_boot=300)
-    observed = np.nanmean(average_precision(targets, perfect, mask=mask)) - np.nanmean(average_precision(targets, scores, mask=mask))
+    observed = np.nanmean(average_precision(targets, perfect, mask=mask)) - np.nanmean(
+        average_precision(targets, scores, mask=mask)
+    )
     assert result["difference"] == pytest.approx(observed)
     assert 0 < result["ci_low"] <= result["difference"] <= result["ci_high"]
-    assert verdict(result) == "higher" and verdict(paired_bootstrap(targets, [perfect], [scores], mask, n_boot=100)) == "lower"
+    assert (
+        verdict(result) == "higher"
+        and verdict(paired_bootstrap(targets, [perfect], [scores], mask, n_boot=100)) == "lower"
+    )
     assert np.all(result["per_class"]["difference"] > 0)
 
 

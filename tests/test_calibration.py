@@ -1,4 +1,5 @@
 """Calibration metrics against scikit-learn and loops written out, and temperature scaling."""
+
 import numpy as np
 import pytest
 from scipy.special import expit

@@ -1,4 +1,5 @@
 """Profiles: the shipped ones load, the grid expands as documented, bad values are named."""
+
 import pytest
 
 from lsml_core.multilabel.config import RunConfig, load_profile
@@ -29,7 +30,13 @@ def test_grid_runs_baseline_once_per_model_and_seed():
 def test_voc2012_profile_is_the_original_recipe():
     profile = load_profile("voc2012")
     t = profile.train
-    assert (profile.data.kind, profile.data.image_size, t.batch_size, t.epochs, t.cosine_t_max) == ("voc", 300, 8, 15, 12)
+    assert (profile.data.kind, profile.data.image_size, t.batch_size, t.epochs, t.cosine_t_max) == (
+        "voc",
+        300,
+        8,
+        15,
+        12,
+    )
     assert (t.lr_backbone, t.lr_head, t.momentum, t.pretrained) == (1.5e-4, 5e-2, 0.9, True)
 
 
@@ -38,15 +45,18 @@ def test_run_config_round_trips_through_a_dict():
     assert RunConfig.from_dict(run.to_dict()) == run
 
 
-@pytest.mark.parametrize("text, message", [
-    ("grid: {alphas: [1.2]}", "alpha=1.2"),
-    ("grid: {schemes: [smooth]}", "unknown smoothing scheme"),
-    ("grid: {models: [vgg]}", "unknown model"),
-    ("train: {learning_rate: 1}", "unknown key"),
-    ("data: {kind: cifar}", "unknown data kind"),
-    ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
-    ("extra: 1", "unknown section"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("grid: {alphas: [1.2]}", "alpha=1.2"),
+        ("grid: {schemes: [smooth]}", "unknown smoothing scheme"),
+        ("grid: {models: [vgg]}", "unknown model"),
+        ("train: {learning_rate: 1}", "unknown key"),
+        ("data: {kind: cifar}", "unknown data kind"),
+        ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
+        ("extra: 1", "unknown section"),
+    ],
+)
 def test_bad_profiles_are_named(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(text)

@@ -1,32 +1,34 @@
 """The CUDA path (skipped without a GPU): batch transforms equal the CPU's, channels_last inputs, mixed
 precision training and resume, the side stream, splits held on the GPU, a training pass that waits for
 the device only to read its losses back, torch.compile, and the single-label track."""
+
 import json
 import warnings
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
+from lsml_core import fit
 from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
-from lsml_core.multilabel.splits import build_splits
-from lsml_core.multilabel.evaluate import evaluate_run
-from lsml_core.multilabel import train as training
 from lsml_core.images.loaders import DeviceBatches, ResidentBatches, make_loader
+from lsml_core.images.transforms import scaled_recipe
+from lsml_core.multiclass import evaluate as multiclass_evaluation
+from lsml_core.multiclass import train as multiclass
+from lsml_core.multilabel.evaluate import evaluate_run
 from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
-from lsml_core import fit
+from lsml_core.multilabel.splits import build_splits
 from lsml_core.multilabel.train import make_optimizer, train_run
-from lsml_core.images.transforms import scaled_recipe
-from lsml_core.multiclass import evaluate as multiclass_evaluation, train as multiclass
 from tests.test_data_path import data_config
 from tests.test_multiclass_training import run, tiny_splits
 from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
 
-pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
-              pytest.mark.filterwarnings("ignore:class .* has no positive examples")]
+pytestmark = [
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+    pytest.mark.filterwarnings("ignore:class .* has no positive examples"),
+]
 CUDA = torch.device("cuda")
 
 
@@ -39,7 +41,7 @@ def test_train_batch_on_cuda_equals_the_cpu_recipe_with_the_same_draws():
     cpu = TrainBatch(recipe)(images, torch.Generator().manual_seed(5))
     gpu = TrainBatch(recipe)(images.to(CUDA), torch.Generator().manual_seed(5)).cpu()
     close = torch.isclose(cpu, gpu, atol=1e-4)
-    assert close.float().mean() > 0.995   # nearest-neighbour rotation may pick the other pixel at a tie
+    assert close.float().mean() > 0.995  # nearest-neighbour rotation may pick the other pixel at a tie
 
 
 def test_five_crop_batch_on_cuda_equals_the_cpu_one():
@@ -51,7 +53,7 @@ def test_five_crop_batch_on_cuda_equals_the_cpu_one():
 @pytest.mark.parametrize("resident, kind", [(None, ResidentBatches), (False, DeviceBatches)])
 def test_cuda_batches_are_channels_last_float(mosaic_voc, tmp_path, resident, kind):
     fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
-    loader = make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident)   # None: held on the GPU, as it fits
+    loader = make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident)  # None: held on the GPU, as it fits
     assert isinstance(loader, kind) and (kind is ResidentBatches or loader.loader.pin_memory)
     images, targets, _ = next(iter(loader))
     assert images.device.type == targets.device.type == "cuda" and images.dtype == torch.float32
@@ -64,10 +66,12 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     loader = make_loader(fit_part, 2, CUDA, shuffle_seed=1)
     model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
     optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda")
+
     def one_pass():
         criterion = SmoothedBCEWithLogitsLoss("uniform", 0.1)
         fit.train_pass(model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync")
-    one_pass()   # first pass: cuDNN autotuning and lazy initialisation
+
+    one_pass()  # first pass: cuDNN autotuning and lazy initialisation
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("warn")
     try:
@@ -91,12 +95,12 @@ def test_a_run_trains_and_evaluates_on_cuda_with_mixed_precision(mosaic_voc, tmp
     assert np.isfinite(history[["train_loss", "heldout_loss", "heldout_map"]].to_numpy()).all()
     assert json.loads((tmp_path / "run" / "environment.json").read_text())["device"] == "cuda"
     state = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=False)
-    assert state["scaler"]["scale"] > 0   # the GradScaler of mixed precision was used and saved
+    assert state["scaler"]["scale"] > 0  # the GradScaler of mixed precision was used and saved
     metrics = evaluate_run(cfg, tmp_path / "run", tmp_path)
     assert 0 <= metrics["splits"]["test"]["voc2010"]["mAP"] <= 1
 
 
-@pytest.mark.parametrize("written_fused", [True, None])   # None: as written before SGD was fused on CUDA
+@pytest.mark.parametrize("written_fused", [True, None])  # None: as written before SGD was fused on CUDA
 def test_a_cuda_run_resumes_from_its_checkpoint(mosaic_voc, tmp_path, written_fused):
     cfg = tiny_config(mosaic_voc, device="cuda", epochs=2)
     with pytest.raises(Interrupt):
@@ -119,7 +123,7 @@ def test_the_single_label_track_trains_and_evaluates_on_cuda(tmp_path):
 def test_cuda_batches_prepared_on_the_side_stream_equal_the_cpu_batches_in_order(mosaic_voc, tmp_path):
     fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
     cpu = list(make_loader(fit, 8, torch.device("cpu"), shuffle_seed=1))
-    for resident in (False, True):   # the side stream's and the GPU-held split's
+    for resident in (False, True):  # the side stream's and the GPU-held split's
         gpu = list(make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident))
         assert len(cpu) == len(gpu) > 1
         for (a, ta, _), (b, tb, _) in zip(cpu, gpu):

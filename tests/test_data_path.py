@@ -1,4 +1,5 @@
 """The two data paths: the cached path's evaluation batches equal the per-sample path's; both train."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive example
 
 
 def data_config(root, data_path: str) -> DataConfig:
-    return DataConfig(kind="voc", root=str(root), classes=["a", "b", "c", "d"], image_size=16,
-                      heldout_fraction=0.25, data_path=data_path)
+    return DataConfig(
+        kind="voc",
+        root=str(root),
+        classes=["a", "b", "c", "d"],
+        image_size=16,
+        heldout_fraction=0.25,
+        data_path=data_path,
+    )
 
 
 def first_batch(dataset, batch_size=8, **kwargs) -> torch.Tensor:
@@ -33,7 +40,9 @@ def test_evaluation_batches_of_both_paths_are_equal_on_square_images(mosaic_voc,
 def test_both_paths_shuffle_the_training_part_in_the_same_order(mosaic_voc, tmp_path):
     cached, pil = (build_splits(data_config(mosaic_voc, path), tmp_path).fit for path in ("cached", "pil"))
     for seed in (1, 10_008):
-        order = [[t for _, t, _ in make_loader(fit, 8, torch.device("cpu"), shuffle_seed=seed)] for fit in (cached, pil)]
+        order = [
+            [t for _, t, _ in make_loader(fit, 8, torch.device("cpu"), shuffle_seed=seed)] for fit in (cached, pil)
+        ]
         assert all(torch.equal(a, b) for a, b in zip(*order)) and len(order[0]) == len(order[1])
 
 
@@ -44,5 +53,7 @@ def test_cached_loader_with_workers_gives_the_same_batches(mosaic_voc, tmp_path)
 
 def test_the_per_sample_path_still_trains(mosaic_voc, tmp_path):
     train = TrainConfig(model="resnet18", epochs=1, batch_size=8, max_batches=2)
-    history = train_run(RunConfig(profile="test", data=data_config(mosaic_voc, "pil"), train=train), tmp_path / "r", tmp_path)
+    history = train_run(
+        RunConfig(profile="test", data=data_config(mosaic_voc, "pil"), train=train), tmp_path / "r", tmp_path
+    )
     assert len(history) == 1 and np.isfinite(history["train_loss"]).all()

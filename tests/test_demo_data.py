@@ -1,15 +1,16 @@
 """The demo data: mosaics of real images in VOC layout, deterministic, train/val sources kept apart."""
+
 import hashlib
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import synthetic_source
 
 from lsml_core.datasets.fashion_mnist import FASHION_CLASSES
+from lsml_core.datasets.voc import VOCMultiLabel
 from lsml_core.multilabel import demo_data
 from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data, generate, make_mosaics, read_params
-from lsml_core.datasets.voc import VOCMultiLabel
-from conftest import synthetic_source
 
 SPEC = MosaicSpec(n_train=30, n_val=12, seed=3)
 
@@ -21,13 +22,12 @@ def digest(root):
 
 def test_mosaics_hold_at_least_one_item_and_right_labels():
     source = synthetic_source()
-    mosaics, cells = make_mosaics(source.train_images, source.train_labels, 500, MosaicSpec(),
-                                  np.random.default_rng(0))
+    mosaics, cells = make_mosaics(source.train_images, source.train_labels, 500, MosaicSpec(), np.random.default_rng(0))
     assert mosaics.shape == (500, 56, 56) and mosaics.dtype == np.uint8
     assert ((cells >= 0).sum(axis=1) >= 1).all()
-    assert 0.45 < (cells >= 0).mean() < 0.65          # fill probability 0.5, plus the at-least-one rule
+    assert 0.45 < (cells >= 0).mean() < 0.65  # fill probability 0.5, plus the at-least-one rule
     empty = cells[:, 3] < 0
-    assert (mosaics[empty, 28:, 28:] == 0).all()        # an empty cell stays black
+    assert (mosaics[empty, 28:, 28:] == 0).all()  # an empty cell stays black
 
 
 def test_generation_is_deterministic_and_readable(tmp_path):
@@ -68,16 +68,20 @@ def test_existing_data_with_same_params_is_kept(tmp_path, monkeypatch):
 
 def test_falls_back_to_digits_when_fashion_mnist_is_unavailable(tmp_path, monkeypatch):
     import torchvision.datasets
+
     def offline(*args, **kwargs):
         raise RuntimeError("no internet")
+
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
     source = demo_data.load_source(tmp_path, debian_dir=tmp_path / "absent")
     assert "fallback" in source.name and source.classes == demo_data.DIGIT_CLASSES
     assert source.train_images.shape[1:] == (28, 28) and len(source.test_images) == 597
 
 
-@pytest.mark.skipif(not (demo_data.DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not (demo_data.DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_reads_real_fashion_mnist(tmp_path):
     source = demo_data.load_source(tmp_path)
     assert source.classes == FASHION_CLASSES

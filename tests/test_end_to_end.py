@@ -1,4 +1,5 @@
 """End to end: run_all.sh executes the real notebooks through papermill and renders real HTML."""
+
 import json
 import re
 import subprocess
@@ -51,7 +52,7 @@ def test_html_rendered_with_figures_embedded(quick):
         html = path.with_suffix(".html").read_text()
         assert html.count("data:image/png;base64") >= minimum[path.stem], path
     report = (out / "notebooks" / "5.0-report.html").read_text()
-    assert "from lsml_core" not in report                     # the report hides its code
+    assert "from lsml_core" not in report  # the report hides its code
     assert "THEIRS" in report and "95% CI [" in report  # published numbers labelled; generated conclusions
     for section in ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Label noise", "Instance-based smoothing"):
         assert section in report
@@ -85,8 +86,9 @@ def test_index_links_everything(quick):
 
 def test_rerun_skips_finished_runs(quick):
     base, out, _ = quick
-    proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data",
-                   "--runs", "resnet18-*")
+    proc = run_all(
+        "--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data", "--runs", "resnet18-*"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == 12
 
@@ -95,8 +97,16 @@ def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
     base, _, _ = quick
     changed = tmp_path / "quick.yaml"
     changed.write_text((REPO / "configs" / "quick.yaml").read_text().replace("epochs: 2", "epochs: 3"))
-    proc = run_all("--profile", changed, "--results-dir", base / "results", "--data-dir", base / "data",
-                   "--runs", "resnet18-none-a0-s0")
+    proc = run_all(
+        "--profile",
+        changed,
+        "--results-dir",
+        base / "results",
+        "--data-dir",
+        base / "data",
+        "--runs",
+        "resnet18-none-a0-s0",
+    )
     assert proc.returncode == 1 and "holds results of a different configuration" in proc.stderr
 
 
@@ -111,7 +121,7 @@ grid: {{models: [resnet18], schemes: [none, uniform], alphas: [0.1]}}
 """)
     proc = run_all("--profile", profile, "--results-dir", tmp_path / "results", "--data-dir", tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.count("is corrupt or not an image") == 2      # both runs tried, both listed
+    assert proc.stderr.count("is corrupt or not an image") == 2  # both runs tried, both listed
     notebook = tmp_path / "results" / "broken" / "runs" / "resnet18-none-a0-s0" / "2.0-train.ipynb"
     assert str(notebook) in proc.stderr and notebook.with_suffix(".html").is_file()
     assert "Failures" in (tmp_path / "results" / "broken" / "index.html").read_text()

@@ -1,4 +1,5 @@
 """The evidence sections, on run folders written with known effects."""
+
 import numpy as np
 import pytest
 
@@ -9,14 +10,14 @@ from lsml_core.multilabel.metrics import ap_table
 from lsml_core.records import write_json
 
 CLASSES = ("a", "b", "c", "d")
-QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}   # uniform and instance: far better rankings
+QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}  # uniform and instance: far better rankings
 
 
 def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
     rng = np.random.default_rng(100 + seed)
     targets = (rng.random((300, 4)) < 0.3).astype(np.float32)
     masks = np.ones_like(targets)
-    quality = QUALITY[scheme] * (1 - noise if scheme == "none" else 1)   # the baseline suffers from noise, smoothing not
+    quality = QUALITY[scheme] * (1 - noise if scheme == "none" else 1)  # the baseline suffers from noise, smoothing not
     scores = (quality * (2 * targets - 1) + rng.normal(0, 1.5, targets.shape)).astype(np.float32)
     if scheme == "positive":
         scores = scores + 0.001 * np.random.default_rng(7 + seed).normal(size=scores.shape).astype(np.float32)
@@ -26,8 +27,14 @@ def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
     write_json(run / "config.json", {"train": train})
     splits = {}
     for split in ("val", "test"):
-        write_predictions(run / f"predictions_{split}.csv", Predictions([f"i{i}" for i in range(300)], CLASSES, targets, masks, scores))
-        splits[split] = {**ap_table(targets, scores, list(CLASSES), masks), "calibration": calibration_entry(targets, masks, scores, 1.7)}
+        write_predictions(
+            run / f"predictions_{split}.csv",
+            Predictions([f"i{i}" for i in range(300)], CLASSES, targets, masks, scores),
+        )
+        splits[split] = {
+            **ap_table(targets, scores, list(CLASSES), masks),
+            "calibration": calibration_entry(targets, masks, scores, 1.7),
+        }
     write_json(run / "metrics.json", {"run": name, "best_epoch": 1, "temperature": 1.7, "splits": splits})
 
 
@@ -55,7 +62,9 @@ def test_runs_frame_and_mean_std(profile_dir):
 
 def test_effects_verdicts_follow_the_intervals(profile_dir):
     runs = evidence.runs_frame(profile_dir)
-    effects, per_class = evidence.compare(profile_dir, runs, "val", evidence.baseline_pairs(runs[runs.noise == 0]), n_boot=200)
+    effects, per_class = evidence.compare(
+        profile_dir, runs, "val", evidence.baseline_pairs(runs[runs.noise == 0]), n_boot=200
+    )
     by_arm = effects.set_index("arm")
     assert by_arm.loc["uniform a=0.1", "verdict"] == "higher" and by_arm.loc["uniform a=0.1", "seeds"] == 2
     assert by_arm.loc["positive a=0.1", "verdict"] == "no clear difference"
@@ -78,8 +87,14 @@ def test_calibration_table_and_sentences(profile_dir):
     sentences = evidence.calibration_sentences(table, "val")
     assert sentences[-1].startswith("Temperature scaling changed mAP by at most 0.0e+00")
     curves = evidence.reliability_curves(profile_dir, runs, "val")
-    assert set(curves["resnet18"]) == {"none", "uniform a=0.05", "uniform a=0.1", "uniform a=0.2",
-                                       "positive a=0.1", "instance a=0.1"}
+    assert set(curves["resnet18"]) == {
+        "none",
+        "uniform a=0.05",
+        "uniform a=0.1",
+        "uniform a=0.2",
+        "positive a=0.1",
+        "instance a=0.1",
+    }
 
 
 def test_noise_effects_and_instance_pairs(profile_dir):

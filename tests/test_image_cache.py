@@ -1,17 +1,18 @@
 """Decoded-image cache: the recipe's pixels, rebuilt on a changed file or size, read without loading it."""
+
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import write_xml
 from PIL import Image
 from torchvision import transforms as T
 
-from conftest import write_xml
+from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
 from lsml_core.images.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
 from lsml_core.images.transforms import Recipe, scaled_recipe
-from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
 
 RECIPE = scaled_recipe(32)
 
@@ -23,7 +24,9 @@ def voc_like(root: Path, sizes: list[tuple[int, int]], seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     ids = [f"img_{i:04d}" for i in range(len(sizes))]
     for image_id, (width, height) in zip(ids, sizes):
-        Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(root / "JPEGImages" / f"{image_id}.jpg")
+        Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8)).save(
+            root / "JPEGImages" / f"{image_id}.jpg"
+        )
         write_xml(root / "Annotations" / f"{image_id}.xml", f"{image_id}.jpg", [("a", 0)])
     (root / "ImageSets" / "Main" / "train.txt").write_text("".join(f"{i}\n" for i in ids))
     return root
@@ -45,7 +48,10 @@ def test_centre_crop_of_the_eval_window_is_the_recipes_centre_crop(recipe, width
 
 def test_cache_holds_the_pixels_of_direct_decoding(tmp_path):
     root = voc_like(tmp_path / "voc", [(50, 40), (40, 50), (64, 64)])
-    for geometry, direct in (("train", T.Resize((RECIPE.size, RECIPE.size))), ("eval", lambda im: eval_window(im, RECIPE))):
+    for geometry, direct in (
+        ("train", T.Resize((RECIPE.size, RECIPE.size))),
+        ("eval", lambda im: eval_window(im, RECIPE)),
+    ):
         cache = open_cache(ensure_cache(paths_of(root), tmp_path / f"{geometry}.npy", RECIPE, geometry))
         assert isinstance(cache, np.memmap) and cache.dtype == np.uint8
         for i, path in enumerate(paths_of(root)):
@@ -65,7 +71,7 @@ def test_a_changed_source_file_rebuilds_the_cache(tmp_path):
     target = ensure_cache(paths_of(root), tmp_path / "c.npy", RECIPE, "train")
     before = np.array(open_cache(target))
     stamp = target.stat().st_mtime_ns
-    assert ensure_cache(paths_of(root), target, RECIPE, "train").stat().st_mtime_ns == stamp   # unchanged: reused
+    assert ensure_cache(paths_of(root), target, RECIPE, "train").stat().st_mtime_ns == stamp  # unchanged: reused
     changed = paths_of(root)[1]
     Image.new("RGB", (40, 50), (10, 200, 30)).save(changed)
     after = open_cache(ensure_cache(paths_of(root), target, RECIPE, "train"))
@@ -82,15 +88,16 @@ def test_a_changed_size_rebuilds_the_cache(tmp_path):
 
 def resident_bytes() -> int:
     """This process's resident memory (VmRSS), in bytes."""
-    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS:"))
+    line = next(s for s in Path("/proc/self/status").read_text().splitlines() if s.startswith("VmRSS:"))
     return int(line.split()[1]) * 1024
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
 def test_reading_every_image_keeps_the_cache_out_of_resident_memory(tmp_path):
     root = voc_like(tmp_path / "voc", [(8, 8)] * 300)
-    dataset = CachedImages(VOCMultiLabel(root, "train", ("a",)), tmp_path / "cache", scaled_recipe(128), "train", 300,
-                           batch_transform=None)
+    dataset = CachedImages(
+        VOCMultiLabel(root, "train", ("a",)), tmp_path / "cache", scaled_recipe(128), "train", 300, batch_transform=None
+    )
     cache_bytes = os.path.getsize(dataset.path)
     dataset[0]
     before = resident_bytes()
@@ -122,6 +129,6 @@ def test_a_batch_read_equals_its_items_stacked(tmp_path):
     dataset = CachedImages(VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "train", 3, None)
     images, targets, masks = dataset[[2, 0, 2]]
     items = [dataset[i] for i in (2, 0, 2)]
-    assert images.is_contiguous(memory_format=torch.channels_last)   # the layout CUDA wants
+    assert images.is_contiguous(memory_format=torch.channels_last)  # the layout CUDA wants
     for batch, part in zip((images, targets, masks), range(3)):
         assert torch.equal(batch, torch.stack([item[part] for item in items]))

@@ -1,5 +1,6 @@
 """The architecture, checked: a track imports the top level and itself, never another track; no cycles;
 no module imports another's private names; every module is listed in README's layout section."""
+
 import ast
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lsml_core"
 TRACKS = ("multilabel", "multiclass")
 SHARED_FOLDERS = ("datasets", "images")
-REGISTRY = ("lsml_core.tracks", "lsml_core.__main__")   # the only top-level modules that know the tracks
+REGISTRY = ("lsml_core.tracks", "lsml_core.__main__")  # the only top-level modules that know the tracks
 
 
 def module_name(path: Path) -> str:
@@ -66,11 +67,12 @@ def test_there_are_no_import_cycles():
         path.append(node)
         for nxt in edges.get(node, ()):
             if state.get(nxt) == "open":
-                raise AssertionError(f"import cycle: {' -> '.join(path[path.index(nxt):] + [nxt])}")
+                raise AssertionError(f"import cycle: {' -> '.join(path[path.index(nxt) :] + [nxt])}")
             if nxt not in state:
                 visit(nxt)
         state[node] = "done"
         path.pop()
+
     for module in edges:
         if module not in state:
             visit(module)
@@ -84,7 +86,10 @@ def test_no_module_imports_private_names(module):
 
 def test_readme_lists_every_module():
     readme = (PACKAGE.parent / "README.md").read_text()
-    layout = readme[readme.index("## Layout"):]
-    missing = [name for name in MODULES if not name.endswith("__init__") and name.rsplit(".", 1)[-1] not in layout
-               and name != "lsml_core"]
+    layout = readme[readme.index("## Layout") :]
+    missing = [
+        name
+        for name in MODULES
+        if not name.endswith("__init__") and name.rsplit(".", 1)[-1] not in layout and name != "lsml_core"
+    ]
     assert not missing, f"README's layout section does not name {missing}"

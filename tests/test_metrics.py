@@ -165,9 +165,7 @@ def test_sample_ap_matches_per_row_loop():
     targets[5] = 0  # an image with no positive is skipped
     mask = (np.random.default_rng(10).random(targets.shape) > 0.1).astype(int)
     expected = [
-        average_precision_score(t[m == 1], s[m == 1])
-        for t, s, m in zip(targets, scores, mask)
-        if t[m == 1].any()
+        average_precision_score(t[m == 1], s[m == 1]) for t, s, m in zip(targets, scores, mask) if t[m == 1].any()
     ]
     assert sample_average_precision(targets, scores, mask=mask) == pytest.approx(np.mean(expected))
     assert np.isnan(sample_average_precision(np.zeros((2, 3)), np.ones((2, 3))))

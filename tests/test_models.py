@@ -1,4 +1,5 @@
 """Models: heads for n classes, parameter groups that partition the parameters, clear weight errors."""
+
 import urllib.error
 
 import pytest
@@ -15,8 +16,8 @@ def test_head_and_groups_partition_parameters(name):
     groups = parameter_groups(model, lr_backbone=1e-3, lr_head=1e-1)
     ids = [[id(p) for p in g["params"]] for g in groups]
     everything = [id(p) for p in model.parameters()]
-    assert sorted(ids[0] + ids[1]) == sorted(everything)          # a partition: nothing missing
-    assert not set(ids[0]) & set(ids[1])                          # nothing twice
+    assert sorted(ids[0] + ids[1]) == sorted(everything)  # a partition: nothing missing
+    assert not set(ids[0]) & set(ids[1])  # nothing twice
     assert {id(p) for p in head(model).parameters()} == set(ids[1])  # weight AND bias in the head group
     assert [g["lr"] for g in groups] == [1e-3, 1e-1]
 
@@ -32,8 +33,10 @@ def test_unknown_model():
 
 def test_offline_weights_error_names_file_and_folder(monkeypatch):
     weights = MODELS["resnet18"][1]
+
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no internet")
+
     monkeypatch.setattr(type(weights), "get_state_dict", offline)
     with pytest.raises(WeightsMissingError) as error:
         build_model("resnet18", 20, pretrained=True)

@@ -1,4 +1,5 @@
 """End to end: run_all.sh runs a tiny single-label profile through the real notebooks and renders the report."""
+
 import json
 import re
 import subprocess
@@ -17,15 +18,28 @@ data: {n_train: 256, n_val: 128, n_test: 200}
 train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
 grid: {ils_epsilons: [0.1], ils_temperatures: [2, 4]}
 """
-TEACHERS, STUDENTS = 4, 6    # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
+TEACHERS, STUDENTS = 4, 6  # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     base = tmp_path_factory.mktemp("mc-e2e")
     (base / "mc-tiny.yaml").write_text(TINY)
-    proc = subprocess.run([str(REPO / "run_all.sh"), "--profile", base / "mc-tiny.yaml", "--results-dir", base / "results",
-                           "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO)
+    proc = subprocess.run(
+        [
+            str(REPO / "run_all.sh"),
+            "--profile",
+            base / "mc-tiny.yaml",
+            "--results-dir",
+            base / "results",
+            "--data-dir",
+            base / "data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base / "results" / "mc-tiny", proc
 
@@ -40,7 +54,9 @@ def test_every_notebook_executed_and_rendered(tiny):
         assert all(c.execution_count for c in code), path
         assert not [o for c in code for o in c.outputs if o.output_type == "error"], path
         assert book.metadata.kernelspec.name == "lsml"
-        assert path.with_suffix(".html").read_text().count("data:image/png;base64") >= (2 if "train" in path.stem else 8), path
+        assert path.with_suffix(".html").read_text().count("data:image/png;base64") >= (
+            2 if "train" in path.stem else 8
+        ), path
 
 
 def test_runs_metrics_and_selection(tiny):
@@ -59,13 +75,27 @@ def test_report_holds_every_section(tiny):
     out, proc = tiny
     report = (out / "notebooks" / "7.0-multiclass-report.html").read_text()
     assert "from lsml_core" not in report and "THEIRS" in report
-    for text in ("LS lowers ECE vs CE", "ILS at least as accurate as LS", "LS teacher distils worse", "Reliability diagrams",
-                 "confusion matrix", "Penultimate layer", "Distillation into the shallow student", "classwise_ece"):
+    for text in (
+        "LS lowers ECE vs CE",
+        "ILS at least as accurate as LS",
+        "LS teacher distils worse",
+        "Reliability diagrams",
+        "confusion matrix",
+        "Penultimate layer",
+        "Distillation into the shallow student",
+        "classwise_ece",
+    ):
         assert text in report, text
     # the generated sentences (not the static text): one per claim, with the model and the seed count
-    assert re.search(r"LS lowers ECE vs CE \(resnet8\): (not )?reproduced \(one seed: no spread\) "
-                     r"\(ours: difference [+-]\d\.\d{4}, one seed\)", report)
-    assert "LS teacher distils worse than CE teacher (student accuracy, teachers temperature-scaled) (shallow from resnet8)" in report
+    assert re.search(
+        r"LS lowers ECE vs CE \(resnet8\): (not )?reproduced \(one seed: no spread\) "
+        r"\(ours: difference [+-]\d\.\d{4}, one seed\)",
+        report,
+    )
+    assert (
+        "LS teacher distils worse than CE teacher (student accuracy, teachers temperature-scaled) (shallow from resnet8)"
+        in report
+    )
     index = out / "index.html"
     assert proc.stdout.strip().endswith(f"report: {index}")
     links = re.findall(r'href="([^"]+)"', index.read_text())
@@ -74,8 +104,20 @@ def test_report_holds_every_section(tiny):
 
 def test_rerun_skips_finished_runs(tiny):
     out, _ = tiny
-    proc = subprocess.run([str(REPO / "run_all.sh"), "--profile", out.parent.parent / "mc-tiny.yaml", "--results-dir",
-                           out.parent, "--data-dir", out.parent.parent / "data"], capture_output=True, text=True,
-                          timeout=900, cwd=REPO)
+    proc = subprocess.run(
+        [
+            str(REPO / "run_all.sh"),
+            "--profile",
+            out.parent.parent / "mc-tiny.yaml",
+            "--results-dir",
+            out.parent,
+            "--data-dir",
+            out.parent.parent / "data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS

@@ -1,11 +1,17 @@
 """Single-label losses: LS two ways agree, instance targets' limits, the distillation loss against its formula."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from lsml_core.multiclass.config import TrainConfig
-from lsml_core.multiclass.losses import (objective, distillation_loss, instance_targets, smoothed_targets,
-                                         soft_cross_entropy)
+from lsml_core.multiclass.losses import (
+    distillation_loss,
+    instance_targets,
+    objective,
+    smoothed_targets,
+    soft_cross_entropy,
+)
 
 K = 5
 
@@ -13,8 +19,11 @@ K = 5
 @pytest.fixture
 def batch():
     generator = torch.Generator().manual_seed(0)
-    return (torch.randn(8, K, generator=generator), torch.randint(0, K, (8,), generator=generator),
-            torch.randn(8, K, generator=generator) * 3)
+    return (
+        torch.randn(8, K, generator=generator),
+        torch.randint(0, K, (8,), generator=generator),
+        torch.randn(8, K, generator=generator) * 3,
+    )
 
 
 def test_torch_label_smoothing_equals_explicit_targets_loss_and_gradients(batch):
@@ -77,7 +86,7 @@ def test_distillation_loss_against_direct_formula(batch):
     log_p = torch.log_softmax(student / temperature, 1)
     kl = (q * (q.log() - log_p)).sum(1).mean()
     ce = -torch.log_softmax(student, 1)[torch.arange(8), labels].mean()
-    expected = alpha * temperature ** 2 * kl + (1 - alpha) * ce
+    expected = alpha * temperature**2 * kl + (1 - alpha) * ce
     torch.testing.assert_close(distillation_loss(student, teacher, labels, alpha, temperature), expected)
     assert distillation_loss(teacher, teacher, labels, 1.0, temperature).item() == pytest.approx(0.0, abs=1e-5)
 

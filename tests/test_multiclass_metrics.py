@@ -1,8 +1,10 @@
 """Single-label calibration metrics against written-out loops and scikit-learn; temperature fitting."""
+
 import numpy as np
 import pytest
 from scipy.special import softmax
-from sklearn.metrics import brier_score_loss, log_loss as sk_log_loss
+from sklearn.metrics import brier_score_loss
+from sklearn.metrics import log_loss as sk_log_loss
 
 from lsml_core.multiclass.metrics import fit_temperature, split_metrics
 
@@ -14,7 +16,11 @@ def loop_ece(correct, confidence, n_bins=15):
         low, high = b / n_bins, (b + 1) / n_bins
         inside = [i for i, c in enumerate(confidence) if low <= c < high or (b == n_bins - 1 and c == 1.0)]
         if inside:
-            total += len(inside) / len(confidence) * abs(np.mean([correct[i] for i in inside]) - np.mean([confidence[i] for i in inside]))
+            total += (
+                len(inside)
+                / len(confidence)
+                * abs(np.mean([correct[i] for i in inside]) - np.mean([confidence[i] for i in inside]))
+            )
     return total
 
 

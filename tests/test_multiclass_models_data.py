@@ -1,12 +1,13 @@
 """Models' shapes at 28x28 and 32x32; the data split, augmentation, CIFAR's clear error; the profile loads."""
+
 import pytest
 import torch
 
-from lsml_core.multiclass.config import DataConfig, MODELS, load_profile
+from lsml_core import tracks
 from lsml_core.datasets.fashion_mnist import load_fashion_mnist
+from lsml_core.multiclass.config import MODELS, DataConfig, load_profile
 from lsml_core.multiclass.data import Split, batches, load_splits, shift_flip
 from lsml_core.multiclass.models import build_model
-from lsml_core import tracks
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -59,7 +60,7 @@ def test_multiclass_profile_loads_and_dispatches():
     track, profile = tracks.load_profile("multiclass")
     assert track.name == "multiclass" and profile == load_profile("multiclass")
     names = [r.name for r in profile.teacher_runs()]
-    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4 * 3   # 2 x 2 grid, 3 seeds
+    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4 * 3  # 2 x 2 grid, 3 seeds
     assert sum(n.endswith("-s1") for n in names) == 6
     students = profile.student_runs(["resnet8-ce-s0"])
     assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]

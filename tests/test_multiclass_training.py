@@ -1,8 +1,10 @@
 """A tiny single-label run writes its outputs, resumes to the same result, and feeds instance targets and a student."""
+
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import torch
-from dataclasses import replace
 
 from lsml_core.multiclass.config import DataConfig, RunConfig, TrainConfig
 from lsml_core.multiclass.data import Split, Splits
@@ -14,14 +16,27 @@ from tests.conftest import synthetic_source
 def tiny_splits() -> Splits:
     source = synthetic_source(n=64)
     as_split = lambda x, y: Split(torch.from_numpy(x[:, None]), torch.from_numpy(y).long())
-    fit, val = as_split(source.train_images[:48], source.train_labels[:48]), as_split(source.train_images[48:], source.train_labels[48:])
-    return Splits(fit, val, as_split(source.test_images, source.test_labels), source.classes, "synthetic",
-                  torch.tensor([0.5]), torch.tensor([0.25]))
+    fit, val = (
+        as_split(source.train_images[:48], source.train_labels[:48]),
+        as_split(source.train_images[48:], source.train_labels[48:]),
+    )
+    return Splits(
+        fit,
+        val,
+        as_split(source.test_images, source.test_labels),
+        source.classes,
+        "synthetic",
+        torch.tensor([0.5]),
+        torch.tensor([0.25]),
+    )
 
 
 def run(**train) -> RunConfig:
-    return RunConfig(profile="t", data=DataConfig(projection_classes=[0, 1, 2]),
-                     train=TrainConfig(model="resnet8", epochs=2, batch_size=16, patience=5, **train))
+    return RunConfig(
+        profile="t",
+        data=DataConfig(projection_classes=[0, 1, 2]),
+        train=TrainConfig(model="resnet8", epochs=2, batch_size=16, patience=5, **train),
+    )
 
 
 def test_tiny_run_writes_outputs_and_resumes(tmp_path):
@@ -31,7 +46,7 @@ def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     one = replace(cfg, train=replace(cfg.train, epochs=1))
     train_run(one, tmp_path / "resumed", tmp_path, splits)
     checkpoint = torch.load(tmp_path / "resumed" / "checkpoint_last.pt", weights_only=False)
-    checkpoint["config"] = cfg.to_dict()   # the same run, interrupted after its first epoch
+    checkpoint["config"] = cfg.to_dict()  # the same run, interrupted after its first epoch
     torch.save(checkpoint, tmp_path / "resumed" / "checkpoint_last.pt")
     resumed = train_run(cfg, tmp_path / "resumed", tmp_path, splits)
     pd.testing.assert_frame_equal(full.drop(columns="seconds"), resumed.drop(columns="seconds"))
@@ -52,8 +67,19 @@ def test_instance_and_distillation_runs_use_the_teacher(tmp_path):
     train_run(teacher, tmp_path / teacher.name, tmp_path, splits)
     evaluate_run(teacher, tmp_path / teacher.name, tmp_path, splits)
     ils = run(max_batches=1, loss="ils", epsilon=0.1, temperature=2.0, teacher=teacher.name)
-    student = RunConfig(profile="t", data=teacher.data, train=TrainConfig(
-        model="shallow", loss="kd", temperature=20.0, teacher=teacher.name, teacher_scaled=True, epochs=1, max_batches=1))
+    student = RunConfig(
+        profile="t",
+        data=teacher.data,
+        train=TrainConfig(
+            model="shallow",
+            loss="kd",
+            temperature=20.0,
+            teacher=teacher.name,
+            teacher_scaled=True,
+            epochs=1,
+            max_batches=1,
+        ),
+    )
     for cfg in (ils, student):
         history = train_run(cfg, tmp_path / cfg.name, tmp_path, splits)
         assert np.isfinite(history.train_loss).all()

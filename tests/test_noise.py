@@ -1,4 +1,5 @@
 """The label-noise injector: rates, matched counts, masks, seeding."""
+
 import numpy as np
 import pytest
 
@@ -21,9 +22,9 @@ def test_rates_and_matched_counts(rate):
     dropped = positives & (noisy == 0)
     added = (targets == 0) & valid & (noisy == 1)
     assert dropped.sum() / positives.sum() == pytest.approx(rate, abs=0.02)
-    assert added.sum() == pytest.approx(dropped.sum(), rel=0.1)      # matched expected count
+    assert added.sum() == pytest.approx(dropped.sum(), rel=0.1)  # matched expected count
     assert (record["dropped"], record["added"]) == (dropped.sum(), added.sum())
-    assert np.array_equal(noisy[~valid], targets[~valid])            # masked pairs untouched
+    assert np.array_equal(noisy[~valid], targets[~valid])  # masked pairs untouched
 
 
 def test_zero_rate_is_identity_and_seed_repeats():

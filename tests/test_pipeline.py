@@ -1,9 +1,10 @@
 """The run loop shared by both tracks: finished runs skipped, other configurations refused, --force redoes."""
+
 from dataclasses import dataclass, field
 
-from lsml_core.runner import Failure, run_each
-from lsml_core.records import write_json
 from lsml_core.fit import BEST_MODEL
+from lsml_core.records import write_json
+from lsml_core.runner import Failure, run_each
 
 
 @dataclass
@@ -31,8 +32,9 @@ def fake_run(calls: list):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json(run_dir / "config.json", cfg.to_dict())
         (run_dir / "done").write_text("")
-        (run_dir / BEST_MODEL).write_text(f"{cfg.name} model {len(calls)}")   # every training gives another model
+        (run_dir / BEST_MODEL).write_text(f"{cfg.name} model {len(calls)}")  # every training gives another model
         return None
+
     return run_one
 
 
@@ -60,7 +62,7 @@ def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):
     teacher, student = FakeConfig("teacher"), FakeConfig("student", train=Train(teacher="teacher"))
     run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
     run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
-    assert calls == ["teacher", "student"]          # nothing changed: both skipped
-    run_each([teacher], tmp_path, True, finished, fake_run(calls))   # --force on the teacher alone
+    assert calls == ["teacher", "student"]  # nothing changed: both skipped
+    run_each([teacher], tmp_path, True, finished, fake_run(calls))  # --force on the teacher alone
     run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
     assert calls == ["teacher", "student", "teacher", "student"]

@@ -1,4 +1,5 @@
 """Report tables and generated sentences, on a summary whose answers are known."""
+
 import json
 
 import numpy as np
@@ -15,9 +16,20 @@ def fake_summary(seeds=(0,)):
             for scheme, alpha, shift in (("none", 0.0, 0.0), ("uniform", 0.1, 0.02), ("positive", 0.1, -0.01)):
                 for split in ("train", "val", "test"):
                     for metric, base in (("voc2010", 0.70), ("voc2007", 0.69), ("sklearn", 0.68), ("sample_ap", 0.80)):
-                        rows.append({"run": f"{model}-{scheme}-a{alpha:g}-s{seed}", "model": model, "scheme": scheme,
-                                     "alpha": alpha, "seed": seed, "noise": 0.0, "best_epoch": 3, "split": split, "metric": metric,
-                                     "value": base + shift + 0.001 * seed})
+                        rows.append(
+                            {
+                                "run": f"{model}-{scheme}-a{alpha:g}-s{seed}",
+                                "model": model,
+                                "scheme": scheme,
+                                "alpha": alpha,
+                                "seed": seed,
+                                "noise": 0.0,
+                                "best_epoch": 3,
+                                "split": split,
+                                "metric": metric,
+                                "value": base + shift + 0.001 * seed,
+                            }
+                        )
     return pd.DataFrame(rows)
 
 
@@ -35,7 +47,9 @@ def test_metric_gap_sentence():
 
 def test_original_comparison_directions():
     comparison = report.original_comparison(fake_summary())
-    row = comparison[(comparison.split == "val") & (comparison.model == "resnet18") & (comparison.arm == "uniform a=0.1")]
+    row = comparison[
+        (comparison.split == "val") & (comparison.model == "resnet18") & (comparison.arm == "uniform a=0.1")
+    ]
     assert row["theirs: scheme - baseline"].item() == pytest.approx(0.005)
     assert bool(row["same direction"].item())
 
@@ -50,7 +64,9 @@ def test_empty_results_give_empty_tables_not_errors():
 def test_summary_frame_reads_run_folders(tmp_path):
     run = tmp_path / "runs" / "resnet18-none-a0-s0"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"train": {"model": "resnet18", "scheme": "none", "alpha": 0.0, "seed": 0}}))
+    (run / "config.json").write_text(
+        json.dumps({"train": {"model": "resnet18", "scheme": "none", "alpha": 0.0, "seed": 0}})
+    )
     table = {m: {"mAP": 0.5, "per_class": {}} for m in ("voc2010", "voc2007", "sklearn")}
     (run / "metrics.json").write_text(json.dumps({"best_epoch": 2, "splits": {"val": {**table, "sample_ap": None}}}))
     summary = report.summary_frame(tmp_path)

@@ -1,4 +1,5 @@
 """Smoothing formulas, argument checks, and explicit smoothing = loss-based smoothing."""
+
 import pytest
 import torch
 
@@ -7,11 +8,14 @@ from lsml_core.multilabel.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, m
 TARGETS = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]])
 
 
-@pytest.mark.parametrize("scheme, positive, negative", [
-    ("none", 1.0, 0.0),
-    ("uniform", 1 - 0.2 + 0.2 / 4, 0.2 / 4),
-    ("positive", 1 - 0.2, 0.0),
-])
+@pytest.mark.parametrize(
+    "scheme, positive, negative",
+    [
+        ("none", 1.0, 0.0),
+        ("uniform", 1 - 0.2 + 0.2 / 4, 0.2 / 4),
+        ("positive", 1 - 0.2, 0.0),
+    ],
+)
 def test_formulas(scheme, positive, negative):
     smoothed = smooth_targets(TARGETS, scheme, 0.2)
     assert torch.allclose(smoothed[TARGETS == 1], torch.tensor(positive))
@@ -89,7 +93,12 @@ def test_instance_conserves_the_uniform_mass_per_image():
     assert torch.allclose(instance.sum(dim=1), uniform.sum(dim=1))
     assert torch.allclose(instance[targets == 1], uniform[targets == 1])
     negatives = instance * (1 - targets)
-    expected = (0.3 * (1 - targets).sum(1, keepdim=True) / 6) * teacher * (1 - targets) / (teacher * (1 - targets)).sum(1, keepdim=True)
+    expected = (
+        (0.3 * (1 - targets).sum(1, keepdim=True) / 6)
+        * teacher
+        * (1 - targets)
+        / (teacher * (1 - targets)).sum(1, keepdim=True)
+    )
     assert torch.allclose(negatives, expected)
 
 

@@ -1,4 +1,5 @@
 """Training and evaluation on a tiny VOC-format fixture: resume, NaN stop, outputs, the voc2012 path."""
+
 import json
 from dataclasses import replace
 
@@ -8,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from lsml_core.fit import CHECKPOINT, LossLog, NonFiniteLossError
 from lsml_core.multilabel import train as training
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.multilabel.evaluate import evaluate_run, is_complete, read_predictions
-from lsml_core.seeding import make_deterministic
-from lsml_core.fit import CHECKPOINT, LossLog, NonFiniteLossError
 from lsml_core.multilabel.train import forward_logits, make_fit, make_optimizer, train_run
+from lsml_core.seeding import make_deterministic
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 
@@ -55,7 +56,15 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     for name in ("config.json", "environment.json", "history.csv", "model_best.pt", CHECKPOINT):
         assert (run_dir / name).is_file()
     history = pd.read_csv(run_dir / "history.csv")
-    assert list(history.columns) == ["epoch", "train_loss", "heldout_loss", "heldout_map", "lr_backbone", "lr_head", "seconds"]
+    assert list(history.columns) == [
+        "epoch",
+        "train_loss",
+        "heldout_loss",
+        "heldout_map",
+        "lr_backbone",
+        "lr_head",
+        "seconds",
+    ]
     for split in ("train", "val", "test"):
         table = metrics["splits"][split]
         assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "calibration"}
@@ -65,7 +74,7 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
         assert calibration["after"]["nll"] <= calibration["before"]["nll"] + 0.05
         pred = read_predictions(run_dir / f"predictions_{split}.csv")
         assert pred.scores.dtype == np.float32 and pred.classes == ("a", "b", "c", "d")
-    assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30   # the training part, 40 - 10 held out
+    assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30  # the training part, 40 - 10 held out
     assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
 
 
@@ -140,7 +149,7 @@ def test_the_loss_log_reads_back_every_few_batches_and_names_the_bad_one(monkeyp
     losses = [0.5, 0.25, 1.0, 2.0, 0.125]
     for step, value in enumerate(losses):
         log.add(step, CountingTensor(value), n=2 + step)
-    assert reads == [3]   # nothing read back until three batches are pending
+    assert reads == [3]  # nothing read back until three batches are pending
     assert log.mean() == pytest.approx(sum(v * (2 + i) for i, v in enumerate(losses)) / sum(range(2, 7)))
     assert reads == [3, 2]
     log = LossLog("run epoch 1/2", every=3)
@@ -153,7 +162,7 @@ def test_the_loss_log_reads_back_every_few_batches_and_names_the_bad_one(monkeyp
 def test_sgd_is_fused_on_cuda_only_so_the_grad_scaler_steps_it_without_waiting():
     model = training.build_model("resnet18", 2)
     on_cpu = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cpu"))
-    on_cuda = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cuda"))   # built, not stepped, without a GPU
+    on_cuda = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cuda"))  # built, not stepped, without a GPU
     assert on_cpu.defaults["fused"] is None and not getattr(on_cpu, "_step_supports_amp_scaling", False)
     assert on_cuda.defaults["fused"] is True and on_cuda._step_supports_amp_scaling
     assert [g["lr"] for g in on_cpu.param_groups] == [g["lr"] for g in on_cuda.param_groups] == [0.1, 0.2]
@@ -164,7 +173,7 @@ def test_a_checkpoint_written_on_another_device_resumes_with_this_devices_sgd(tm
     run = make_fit(cfg, 4, torch.device("cpu"))
     state = run.state()
     for group in state["optimizer"]["param_groups"]:
-        group["fused"] = True   # as a CUDA run writes it
+        group["fused"] = True  # as a CUDA run writes it
     torch.save(state, tmp_path / CHECKPOINT)
     run.load(tmp_path / CHECKPOINT, torch.device("cpu"))
     assert [g["fused"] for g in run.optimizer.param_groups] == [None, None]
@@ -192,7 +201,7 @@ def test_voc2012_profile_code_path_on_a_voc_fixture(voc_folder, tmp_path):
 
 
 def test_cpu_runs_get_deterministic_kernels_and_cuda_runs_autotuned_ones():
-    make_deterministic(torch.device("cuda"))   # only flags: needs no GPU
+    make_deterministic(torch.device("cuda"))  # only flags: needs no GPU
     assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
     make_deterministic("cpu")
     assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()

@@ -1,4 +1,5 @@
 """Recipes: the original VOC sizes, a proportionally scaled demo recipe, FiveCrop stacking."""
+
 import torch
 from PIL import Image
 
@@ -20,4 +21,4 @@ def test_output_shapes():
     assert eval_transform(recipe)(image).shape == (3, 32, 32)
     crops = five_crop_transform(recipe)(image)
     assert crops.shape == (5, 3, 32, 32)
-    assert torch.allclose(crops[4], eval_transform(recipe)(image))   # the fifth crop is the centre crop
+    assert torch.allclose(crops[4], eval_transform(recipe)(image))  # the fifth crop is the centre crop

@@ -1,9 +1,16 @@
 """VOC-format parsing: single and many objects, difficult policies, clear errors."""
+
 import numpy as np
 import pytest
 
-from lsml_core.datasets.voc import (VOC_CLASSES, DataMissingError, VOCMultiLabel, encode_labels, parse_annotation,
-                           resolve_voc_root)
+from lsml_core.datasets.voc import (
+    VOC_CLASSES,
+    DataMissingError,
+    VOCMultiLabel,
+    encode_labels,
+    parse_annotation,
+    resolve_voc_root,
+)
 
 IDX = {name: i for i, name in enumerate(VOC_CLASSES)}
 
@@ -23,7 +30,7 @@ def test_many_objects_and_ignore_policy(voc_folder):
     assert data.ids == ["2008_000001", "2008_000002", "2008_000003"]
     target, mask = data.targets[1], data.masks[1]
     assert set(np.flatnonzero(target)) == {IDX["person"], IDX["car"]}
-    assert mask[IDX["bottle"]] == 0 and mask.sum() == 19        # only-difficult bottle: ignored
+    assert mask[IDX["bottle"]] == 0 and mask.sum() == 19  # only-difficult bottle: ignored
     cat_target, cat_mask = data.targets[2], data.masks[2]
     assert cat_target[IDX["cat"]] == 1 and cat_mask[IDX["cat"]] == 1  # difficult + clear cat: a positive
     assert cat_target[IDX["chair"]] == 0 and cat_mask[IDX["chair"]] == 0
@@ -45,6 +52,7 @@ def test_unknown_policy_and_class():
     with pytest.raises(ValueError, match="ignore, negative, positive"):
         encode_labels([], VOC_CLASSES, "drop")
     from lsml_core.datasets.voc import VOCObject
+
     with pytest.raises(ValueError, match="'unicorn' is not in the class list"):
         encode_labels([VOCObject("unicorn", False)], VOC_CLASSES)
 

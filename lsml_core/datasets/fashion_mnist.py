@@ -3,6 +3,7 @@
 `Source` is the form every single-label image source takes here: uint8 images split as the source
 splits them, with their labels and class names.
 """
+
 import gzip
 import shutil
 from dataclasses import dataclass
@@ -10,16 +11,31 @@ from pathlib import Path
 
 import numpy as np
 
-FASHION_CLASSES = ("tshirt_top", "trouser", "pullover", "dress", "coat",
-                   "sandal", "shirt", "sneaker", "bag", "ankle_boot")
+FASHION_CLASSES = (
+    "tshirt_top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
+)
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FASHION_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 @dataclass(frozen=True)
 class Source:
     """Single-label uint8 images ([N, H, W] grey or [N, C, H, W]) with their labels, split as the source splits them."""
+
     name: str
     classes: tuple[str, ...]
     train_images: np.ndarray
@@ -31,6 +47,7 @@ class Source:
 def fashion_mnist_from_folder(folder: Path, cache_dir: Path) -> Source:
     """Fashion-MNIST read by torchvision from the four idx .gz files in `folder` (unpacked once into `cache_dir`)."""
     from torchvision.datasets import FashionMNIST
+
     raw = Path(cache_dir) / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for name in FASHION_FILES:
@@ -45,8 +62,9 @@ def fashion_source(dataset_class, root: Path, download: bool, name: str) -> Sour
     """Fashion-MNIST's four arrays through a torchvision dataset class, from (or downloaded to) `root`."""
     train = dataset_class(str(root), train=True, download=download)
     test = dataset_class(str(root), train=False, download=download)
-    return Source(name, FASHION_CLASSES, train.data.numpy(), train.targets.numpy(),
-                  test.data.numpy(), test.targets.numpy())
+    return Source(
+        name, FASHION_CLASSES, train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
+    )
 
 
 def installed(debian_dir: Path = DEBIAN_FASHION_DIR) -> bool:
@@ -60,11 +78,13 @@ def load_fashion_mnist(root: Path, cache_dir: Path, download: bool, debian_dir: 
     if installed(debian_dir):
         return fashion_mnist_from_folder(debian_dir, cache_dir)
     from torchvision.datasets import FashionMNIST
+
     name = f"Fashion-MNIST (torchvision{' download' if download else ''}, {root})"
     try:
         return fashion_source(FashionMNIST, root, download, name)
-    except (RuntimeError, OSError) as exc:   # missing files; offline download (URLError)
+    except (RuntimeError, OSError) as exc:  # missing files; offline download (URLError)
         raise FileNotFoundError(
             f"Fashion-MNIST is neither installed ({debian_dir}) nor in {root} ({exc}). Install it with "
             "'sudo apt-get install dataset-fashion-mnist', or set `data: {download: true}` in the profile to "
-            "let torchvision download it (internet needed).") from exc
+            "let torchvision download it (internet needed)."
+        ) from exc

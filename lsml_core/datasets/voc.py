@@ -5,18 +5,36 @@ An (image, class) pair whose class occurs only as `difficult` follows a policy:
 `ignore` (the official evaluation: masked out of the loss and of AP), `negative` (what the
 original study's code did) or `positive`.
 """
+
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 DIFFICULT_POLICIES = ("ignore", "negative", "positive")
 
@@ -28,6 +46,7 @@ class DataMissingError(FileNotFoundError):
 @dataclass(frozen=True)
 class VOCObject:
     """One annotated object: its class name and whether VOC flags it difficult."""
+
     name: str
     difficult: bool
 
@@ -46,8 +65,9 @@ def parse_annotation(xml_path: Path) -> tuple[str, list[VOCObject]]:
     return filename, objects
 
 
-def encode_labels(objects: list[VOCObject], classes: tuple[str, ...],
-                  difficult: str = "ignore") -> tuple[np.ndarray, np.ndarray]:
+def encode_labels(
+    objects: list[VOCObject], classes: tuple[str, ...], difficult: str = "ignore"
+) -> tuple[np.ndarray, np.ndarray]:
     """Multi-hot target and loss/AP mask over `classes` for one image's objects."""
     if difficult not in DIFFICULT_POLICIES:
         raise ValueError(f"unknown difficult policy {difficult!r}: choose one of {', '.join(DIFFICULT_POLICIES)}")
@@ -56,8 +76,9 @@ def encode_labels(objects: list[VOCObject], classes: tuple[str, ...],
     only_difficult = np.zeros(len(classes), dtype=bool)
     for obj in objects:
         if obj.name not in index:
-            raise ValueError(f"object class {obj.name!r} is not in the class list {list(classes)}; "
-                             "pass the data set's classes")
+            raise ValueError(
+                f"object class {obj.name!r} is not in the class list {list(classes)}; pass the data set's classes"
+            )
         if obj.difficult:
             only_difficult[index[obj.name]] = True
         else:
@@ -75,8 +96,9 @@ def read_split_ids(root: Path, split: str) -> list[str]:
     """Image ids listed in `ImageSets/Main/<split>.txt`."""
     path = Path(root) / "ImageSets" / "Main" / f"{split}.txt"
     if not path.is_file():
-        raise DataMissingError(f"split file {path} is missing: is {root} a VOC-format folder "
-                               "(JPEGImages/, Annotations/, ImageSets/Main/)?")
+        raise DataMissingError(
+            f"split file {path} is missing: is {root} a VOC-format folder (JPEGImages/, Annotations/, ImageSets/Main/)?"
+        )
     return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -88,15 +110,22 @@ def load_rgb(path: Path) -> Image.Image:
     except FileNotFoundError as exc:
         raise DataMissingError(f"image {path} is missing; re-extract or regenerate the data set") from exc
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"image {path} is corrupt or not an image ({exc}); "
-                         "replace it or regenerate the data set") from exc
+        raise ValueError(
+            f"image {path} is corrupt or not an image ({exc}); replace it or regenerate the data set"
+        ) from exc
 
 
 class VOCMultiLabel(torch.utils.data.Dataset):
     """One split of a VOC-format folder: items are (image, multi-hot target, mask)."""
 
-    def __init__(self, root: str | Path, split: str, classes: tuple[str, ...] = VOC_CLASSES,
-                 difficult: str = "ignore", transform=None):
+    def __init__(
+        self,
+        root: str | Path,
+        split: str,
+        classes: tuple[str, ...] = VOC_CLASSES,
+        difficult: str = "ignore",
+        transform=None,
+    ):
         self.root, self.split, self.classes = Path(root), split, tuple(classes)
         self.transform = transform
         self.ids = read_split_ids(self.root, split)
@@ -142,9 +171,12 @@ def resolve_voc_root(root: str | Path, year: str = "2012") -> Path:
 def download_voc(root: str | Path, year: str = "2012") -> Path:
     """Download and extract VOC trainval through torchvision; a clear error when offline."""
     from torchvision.datasets import VOCDetection
+
     try:
         VOCDetection(str(root), year=year, image_set="trainval", download=True)
     except Exception as exc:  # torchvision raises URLError, HTTPError or RuntimeError when offline
-        raise DataMissingError(f"could not download Pascal VOC {year} into {root} ({exc}). "
-                               f"Without internet, place the extracted data at {Path(root) / 'VOCdevkit' / f'VOC{year}'}.") from exc
+        raise DataMissingError(
+            f"could not download Pascal VOC {year} into {root} ({exc}). "
+            f"Without internet, place the extracted data at {Path(root) / 'VOCdevkit' / f'VOC{year}'}."
+        ) from exc
     return resolve_voc_root(root, year)

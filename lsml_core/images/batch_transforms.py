@@ -6,6 +6,7 @@ the per-sample recipe's steps and probabilities, with each sample's parameters d
 generator. Unlike the PIL recipe, the steps compute in float and do not round to uint8 between steps.
 Eval: centre crop; test: FiveCrop. Both take the cache's `eval` windows (see `image_cache`).
 """
+
 import math
 
 import numpy as np
@@ -14,7 +15,6 @@ import torch.nn.functional as nnf
 from torchvision.transforms.v2 import functional as F
 
 from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe
-
 
 _STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -26,8 +26,9 @@ def imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     for the GPU, twice per batch.
     """
     if device not in _STATS:
-        _STATS[device] = tuple(torch.tensor(v, dtype=torch.float32).view(-1, 1, 1).to(device)
-                               for v in (IMAGENET_MEAN, IMAGENET_STD))
+        _STATS[device] = tuple(
+            torch.tensor(v, dtype=torch.float32).view(-1, 1, 1).to(device) for v in (IMAGENET_MEAN, IMAGENET_STD)
+        )
     return _STATS[device]
 
 
@@ -58,19 +59,23 @@ class TrainBatch:
     def parameters(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Per-sample draws: brightness factor (1 when not chosen), grayscale, flip, angle."""
         r = self.recipe
+
         def uniform(low, high):
             return low + (high - low) * torch.rand(n, generator=generator)
+
         jitter = torch.rand(n, generator=generator) < 0.5
         low, high = r.brightness
-        return {"factor": torch.where(jitter, uniform(low, high), torch.ones(n)),
-                "gray": ~jitter & (torch.rand(n, generator=generator) < r.grayscale_p),
-                "flip": torch.rand(n, generator=generator) < r.flip_p,
-                "angle": uniform(-r.rotation, r.rotation)}
+        return {
+            "factor": torch.where(jitter, uniform(low, high), torch.ones(n)),
+            "gray": ~jitter & (torch.rand(n, generator=generator) < r.grayscale_p),
+            "flip": torch.rand(n, generator=generator) < r.flip_p,
+            "angle": uniform(-r.rotation, r.rotation),
+        }
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         draws = self.parameters(len(images), generator)
         stacked = torch.stack([v.float() for v in draws.values()])
-        if images.is_cuda:   # one copy to the device, without waiting for the work queued before it
+        if images.is_cuda:  # one copy to the device, without waiting for the work queued before it
             stacked = stacked.pin_memory().to(images.device, non_blocking=True)
         p = {k: v.view(-1, 1, 1, 1).to(draws[k].dtype) for k, v in zip(draws, stacked)}
         x = F.to_dtype(images, torch.float32, scale=True)

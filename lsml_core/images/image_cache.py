@@ -10,22 +10,23 @@ A JSON sidecar holds the geometry and a fingerprint of the source files (names, 
 a change of either rebuilds the cache. Items are read with positional reads rather than through a
 memory map, so the pages read stay in the OS page cache and never count as the process's memory.
 """
+
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Subset
 from torchvision.transforms import functional as F
 
-from lsml_core.records import atomic_write_text, read_json
-from lsml_core.images.transforms import Recipe
 from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
+from lsml_core.images.transforms import Recipe
+from lsml_core.records import atomic_write_text, read_json
 
 GEOMETRIES = ("train", "eval")
 
@@ -85,8 +86,14 @@ def _write(paths: list[Path], target: Path, recipe: Recipe, geometry: str) -> No
 def ensure_cache(paths: list[Path], target: Path, recipe: Recipe, geometry: str) -> Path:
     """The cache of `paths` at `target` (.npy), rebuilt when the sources or the geometry changed."""
     target, sidecar = Path(target), Path(target).with_suffix(".json")
-    expected = {"geometry": geometry, "side": cache_side(recipe, geometry), "size": recipe.size,
-                "resize": recipe.resize, "count": len(paths), "sources": fingerprint(paths)}
+    expected = {
+        "geometry": geometry,
+        "side": cache_side(recipe, geometry),
+        "size": recipe.size,
+        "resize": recipe.resize,
+        "count": len(paths),
+        "sources": fingerprint(paths),
+    }
     if target.is_file() and sidecar.is_file() and read_json(sidecar) == expected:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -120,11 +127,11 @@ class CachedImages(torch.utils.data.Dataset):
     `batch_transform` turns a batch of these items into the model's input on the training device.
     """
 
-    def __init__(self, dataset: VOCMultiLabel, cache_dir: Path, recipe: Recipe, geometry: str, count: int,
-                 batch_transform):
+    def __init__(
+        self, dataset: VOCMultiLabel, cache_dir: Path, recipe: Recipe, geometry: str, count: int, batch_transform
+    ):
         paths = [dataset.root / "JPEGImages" / name for name in dataset.filenames[:count]]
-        self.path = ensure_cache(paths, split_cache_path(cache_dir, dataset, recipe, geometry, count),
-                                 recipe, geometry)
+        self.path = ensure_cache(paths, split_cache_path(cache_dir, dataset, recipe, geometry, count), recipe, geometry)
         cache = open_cache(self.path)
         self.shape, self.offset = cache.shape, cache.offset
         self.ids, self.targets, self.masks = dataset.ids[:count], dataset.targets[:count], dataset.masks[:count]
@@ -135,7 +142,7 @@ class CachedImages(torch.utils.data.Dataset):
         return self.shape[0]
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_fd": None}   # a DataLoader worker opens its own file descriptor
+        return {**self.__dict__, "_fd": None}  # a DataLoader worker opens its own file descriptor
 
     def __del__(self):
         if getattr(self, "_fd", None) is not None:
@@ -163,8 +170,11 @@ class CachedImages(torch.utils.data.Dataset):
         for row, index in zip(buffer, indices):
             if os.preadv(self._file(), [row], self.offset + index * item) != item:
                 raise OSError(f"{self.path} is shorter than its header says: delete it to rebuild the cache")
-        return (torch.from_numpy(buffer).permute(0, 3, 1, 2), torch.from_numpy(self.targets[indices]),
-                torch.from_numpy(self.masks[indices]))
+        return (
+            torch.from_numpy(buffer).permute(0, 3, 1, 2),
+            torch.from_numpy(self.targets[indices]),
+            torch.from_numpy(self.masks[indices]),
+        )
 
     def __getitem__(self, index: int | list[int]):
         """One item, or a whole batch when `index` is a list (the loader's batch sampler asks for those)."""

@@ -6,6 +6,7 @@ share of the free GPU memory, held whole on the GPU and gathered there (`Residen
 reads, workers or image copies are left per batch to keep the GPU waiting. Both give the same
 batches in the same order, and the same augmentation draws.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,18 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from lsml_core.images.batch_transforms import augmentation_seed, model_input
 from lsml_core.images.image_cache import CachedImages, batch_transform_of
 
-RESIDENT_SHARE = 0.25   # a cached split is held on the GPU when it takes at most this share of its free memory
-_RESIDENT: dict[tuple[str, torch.device], tuple[tuple, torch.Tensor]] = {}   # (file, device) -> (its stamp, images)
+RESIDENT_SHARE = 0.25  # a cached split is held on the GPU when it takes at most this share of its free memory
+_RESIDENT: dict[tuple[str, torch.device], tuple[tuple, torch.Tensor]] = {}  # (file, device) -> (its stamp, images)
 
 
-def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_workers: int = 0,
-                shuffle_seed: int | None = None, resident: bool | None = None):
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    device: torch.device,
+    num_workers: int = 0,
+    shuffle_seed: int | None = None,
+    resident: bool | None = None,
+):
     """The loader of a split; shuffled with its own seeded generator when `shuffle_seed` is given.
 
     A cached split's uint8 batches become the model's input on `device` through its batch transform
@@ -31,15 +38,21 @@ def make_loader(dataset: Dataset, batch_size: int, device: torch.device, num_wor
     options = dict(num_workers=num_workers, pin_memory=device.type == "cuda", persistent_workers=False)
     transform = batch_transform_of(dataset)
     if transform is None:
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator,
-                          **options)
+        return DataLoader(
+            dataset, batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator, **options
+        )
     if resident or (resident is None and fits_on_device(dataset, device)):
         return ResidentBatches(dataset, batch_size, device, shuffle_seed)
     order = RandomSampler(dataset, generator=generator) if shuffle_seed is not None else SequentialSampler(dataset)
     # the DataLoader draws its base seed from `generator` before the sampler draws its permutation, as with
     # shuffle=True: without it the order would differ from the per-sample path's and from earlier results
-    loader = DataLoader(dataset, batch_size=None, sampler=BatchSampler(order, batch_size, drop_last=False),
-                        generator=generator, **options)
+    loader = DataLoader(
+        dataset,
+        batch_size=None,
+        sampler=BatchSampler(order, batch_size, drop_last=False),
+        generator=generator,
+        **options,
+    )
     return DeviceBatches(loader, transform, device, seed=shuffle_seed or 0)
 
 
@@ -84,11 +97,11 @@ def images_on_device(base: CachedImages, device: torch.device, chunk: int = 256)
     held = _RESIDENT.get(key)
     if held is not None and held[0] == stamp:
         return held[1]
-    _RESIDENT.pop(key, None)   # an older copy of a rebuilt file: freed before the new one is made
+    _RESIDENT.pop(key, None)  # an older copy of a rebuilt file: freed before the new one is made
     pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
     for start in range(0, len(base), chunk):
         rows = list(range(start, min(start + chunk, len(base))))
-        pixels[start:start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))
+        pixels[start : start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))
     _RESIDENT[key] = (stamp, pixels)
     return pixels
 
@@ -107,8 +120,9 @@ class ResidentBatches:
         self.rows = torch.tensor(rows, device=device)
         self.targets, self.masks = (torch.from_numpy(a[rows]).to(device) for a in (base.targets, base.masks))
         generator = torch.Generator().manual_seed(shuffle_seed) if shuffle_seed is not None else None
-        self.positions = DataLoader(range(len(rows)), batch_size=batch_size, shuffle=shuffle_seed is not None,
-                                    generator=generator)
+        self.positions = DataLoader(
+            range(len(rows)), batch_size=batch_size, shuffle=shuffle_seed is not None, generator=generator
+        )
         self.seed = shuffle_seed or 0
 
     def __len__(self) -> int:
@@ -116,14 +130,14 @@ class ResidentBatches:
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(augmentation_seed(self.seed))
-        batches = list(self.positions)   # the pass's order, drawn on the host; copied to the device once
+        batches = list(self.positions)  # the pass's order, drawn on the host; copied to the device once
         if not batches:
             return
         order = torch.cat(batches)
-        if self.device.type == "cuda":   # pinned, so the copy does not wait for the GPU's queued work
+        if self.device.type == "cuda":  # pinned, so the copy does not wait for the GPU's queued work
             order = order.pin_memory()
         for index in order.to(self.device, non_blocking=True).split([len(b) for b in batches]):
-            images = self.pixels[self.rows[index]].permute(0, 3, 1, 2)   # channels-last strides, as read_batch
+            images = self.pixels[self.rows[index]].permute(0, 3, 1, 2)  # channels-last strides, as read_batch
             yield model_input(images, self.transform, generator), self.targets[index], self.masks[index]
 
 
@@ -160,7 +174,7 @@ class DeviceBatches:
                 yield ahead
             ahead = prepared
             torch.cuda.current_stream(self.device).wait_stream(side)
-            for tensor in ahead:   # made on the side stream, used on the main one: keep its memory until then
+            for tensor in ahead:  # made on the side stream, used on the main one: keep its memory until then
                 tensor.record_stream(torch.cuda.current_stream(self.device))
         if ahead is not None:
             yield ahead

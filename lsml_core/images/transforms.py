@@ -5,6 +5,7 @@ Train: Resize((s, s)) -> RandomChoice[ColorJitter(brightness 0.8-1.2), RandomGra
 Eval: Resize(r) -> CenterCrop(s). Test: Resize(r) -> FiveCrop(s), a [5, C, s, s] tensor per image.
 VOC uses s = 300, r = 330; a scaled recipe keeps r / s = 1.1.
 """
+
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 @dataclass(frozen=True, kw_only=True)
 class Recipe:
     """Sizes and augmentation strengths of one data recipe."""
+
     size: int = 300
     resize: int = 330
     brightness: tuple[float, float] = (0.8, 1.2)
@@ -41,13 +43,15 @@ def _normalize() -> list:
 
 def train_transform(recipe: Recipe) -> T.Compose:
     """The augmented training transform of the original study."""
-    return T.Compose([
-        T.Resize((recipe.size, recipe.size)),
-        T.RandomChoice([T.ColorJitter(brightness=recipe.brightness), T.RandomGrayscale(recipe.grayscale_p)]),
-        T.RandomHorizontalFlip(recipe.flip_p),
-        T.RandomRotation(recipe.rotation),
-        *_normalize(),
-    ])
+    return T.Compose(
+        [
+            T.Resize((recipe.size, recipe.size)),
+            T.RandomChoice([T.ColorJitter(brightness=recipe.brightness), T.RandomGrayscale(recipe.grayscale_p)]),
+            T.RandomHorizontalFlip(recipe.flip_p),
+            T.RandomRotation(recipe.rotation),
+            *_normalize(),
+        ]
+    )
 
 
 def eval_transform(recipe: Recipe) -> T.Compose:
@@ -58,8 +62,10 @@ def eval_transform(recipe: Recipe) -> T.Compose:
 def five_crop_transform(recipe: Recipe) -> T.Compose:
     """Resize then the four corner crops and the centre crop, stacked: the `test` split."""
     normalize = T.Compose(_normalize())
-    return T.Compose([
-        T.Resize(recipe.resize),
-        T.FiveCrop(recipe.size),
-        T.Lambda(lambda crops: torch.stack([normalize(crop) for crop in crops])),
-    ])
+    return T.Compose(
+        [
+            T.Resize(recipe.resize),
+            T.FiveCrop(recipe.size),
+            T.Lambda(lambda crops: torch.stack([normalize(crop) for crop in crops])),
+        ]
+    )

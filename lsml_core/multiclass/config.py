@@ -1,11 +1,18 @@
 """Profiles of the single-label track (`track: multiclass` in the YAML) and the configuration of one run."""
+
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.models import MODELS
-from lsml_core.profiles import (ProfileBase, RunConfigBase, build_profile, check_choice, check_max_batches,
-                                read_profile_yaml)
+from lsml_core.profiles import (
+    ProfileBase,
+    RunConfigBase,
+    build_profile,
+    check_choice,
+    check_max_batches,
+    read_profile_yaml,
+)
 
 DATASETS = ("fashion_mnist", "cifar10", "cifar100")
 SCHEDULES = ("step", "poly")
@@ -16,36 +23,46 @@ TRACK = "multiclass"
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
     """Which data set, how much of it, the validation part carved from train, and the augmentation."""
+
     dataset: str = "fashion_mnist"
-    root: str = "multiclass"          # under the data dir: torchvision's files (CIFAR, downloaded Fashion-MNIST)
+    root: str = "multiclass"  # under the data dir: torchvision's files (CIFAR, downloaded Fashion-MNIST)
     download: bool = False
-    n_train: int | None = 12000       # None: all of train minus n_val
+    n_train: int | None = 12000  # None: all of train minus n_val
     n_val: int = 3000
-    n_test: int | None = None         # None: the whole test split
+    n_test: int | None = None  # None: the whole test split
     split_seed: int = 0
-    shift: int = 2                    # random translation of up to this many pixels (zero padding)
-    flip: bool = True                 # random horizontal flip with probability 0.5
+    shift: int = 2  # random translation of up to this many pixels (zero padding)
+    flip: bool = True  # random horizontal flip with probability 0.5
     projection_classes: list[int] = field(default_factory=lambda: [2, 4, 6])
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        if self.n_val < 1 or (self.n_train is not None and self.n_train < 1) or (self.n_test is not None and self.n_test < 1):
-            raise ValueError(f"n_train={self.n_train}, n_val={self.n_val}, n_test={self.n_test} must be positive (or null)")
+        if (
+            self.n_val < 1
+            or (self.n_train is not None and self.n_train < 1)
+            or (self.n_test is not None and self.n_test < 1)
+        ):
+            raise ValueError(
+                f"n_train={self.n_train}, n_val={self.n_val}, n_test={self.n_test} must be positive (or null)"
+            )
         if self.shift < 0 or len(self.projection_classes) != 3:
-            raise ValueError(f"shift={self.shift} must be >= 0 and projection_classes={self.projection_classes} "
-                             "must name exactly three class indices")
+            raise ValueError(
+                f"shift={self.shift} must be >= 0 and projection_classes={self.projection_classes} "
+                "must name exactly three class indices"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One model x loss x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
+
     model: str = "resnet8"
     loss: str = "ce"
-    epsilon: float = 0.0              # ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
-    temperature: float = 1.0          # ils: teacher temperature; kd: distillation temperature
-    kd_alpha: float = 0.9             # kd: weight of the KL term
-    teacher: str | None = None        # ils / kd: the teacher run's name
-    teacher_scaled: bool = False      # kd: divide the teacher's logits by its fitted calibration temperature
+    epsilon: float = 0.0  # ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
+    temperature: float = 1.0  # ils: teacher temperature; kd: distillation temperature
+    kd_alpha: float = 0.9  # kd: weight of the KL term
+    teacher: str | None = None  # ils / kd: the teacher run's name
+    teacher_scaled: bool = False  # kd: divide the teacher's logits by its fitted calibration temperature
     seed: int = 0
     epochs: int = 6
     batch_size: int = 128
@@ -56,7 +73,7 @@ class TrainConfig:
     step_size: int = 3
     gamma: float = 0.2
     power: float = 1.0
-    patience: int = 3                 # early stopping: epochs without a better validation score
+    patience: int = 3  # early stopping: epochs without a better validation score
     max_batches: int | None = None
     device: str = "auto"
 
@@ -69,11 +86,15 @@ class TrainConfig:
         if self.temperature <= 0 or not 0.0 <= self.kd_alpha <= 1.0:
             raise ValueError(f"temperature={self.temperature} must be > 0 and kd_alpha={self.kd_alpha} in [0, 1]")
         if LOSSES[self.loss].needs_teacher != (self.teacher is not None):
-            raise ValueError(f"loss {self.loss!r} with teacher={self.teacher!r}: the losses "
-                             f"{[n for n, loss in LOSSES.items() if loss.needs_teacher]} need a teacher run, "
-                             "the others take none")
+            raise ValueError(
+                f"loss {self.loss!r} with teacher={self.teacher!r}: the losses "
+                f"{[n for n, loss in LOSSES.items() if loss.needs_teacher]} need a teacher run, "
+                "the others take none"
+            )
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise ValueError(f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1")
+            raise ValueError(
+                f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1"
+            )
         check_max_batches(self.max_batches)
 
     @property
@@ -81,14 +102,19 @@ class TrainConfig:
         """e.g. `resnet8-ce-s0`, `resnet8-ls-e0.1-s0`, `resnet8-ils-e0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
         if self.loss == "kd":
             return f"{self.model}-kd-T{self.temperature:g}-from-{self.teacher}" + ("-ts" if self.teacher_scaled else "")
-        tail = {"ce": "", "ls": f"-e{self.epsilon:g}", "ls_targets": f"-e{self.epsilon:g}",
-                "ils": f"-e{self.epsilon:g}-T{self.temperature:g}"}[self.loss]
+        tail = {
+            "ce": "",
+            "ls": f"-e{self.epsilon:g}",
+            "ls_targets": f"-e{self.epsilon:g}",
+            "ils": f"-e{self.epsilon:g}-T{self.temperature:g}",
+        }[self.loss]
         return f"{self.model}-{self.loss}{tail}-s{self.seed}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig(RunConfigBase):
     """Everything that determines one run of the track; saved beside its results (marked with the track)."""
+
     data: DataConfig
     train: TrainConfig
 
@@ -98,14 +124,15 @@ class RunConfig(RunConfigBase):
 @dataclass(frozen=True, kw_only=True)
 class Grid:
     """Teachers (CE, LS at one epsilon, the instance-based grid) per model and seed, and the distillation."""
+
     models: list[str] = field(default_factory=lambda: ["resnet8"])
     seeds: list[int] = field(default_factory=lambda: [0])
     ls_epsilon: float = 0.1
-    ls_targets: bool = False          # also train LS with explicitly smoothed targets
+    ls_targets: bool = False  # also train LS with explicitly smoothed targets
     ils_epsilons: list[float] = field(default_factory=lambda: [0.05, 0.1])
     ils_temperatures: list[float] = field(default_factory=lambda: [2.0, 8.0])
-    selection_metric: str = "accuracy"   # how the instance-based grid point is chosen on validation
-    student: str | None = "shallow"   # null: no distillation
+    selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on validation
+    student: str | None = "shallow"  # null: no distillation
     kd_alpha: float = 0.9
     kd_temperature: float = 20.0
 
@@ -118,6 +145,7 @@ class Grid:
 @dataclass(frozen=True, kw_only=True)
 class Profile(ProfileBase):
     """A named set of runs of the single-label track."""
+
     data: DataConfig
     train: TrainConfig
     grid: Grid
@@ -134,21 +162,43 @@ class Profile(ProfileBase):
                 runs.append(base)
                 runs.append(replace(base, train=replace(base.train, loss="ls", epsilon=self.grid.ls_epsilon)))
                 if self.grid.ls_targets:
-                    runs.append(replace(base, train=replace(base.train, loss="ls_targets", epsilon=self.grid.ls_epsilon)))
+                    runs.append(
+                        replace(base, train=replace(base.train, loss="ls_targets", epsilon=self.grid.ls_epsilon))
+                    )
                 for eps in self.grid.ils_epsilons:
                     for temp in self.grid.ils_temperatures:
-                        runs.append(replace(base, train=replace(base.train, loss="ils", epsilon=float(eps),
-                                                                temperature=float(temp), teacher=base.name)))
+                        runs.append(
+                            replace(
+                                base,
+                                train=replace(
+                                    base.train,
+                                    loss="ils",
+                                    epsilon=float(eps),
+                                    temperature=float(temp),
+                                    teacher=base.name,
+                                ),
+                            )
+                        )
         return sorted(runs, key=lambda r: r.train.teacher is not None)
 
     def student_runs(self, teachers: list[str]) -> list[RunConfig]:
         """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
         if not self.grid.student:
             return []
-        return [self.run(model=self.grid.student, loss="kd", epsilon=0.0, temperature=self.grid.kd_temperature,
-                         kd_alpha=self.grid.kd_alpha, teacher=teacher, teacher_scaled=scaled,
-                         seed=int(teacher.rsplit("-s", 1)[1]))
-                for teacher in teachers for scaled in (False, True)]
+        return [
+            self.run(
+                model=self.grid.student,
+                loss="kd",
+                epsilon=0.0,
+                temperature=self.grid.kd_temperature,
+                kd_alpha=self.grid.kd_alpha,
+                teacher=teacher,
+                teacher_scaled=scaled,
+                seed=int(teacher.rsplit("-s", 1)[1]),
+            )
+            for teacher in teachers
+            for scaled in (False, True)
+        ]
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

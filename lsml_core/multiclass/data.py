@@ -4,6 +4,7 @@ Images stay uint8 [N, C, H, W]; a batch becomes float in [0, 1] normalised with 
 per-channel mean and std. The validation part (fixed seed, stratified) serves every selection
 (early stopping, temperature, the instance-based grid); the test split is only reported.
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from lsml_core.multiclass.config import DataConfig
 @dataclass(frozen=True)
 class Split:
     """uint8 images [N, C, H, W] and int64 labels [N]."""
+
     images: torch.Tensor
     labels: torch.Tensor
 
@@ -30,6 +32,7 @@ class Split:
 @dataclass(frozen=True)
 class Splits:
     """The training part, the validation part (from train), test, the class names and the data's origin."""
+
     fit: Split
     val: Split
     test: Split
@@ -64,15 +67,23 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     n_train = cfg.n_train or len(train_y) - cfg.n_val
     if n_train + cfg.n_val > len(train_y):
         raise ValueError(f"n_train={n_train} + n_val={cfg.n_val} exceed the {len(train_y)} training images of {name}")
-    fit_idx, val_idx = train_test_split(np.arange(len(train_y)), train_size=n_train, test_size=cfg.n_val,
-                                        stratify=train_y, random_state=cfg.split_seed)
+    fit_idx, val_idx = train_test_split(
+        np.arange(len(train_y)), train_size=n_train, test_size=cfg.n_val, stratify=train_y, random_state=cfg.split_seed
+    )
     test_idx = np.arange(len(test_y))
     if cfg.n_test is not None and cfg.n_test < len(test_y):
         test_idx, _ = train_test_split(test_idx, train_size=cfg.n_test, stratify=test_y, random_state=cfg.split_seed)
     fit = _subset(train_x, train_y, fit_idx)
     scaled = fit.images.float() / 255
-    return Splits(fit, _subset(train_x, train_y, val_idx), _subset(test_x, test_y, test_idx), tuple(classes), name,
-                  scaled.mean(dim=(0, 2, 3)), scaled.std(dim=(0, 2, 3)))
+    return Splits(
+        fit,
+        _subset(train_x, train_y, val_idx),
+        _subset(test_x, test_y, test_idx),
+        tuple(classes),
+        name,
+        scaled.mean(dim=(0, 2, 3)),
+        scaled.std(dim=(0, 2, 3)),
+    )
 
 
 def _subset(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> Split:
@@ -87,8 +98,7 @@ def shift_flip(images: torch.Tensor, shift: int, flip: bool, generator: torch.Ge
         height, width = images.shape[-2:]
         padded = F.pad(images, [shift])
         offsets = torch.randint(0, 2 * shift + 1, (len(images), 2), generator=generator).tolist()
-        images = torch.stack([F.crop(image, top, left, height, width)
-                              for image, (top, left) in zip(padded, offsets)])
+        images = torch.stack([F.crop(image, top, left, height, width) for image, (top, left) in zip(padded, offsets)])
     if flip:
         chosen = torch.rand(len(images), generator=generator) < 0.5
         images = torch.where(chosen[:, None, None, None], F.horizontal_flip(images), images)
@@ -100,7 +110,7 @@ def batches(split: Split, batch_size: int, seed: int | None = None, shift: int =
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     order = torch.randperm(len(split), generator=generator) if seed is not None else torch.arange(len(split))
     for start in range(0, len(split), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         images = split.images[idx]
         if seed is not None:
             images = shift_flip(images, shift, flip, generator)

@@ -4,6 +4,7 @@ The temperature is fitted on the validation part; test is only reported. Also wr
 per-class classification report and confusion matrix on test, and the penultimate-layer features of
 test images of the three projection classes (for the Mueller et al. figure).
 """
+
 import io
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return labels["label"].to_numpy(), logits
 
 
-def write_projection(path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int],
-                     templates: np.ndarray) -> None:
+def write_projection(
+    path: Path, features: np.ndarray, labels: np.ndarray, classes: list[int], templates: np.ndarray
+) -> None:
     """Penultimate features and labels of the images of `classes`, and those classes' templates (rows of the
     last layer's weight, in the order of `classes`), as .npz."""
     keep = np.isin(labels, classes)
@@ -52,21 +54,45 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     device = fit.choose_device(cfg.train.device)
     model = model_for(cfg, splits, device)
     best_epoch = fit.load_best(run_dir, model, device)
-    outputs = {name: (getattr(splits, name).labels.numpy(),
-                      predict(model, getattr(splits, name), splits, device, desc=f"{cfg.name}, {name}"))
-               for name in REPORTED}
+    outputs = {
+        name: (
+            getattr(splits, name).labels.numpy(),
+            predict(model, getattr(splits, name), splits, device, desc=f"{cfg.name}, {name}"),
+        )
+        for name in REPORTED
+    }
     temperature = fit_temperature(*outputs["val"])
-    metrics = {"run": cfg.name, "best_epoch": best_epoch, "temperature": temperature, "data_source": splits.source,
-               "classes": list(splits.classes), "splits": {}}
+    metrics = {
+        "run": cfg.name,
+        "best_epoch": best_epoch,
+        "temperature": temperature,
+        "data_source": splits.source,
+        "classes": list(splits.classes),
+        "splits": {},
+    }
     for name, (labels, logits) in outputs.items():
         write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits.classes)
-        metrics["splits"][name] = {"before": split_metrics(labels, logits), "after": split_metrics(labels, logits, temperature)}
+        metrics["splits"][name] = {
+            "before": split_metrics(labels, logits),
+            "after": split_metrics(labels, logits, temperature),
+        }
     labels, logits = outputs["test"]
-    metrics["classification_report"] = classification_report(labels, logits.argmax(1), labels=range(len(splits.classes)),
-                                                              target_names=list(splits.classes), output_dict=True, zero_division=0)
+    metrics["classification_report"] = classification_report(
+        labels,
+        logits.argmax(1),
+        labels=range(len(splits.classes)),
+        target_names=list(splits.classes),
+        output_dict=True,
+        zero_division=0,
+    )
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
-    write_projection(run_dir / PROJECTION, predict(model, splits.test, splits, device, features=True), labels,
-                     cfg.data.projection_classes, model.head.weight[cfg.data.projection_classes].detach().cpu().numpy())
+    write_projection(
+        run_dir / PROJECTION,
+        predict(model, splits.test, splits, device, features=True),
+        labels,
+        cfg.data.projection_classes,
+        model.head.weight[cfg.data.projection_classes].detach().cpu().numpy(),
+    )
     write_json(run_dir / METRICS, metrics)
     return metrics
 

@@ -8,8 +8,9 @@ With K classes, label y and degree e:
   convention at degree e K/(K-1) (tested).
 Soft targets enter `F.cross_entropy` as class probabilities: -sum_k t_k log softmax(z)_k, averaged.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,9 @@ def smoothed_targets(labels: torch.Tensor, n_classes: int, epsilon: float) -> to
     return F.one_hot(labels, n_classes).float() * (1 - epsilon) + epsilon / n_classes
 
 
-def instance_targets(labels: torch.Tensor, teacher_logits: torch.Tensor, epsilon: float,
-                     temperature: float) -> torch.Tensor:
+def instance_targets(
+    labels: torch.Tensor, teacher_logits: torch.Tensor, epsilon: float, temperature: float
+) -> torch.Tensor:
     """1 - e on the true class; e p_j / (1 - p_y) on wrong class j, p = softmax(teacher_logits / T).
 
     p_j / (1 - p_y) is computed as the softmax of z/T over the wrong classes only, which stays exact
@@ -37,22 +39,27 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits, targets)
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-                      alpha: float, temperature: float) -> torch.Tensor:
+def distillation_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, alpha: float, temperature: float
+) -> torch.Tensor:
     """a T^2 KL(q || p) + (1 - a) CE(student, y), q = softmax(teacher/T), p = softmax(student/T) (Hinton).
 
     KL(q || p) = (1/B) sum_i sum_k q_ik (log q_ik - log p_ik), torch's `kl_div(log p, q, "batchmean")`.
     The issue writes KL(student/T || teacher/T); this is the standard direction, teacher first.
     """
-    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1),
-                    F.softmax(teacher_logits.float() / temperature, dim=1), reduction="batchmean")
-    return alpha * temperature ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+    soft = F.kl_div(
+        F.log_softmax(student_logits / temperature, dim=1),
+        F.softmax(teacher_logits.float() / temperature, dim=1),
+        reduction="batchmean",
+    )
+    return alpha * temperature**2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
 
 
 @dataclass(frozen=True)
 class Loss:
     """A training loss: `fn(logits, labels, teacher_logits, train config) -> loss`; `needs_teacher`: it learns
     from a teacher run; `arm`: its name in the report's tables."""
+
     fn: Callable
     arm: str
     needs_teacher: bool = False
@@ -62,12 +69,17 @@ class Loss:
 LOSSES: dict[str, Loss] = {
     "ce": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y), "CE"),
     "ls": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.epsilon), "LS"),
-    "ls_targets": Loss(lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.epsilon)),
-                       "LS (explicit targets)"),
-    "ils": Loss(lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.epsilon, t.temperature)),
-                "ILS", needs_teacher=True),
-    "kd": Loss(lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_alpha, t.temperature), "student",
-               needs_teacher=True),
+    "ls_targets": Loss(
+        lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.epsilon)), "LS (explicit targets)"
+    ),
+    "ils": Loss(
+        lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.epsilon, t.temperature)),
+        "ILS",
+        needs_teacher=True,
+    ),
+    "kd": Loss(
+        lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_alpha, t.temperature), "student", needs_teacher=True
+    ),
 }
 
 

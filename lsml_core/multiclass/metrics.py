@@ -5,6 +5,7 @@ the events "the top class is right" at probability max_k p_k. Classwise ECE: the
 the binary ECE of "the label is k" at probability p_k. Brier: mean over images of sum_k (p_k - onehot_k)^2.
 Log loss: mean of -log p_y. T is fitted on the validation part's log loss, never on test.
 """
+
 import numpy as np
 from scipy.special import log_softmax, softmax
 
@@ -40,9 +41,13 @@ def split_metrics(labels: np.ndarray, logits: np.ndarray, temperature: float = 1
     """Every metric of METRICS for one split at a temperature."""
     labels = np.asarray(labels)
     probs = softmax(np.asarray(logits, np.float64) / temperature, axis=1)
-    return {"accuracy": float((probs.argmax(1) == labels).mean()), "log_loss": log_loss(labels, logits, temperature),
-            "ece": top_label_ece(labels, probs), "classwise_ece": classwise_ece(labels, probs),
-            "brier": brier(labels, probs)}
+    return {
+        "accuracy": float((probs.argmax(1) == labels).mean()),
+        "log_loss": log_loss(labels, logits, temperature),
+        "ece": top_label_ece(labels, probs),
+        "classwise_ece": classwise_ece(labels, probs),
+        "brier": brier(labels, probs),
+    }
 
 
 def top_label_reliability(labels: np.ndarray, logits: np.ndarray, temperature: float = 1.0, n_bins: int = N_BINS):

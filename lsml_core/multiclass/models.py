@@ -8,9 +8,9 @@
   inception 112+48, 96+64, 80+80, 48+96; downsample 96; inception 176+160 twice; global average pool (their
   7x7 pool at 32x32, adaptive so that 28x28 works); dropout 0.5).
 """
+
 import torch
 from torch import nn
-
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int | str = "same") -> nn.Sequential:
@@ -38,10 +38,18 @@ class BasicBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.convs = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                                   nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out else
-                         nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+        self.convs = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.convs(x) + self.shortcut(x))
@@ -61,7 +69,7 @@ def shallow_body(in_channels: int, image_size: int) -> nn.Sequential:
     for width in (32, 64, 128):
         layers += [conv_bn(c_in, width, 3), nn.MaxPool2d(2)]
         c_in, image_size = width, image_size // 2
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * image_size ** 2, 128), nn.ReLU(), nn.Dropout(0.5))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * image_size**2, 128), nn.ReLU(), nn.Dropout(0.5))
 
 
 class Inception(nn.Module):
@@ -87,10 +95,22 @@ class Downsample(nn.Module):
 
 
 def minigooglenet_body(in_channels: int) -> nn.Sequential:
-    return nn.Sequential(conv_bn(in_channels, 96, 3), Inception(96, 32, 32), Inception(64, 32, 48), Downsample(80, 80),
-                         Inception(160, 112, 48), Inception(160, 96, 64), Inception(160, 80, 80), Inception(160, 48, 96),
-                         Downsample(144, 96), Inception(240, 176, 160), Inception(336, 176, 160),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5))
+    return nn.Sequential(
+        conv_bn(in_channels, 96, 3),
+        Inception(96, 32, 32),
+        Inception(64, 32, 48),
+        Downsample(80, 80),
+        Inception(160, 112, 48),
+        Inception(160, 96, 64),
+        Inception(160, 80, 80),
+        Inception(160, 48, 96),
+        Downsample(144, 96),
+        Inception(240, 176, 160),
+        Inception(336, 176, 160),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+    )
 
 
 # The registry: name -> (in_channels, image_size, n_classes) -> model. A new model is one entry.

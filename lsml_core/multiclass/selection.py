@@ -1,4 +1,5 @@
 """The instance-based grid point chosen on validation, per model and seed, and the teachers to distil."""
+
 from pathlib import Path
 
 from lsml_core.multiclass.config import Profile, RunConfig
@@ -31,7 +32,9 @@ def teachers_to_distil(profile: Profile, runs_dir: Path) -> list[str]:
     """CE, LS and the chosen instance-based run of every model and seed (finished runs only); writes selection.json."""
     chosen = select_instance_runs(profile, runs_dir)
     write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
-    teachers = [r.name for r in profile.teacher_runs() if r.train.loss in ("ce", "ls") and is_complete(runs_dir / r.name)]
+    teachers = [
+        r.name for r in profile.teacher_runs() if r.train.loss in ("ce", "ls") and is_complete(runs_dir / r.name)
+    ]
     return teachers + [entry["chosen"] for entry in chosen.values()]
 
 

@@ -1,4 +1,5 @@
 """The single-label track as the runner sees it: teachers, then the students of the chosen teachers."""
+
 from pathlib import Path
 
 from lsml_core.multiclass.config import Profile, load_profile
@@ -21,7 +22,9 @@ def val_accuracy(run_dir: Path) -> str:
 
 
 TRACK = Track(
-    name="multiclass", title="Label smoothing, single-label track", load_profile=load_profile,
+    name="multiclass",
+    title="Label smoothing, single-label track",
+    load_profile=load_profile,
     prepare=lambda profile, data_dir: load_splits(profile.data, data_dir).source,
     phases=lambda profile, runs_dir: [profile.teacher_runs, lambda: student_runs(profile, runs_dir)],
     run_names=run_names,

@@ -3,6 +3,7 @@
 The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
 schedule, the loss (with a teacher for instance-based smoothing and distillation) and the validation.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from lsml_core.multiclass.models import Classifier, build_model
 from lsml_core.records import read_json
 
 EVAL_BATCH = 500
-SCORE = "val_accuracy"   # the history column that chooses the best epoch
+SCORE = "val_accuracy"  # the history column that chooses the best epoch
 
 
 def model_for(cfg: RunConfig, splits: Splits, device: torch.device, name: str | None = None) -> Classifier:
@@ -27,8 +28,9 @@ def model_for(cfg: RunConfig, splits: Splits, device: torch.device, name: str | 
     return build_model(name or cfg.train.model, len(splits.classes), channels, size).to(device)
 
 
-def predict(model: Classifier, split: Split, splits: Splits, device: torch.device, features: bool = False,
-            desc: str = "") -> np.ndarray:
+def predict(
+    model: Classifier, split: Split, splits: Splits, device: torch.device, features: bool = False, desc: str = ""
+) -> np.ndarray:
     """float32 logits (or penultimate features) of a split, in order."""
     forward = (lambda net, x: net.features(x)) if features else None
     return fit.predict(model, (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH)), device, forward, desc)
@@ -60,8 +62,13 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     """The run's model, SGD (fused on CUDA), schedule and scaler."""
     t = cfg.train
     model = model_for(cfg, splits, device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
-                                fused=True if device.type == "cuda" else None)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=t.lr,
+        momentum=t.momentum,
+        weight_decay=t.weight_decay,
+        fused=True if device.type == "cuda" else None,
+    )
     return fit.Fit(cfg, model, optimizer, make_schedule(optimizer, cfg), fit.grad_scaler(device))
 
 
@@ -87,13 +94,20 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         def loss_of(logits, images, labels):
             correct.append((logits.argmax(1) == labels).sum())
             return loss(logits, labels, teacher(images) if teacher else None)
-        augmented = ((splits.normalise(x), y) for x, y in batches(splits.fit, t.batch_size, fit.epoch_seed(t.seed, epoch),
-                                                                  d.shift, d.flip))
+
+        augmented = (
+            (splits.normalise(x), y)
+            for x, y in batches(splits.fit, t.batch_size, fit.epoch_seed(t.seed, epoch), d.shift, d.flip)
+        )
         n_batches = -(-len(splits.fit) // t.batch_size)
-        train_loss = fit.train_pass(run.model, augmented, loss_of, run.optimizer, run.scaler, device, t.max_batches,
-                                    desc, total=n_batches)
+        train_loss = fit.train_pass(
+            run.model, augmented, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, total=n_batches
+        )
         seen = min(len(splits.fit), (t.max_batches or n_batches) * t.batch_size)
-        return {"train_loss": train_loss, "train_accuracy": int(torch.stack(correct).sum()) / max(seen, 1) if correct else 0.0}
+        return {
+            "train_loss": train_loss,
+            "train_accuracy": int(torch.stack(correct).sum()) / max(seen, 1) if correct else 0.0,
+        }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run.model, splits, device, f"{cfg.name}, validation"))
     return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, patience=t.patience)

@@ -5,6 +5,7 @@ counts are applied to both arms, so the comparison is paired. AP with counts as 
 on the resample with repeated rows (ties form one block either way), which lets all resamples of a
 class be scored at once: VOC2010 all-point interpolated AP, as in `metrics.average_precision`.
 """
+
 import numpy as np
 
 CHUNK = 250
@@ -20,7 +21,7 @@ def weighted_voc2010_ap(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     """VOC2010 AP of one class under each row of `weights` ([B, N]); NaN where a resample has no positive."""
     order = np.argsort(-scores, kind="stable")
     y, s, w = y[order].astype(np.float64), scores[order], weights[:, order].astype(np.float64)
-    ends = np.append(np.flatnonzero(np.diff(s) != 0), len(s) - 1)   # last row of each block of tied scores
+    ends = np.append(np.flatnonzero(np.diff(s) != 0), len(s) - 1)  # last row of each block of tied scores
     tp = np.cumsum(w * y, axis=1)[:, ends]
     fp = np.cumsum(w * (1.0 - y), axis=1)[:, ends]
     n_pos = tp[:, -1:]
@@ -46,37 +47,59 @@ def per_class_ap(targets, scores, mask, weights) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def paired_bootstrap(targets, baseline: list, other: list, mask=None, n_boot: int = 1000, seed: int = 0,
-                     level: float = 0.95) -> dict:
+def paired_bootstrap(
+    targets, baseline: list, other: list, mask=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """Difference in mAP (other - baseline), averaged over paired runs (e.g. seeds), with a percentile CI.
 
     `baseline` and `other` are lists of score arrays on the same images, paired by position.
     Returns the observed difference, its CI, and per-class observed differences with their CIs.
     """
     if len(baseline) != len(other) or not baseline:
-        raise ValueError(f"need the same number (>= 1) of baseline and other runs, got {len(baseline)} and {len(other)}")
+        raise ValueError(
+            f"need the same number (>= 1) of baseline and other runs, got {len(baseline)} and {len(other)}"
+        )
     n_images = np.shape(targets)[0]
     observed_weights = np.ones((1, n_images))
+
     def class_diff(weights):
-        return np.mean([per_class_ap(targets, o, mask, weights) - per_class_ap(targets, b, mask, weights)
-                        for b, o in zip(baseline, other)], axis=0)
+        return np.mean(
+            [
+                per_class_ap(targets, o, mask, weights) - per_class_ap(targets, b, mask, weights)
+                for b, o in zip(baseline, other)
+            ],
+            axis=0,
+        )
+
     def map_diff(weights):
-        return np.mean([np.nanmean(per_class_ap(targets, o, mask, weights), axis=1)
-                        - np.nanmean(per_class_ap(targets, b, mask, weights), axis=1)
-                        for b, o in zip(baseline, other)], axis=0)
+        return np.mean(
+            [
+                np.nanmean(per_class_ap(targets, o, mask, weights), axis=1)
+                - np.nanmean(per_class_ap(targets, b, mask, weights), axis=1)
+                for b, o in zip(baseline, other)
+            ],
+            axis=0,
+        )
+
     counts = resample_counts(n_images, n_boot, seed)
     boot_map, boot_class = [], []
     for start in range(0, n_boot, CHUNK):
-        chunk = counts[start:start + CHUNK]
+        chunk = counts[start : start + CHUNK]
         boot_map.append(map_diff(chunk))
         boot_class.append(class_diff(chunk))
     boot_map, boot_class = np.concatenate(boot_map), np.concatenate(boot_class)
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(boot_map, [tail, 100 - tail])
     class_low, class_high = np.nanpercentile(boot_class, [tail, 100 - tail], axis=0)
-    return {"difference": float(map_diff(observed_weights)[0]), "ci_low": float(low), "ci_high": float(high),
-            "level": level, "n_boot": n_boot, "n_runs": len(baseline),
-            "per_class": {"difference": class_diff(observed_weights)[0], "ci_low": class_low, "ci_high": class_high}}
+    return {
+        "difference": float(map_diff(observed_weights)[0]),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "level": level,
+        "n_boot": n_boot,
+        "n_runs": len(baseline),
+        "per_class": {"difference": class_diff(observed_weights)[0], "ci_low": class_low, "ci_high": class_high},
+    }
 
 
 def verdict(result: dict) -> str:

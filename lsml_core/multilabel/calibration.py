@@ -6,6 +6,7 @@ ECE uses equal-width bins of p: sum over bins of (bin size / N) * |mean(y) - mea
 Temperature scaling divides every logit by one T > 0, fitted on held-out NLL; it changes no
 ranking, so AP is unchanged by it.
 """
+
 import numpy as np
 from scipy.special import expit, log_expit
 
@@ -50,9 +51,12 @@ def calibration_metrics(targets, logits, mask=None, temperature: float = 1.0, n_
     mask = np.ones(targets.shape) if mask is None else np.asarray(mask, dtype=np.float64)
     y, z = _pairs(targets, logits, mask)
     p = expit(z / temperature)
-    return {"ece_pooled": binary_ece(y, p, n_bins),
-            "ece_classwise": classwise_ece(targets, logits, mask, temperature, n_bins),
-            "brier": float(np.mean((p - y) ** 2)), "nll": nll(targets, logits, mask, temperature)}
+    return {
+        "ece_pooled": binary_ece(y, p, n_bins),
+        "ece_classwise": classwise_ece(targets, logits, mask, temperature, n_bins),
+        "brier": float(np.mean((p - y) ** 2)),
+        "nll": nll(targets, logits, mask, temperature),
+    }
 
 
 def fit_temperature(targets, logits, mask=None) -> float:

@@ -1,12 +1,20 @@
 """Profiles of the multi-label track and the configuration of one run, checked when they are read."""
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.multilabel.models import check_model_name
 from lsml_core.multilabel.smoothing import SCHEMES, check_scheme
-from lsml_core.profiles import (ProfileBase, RunConfigBase, build, build_profile, check_choice, check_max_batches,
-                                read_profile_yaml)
+from lsml_core.profiles import (
+    ProfileBase,
+    RunConfigBase,
+    build,
+    build_profile,
+    check_choice,
+    check_max_batches,
+    read_profile_yaml,
+)
 
 TRACK = "multilabel"
 DATA_KINDS = ("demo", "voc")
@@ -16,6 +24,7 @@ DATA_PATHS = ("cached", "pil")
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
     """Which data set, how its labels are read, and the held-out part of train used for selection."""
+
     kind: str = "demo"
     root: str = "demo"
     year: str = "2012"
@@ -30,15 +39,17 @@ class DataConfig:
     fill_prob: float = 0.5
     demo_seed: int = 0
     max_images: int | None = None
-    data_path: str = "cached"   # cached: decoded once, batches transformed on the device; pil: per sample
+    data_path: str = "cached"  # cached: decoded once, batches transformed on the device; pil: per sample
 
     def __post_init__(self):
         check_choice("data kind", self.kind, DATA_KINDS)
         check_choice("data_path", self.data_path, DATA_PATHS)
         check_choice("difficult policy", self.difficult, DIFFICULT_POLICIES)
         if self.classes is not None and (self.kind != "voc" or len(set(self.classes)) != len(self.classes)):
-            raise ValueError(f"classes={self.classes} must be distinct names, and only for kind: voc "
-                             "(the demo data record their own classes)")
+            raise ValueError(
+                f"classes={self.classes} must be distinct names, and only for kind: voc "
+                "(the demo data record their own classes)"
+            )
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
 
@@ -46,6 +57,7 @@ class DataConfig:
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One model x scheme x alpha x seed, and the optimisation recipe."""
+
     model: str = "resnet18"
     scheme: str = "none"
     alpha: float = 0.0
@@ -64,7 +76,7 @@ class TrainConfig:
     label_noise: float = 0.0
     teacher: str | None = None
     teacher_temperature: float = 1.0
-    compile: bool = False   # torch.compile the model (opt-in; worth it on CUDA)
+    compile: bool = False  # torch.compile the model (opt-in; worth it on CUDA)
 
     def __post_init__(self):
         check_model_name(self.model)
@@ -72,9 +84,11 @@ class TrainConfig:
         if not 0.0 <= self.label_noise < 1.0:
             raise ValueError(f"label_noise={self.label_noise} is out of range: it must lie in [0, 1)")
         if SCHEMES[self.scheme].needs_teacher != (self.teacher is not None):
-            raise ValueError(f"scheme {self.scheme!r} with teacher={self.teacher!r}: the schemes "
-                             f"{[n for n, s in SCHEMES.items() if s.needs_teacher]} need a teacher run (the baseline "
-                             "of the same model and seed), and only they take one")
+            raise ValueError(
+                f"scheme {self.scheme!r} with teacher={self.teacher!r}: the schemes "
+                f"{[n for n, s in SCHEMES.items() if s.needs_teacher]} need a teacher run (the baseline "
+                "of the same model and seed), and only they take one"
+            )
         if self.teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
         if self.epochs < 1 or self.batch_size < 1:
@@ -90,6 +104,7 @@ class TrainConfig:
 @dataclass(frozen=True, kw_only=True)
 class RunConfig(RunConfigBase):
     """Everything that determines one run; saved beside its results."""
+
     data: DataConfig
     train: TrainConfig
 
@@ -102,6 +117,7 @@ def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: floa
 @dataclass(frozen=True, kw_only=True)
 class Grid:
     """One block of experiments: every combination of its lists; `none` runs at alpha 0 only."""
+
     models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
     schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
     alphas: list[float] = field(default_factory=lambda: [0.1])
@@ -114,13 +130,14 @@ class Grid:
             for seed in self.seeds:
                 for noise in self.label_noise:
                     for scheme in self.schemes:
-                        for alpha in ([0.0] if scheme == "none" else self.alphas):
+                        for alpha in [0.0] if scheme == "none" else self.alphas:
                             yield model, seed, float(noise), scheme, float(alpha)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Profile(ProfileBase):
     """A named set of runs: one data config, one training recipe, one or more grid blocks."""
+
     data: DataConfig
     train: TrainConfig
     grids: list[Grid]
@@ -139,8 +156,10 @@ class Profile(ProfileBase):
         ordered = sorted(runs.values(), key=lambda r: r.train.teacher is not None)
         missing = sorted({r.train.teacher for r in ordered if r.train.teacher} - set(runs))
         if missing:
-            raise ValueError(f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
-                             "add scheme 'none' for the same models, seeds and label_noise")
+            raise ValueError(
+                f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
+                "add scheme 'none' for the same models, seeds and label_noise"
+            )
         return ordered
 
 

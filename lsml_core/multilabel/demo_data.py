@@ -6,6 +6,7 @@ only from Fashion-MNIST's training images, val mosaics only from its test images
 in order: the Debian package `dataset-fashion-mnist`, torchvision's download, and, when both
 fail, scikit-learn's 8x8 digits (the report then says so).
 """
+
 import hashlib
 import json
 import shutil
@@ -27,6 +28,7 @@ PARAMS_FILE = "demo_params.json"
 @dataclass(frozen=True, kw_only=True)
 class MosaicSpec:
     """Generation parameters of the demo data; saved beside it, so a change regenerates it."""
+
     n_train: int = 4000
     n_val: int = 1000
     grid: int = 2
@@ -39,13 +41,16 @@ def load_source(cache_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR) -> Sourc
     try:
         return load_fashion_mnist(cache_dir, cache_dir, download=True, debian_dir=debian_dir)
     except Exception as exc:  # offline: URLError, RuntimeError, FileNotFoundError
-        print(f"WARNING: Fashion-MNIST is not installed ({debian_dir}) and could not be downloaded ({exc}); "
-              "falling back to scikit-learn's digits. Install it with: apt-get install dataset-fashion-mnist")
+        print(
+            f"WARNING: Fashion-MNIST is not installed ({debian_dir}) and could not be downloaded ({exc}); "
+            "falling back to scikit-learn's digits. Install it with: apt-get install dataset-fashion-mnist"
+        )
         return digits_source(FALLBACK)
 
 
-def make_mosaics(images: np.ndarray, labels: np.ndarray, n: int, spec: MosaicSpec,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def make_mosaics(
+    images: np.ndarray, labels: np.ndarray, n: int, spec: MosaicSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """`n` mosaics (uint8 [n, g*28, g*28]) and their cell labels ([n, g*g], -1 for an empty cell)."""
     cells = spec.grid * spec.grid
     filled = rng.random((n, cells)) < spec.fill_prob
@@ -56,12 +61,11 @@ def make_mosaics(images: np.ndarray, labels: np.ndarray, n: int, spec: MosaicSpe
     for cell in range(cells):
         row, col = divmod(cell, spec.grid)
         block = np.where(filled[:, cell, None, None], images[picks[:, cell]], 0)
-        mosaics[:, row * CELL:(row + 1) * CELL, col * CELL:(col + 1) * CELL] = block
+        mosaics[:, row * CELL : (row + 1) * CELL, col * CELL : (col + 1) * CELL] = block
     return mosaics, cell_labels
 
 
-def annotation_xml(image_id: str, size: int, cell_labels: np.ndarray, classes: tuple[str, ...],
-                   grid: int) -> bytes:
+def annotation_xml(image_id: str, size: int, cell_labels: np.ndarray, classes: tuple[str, ...], grid: int) -> bytes:
     """A VOC annotation for one mosaic: one object per filled cell, its box the cell."""
     root = ET.Element("annotation")
     ET.SubElement(root, "filename").text = f"{image_id}.jpg"
@@ -76,20 +80,26 @@ def annotation_xml(image_id: str, size: int, cell_labels: np.ndarray, classes: t
         ET.SubElement(obj, "name").text = classes[label]
         ET.SubElement(obj, "difficult").text = "0"
         box = ET.SubElement(obj, "bndbox")
-        for tag, value in (("xmin", col * CELL + 1), ("ymin", row * CELL + 1),
-                           ("xmax", (col + 1) * CELL), ("ymax", (row + 1) * CELL)):
+        for tag, value in (
+            ("xmin", col * CELL + 1),
+            ("ymin", row * CELL + 1),
+            ("xmax", (col + 1) * CELL),
+            ("ymax", (row + 1) * CELL),
+        ):
             ET.SubElement(box, tag).text = str(value)
     return ET.tostring(root)
 
 
-def write_split(root: Path, split: str, mosaics: np.ndarray, cell_labels: np.ndarray,
-                classes: tuple[str, ...], grid: int) -> None:
+def write_split(
+    root: Path, split: str, mosaics: np.ndarray, cell_labels: np.ndarray, classes: tuple[str, ...], grid: int
+) -> None:
     """Write one split's images, annotations and id list in VOC layout."""
     ids = [f"{split}_{i:06d}" for i in range(len(mosaics))]
     for image_id, mosaic, labels in zip(ids, mosaics, cell_labels):
         Image.fromarray(mosaic).convert("RGB").save(root / "JPEGImages" / f"{image_id}.jpg", quality=95)
         (root / "Annotations" / f"{image_id}.xml").write_bytes(
-            annotation_xml(image_id, mosaic.shape[0], labels, classes, grid))
+            annotation_xml(image_id, mosaic.shape[0], labels, classes, grid)
+        )
     (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n")
 
 
@@ -109,12 +119,19 @@ def generate(root: Path, spec: MosaicSpec, source: Source) -> dict:
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (tmp / sub).mkdir(parents=True)
     rng = np.random.default_rng(spec.seed)
-    for split, images, labels, n in (("train", source.train_images, source.train_labels, spec.n_train),
-                                     ("val", source.test_images, source.test_labels, spec.n_val)):
+    for split, images, labels, n in (
+        ("train", source.train_images, source.train_labels, spec.n_train),
+        ("val", source.test_images, source.test_labels, spec.n_val),
+    ):
         mosaics, cell_labels = make_mosaics(images, labels, n, spec, rng)
         write_split(tmp, split, mosaics, cell_labels, source.classes, spec.grid)
-    params = {"spec": asdict(spec), "source": source.name, "classes": list(source.classes),
-              "source_fingerprint": source_fingerprint(source), "fallback": source.classes == DIGIT_CLASSES}
+    params = {
+        "spec": asdict(spec),
+        "source": source.name,
+        "classes": list(source.classes),
+        "source_fingerprint": source_fingerprint(source),
+        "fallback": source.classes == DIGIT_CLASSES,
+    }
     (tmp / PARAMS_FILE).write_text(json.dumps(params, indent=2))
     shutil.rmtree(root, ignore_errors=True)
     tmp.replace(root)

@@ -1,11 +1,11 @@
 """Evaluation of a trained multi-label run: predictions per reported split as CSV, every AP variant and
 calibration in metrics.json."""
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from lsml_core import fit, results
 from lsml_core.images.loaders import make_loader
@@ -22,6 +22,7 @@ SCORE_PREFIX = "score_"
 @dataclass
 class Predictions:
     """One split's scores (logits) beside its ground truth, as stored in predictions_<split>.csv."""
+
     ids: list[str]
     classes: tuple[str, ...]
     targets: np.ndarray
@@ -31,28 +32,46 @@ class Predictions:
 
 def write_predictions(path: Path, pred: Predictions) -> None:
     """image_id, ground-truth classes (`;`-separated), ignored classes, one score column per class."""
+
     def names(row) -> str:
         return ";".join(c for c, on in zip(pred.classes, row) if on)
-    labels = pd.DataFrame({"image_id": pred.ids, "ground_truth": [names(row) for row in pred.targets > 0],
-                           "ignored": [names(row) for row in pred.masks == 0]})
+
+    labels = pd.DataFrame(
+        {
+            "image_id": pred.ids,
+            "ground_truth": [names(row) for row in pred.targets > 0],
+            "ignored": [names(row) for row in pred.masks == 0],
+        }
+    )
     results.write_predictions(path, labels, pred.scores, [f"{SCORE_PREFIX}{c}" for c in pred.classes])
 
 
 def read_predictions(path: Path) -> Predictions:
     """Read a predictions CSV back into arrays (the input of the precision-recall notebook)."""
-    labels, scores, classes = results.read_predictions(path, SCORE_PREFIX, keep_default_na=False, dtype={"image_id": str})
+    labels, scores, classes = results.read_predictions(
+        path, SCORE_PREFIX, keep_default_na=False, dtype={"image_id": str}
+    )
+
     def multi_hot(column: str) -> np.ndarray:
         sets = [set(filter(None, cell.split(";"))) for cell in labels[column]]
         return np.array([[c in s for c in classes] for s in sets], dtype=np.float32).reshape(len(labels), len(classes))
-    return Predictions(ids=list(labels["image_id"]), classes=tuple(classes), targets=multi_hot("ground_truth"),
-                       masks=1.0 - multi_hot("ignored"), scores=scores)
+
+    return Predictions(
+        ids=list(labels["image_id"]),
+        classes=tuple(classes),
+        targets=multi_hot("ground_truth"),
+        masks=1.0 - multi_hot("ignored"),
+        scores=scores,
+    )
 
 
 def calibration_entry(targets, masks, logits, temperature: float) -> dict:
     """Calibration before and after temperature scaling, and mAP after it (equal to before: ranking only)."""
-    return {"before": calibration_metrics(targets, logits, masks),
-            "after": calibration_metrics(targets, logits, masks, temperature),
-            "map_after_temperature": mean_average_precision(targets, logits / temperature, mask=masks)}
+    return {
+        "before": calibration_metrics(targets, logits, masks),
+        "after": calibration_metrics(targets, logits, masks, temperature),
+        "map_after_temperature": mean_average_precision(targets, logits / temperature, mask=masks),
+    }
 
 
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
@@ -74,9 +93,13 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         targets, masks, ids = labels_of(dataset)
         batch = max(1, t.batch_size // 5) if split == "test" else t.batch_size
         scores = predict(model, make_loader(dataset, batch, device, t.num_workers), device, f"{cfg.name}, {split}")
-        write_predictions(run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores))
-        metrics["splits"][split] = {**ap_table(targets, scores, list(splits.classes), mask=masks),
-                                    "calibration": calibration_entry(targets, masks, scores, temperature)}
+        write_predictions(
+            run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores)
+        )
+        metrics["splits"][split] = {
+            **ap_table(targets, scores, list(splits.classes), mask=masks),
+            "calibration": calibration_entry(targets, masks, scores, temperature),
+        }
     write_json(run_dir / results.METRICS, metrics)
     return metrics
 

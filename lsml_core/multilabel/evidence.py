@@ -1,5 +1,6 @@
 """The evidence sections of the report: effects with bootstrap intervals, alpha sweep, calibration,
 label noise and instance-based smoothing, all computed from the runs' metrics and predictions."""
+
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,20 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
         train = config["train"]
         for split, table in metrics["splits"].items():
             calibration = table.get("calibration", {})
-            row = {"run": run_dir.name, "model": train["model"], "scheme": train["scheme"], "alpha": train["alpha"],
-                   "seed": train["seed"], "noise": train.get("label_noise", 0.0), "arm": arm(train["scheme"], train["alpha"]),
-                   "split": split, "map": table["voc2010"]["mAP"], "sample_ap": table["sample_ap"],
-                   "temperature": metrics.get("temperature", np.nan),
-                   "map_after_T": calibration.get("map_after_temperature", np.nan)}
+            row = {
+                "run": run_dir.name,
+                "model": train["model"],
+                "scheme": train["scheme"],
+                "alpha": train["alpha"],
+                "seed": train["seed"],
+                "noise": train.get("label_noise", 0.0),
+                "arm": arm(train["scheme"], train["alpha"]),
+                "split": split,
+                "map": table["voc2010"]["mAP"],
+                "sample_ap": table["sample_ap"],
+                "temperature": metrics.get("temperature", np.nan),
+                "map_after_T": calibration.get("map_after_temperature", np.nan),
+            }
             for name in CALIBRATION:
                 row[name] = calibration.get("before", {}).get(name, np.nan)
                 row[f"{name}_after_T"] = calibration.get("after", {}).get(name, np.nan)
@@ -42,12 +52,20 @@ def mean_std(runs: pd.DataFrame, split: str, value: str = "map", noise: float = 
 
 
 def _predictions(profile_dir: Path, runs: pd.DataFrame, split: str) -> dict[str, Predictions]:
-    return {name: read_predictions(Path(profile_dir) / "runs" / name / f"predictions_{split}.csv")
-            for name in runs.run.unique()}
+    return {
+        name: read_predictions(Path(profile_dir) / "runs" / name / f"predictions_{split}.csv")
+        for name in runs.run.unique()
+    }
 
 
-def compare(profile_dir: Path, runs: pd.DataFrame, split: str, pairs: list[tuple[str, str]],
-            noise: float = 0.0, n_boot: int = 1000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare(
+    profile_dir: Path,
+    runs: pd.DataFrame,
+    split: str,
+    pairs: list[tuple[str, str]],
+    noise: float = 0.0,
+    n_boot: int = 1000,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Paired bootstrap of (arm - reference arm) per model, seeds paired; and per-class differences."""
     rows = runs[(runs.split == split) & (runs.noise == noise)]
     predictions = _predictions(profile_dir, rows, split)
@@ -61,13 +79,31 @@ def compare(profile_dir: Path, runs: pd.DataFrame, split: str, pairs: list[tuple
             if not seeds:
                 continue
             first = predictions[by_arm[reference][seeds[0]]]
-            result = paired_bootstrap(first.targets, [predictions[by_arm[reference][s]].scores for s in seeds],
-                                      [predictions[by_arm[other][s]].scores for s in seeds], first.masks, n_boot=n_boot)
-            effects.append({"model": model, "arm": other, "reference": reference, "noise": noise, "seeds": len(seeds),
-                            "difference": result["difference"], "ci_low": result["ci_low"],
-                            "ci_high": result["ci_high"], "verdict": verdict(result)})
-            per_class.append(pd.Series(result["per_class"]["difference"], index=first.classes,
-                                       name=(model, f"{other} - {reference}")))
+            result = paired_bootstrap(
+                first.targets,
+                [predictions[by_arm[reference][s]].scores for s in seeds],
+                [predictions[by_arm[other][s]].scores for s in seeds],
+                first.masks,
+                n_boot=n_boot,
+            )
+            effects.append(
+                {
+                    "model": model,
+                    "arm": other,
+                    "reference": reference,
+                    "noise": noise,
+                    "seeds": len(seeds),
+                    "difference": result["difference"],
+                    "ci_low": result["ci_low"],
+                    "ci_high": result["ci_high"],
+                    "verdict": verdict(result),
+                }
+            )
+            per_class.append(
+                pd.Series(
+                    result["per_class"]["difference"], index=first.classes, name=(model, f"{other} - {reference}")
+                )
+            )
     return pd.DataFrame(effects), (pd.DataFrame(per_class) if per_class else pd.DataFrame())
 
 
@@ -79,17 +115,21 @@ def baseline_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
 def instance_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
     """Each arm of a scheme that learns from a teacher against the uniform arm of the same alpha."""
     arms = set(runs.arm)
-    taught = sorted({(a, s, alpha) for a, s, alpha in zip(runs.arm, runs.scheme, runs.alpha) if SCHEMES[s].needs_teacher})
+    taught = sorted(
+        {(a, s, alpha) for a, s, alpha in zip(runs.arm, runs.scheme, runs.alpha) if SCHEMES[s].needs_teacher}
+    )
     return [(a, arm("uniform", alpha)) for a, _, alpha in taught if arm("uniform", alpha) in arms]
 
 
 def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     """One sentence per comparison, its verdict read off the interval."""
-    return [f"{MODEL_NAMES.get(r.model, r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
-            f"{r.arm} - {r.reference} = {r.difference:+.4f} mAP, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
-            f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}"
-            + (" (one seed: the interval does not cover training randomness)." if r.seeds == 1 else ".")
-            for r in effects.itertuples()]
+    return [
+        f"{MODEL_NAMES.get(r.model, r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
+        f"{r.arm} - {r.reference} = {r.difference:+.4f} mAP, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
+        f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}"
+        + (" (one seed: the interval does not cover training randomness)." if r.seeds == 1 else ".")
+        for r in effects.itertuples()
+    ]
 
 
 def alpha_sweep(runs: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -99,8 +139,11 @@ def alpha_sweep(runs: pd.DataFrame, split: str) -> pd.DataFrame:
     frames = [rows[rows.scheme != "none"]]
     frames += [base.assign(scheme=s) for s in rows.scheme.unique() if s != "none"]
     swept = pd.concat(frames, ignore_index=True)
-    return (swept.groupby(["model", "scheme", "alpha"])[["map", "ece_pooled", "ece_pooled_after_T"]]
-            .agg(["mean", "std"]).reset_index())
+    return (
+        swept.groupby(["model", "scheme", "alpha"])[["map", "ece_pooled", "ece_pooled_after_T"]]
+        .agg(["mean", "std"])
+        .reset_index()
+    )
 
 
 def alpha_sentences(sweep: pd.DataFrame, split: str) -> list[str]:
@@ -111,10 +154,12 @@ def alpha_sentences(sweep: pd.DataFrame, split: str) -> list[str]:
             continue
         values = group.set_index("alpha")[("map", "mean")]
         eces = group.set_index("alpha")[("ece_pooled", "mean")]
-        sentences.append(f"{MODEL_NAMES.get(model, model)}, {scheme}, {split}: best mAP {values.max():.3f} at alpha "
-                         f"{values.idxmax():g} (alpha 0: {values.get(0.0, np.nan):.3f}; range over alpha "
-                         f"{values.max() - values.min():.3f}); pooled ECE from {eces.get(0.0, np.nan):.3f} at alpha 0 "
-                         f"to {eces.iloc[-1]:.3f} at alpha {eces.index[-1]:g}.")
+        sentences.append(
+            f"{MODEL_NAMES.get(model, model)}, {scheme}, {split}: best mAP {values.max():.3f} at alpha "
+            f"{values.idxmax():g} (alpha 0: {values.get(0.0, np.nan):.3f}; range over alpha "
+            f"{values.max() - values.min():.3f}); pooled ECE from {eces.get(0.0, np.nan):.3f} at alpha 0 "
+            f"to {eces.iloc[-1]:.3f} at alpha {eces.index[-1]:g}."
+        )
     return sentences
 
 
@@ -135,9 +180,11 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
         base = group.loc["none"]
         parts = [f"{a}: {r.ece_pooled:.3f} -> {r.ece_pooled_after_T:.3f}" for a, r in group.iterrows()]
         better = [a for a, r in group.iterrows() if a != "none" and r.ece_pooled < base.ece_pooled]
-        sentences.append(f"{model}, {split}, pooled ECE before -> after temperature scaling: {'; '.join(parts)}. "
-                         f"Before scaling, {len(better)} of {len(group) - 1} smoothed arms are better calibrated "
-                         f"than the baseline.")
+        sentences.append(
+            f"{model}, {split}, pooled ECE before -> after temperature scaling: {'; '.join(parts)}. "
+            f"Before scaling, {len(better)} of {len(group) - 1} smoothed arms are better calibrated "
+            f"than the baseline."
+        )
     shift = (table["map_after_T"] - table["map"]).abs().max()
     sentences.append(f"Temperature scaling changed mAP by at most {shift:.1e}: AP depends only on the ranking.")
     return sentences
@@ -145,8 +192,10 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
 
 def noise_effects(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int = 1000) -> pd.DataFrame:
     """Each smoothed arm minus the baseline at every label-noise rate, with bootstrap intervals."""
-    frames = [compare(profile_dir, runs, split, baseline_pairs(runs[runs.noise == rate]), rate, n_boot)[0]
-              for rate in sorted(runs.noise.unique())]
+    frames = [
+        compare(profile_dir, runs, split, baseline_pairs(runs[runs.noise == rate]), rate, n_boot)[0]
+        for rate in sorted(runs.noise.unique())
+    ]
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -160,10 +209,12 @@ def noise_sentences(effects: pd.DataFrame, split: str) -> list[str]:
         group = group.sort_values("noise")
         low, high = group.iloc[0], group.iloc[-1]
         trend = "grows" if high.difference > low.difference else "does not grow"
-        sentences.append(f"{MODEL_NAMES.get(model, model)}, {name} - none on {split}: {low.difference:+.4f} "
-                         f"[{low.ci_low:+.4f}, {low.ci_high:+.4f}] at noise {low.noise:g}, {high.difference:+.4f} "
-                         f"[{high.ci_low:+.4f}, {high.ci_high:+.4f}] at noise {high.noise:g}: the benefit {trend} "
-                         f"with noise ({high.verdict} at the highest rate).")
+        sentences.append(
+            f"{MODEL_NAMES.get(model, model)}, {name} - none on {split}: {low.difference:+.4f} "
+            f"[{low.ci_low:+.4f}, {low.ci_high:+.4f}] at noise {low.noise:g}, {high.difference:+.4f} "
+            f"[{high.ci_low:+.4f}, {high.ci_high:+.4f}] at noise {high.noise:g}: the benefit {trend} "
+            f"with noise ({high.verdict} at the highest rate)."
+        )
     return sentences
 
 
@@ -176,5 +227,8 @@ def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise:
         curves.setdefault(r.model, {})[r.arm] = {
             "before": reliability(pred.targets, pred.scores, pred.masks),
             "after": reliability(pred.targets, pred.scores, pred.masks, r.temperature),
-            "temperature": r.temperature, "ece_before": r.ece_pooled, "ece_after": r.ece_pooled_after_T}
+            "temperature": r.temperature,
+            "ece_before": r.ece_pooled,
+            "ece_after": r.ece_pooled_after_T,
+        }
     return curves

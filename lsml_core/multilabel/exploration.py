@@ -1,4 +1,5 @@
 """Label statistics for the exploration notebook: counts, cardinality, co-occurrence, smoothing examples."""
+
 import numpy as np
 import pandas as pd
 import torch
@@ -24,14 +25,17 @@ def cooccurrence(targets: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(hot.T @ hot, index=list(classes), columns=list(classes))
 
 
-def smoothing_example(target: np.ndarray, classes: tuple[str, ...], alpha: float,
-                      teacher_probs: np.ndarray) -> pd.DataFrame:
+def smoothing_example(
+    target: np.ndarray, classes: tuple[str, ...], alpha: float, teacher_probs: np.ndarray
+) -> pd.DataFrame:
     """What each scheme makes of one multi-hot target vector (rows: schemes, columns: classes).
 
     `instance` needs a teacher; here any vector of class scores (e.g. class frequencies) illustrates it.
     """
     hard = torch.as_tensor(target, dtype=torch.float32).reshape(1, -1)
     teacher = torch.as_tensor(teacher_probs, dtype=torch.float32).reshape(1, -1)
-    rows = {scheme: smooth_targets(hard, scheme, 0.0 if scheme == "none" else alpha, teacher)[0].numpy()
-            for scheme in SCHEMES}
+    rows = {
+        scheme: smooth_targets(hard, scheme, 0.0 if scheme == "none" else alpha, teacher)[0].numpy()
+        for scheme in SCHEMES
+    }
     return pd.DataFrame(rows, index=list(classes)).T

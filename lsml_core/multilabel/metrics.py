@@ -39,8 +39,7 @@ def _checked(targets, scores, mask, ndim: int | None = None):
     mask = np.ones(targets.shape, dtype=bool) if mask is None else _as_array(mask)
     if not targets.shape == scores.shape == mask.shape:
         raise ValueError(
-            "targets, scores and mask must have the same shape, got "
-            f"{targets.shape}, {scores.shape} and {mask.shape}"
+            f"targets, scores and mask must have the same shape, got {targets.shape}, {scores.shape} and {mask.shape}"
         )
     if ndim is not None and targets.ndim != ndim:
         raise ValueError(f"expected {ndim}-D arrays, got shape {targets.shape}")
@@ -105,11 +104,7 @@ def mean_average_precision(targets, scores, method: str = "voc2010", mask=None) 
 def sample_average_precision(targets, scores, mask=None) -> float:
     """The original study's per-image AP: sklearn AP over one image's class scores, averaged over images."""
     targets, scores, mask = _checked(targets, scores, mask, ndim=2)
-    per_image = [
-        average_precision_score(t[m], s[m])
-        for t, s, m in zip(targets, scores, mask)
-        if t[m].any()
-    ]
+    per_image = [average_precision_score(t[m], s[m]) for t, s, m in zip(targets, scores, mask) if t[m].any()]
     return float(np.mean(per_image)) if per_image else float("nan")
 
 

@@ -1,4 +1,5 @@
 """torchvision classifiers with a head for n classes, and backbone/head parameter groups."""
+
 from pathlib import Path
 
 import torch
@@ -38,7 +39,8 @@ def load_imagenet_state(name: str) -> dict:
         raise WeightsMissingError(
             f"ImageNet weights for {name} are not available ({exc}). Without internet, download "
             f"{MODELS[name][1].url} elsewhere and put it at {path} (folder {path.parent}), "
-            "or set pretrained: false.") from exc
+            "or set pretrained: false."
+        ) from exc
 
 
 def head(model: nn.Module) -> nn.Linear:

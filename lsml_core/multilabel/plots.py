@@ -1,17 +1,20 @@
 """Figures of the multi-label notebooks; each function returns its matplotlib Figure, computing nothing new."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
 from lsml_core.plots import epoch_panels, heatmap, reliability_diagrams, run_curves  # noqa: F401 (the notebooks' figures in one place)
-from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def label_counts(counts: pd.DataFrame):
     """Bar chart of images per class and split."""
-    frame = counts.drop(index="(images)").reset_index(names="class").melt("class", var_name="split", value_name="images")
+    frame = (
+        counts.drop(index="(images)").reset_index(names="class").melt("class", var_name="split", value_name="images")
+    )
     fig, ax = plt.subplots(figsize=(10, 4))
     sns.barplot(frame, x="class", y="images", hue="split", ax=ax)
     ax.tick_params(axis="x", rotation=60)
@@ -66,16 +69,16 @@ def per_class_pr_curves(arms: dict, classes: tuple[str, ...], title: str, column
     """One panel per class, one curve per arm, each labelled with its VOC2010 AP."""
     rows = int(np.ceil(len(classes) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3 * rows), squeeze=False)
-    for ax in axes.flat[len(classes):]:
+    for ax in axes.flat[len(classes) :]:
         ax.axis("off")
     for arm, pred in arms.items():
         aps = average_precision(pred.targets, pred.scores, mask=pred.masks)
-        for c, ax in enumerate(axes.flat[:len(classes)]):
+        for c, ax in enumerate(axes.flat[: len(classes)]):
             if pred.targets[:, c][pred.masks[:, c] > 0].sum() == 0:
                 continue
             precision, recall, _ = precision_recall(pred.targets[:, c], pred.scores[:, c], pred.masks[:, c])
             ax.plot(recall, precision, drawstyle="steps-post", label=f"{arm} {aps[c]:.2f}")
-    for c, ax in enumerate(axes.flat[:len(classes)]):
+    for c, ax in enumerate(axes.flat[: len(classes)]):
         ax.set(title=classes[c], xlim=(0, 1), ylim=(0, 1.02))
         ax.legend(fontsize=6, loc="lower left")
     fig.suptitle(title)
@@ -85,12 +88,19 @@ def per_class_pr_curves(arms: dict, classes: tuple[str, ...], title: str, column
 
 def effects_forest(effects: pd.DataFrame, title: str):
     """Each comparison's mAP difference with its 95% bootstrap interval; the zero line marks no effect."""
-    labels = [f"{r.model}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
-              for r in effects.itertuples()]
+    labels = [
+        f"{r.model}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
+        for r in effects.itertuples()
+    ]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(effects) + 1.2))
     y = np.arange(len(effects))[::-1]
-    ax.errorbar(effects.difference, y, xerr=[effects.difference - effects.ci_low, effects.ci_high - effects.difference],
-                fmt="o", capsize=3)
+    ax.errorbar(
+        effects.difference,
+        y,
+        xerr=[effects.difference - effects.ci_low, effects.ci_high - effects.difference],
+        fmt="o",
+        capsize=3,
+    )
     ax.axvline(0, color="grey", linestyle="--")
     ax.set(yticks=y, yticklabels=labels, xlabel="difference in mAP (VOC2010), 95% CI", title=title)
     fig.tight_layout()
@@ -103,11 +113,23 @@ def alpha_curves(sweep: pd.DataFrame, split: str):
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.6 * len(models)), squeeze=False)
     for row, model in zip(axes, models):
         for scheme, group in sweep[sweep.model == model].groupby("scheme"):
-            row[0].errorbar(group.alpha, group[("map", "mean")], yerr=group[("map", "std")].fillna(0),
-                            marker="o", capsize=3, label=scheme)
+            row[0].errorbar(
+                group.alpha,
+                group[("map", "mean")],
+                yerr=group[("map", "std")].fillna(0),
+                marker="o",
+                capsize=3,
+                label=scheme,
+            )
             line = row[1].plot(group.alpha, group[("ece_pooled", "mean")], marker="o", label=f"{scheme}")[0]
-            row[1].plot(group.alpha, group[("ece_pooled_after_T", "mean")], marker="x", linestyle=":",
-                        color=line.get_color(), label=f"{scheme}, after T")
+            row[1].plot(
+                group.alpha,
+                group[("ece_pooled_after_T", "mean")],
+                marker="x",
+                linestyle=":",
+                color=line.get_color(),
+                label=f"{scheme}, after T",
+            )
         row[0].set(title=f"{model}: {split} mAP against alpha", xlabel="alpha", ylabel="mAP (VOC2010)")
         row[1].set(title=f"{model}: {split} pooled ECE against alpha", xlabel="alpha", ylabel="ECE (15 bins)")
         row[0].legend(fontsize=8)
@@ -122,13 +144,26 @@ def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
     models = sorted(rows.model.unique())
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.6 * len(models)), squeeze=False)
     for row, model in zip(axes, models):
-        sns.lineplot(rows[rows.model == model], x="noise", y="map", hue="arm", marker="o", ax=row[0],
-                     errorbar=("sd", 1) if rows.seed.nunique() > 1 else None)
+        sns.lineplot(
+            rows[rows.model == model],
+            x="noise",
+            y="map",
+            hue="arm",
+            marker="o",
+            ax=row[0],
+            errorbar=("sd", 1) if rows.seed.nunique() > 1 else None,
+        )
         row[0].set(title=f"{model}: {split} mAP (clean labels) against training-label noise", ylabel="mAP")
         for name, group in effects[effects.model == model].groupby("arm"):
             group = group.sort_values("noise")
-            row[1].errorbar(group.noise, group.difference, yerr=[group.difference - group.ci_low,
-                            group.ci_high - group.difference], marker="o", capsize=3, label=name)
+            row[1].errorbar(
+                group.noise,
+                group.difference,
+                yerr=[group.difference - group.ci_low, group.ci_high - group.difference],
+                marker="o",
+                capsize=3,
+                label=name,
+            )
         row[1].axhline(0, color="grey", linestyle="--")
         row[1].set(title=f"{model}: arm - none, 95% CI", xlabel="noise", ylabel="difference in mAP")
         row[1].legend(fontsize=8)
@@ -138,10 +173,18 @@ def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
 
 def training_curves(history: pd.DataFrame, title: str = ""):
     """Training and held-out loss, and held-out mAP, per epoch of one run."""
-    return run_curves(history, [("loss", "BCE loss", [("train_loss", "train (smoothed targets)"),
-                                                      ("heldout_loss", "held-out (hard labels)")]),
-                                ("held-out mAP (selects the best epoch)", "mAP (VOC2010)", [("heldout_map", "held-out")])],
-                      title)
+    return run_curves(
+        history,
+        [
+            (
+                "loss",
+                "BCE loss",
+                [("train_loss", "train (smoothed targets)"), ("heldout_loss", "held-out (hard labels)")],
+            ),
+            ("held-out mAP (selects the best epoch)", "mAP (VOC2010)", [("heldout_map", "held-out")]),
+        ],
+        title,
+    )
 
 
 def loss_panels(histories: pd.DataFrame, value: str, ylabel: str):

@@ -3,6 +3,7 @@
 The original study's published numbers are kept here, labelled as theirs, only to be shown
 beside this project's numbers; nothing of ours is typed in.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +16,27 @@ from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.results import finished_runs
 
 SPLIT_ORDER = ("train", "val", "test")
-METRIC_NAMES = {"voc2010": "per-class mAP (VOC2010+, all-point)", "voc2007": "per-class mAP (VOC2007, 11-point)",
-                "sklearn": "per-class mAP (scikit-learn, non-interpolated)", "sample_ap": "per-image AP (the original's metric)"}
+METRIC_NAMES = {
+    "voc2010": "per-class mAP (VOC2010+, all-point)",
+    "voc2007": "per-class mAP (VOC2007, 11-point)",
+    "sklearn": "per-class mAP (scikit-learn, non-interpolated)",
+    "sample_ap": "per-image AP (the original's metric)",
+}
 MODEL_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "mobilenet_v2": "MobileNetV2"}
 
 # Published per-image AP of the original study (brief, section 1): Pascal VOC 2012, ImageNet-pretrained,
 # alpha = 0.1. THEIR numbers, from their README; their code never applied smoothing.
 ORIGINAL_PER_IMAGE_AP = pd.DataFrame(
-    [("train", "resnet18", 0.996, 0.997, 0.996), ("train", "mobilenet_v2", 0.971, 0.986, 0.990),
-     ("val", "resnet18", 0.872, 0.877, 0.876), ("val", "mobilenet_v2", 0.903, 0.890, 0.879),
-     ("test", "resnet18", 0.896, 0.895, 0.896), ("test", "mobilenet_v2", 0.918, 0.909, 0.902)],
-    columns=["split", "model", "none", "uniform", "positive"])
+    [
+        ("train", "resnet18", 0.996, 0.997, 0.996),
+        ("train", "mobilenet_v2", 0.971, 0.986, 0.990),
+        ("val", "resnet18", 0.872, 0.877, 0.876),
+        ("val", "mobilenet_v2", 0.903, 0.890, 0.879),
+        ("test", "resnet18", 0.896, 0.895, 0.896),
+        ("test", "mobilenet_v2", 0.918, 0.909, 0.902),
+    ],
+    columns=["split", "model", "none", "uniform", "positive"],
+)
 
 
 def summary_frame(profile_dir: Path) -> pd.DataFrame:
@@ -37,10 +48,20 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
             values = {method: table[method]["mAP"] for method in ("voc2010", "voc2007", "sklearn")}
             values["sample_ap"] = table["sample_ap"]
             for metric, value in values.items():
-                rows.append({"run": run_dir.name, "model": train["model"], "scheme": train["scheme"],
-                             "alpha": train["alpha"], "seed": train["seed"], "noise": train.get("label_noise", 0.0),
-                             "best_epoch": metrics["best_epoch"],
-                             "split": split, "metric": metric, "value": np.nan if value is None else value})
+                rows.append(
+                    {
+                        "run": run_dir.name,
+                        "model": train["model"],
+                        "scheme": train["scheme"],
+                        "alpha": train["alpha"],
+                        "seed": train["seed"],
+                        "noise": train.get("label_noise", 0.0),
+                        "best_epoch": metrics["best_epoch"],
+                        "split": split,
+                        "metric": metric,
+                        "value": np.nan if value is None else value,
+                    }
+                )
     columns = ["run", "model", "scheme", "alpha", "seed", "noise", "best_epoch", "split", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -52,7 +73,9 @@ def arm(scheme: str, alpha: float) -> str:
 
 def study_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The original study's table layout: rows split x model, columns scheme; mean over seeds, clean labels."""
-    rows = summary[(summary.metric == metric) & (summary.noise == 0)].assign(arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)])
+    rows = summary[(summary.metric == metric) & (summary.noise == 0)].assign(
+        arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)]
+    )
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(index=["split", "model"], columns="arm", values="value", aggfunc="mean")
@@ -74,9 +97,11 @@ def metric_gap_sentence(summary: pd.DataFrame, split: str = "val") -> str:
     gap = metric_gap(summary, split)["per-image minus per-class"].dropna()
     if gap.empty:
         return "No runs yet."
-    return (f"On {split}, per-image AP exceeds per-class mAP in {int((gap > 0).sum())} of {len(gap)} runs "
-            f"(mean gap {gap.mean():+.3f}, range {gap.min():+.3f} to {gap.max():+.3f}): the two are different "
-            "quantities, and tables must name the one they show.")
+    return (
+        f"On {split}, per-image AP exceeds per-class mAP in {int((gap > 0).sum())} of {len(gap)} runs "
+        f"(mean gap {gap.mean():+.3f}, range {gap.min():+.3f} to {gap.max():+.3f}): the two are different "
+        "quantities, and tables must name the one they show."
+    )
 
 
 def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
@@ -95,17 +120,33 @@ def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
                 continue
             their_diff = theirs[scheme] - theirs["none"]
             our_diff = ours.loc[key, column] - ours.loc[key, "none"]
-            rows.append({"split": theirs.split, "model": theirs.model, "arm": column,
-                         "theirs: scheme - baseline": their_diff, "ours: scheme - baseline": our_diff,
-                         "same direction": (None if round(their_diff, 3) == 0 or round(our_diff, 3) == 0
-                                            else bool(np.sign(their_diff) == np.sign(our_diff)))})
+            rows.append(
+                {
+                    "split": theirs.split,
+                    "model": theirs.model,
+                    "arm": column,
+                    "theirs: scheme - baseline": their_diff,
+                    "ours: scheme - baseline": our_diff,
+                    "same direction": (
+                        None
+                        if round(their_diff, 3) == 0 or round(our_diff, 3) == 0
+                        else bool(np.sign(their_diff) == np.sign(our_diff))
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def histories(profile_dir: Path) -> pd.DataFrame:
     """Every run's history.csv stacked, with model, arm and seed columns for plotting."""
-    return results.histories(profile_dir, lambda config: {"model": config["train"]["model"], "seed": config["train"]["seed"],
-                                                          "arm": arm(config["train"]["scheme"], config["train"]["alpha"])})
+    return results.histories(
+        profile_dir,
+        lambda config: {
+            "model": config["train"]["model"],
+            "seed": config["train"]["seed"],
+            "arm": arm(config["train"]["scheme"], config["train"]["alpha"]),
+        },
+    )
 
 
 def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predictions]]:
@@ -130,6 +171,8 @@ def data_source(profile: Profile, data_dir: Path) -> str:
     if params is None:
         return "demo data (not generated yet)"
     spec = params["spec"]
-    return (f"{params['source']}: {spec['grid']}x{spec['grid']} mosaics, {spec['n_train']} train / {spec['n_val']} val, "
-            f"cell fill probability {spec['fill_prob']}, seed {spec['seed']}"
-            + (" (fallback)" if params.get("fallback") else ""))
+    return (
+        f"{params['source']}: {spec['grid']}x{spec['grid']} mosaics, {spec['n_train']} train / {spec['n_val']} val, "
+        f"cell fill probability {spec['fill_prob']}, seed {spec['seed']}"
+        + (" (fallback)" if params.get("fallback") else "")
+    )

@@ -16,8 +16,9 @@ multi-label, after Maher & Kull: it moves the same mass per image onto the negat
 teacher that scores all negatives alike gives back `uniform`. Smoothing is for training targets
 only: evaluation losses use the hard labels.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +51,9 @@ def instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.T
     """Instance-based targets: the mass `uniform` gives an image's negatives, spread by the teacher's scores."""
     if teacher_probs is None or teacher_probs.shape != targets.shape:
         shape = None if teacher_probs is None else tuple(teacher_probs.shape)
-        raise ValueError(f"scheme 'instance' needs teacher probabilities of the targets' shape "
-                         f"{tuple(targets.shape)}; got {shape}")
+        raise ValueError(
+            f"scheme 'instance' needs teacher probabilities of the targets' shape {tuple(targets.shape)}; got {shape}"
+        )
     n = targets.shape[1]
     negative = 1.0 - targets
     weights = teacher_probs.float().clamp_min(1e-12) * negative
@@ -64,6 +66,7 @@ def instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.T
 class Scheme:
     """How a scheme makes targets: `targets(y, alpha, teacher_probs)`; `needs_teacher`: it learns from a
     teacher run (the baseline of the same model, seed and noise rate)."""
+
     targets: Callable[[torch.Tensor, float, torch.Tensor | None], torch.Tensor]
     needs_teacher: bool = False
 
@@ -78,16 +81,18 @@ SCHEMES: dict[str, Scheme] = {
 }
 
 
-def smooth_targets(targets: torch.Tensor, scheme: str, alpha: float,
-                   teacher_probs: torch.Tensor | None = None) -> torch.Tensor:
+def smooth_targets(
+    targets: torch.Tensor, scheme: str, alpha: float, teacher_probs: torch.Tensor | None = None
+) -> torch.Tensor:
     """Return the smoothed float targets of a multi-hot batch (formulas in the module docstring)."""
     check_scheme(scheme, alpha)
     check_multi_hot(targets)
     return SCHEMES[scheme].targets(targets.float(), alpha, teacher_probs)
 
 
-def masked_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor,
-                           mask: torch.Tensor | None = None) -> torch.Tensor:
+def masked_bce_with_logits(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean binary cross-entropy over the (image, class) pairs that the mask keeps."""
     losses = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
     if mask is None:
@@ -104,8 +109,13 @@ class SmoothedBCEWithLogitsLoss(nn.Module):
         check_scheme(scheme, alpha)
         self.scheme, self.alpha = scheme, float(alpha)
 
-    def forward(self, logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
-                teacher_probs: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        logits: torch.Tensor,
+        targets: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        teacher_probs: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         check_multi_hot(targets)
         smoothed = SCHEMES[self.scheme].targets(targets.float(), self.alpha, teacher_probs)
         return masked_bce_with_logits(logits, smoothed, mask)

@@ -4,6 +4,7 @@
 `train` (the training part, evaluation transform), `val`, and `test` (val under FiveCrop) are
 reported and never used for selection.
 """
+
 import copy
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +12,13 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from lsml_core.multilabel.config import DataConfig, RunConfig
-from lsml_core.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch
-from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data
-from lsml_core.images.image_cache import CachedImages
-from lsml_core.multilabel.noise import corrupt_labels
-from lsml_core.images.transforms import (VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe,
-                                  train_transform)
 from lsml_core.datasets.voc import VOC_CLASSES, VOCMultiLabel, download_voc, resolve_voc_root
+from lsml_core.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch
+from lsml_core.images.image_cache import CachedImages
+from lsml_core.images.transforms import VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe, train_transform
+from lsml_core.multilabel.config import DataConfig, RunConfig
+from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data
+from lsml_core.multilabel.noise import corrupt_labels
 
 REPORTED_SPLITS = ("train", "val", "test")
 
@@ -30,6 +30,7 @@ class Splits:
     On the cached path an image is the cached uint8 [3, H, W]; the dataset's `batch_transform`
     makes the model's input from a batch of them on the device (see `make_loader`).
     """
+
     classes: tuple[str, ...]
     fit: Dataset
     heldout: Dataset
@@ -101,8 +102,19 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
     if label_noise:
         learned_from, noise = with_label_noise(train_set, label_noise, noise_seed)
     if cfg.data_path == "cached":
-        return _cached_splits(train_set, learned_from, val_set, n_train, n_val, fit_idx, heldout_idx, recipe,
-                              Path(data_dir) / "cache" / "images", source, noise)
+        return _cached_splits(
+            train_set,
+            learned_from,
+            val_set,
+            n_train,
+            n_val,
+            fit_idx,
+            heldout_idx,
+            recipe,
+            Path(data_dir) / "cache" / "images",
+            source,
+            noise,
+        )
     return Splits(
         classes=classes,
         fit=_view(learned_from, train_transform(recipe), fit_idx),
@@ -115,8 +127,9 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
     )
 
 
-def _cached_splits(train_set, learned_from, val_set, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir,
-                   source, noise) -> Splits:
+def _cached_splits(
+    train_set, learned_from, val_set, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir, source, noise
+) -> Splits:
     """The five datasets read from decoded-image caches, each with its batch transform.
 
     `learned_from` is `train_set` with the labels the model learns from (noisy under label noise).
@@ -126,10 +139,16 @@ def _cached_splits(train_set, learned_from, val_set, n_train, n_val, fit_idx, he
     train_eval = CachedImages(train_set, cache_dir, recipe, "eval", n_train, CentreCropBatch(recipe))
     val = CachedImages(val_set, cache_dir, recipe, "eval", n_val, CentreCropBatch(recipe))
     test = CachedImages(val_set, cache_dir, recipe, "eval", n_val, FiveCropBatch(recipe))
-    return Splits(classes=train_set.classes, fit=Subset(fit, fit_idx.tolist()),
-                  heldout=Subset(heldout, heldout_idx.tolist()), train=Subset(train_eval, fit_idx.tolist()),
-                  val=Subset(val, list(range(n_val))), test=Subset(test, list(range(n_val))), source=source,
-                  noise=noise)
+    return Splits(
+        classes=train_set.classes,
+        fit=Subset(fit, fit_idx.tolist()),
+        heldout=Subset(heldout, heldout_idx.tolist()),
+        train=Subset(train_eval, fit_idx.tolist()),
+        val=Subset(val, list(range(n_val))),
+        test=Subset(test, list(range(n_val))),
+        source=source,
+        noise=noise,
+    )
 
 
 def labels_of(dataset: Subset) -> tuple[np.ndarray, np.ndarray, list[str]]:

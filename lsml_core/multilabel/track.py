@@ -1,4 +1,5 @@
 """The multi-label track as the runner sees it: its profiles, data, runs, notebooks and index column."""
+
 from pathlib import Path
 
 from lsml_core.multilabel.config import Profile, load_profile
@@ -28,15 +29,19 @@ def val_map(run_dir: Path) -> str:
 
 
 TRACK = Track(
-    name="multilabel", title="Label smoothing for multi-label classification", load_profile=load_profile,
+    name="multilabel",
+    title="Label smoothing for multi-label classification",
+    load_profile=load_profile,
     prepare=prepare_data,
     phases=lambda profile, runs_dir: [profile.runs],
     run_names=lambda profile: [r.name for r in profile.runs()],
     is_complete=is_complete,
     run_notebooks=(Notebook("2.0-train", "train"), Notebook("3.0-evaluate", "evaluate")),
     profile_notebooks=(Notebook("1.0-explore-labels", "Explore the labels"),),
-    report_notebooks=(Notebook("4.0-precision-recall", "Precision-recall curves"),
-                      Notebook("5.0-report", "Report: tables, loss curves, conclusions", hide_code=True)),
+    report_notebooks=(
+        Notebook("4.0-precision-recall", "Precision-recall curves"),
+        Notebook("5.0-report", "Report: tables, loss curves, conclusions", hide_code=True),
+    ),
     summarise=write_summary,
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,

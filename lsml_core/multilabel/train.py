@@ -4,8 +4,9 @@ The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module suppli
 optimiser, the cosine schedule, the loss (with the teacher of instance-based smoothing) and the
 held-out scores.
 """
+
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from lsml_core.multilabel.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, m
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
 from lsml_core.records import write_json
 
-SCORE = "heldout_map"   # the history column that chooses the best epoch
+SCORE = "heldout_map"  # the history column that chooses the best epoch
 
 
 def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -45,12 +46,22 @@ def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> 
         return torch.sigmoid(teacher(images).float() / temperature)
 
 
-def make_optimizer(model: torch.nn.Module, lr_backbone: float, lr_head: float, momentum: float,
-                   weight_decay: float, device: torch.device) -> torch.optim.SGD:
+def make_optimizer(
+    model: torch.nn.Module,
+    lr_backbone: float,
+    lr_head: float,
+    momentum: float,
+    weight_decay: float,
+    device: torch.device,
+) -> torch.optim.SGD:
     """SGD over the backbone and head groups; fused on CUDA, where the GradScaler then steps it without
     waiting for the device (the unfused step reads its inf check back every batch). CPU keeps the default."""
-    return torch.optim.SGD(parameter_groups(model, lr_backbone, lr_head), momentum=momentum,
-                           weight_decay=weight_decay, fused=True if device.type == "cuda" else None)
+    return torch.optim.SGD(
+        parameter_groups(model, lr_backbone, lr_head),
+        momentum=momentum,
+        weight_decay=weight_decay,
+        fused=True if device.type == "cuda" else None,
+    )
 
 
 def heldout_scores(model, loader, device, desc: str = "") -> dict:
@@ -76,8 +87,13 @@ def make_fit(cfg: RunConfig, n_classes: int, device: torch.device) -> fit.Fit:
     return fit.Fit(cfg, model, optimizer, scheduler, fit.grad_scaler(device))
 
 
-def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None,
-              on_epoch_end: Callable[[dict], None] | None = None) -> pd.DataFrame:
+def train_run(
+    cfg: RunConfig,
+    run_dir: Path,
+    data_dir: Path,
+    splits: Splits | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
+) -> pd.DataFrame:
     """Train (or resume) one run into `run_dir`; returns its per-epoch history."""
     run_dir, t = Path(run_dir), cfg.train
     splits = splits or run_splits(cfg, data_dir)
@@ -97,9 +113,14 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         return criterion(logits, targets, masks, teacher_probabilities(teacher, images, t.teacher_temperature))
 
     def train(epoch: int, desc: str) -> dict:
-        loader = make_loader(splits.fit, t.batch_size, device, t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch))
-        return {"train_loss": fit.train_pass(net, loader, loss_of, run.optimizer, run.scaler, device,
-                                             t.max_batches, desc, total=len(loader))}
+        loader = make_loader(
+            splits.fit, t.batch_size, device, t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
+        )
+        return {
+            "train_loss": fit.train_pass(
+                net, loader, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, total=len(loader)
+            )
+        }
 
     epoch = fit.Epoch(train, lambda: heldout_scores(net, heldout_loader, device, f"{cfg.name}, held-out part"))
     return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, on_epoch_end=on_epoch_end)
