@@ -22,11 +22,18 @@ def run_all(*args, timeout=1500):
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    """The quick profile, run once for the module into a temporary results folder."""
+    """The quick profile, run once for the module into a temporary results folder.
+
+    It is given as a YAML file outside configs/ under another name, as a user's own profile is: every
+    notebook must read the profile the run recorded, not look the name up in configs/.
+    """
     base = tmp_path_factory.mktemp("e2e")
-    proc = run_all("--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data")
+    (base / "my-study.yaml").write_text(
+        (REPO / "configs" / "quick.yaml").read_text().replace("name: quick", "name: my-study")
+    )
+    proc = run_all("--profile", base / "my-study.yaml", "--results-dir", base / "results", "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return base, base / "results" / "quick", proc
+    return base, base / "results" / "my-study", proc
 
 
 def executed_notebooks(out: Path) -> list[Path]:
@@ -87,7 +94,14 @@ def test_index_links_everything(quick):
 def test_rerun_skips_finished_runs(quick):
     base, out, _ = quick
     proc = run_all(
-        "--profile", "quick", "--results-dir", base / "results", "--data-dir", base / "data", "--runs", "resnet18-*"
+        "--profile",
+        base / "my-study.yaml",
+        "--results-dir",
+        base / "results",
+        "--data-dir",
+        base / "data",
+        "--runs",
+        "resnet18-*",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == 12
@@ -95,8 +109,8 @@ def test_rerun_skips_finished_runs(quick):
 
 def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
     base, _, _ = quick
-    changed = tmp_path / "quick.yaml"
-    changed.write_text((REPO / "configs" / "quick.yaml").read_text().replace("epochs: 2", "epochs: 3"))
+    changed = tmp_path / "my-study.yaml"
+    changed.write_text((base / "my-study.yaml").read_text().replace("epochs: 2", "epochs: 3"))
     proc = run_all(
         "--profile",
         changed,

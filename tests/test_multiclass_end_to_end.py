@@ -73,7 +73,7 @@ def test_runs_metrics_and_selection(tiny):
 
 def test_report_holds_every_section(tiny):
     out, proc = tiny
-    report = (out / "notebooks" / "7.0-multiclass-report.html").read_text()
+    report = (out / "notebooks" / "2.0-report.html").read_text()
     assert "from lsml_core" not in report and "THEIRS" in report
     for text in (
         "LS lowers ECE vs CE",

@@ -2,9 +2,13 @@
 
 from dataclasses import dataclass, field
 
+import pytest
+import yaml
+
+from lsml_core import tracks
 from lsml_core.fit import BEST_MODEL
 from lsml_core.records import write_json
-from lsml_core.runner import Failure, run_each
+from lsml_core.runner import Failure, check_patterns, matching, run_each
 
 
 @dataclass
@@ -66,3 +70,25 @@ def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):
     run_each([teacher], tmp_path, True, finished, fake_run(calls))  # --force on the teacher alone
     run_each([teacher, student], tmp_path, False, finished, fake_run(calls))
     assert calls == ["teacher", "student", "teacher", "student"]
+
+
+def test_runs_patterns_that_match_nothing_are_an_error_in_every_track():
+    for name in ("quick", "multiclass"):
+        track, profile = tracks.load_profile(name)
+        with pytest.raises(ValueError, match="matches none of"):
+            check_patterns(track.run_names(profile), ["no-such-run-*"])
+        check_patterns(track.run_names(profile), [f"{track.run_names(profile)[-1]}"])  # a student or a taught run
+    assert matching(tracks.load_profile("quick")[1].runs(), ["mobilenet_v2-*"])[0].name.startswith("mobilenet_v2")
+
+
+def test_an_unknown_track_names_the_known_ones(tmp_path):
+    (tmp_path / "odd.yaml").write_text("track: grouped-by-mistake\nname: odd\n")
+    with pytest.raises(ValueError, match="unknown track 'grouped-by-mistake': choose one of multilabel, multiclass"):
+        tracks.load_profile(tmp_path / "odd.yaml")
+
+
+def test_the_recorded_profile_loads_back_as_the_profile_that_ran(tmp_path):
+    for name in ("study", "multiclass"):
+        track, profile = tracks.load_profile(name)
+        (tmp_path / "profile.yaml").write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+        assert tracks.load_profile(tmp_path / "profile.yaml") == (track, profile)

@@ -205,3 +205,11 @@ def test_cpu_runs_get_deterministic_kernels_and_cuda_runs_autotuned_ones():
     assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
     make_deterministic("cpu")
     assert not torch.backends.cudnn.benchmark and torch.are_deterministic_algorithms_enabled()
+
+
+def test_a_diverging_model_stops_with_the_divergence_message_not_an_ap_error(mosaic_voc, tmp_path):
+    """A learning rate far too high: the run stops naming what happened and what to change."""
+    cfg = tiny_config(mosaic_voc, lr_backbone=1e8, lr_head=1e8, epochs=2)
+    with pytest.raises(NonFiniteLossError, match="Lower the learning rate") as error:
+        train_run(cfg, tmp_path / "run", tmp_path)
+    assert "scores must be finite" not in str(error.value)

@@ -16,6 +16,7 @@ from torchvision.transforms.v2 import functional as F
 from lsml_core.datasets.cifar import load_cifar
 from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.multiclass.config import DataConfig
+from lsml_core.splits import carve_selection
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,7 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     n_train = cfg.n_train or len(train_y) - cfg.n_val
     if n_train + cfg.n_val > len(train_y):
         raise ValueError(f"n_train={n_train} + n_val={cfg.n_val} exceed the {len(train_y)} training images of {name}")
-    fit_idx, val_idx = train_test_split(
-        np.arange(len(train_y)), train_size=n_train, test_size=cfg.n_val, stratify=train_y, random_state=cfg.split_seed
-    )
+    fit_idx, val_idx = carve_selection(len(train_y), cfg.n_val, cfg.split_seed, train_y, n_fit=n_train)
     test_idx = np.arange(len(test_y))
     if cfg.n_test is not None and cfg.n_test < len(test_y):
         test_idx, _ = train_test_split(test_idx, train_size=cfg.n_test, stratify=test_y, random_state=cfg.split_seed)

@@ -19,6 +19,7 @@ from lsml_core.images.transforms import VOC_RECIPE, eval_transform, five_crop_tr
 from lsml_core.multilabel.config import DataConfig, RunConfig
 from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data
 from lsml_core.multilabel.noise import corrupt_labels
+from lsml_core.splits import carve_selection
 
 REPORTED_SPLITS = ("train", "val", "test")
 
@@ -66,10 +67,8 @@ def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str
 
 
 def heldout_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed random division of train into (training part, held-out part), both sorted."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_heldout = max(1, round(n * fraction))
-    return np.sort(order[n_heldout:]), np.sort(order[:n_heldout])
+    """A fixed random division of train into (training part, held-out part of `fraction`), both sorted."""
+    return carve_selection(n, max(1, round(n * fraction)), seed)
 
 
 def _view(dataset: VOCMultiLabel, transform, indices) -> Subset:

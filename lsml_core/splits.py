@@ -1,0 +1,28 @@
+"""The selection part carved from a training split, for every track: fixed by a seed, never reported.
+
+The multi-label track calls it `heldout` (its `val` is the reported VOC val split); the single-label
+track calls it `val` (its test split is the reported one). The names stay as the result files use them.
+"""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+
+def carve_selection(
+    n: int, n_selection: int, seed: int, labels: np.ndarray | None = None, n_fit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training part, selection part) of `range(n)`, both sorted.
+
+    With single-label `labels`: stratified by scikit-learn's `train_test_split` (`n_fit` images kept for
+    training, default all the others). Without: a seeded permutation whose first `n_selection`
+    indices are selected (multi-hot targets have no single class to stratify by).
+    """
+    if not 1 <= n_selection < n:
+        raise ValueError(f"the selection part must hold between 1 and {n - 1} of the {n} images, got {n_selection}")
+    if labels is None:
+        order = np.random.default_rng(seed).permutation(n)
+        return np.sort(order[n_selection:]), np.sort(order[:n_selection])
+    fit, selection = train_test_split(
+        np.arange(n), train_size=n_fit or n - n_selection, test_size=n_selection, stratify=labels, random_state=seed
+    )
+    return np.sort(fit), np.sort(selection)
