@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from lsml_core.datasets.voc import VOC_CLASSES
 from lsml_core.records import atomic_write_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,28 +39,7 @@ WAYS = ("pil", "cached", "ceiling")
 EXTRA_WAYS = (
     "streamed",
 )  # a diagnostic, with --ways: the cached split streamed from its file where `cached` holds it on the GPU
-CLASSES = (
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-)
+CLASSES = VOC_CLASSES
 
 
 def write_voc_like(root: Path, n_train: int, n_val: int, seed: int = 0) -> Path:

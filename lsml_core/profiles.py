@@ -29,6 +29,16 @@ def check_max_batches(max_batches: int | None) -> None:
         raise ValueError(f"max_batches={max_batches} must be at least 1, or null for every batch")
 
 
+def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> None:
+    """A run names a teacher run exactly when its scheme (or loss) `name` learns from one (`needs_teacher`)."""
+    if registry[name].needs_teacher != (teacher is not None):
+        taught = [n for n, entry in registry.items() if entry.needs_teacher]
+        raise ValueError(
+            f"{what} {name!r} with teacher={teacher!r}: only the {what}s {taught} learn from a teacher "
+            "run, and each of them needs one (the profile names it)"
+        )
+
+
 def build(cls, values: dict | None, section: str):
     """Instantiate a config dataclass, naming any key it does not know."""
     values = dict(values or {})

@@ -11,6 +11,7 @@ from lsml_core.profiles import (
     build_profile,
     check_choice,
     check_max_batches,
+    check_teacher,
     read_profile_yaml,
 )
 
@@ -85,12 +86,7 @@ class TrainConfig:
             raise ValueError(f"epsilon={self.epsilon} must lie in [0, 1)")
         if self.temperature <= 0 or not 0.0 <= self.kd_alpha <= 1.0:
             raise ValueError(f"temperature={self.temperature} must be > 0 and kd_alpha={self.kd_alpha} in [0, 1]")
-        if LOSSES[self.loss].needs_teacher != (self.teacher is not None):
-            raise ValueError(
-                f"loss {self.loss!r} with teacher={self.teacher!r}: the losses "
-                f"{[n for n, loss in LOSSES.items() if loss.needs_teacher]} need a teacher run, "
-                "the others take none"
-            )
+        check_teacher("loss", self.loss, self.teacher, LOSSES)
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError(
                 f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1"

@@ -13,6 +13,7 @@ from lsml_core.profiles import (
     build_profile,
     check_choice,
     check_max_batches,
+    check_teacher,
     read_profile_yaml,
 )
 
@@ -83,12 +84,7 @@ class TrainConfig:
         check_scheme(self.scheme, self.alpha)
         if not 0.0 <= self.label_noise < 1.0:
             raise ValueError(f"label_noise={self.label_noise} is out of range: it must lie in [0, 1)")
-        if SCHEMES[self.scheme].needs_teacher != (self.teacher is not None):
-            raise ValueError(
-                f"scheme {self.scheme!r} with teacher={self.teacher!r}: the schemes "
-                f"{[n for n, s in SCHEMES.items() if s.needs_teacher]} need a teacher run (the baseline "
-                "of the same model and seed), and only they take one"
-            )
+        check_teacher("scheme", self.scheme, self.teacher, SCHEMES)
         if self.teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
         if self.epochs < 1 or self.batch_size < 1:

@@ -10,7 +10,7 @@ from lsml_core import results
 from lsml_core.multilabel.bootstrap import paired_bootstrap, verdict
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
-from lsml_core.multilabel.report import MODEL_NAMES, arm
+from lsml_core.multilabel.report import MODEL_NAMES, arm, run_columns
 from lsml_core.multilabel.smoothing import SCHEMES
 from lsml_core.results import finished_runs
 
@@ -25,12 +25,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
         for split, table in metrics["splits"].items():
             calibration = table.get("calibration", {})
             row = {
-                "run": run_dir.name,
-                "model": train["model"],
-                "scheme": train["scheme"],
-                "alpha": train["alpha"],
-                "seed": train["seed"],
-                "noise": train.get("label_noise", 0.0),
+                **run_columns(run_dir, train),
                 "arm": arm(train["scheme"], train["alpha"]),
                 "split": split,
                 "map": table["voc2010"]["mAP"],

@@ -50,12 +50,7 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
             for metric, value in values.items():
                 rows.append(
                     {
-                        "run": run_dir.name,
-                        "model": train["model"],
-                        "scheme": train["scheme"],
-                        "alpha": train["alpha"],
-                        "seed": train["seed"],
-                        "noise": train.get("label_noise", 0.0),
+                        **run_columns(run_dir, train),
                         "best_epoch": metrics["best_epoch"],
                         "split": split,
                         "metric": metric,
@@ -64,6 +59,18 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
                 )
     columns = ["run", "model", "scheme", "alpha", "seed", "noise", "best_epoch", "split", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def run_columns(run_dir: Path, train: dict) -> dict:
+    """What identifies a run in the report's frames: its name, model, scheme, alpha, seed and noise rate."""
+    return {
+        "run": run_dir.name,
+        "model": train["model"],
+        "scheme": train["scheme"],
+        "alpha": train["alpha"],
+        "seed": train["seed"],
+        "noise": train.get("label_noise", 0.0),
+    }
 
 
 def arm(scheme: str, alpha: float) -> str:
