@@ -232,9 +232,11 @@ class Fit:
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # a checkpoint of another device keeps this device's SGD kernel
             group["fused"] = self.optimizer.defaults.get("fused")
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.best_score, self.best_epoch = state["epoch"], state["best_score"], state["best_epoch"]
+        self.scheduler.load_state_dict(state.get("scheduler", state.get("schedule")))
+        if "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
+        best = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0 named it per track
+        self.epoch, self.best_score, self.best_epoch = state["epoch"], best, state["best_epoch"]
         self.history = state["history"]
 
 

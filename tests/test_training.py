@@ -213,3 +213,15 @@ def test_a_diverging_model_stops_with_the_divergence_message_not_an_ap_error(mos
     with pytest.raises(NonFiniteLossError, match="Lower the learning rate") as error:
         train_run(cfg, tmp_path / "run", tmp_path)
     assert "scores must be finite" not in str(error.value)
+
+
+def test_a_checkpoint_of_the_earlier_format_resumes(tmp_path):
+    """0.1.0 named the best score per track (`best_map`, `best_accuracy`) and the schedule `schedule`."""
+    cfg = tiny_config(tmp_path)
+    run = make_fit(cfg, 4, torch.device("cpu"))
+    state = run.state()
+    state["best_map"], state["schedule"] = 0.25, state.pop("scheduler")
+    del state["best_score"], state["scaler"]
+    torch.save(state, tmp_path / CHECKPOINT)
+    run.load(tmp_path / CHECKPOINT, torch.device("cpu"))
+    assert run.best_score == 0.25
