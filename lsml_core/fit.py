@@ -178,7 +178,7 @@ def load_best(run_dir: Path, model: torch.nn.Module, device: torch.device) -> in
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: train the run {Path(run_dir).name} first "
-            "(run_all.sh trains teachers before the runs that learn from them)"
+            "(run_all.sh trains every run, teachers first, before it is evaluated or taught from)"
         )
     state = torch.load(path, map_location=device, weights_only=False)
     model.load_state_dict(state["model"])
@@ -253,15 +253,18 @@ def fit(
     epochs: int,
     seed: int,
     device: torch.device,
+    source: str,
     patience: int | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
-    checkpoint; after every epoch: the best model (by `score`, higher is better), the checkpoint and
-    history.csv. Returns the history."""
+    checkpoint (refused when another configuration wrote it); config.json and environment.json (data from
+    `source`) first, then after every epoch: the best model (by `score`, higher is better), the checkpoint
+    and history.csv. Returns the history."""
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT).is_file():
         run.load(run_dir / CHECKPOINT, device)
+    write_run_records(run_dir, run.cfg, device, source)
     while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
         number = run.epoch + 1
         seed_everything(epoch_seed(seed, number))

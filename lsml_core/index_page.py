@@ -21,7 +21,8 @@ td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2p
 {rows}
 </table>
 {failures}
-<p>Data and run records: <code>environment.json</code>, <code>profile.yaml</code>, and in every run folder
+<p>Data and run records: <code>environment.json</code>, <code>profile.yaml</code>, the track's tables
+(<code>summary.csv</code> or <code>selection.json</code>), and in every run folder
 <code>config.json</code>, <code>environment.json</code>, <code>history.csv</code>, <code>metrics.json</code>,
 <code>predictions_*.csv</code>.</p>
 </body></html>

@@ -220,9 +220,11 @@ def run_profile(
         run_params = {"config": cfg.to_dict(), "run_dir": str(run_dir), "data_dir": str(data_dir)}
         return next(filter(None, execute_all(track, track.run_notebooks, run_dir, run_params, kernel, True)), None)
 
-    start = time.perf_counter()
+    start, planned = time.perf_counter(), []
     for phase in track.phases(profile, out / "runs"):
-        failures += run_each(matching(phase(), patterns), out, force, track.is_complete, run_one)
+        runs = phase()
+        planned += [cfg.name for cfg in runs]
+        failures += run_each(matching(runs, patterns), out, force, track.is_complete, run_one)
     print(f"runs: {time.perf_counter() - start:.0f} s", flush=True)
     if track.summarise is not None:
         track.summarise(out)
@@ -233,7 +235,7 @@ def run_profile(
         profile.name,
         profile.description,
         index_links(track, out),
-        index_rows(track, profile, out),
+        index_rows(track, planned, out),
         failures,
         source,
         track.warning(source),
@@ -249,10 +251,9 @@ def index_links(track: Track, out: Path) -> list[Link]:
     return [Link(out / "notebooks" / f"{nb.name}.html", nb.label) for nb in notebooks]
 
 
-def index_rows(track: Track, profile, out: Path) -> list[tuple[str, str, str, list[Link]]]:
-    """(run, status, score, notebook links) of every run the profile runs, then of any other run folder there."""
-    names = [cfg.name for phase in track.phases(profile, out / "runs") for cfg in phase()]
-    names += sorted(p.name for p in (out / "runs").glob("*/") if p.name not in names)
+def index_rows(track: Track, planned: list[str], out: Path) -> list[tuple[str, str, str, list[Link]]]:
+    """(run, status, score, notebook links) of every run the profile planned, then of any other run folder there."""
+    names = planned + sorted(p.name for p in (out / "runs").glob("*/") if p.name not in planned)
     rows = []
     for name in names:
         run_dir = out / "runs" / name

@@ -72,14 +72,16 @@ def installed(debian_dir: Path = DEBIAN_FASHION_DIR) -> bool:
     return all((debian_dir / f"{name}.gz").is_file() for name in FASHION_FILES)
 
 
-def load_fashion_mnist(root: Path, cache_dir: Path, download: bool, debian_dir: Path = DEBIAN_FASHION_DIR) -> Source:
+def load_fashion_mnist(
+    root: Path, cache_dir: Path, download: bool, debian_dir: Path = DEBIAN_FASHION_DIR, name: str | None = None
+) -> Source:
     """Real Fashion-MNIST: the Debian package, else torchvision's files under `root` (downloaded with
     `download`); without either, FileNotFoundError saying how to install it."""
     if installed(debian_dir):
         return fashion_mnist_from_folder(debian_dir, cache_dir)
     from torchvision.datasets import FashionMNIST
 
-    name = f"Fashion-MNIST (torchvision{' download' if download else ''}, {root})"
+    name = name or f"Fashion-MNIST (torchvision, {root})"
     try:
         return fashion_source(FashionMNIST, root, download, name)
     except (RuntimeError, OSError) as exc:  # missing files; offline download (URLError)

@@ -86,7 +86,6 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     run = make_fit(cfg, splits, device)
     teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if LOSSES[t.loss].needs_teacher else None
     loss = objective(t, len(splits.classes))
-    fit.write_run_records(run_dir, cfg, device, splits.source)
 
     def train(epoch: int, desc: str) -> dict:
         correct = []
@@ -110,4 +109,4 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run.model, splits, device, f"{cfg.name}, validation"))
-    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, patience=t.patience)
+    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source, patience=t.patience)

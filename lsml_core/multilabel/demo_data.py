@@ -39,7 +39,9 @@ class MosaicSpec:
 def load_source(cache_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR) -> Source:
     """The best available real source: Debian's Fashion-MNIST, torchvision's download, else digits."""
     try:
-        return load_fashion_mnist(cache_dir, cache_dir, download=True, debian_dir=debian_dir)
+        return load_fashion_mnist(
+            cache_dir, cache_dir, download=True, debian_dir=debian_dir, name="Fashion-MNIST (torchvision download)"
+        )
     except Exception as exc:  # offline: URLError, RuntimeError, FileNotFoundError
         print(
             f"WARNING: Fashion-MNIST is not installed ({debian_dir}) and could not be downloaded ({exc}); "

@@ -13,8 +13,7 @@ from lsml_core.runner import Notebook, Track
 
 def prepare_data(profile: Profile, data_dir: Path) -> str:
     """Generate the demo data or find (download) VOC; returns where the images came from."""
-    root, _, source = prepare(profile.data, data_dir)
-    return f"{source} at {root}"
+    return prepare(profile.data, data_dir)[2]
 
 
 def write_summary(profile_dir: Path) -> None:

@@ -102,7 +102,6 @@ def train_run(
     teacher = None
     if SCHEMES[t.scheme].needs_teacher:
         teacher = fit.load_teacher(run_dir.parent / t.teacher, new_model(cfg, len(splits.classes), device), device)
-    fit.write_run_records(run_dir, cfg, device, splits.source)
     if splits.noise:
         write_json(run_dir / "label_noise.json", splits.noise)
     criterion = SmoothedBCEWithLogitsLoss(t.scheme, t.alpha)
@@ -123,4 +122,4 @@ def train_run(
         }
 
     epoch = fit.Epoch(train, lambda: heldout_scores(net, heldout_loader, device, f"{cfg.name}, held-out part"))
-    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, on_epoch_end=on_epoch_end)
+    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source, on_epoch_end=on_epoch_end)
