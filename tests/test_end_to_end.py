@@ -135,9 +135,12 @@ grid: {{models: [resnet18], schemes: [none, uniform], alphas: [0.1]}}
 """)
     proc = run_all("--profile", profile, "--results-dir", tmp_path / "results", "--data-dir", tmp_path)
     assert proc.returncode == 1
-    assert proc.stderr.count("is corrupt or not an image") == 2  # both runs tried, both listed
-    notebook = tmp_path / "results" / "broken" / "runs" / "resnet18-none-a0-s0" / "2.0-train.ipynb"
-    assert str(notebook) in proc.stderr and notebook.with_suffix(".html").is_file()
+    # the exploration of the data and both runs tried, each listed with the cause
+    assert proc.stderr.count("is corrupt or not an image") == 3
+    for run in ("resnet18-none-a0-s0", "resnet18-uniform-a0.1-s0"):
+        notebook = tmp_path / "results" / "broken" / "runs" / run / "2.0-train.ipynb"
+        assert str(notebook) in proc.stderr and notebook.with_suffix(".html").is_file()
+    assert str(tmp_path / "results" / "broken" / "notebooks" / "1.0-explore-labels.ipynb") in proc.stderr
     assert "Failures" in (tmp_path / "results" / "broken" / "index.html").read_text()
 
 
