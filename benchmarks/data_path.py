@@ -181,9 +181,9 @@ def measure(spec: dict) -> dict:
     from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
     from lsml_core.images.loaders import make_loader
     from lsml_core.multilabel.models import build_model
-    from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
     from lsml_core.multilabel.train import make_optimizer, predict
     from lsml_core.seeding import make_deterministic
+    from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
 
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")

@@ -18,9 +18,9 @@ from lsml_core.multiclass import evaluate as multiclass_evaluation
 from lsml_core.multiclass import train as multiclass
 from lsml_core.multilabel.evaluate import evaluate_run
 from lsml_core.multilabel.models import build_model
-from lsml_core.multilabel.smoothing import SmoothedBCEWithLogitsLoss
 from lsml_core.multilabel.splits import build_splits
 from lsml_core.multilabel.train import make_optimizer, train_run
+from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
 from tests.test_data_path import data_config
 from tests.test_multiclass_training import run, tiny_splits
 from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config

@@ -5,8 +5,9 @@ import urllib.error
 import pytest
 import torch
 
-from lsml_core.multilabel import models
-from lsml_core.multilabel.models import MODELS, WeightsMissingError, build_model, head, parameter_groups
+from lsml_core import backbones
+from lsml_core.backbones import MODELS, WeightsMissingError, head
+from lsml_core.multilabel.models import build_model, parameter_groups
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -41,4 +42,4 @@ def test_offline_weights_error_names_file_and_folder(monkeypatch):
     with pytest.raises(WeightsMissingError) as error:
         build_model("resnet18", 20, pretrained=True)
     message = str(error.value)
-    assert "resnet18-f37072fd.pth" in message and str(models.weights_path("resnet18").parent) in message
+    assert "resnet18-f37072fd.pth" in message and str(backbones.weights_path("resnet18").parent) in message

@@ -5,13 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from lsml_core.multiclass.config import TrainConfig
-from lsml_core.multiclass.losses import (
-    distillation_loss,
-    instance_targets,
-    objective,
-    smoothed_targets,
-    soft_cross_entropy,
-)
+from lsml_core.multiclass.losses import distillation_loss, objective
+from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
 
 K = 5
 

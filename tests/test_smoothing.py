@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lsml_core.multilabel.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits, smooth_targets
+from lsml_core.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits, smooth_targets
 
 TARGETS = torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]])
 

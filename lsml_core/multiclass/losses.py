@@ -2,11 +2,9 @@
 
 With K classes, label y and degree e:
 - `ls` (torch's `CrossEntropyLoss(label_smoothing=e)`) and `ls_targets` (explicit targets) both train on
-  t = (1 - e) onehot(y) + e / K: the true class gets 1 - e + e/K, every wrong class e/K.
-- `ils` (Maher & Kull): with p = softmax(teacher logits / T), the true class gets 1 - e and wrong class j
-  gets e p_j / (1 - p_y). A uniform teacher spreads e evenly, e/(K-1) per wrong class: this equals torch's
-  convention at degree e K/(K-1) (tested).
-Soft targets enter `F.cross_entropy` as class probabilities: -sum_k t_k log softmax(z)_k, averaged.
+  t = (1 - e) onehot(y) + e / K (`lsml_core.soft_targets.smoothed_targets`).
+- `ils` (Maher & Kull): the true class gets 1 - e and wrong class j gets e p_j / (1 - p_y), p the
+  teacher's softmax at temperature T (`lsml_core.soft_targets.instance_targets`).
 """
 
 from collections.abc import Callable
@@ -15,28 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-
-def smoothed_targets(labels: torch.Tensor, n_classes: int, epsilon: float) -> torch.Tensor:
-    """(1 - e) onehot(y) + e / K: the targets torch's `label_smoothing=e` uses internally."""
-    return F.one_hot(labels, n_classes).float() * (1 - epsilon) + epsilon / n_classes
-
-
-def instance_targets(
-    labels: torch.Tensor, teacher_logits: torch.Tensor, epsilon: float, temperature: float
-) -> torch.Tensor:
-    """1 - e on the true class; e p_j / (1 - p_y) on wrong class j, p = softmax(teacher_logits / T).
-
-    p_j / (1 - p_y) is computed as the softmax of z/T over the wrong classes only, which stays exact
-    when the teacher is so confident that 1 - p_y rounds to zero.
-    """
-    true = F.one_hot(labels, teacher_logits.shape[1]).bool()
-    wrong = torch.softmax((teacher_logits.float() / temperature).masked_fill(true, float("-inf")), dim=1)
-    return torch.where(true, 1.0 - epsilon, epsilon * wrong)
-
-
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of -sum_k t_k log softmax(logits)_k."""
-    return F.cross_entropy(logits, targets)
+from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
 
 
 def distillation_loss(

@@ -1,20 +1,15 @@
 """Paired bootstrap over images of the difference in mAP between two sets of scores.
 
-A bootstrap resample of N images is a vector of counts (how often each image is drawn); the same
-counts are applied to both arms, so the comparison is paired. AP with counts as weights equals AP
+Resamples are draw counts (`lsml_core.bootstrap`), the same for both arms. AP with counts as weights equals AP
 on the resample with repeated rows (ties form one block either way), which lets all resamples of a
 class be scored at once: VOC2010 all-point interpolated AP, as in `metrics.average_precision`.
 """
 
 import numpy as np
 
+from lsml_core.bootstrap import percentile_interval, resample_counts
+
 CHUNK = 250
-
-
-def resample_counts(n_images: int, n_boot: int, seed: int) -> np.ndarray:
-    """[n_boot, n_images] draw counts of `n_boot` resamples with replacement."""
-    rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images) for _ in range(n_boot)])
 
 
 def weighted_voc2010_ap(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -88,24 +83,15 @@ def paired_bootstrap(
         boot_map.append(map_diff(chunk))
         boot_class.append(class_diff(chunk))
     boot_map, boot_class = np.concatenate(boot_map), np.concatenate(boot_class)
+    low, high = percentile_interval(boot_map, level)
     tail = 100 * (1 - level) / 2
-    low, high = np.nanpercentile(boot_map, [tail, 100 - tail])
     class_low, class_high = np.nanpercentile(boot_class, [tail, 100 - tail], axis=0)
     return {
         "difference": float(map_diff(observed_weights)[0]),
-        "ci_low": float(low),
-        "ci_high": float(high),
+        "ci_low": low,
+        "ci_high": high,
         "level": level,
         "n_boot": n_boot,
         "n_runs": len(baseline),
         "per_class": {"difference": class_diff(observed_weights)[0], "ci_low": class_low, "ci_high": class_high},
     }
-
-
-def verdict(result: dict) -> str:
-    """`higher`, `lower`, or `no clear difference` when the interval contains zero."""
-    if result["ci_low"] > 0:
-        return "higher"
-    if result["ci_high"] < 0:
-        return "lower"
-    return "no clear difference"

@@ -3,9 +3,8 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsml_core.backbones import check_model_name
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
-from lsml_core.multilabel.models import check_model_name
-from lsml_core.multilabel.smoothing import SCHEMES, check_scheme
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -16,6 +15,7 @@ from lsml_core.profiles import (
     check_teacher,
     read_profile_yaml,
 )
+from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "multilabel"
 DATA_KINDS = ("demo", "voc")

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import results
-from lsml_core.multilabel.bootstrap import paired_bootstrap, verdict
+from lsml_core.bootstrap import verdict
+from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.report import MODEL_NAMES, arm, run_columns
-from lsml_core.multilabel.smoothing import SCHEMES
 from lsml_core.results import finished_runs
+from lsml_core.smoothing import SCHEMES
 
 CALIBRATION = ("ece_pooled", "ece_classwise", "brier", "nll")
 

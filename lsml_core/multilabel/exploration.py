@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lsml_core.multilabel.smoothing import SCHEMES, smooth_targets
+from lsml_core.smoothing import SCHEMES, smooth_targets
 
 
 def label_counts(targets_by_split: dict[str, np.ndarray], classes: tuple[str, ...]) -> pd.DataFrame:

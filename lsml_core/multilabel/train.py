@@ -18,9 +18,9 @@ from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.metrics import mean_average_precision
 from lsml_core.multilabel.models import build_model, parameter_groups
-from lsml_core.multilabel.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
 from lsml_core.records import write_json
+from lsml_core.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits
 
 SCORE = "heldout_map"  # the history column that chooses the best epoch
 
