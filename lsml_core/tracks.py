@@ -6,12 +6,13 @@ a folder `notebooks/<track>/`, and one line here.
 
 from pathlib import Path
 
+from lsml_core.grouped.track import TRACK as GROUPED
 from lsml_core.multiclass.track import TRACK as MULTICLASS
 from lsml_core.multilabel.track import TRACK as MULTILABEL
 from lsml_core.profiles import read_profile_yaml
 from lsml_core.runner import Track
 
-TRACKS: dict[str, Track] = {track.name: track for track in (MULTILABEL, MULTICLASS)}
+TRACKS: dict[str, Track] = {track.name: track for track in (MULTILABEL, MULTICLASS, GROUPED)}
 
 
 def get(name: str) -> Track:

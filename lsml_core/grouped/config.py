@@ -1,0 +1,222 @@
+"""Profiles of the grouped track (`track: grouped` in the YAML) and the configuration of one run.
+
+A profile's `train` section is the control recipe; `grid.arms` lists the other runs as changes to it
+(one dict of `train` keys per arm, `{}` for the control itself), each run once per seed.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsml_core.backbones import check_model_name
+from lsml_core.profiles import (
+    ProfileBase,
+    RunConfigBase,
+    build_profile,
+    check_choice,
+    check_max_batches,
+    read_profile_yaml,
+)
+from lsml_core.smoothing import SCHEMES
+
+TRACK = "grouped"
+DATASETS = {"fashion_digits": ("digit", "item"), "emnist": ("digit", "letter")}  # data set -> its label groups
+HEADS = ("grouped", "flat")
+SESEMI_ON = ("labeled", "unlabeled", "none")
+GROUPED_SMOOTHING = ("none", "uniform", "instance")  # softmax heads; the flat head takes every multi-hot scheme
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """The generated canvases: which symbols, how many of each split, the noise, the generator's seed."""
+
+    dataset: str = "fashion_digits"
+    root: str = "grouped"  # under the data dir: generated canvases (and EMNIST's files)
+    download: bool = False  # emnist only: let torchvision download it
+    n_labeled: int = 6000  # the validation part is carved from these
+    n_val: int = 1000
+    n_unlabeled: int = 6000
+    n_test: int = 2000
+    symbol_size: int = 24  # each symbol is resized to this square
+    noise: float = 0.05  # salt-and-pepper: this fraction of pixels set to black or white
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice("dataset", self.dataset, DATASETS)
+        if min(self.n_labeled, self.n_unlabeled, self.n_test) < 1 or not 1 <= self.n_val < self.n_labeled:
+            raise ValueError(
+                f"n_labeled={self.n_labeled}, n_unlabeled={self.n_unlabeled}, n_test={self.n_test} must be >= 1 "
+                f"and n_val={self.n_val} between 1 and n_labeled - 1"
+            )
+        if not 8 <= self.symbol_size <= 28:
+            raise ValueError(f"symbol_size={self.symbol_size} must lie in [8, 28]: two must fit a 56x56 canvas")
+        if not 0.0 <= self.noise < 1.0:
+            raise ValueError(f"noise={self.noise} must lie in [0, 1)")
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return DATASETS[self.dataset]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One run: backbone, head, loss weights, smoothing per group, SESEMI, pseudo-labels, and the three phases."""
+
+    backbone: str = "mobilenet_v2"
+    pretrained: bool = False
+    head: str = "grouped"  # grouped: a softmax per group; flat: one sigmoid per label of every group
+    group_weights: dict[str, float] = field(default_factory=dict)  # group -> weight (default 1)
+    smoothing: dict[str, str] = field(default_factory=dict)  # group -> scheme (default none)
+    epsilon: float = 0.1
+    temperature: float = 2.0  # instance: the teacher's temperature
+    teacher: str | None = None  # instance: the same run without smoothing (set by the profile)
+    sesemi: str = "labeled"  # the images of the auxiliary rotation/flip task
+    sesemi_weight: float = 1.0
+    pseudo: bool = True  # phase 3 adds pseudo-labeled unlabeled images
+    pseudo_precision: float = 0.95  # the threshold keeps images whose validation precision reaches this
+    epochs_plain: int = 2  # phase 1: labeled images, unaugmented
+    epochs_augmented: int = 2  # phase 2: labeled images, +-10 degrees, 3% shifts
+    epochs_pseudo: int = 2  # phase 3: labeled (+ pseudo-labeled) images, augmented
+    lr: float = 1e-3  # Adam
+    lr_drop: float = 0.3  # the learning rate is multiplied by this at the start of phases 2 and 3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+    max_batches: int | None = None
+    device: str = "auto"
+
+    def __post_init__(self):
+        check_model_name(self.backbone)
+        check_choice("head", self.head, HEADS)
+        check_choice("sesemi", self.sesemi, SESEMI_ON)
+        allowed = GROUPED_SMOOTHING if self.head == "grouped" else tuple(SCHEMES)
+        for group, scheme in self.smoothing.items():
+            check_choice(f"smoothing scheme of group {group!r} (head {self.head})", scheme, allowed)
+        if any(w < 0 for w in self.group_weights.values()) or self.sesemi_weight < 0:
+            raise ValueError(f"group_weights={self.group_weights}, sesemi_weight={self.sesemi_weight} must be >= 0")
+        if not 0.0 <= self.epsilon < 1.0 or self.temperature <= 0 or not 0.0 < self.pseudo_precision <= 1.0:
+            raise ValueError(
+                f"epsilon={self.epsilon} must lie in [0, 1), temperature={self.temperature} be > 0 and "
+                f"pseudo_precision={self.pseudo_precision} lie in (0, 1]"
+            )
+        if min(self.epochs_plain, self.epochs_augmented, self.epochs_pseudo) < 0 or self.epochs < 1:
+            raise ValueError(
+                f"epochs_plain={self.epochs_plain}, epochs_augmented={self.epochs_augmented}, "
+                f"epochs_pseudo={self.epochs_pseudo} must be >= 0 and add up to at least 1"
+            )
+        if self.batch_size < 1 or self.lr <= 0 or not 0 < self.lr_drop <= 1:
+            raise ValueError(f"batch_size={self.batch_size}, lr={self.lr} > 0 and lr_drop={self.lr_drop} in (0, 1]")
+        if self.needs_teacher != (self.teacher is not None):
+            raise ValueError(
+                f"smoothing={self.smoothing} with teacher={self.teacher!r}: a run learns from a teacher exactly "
+                "when a group is smoothed with 'instance' (the profile names the teacher)"
+            )
+        check_max_batches(self.max_batches)
+
+    @property
+    def epochs(self) -> int:
+        return self.epochs_plain + self.epochs_augmented + self.epochs_pseudo
+
+    @property
+    def needs_teacher(self) -> bool:
+        return "instance" in self.smoothing.values()
+
+    def phase(self, epoch: int) -> str:
+        """`plain`, `augmented` or `pseudo`: the phase of epoch `epoch` (from 1)."""
+        if epoch <= self.epochs_plain:
+            return "plain"
+        return "augmented" if epoch <= self.epochs_plain + self.epochs_augmented else "pseudo"
+
+    def weight(self, group: str) -> float:
+        return float(self.group_weights.get(group, 1.0))
+
+    def scheme(self, group: str) -> str:
+        return self.smoothing.get(group, "none")
+
+    def smoothing_name(self, groups: tuple[str, ...]) -> str:
+        """`nosmooth`, `uniform-e0.1`, `instance-e0.1-T2`, or per group `item_uniform-e0.1` when groups differ."""
+        schemes = [self.scheme(g) for g in groups]
+        if set(schemes) == {"none"}:
+            return "nosmooth"
+        label = (
+            schemes[0]
+            if len(set(schemes)) == 1
+            else ".".join(f"{g}_{s}" for g, s in zip(groups, schemes) if s != "none")
+        )
+        return f"{label}-e{self.epsilon:g}" + (f"-T{self.temperature:g}" if self.needs_teacher else "")
+
+    def run_name_for(self, groups: tuple[str, ...]) -> str:
+        """e.g. `mobilenet_v2-grouped-aux_labeled-w1_5-nosmooth-pl-s0` (weights in group order)."""
+        weights = "_".join(f"{self.weight(g):g}" for g in groups)
+        pseudo = "pl" if self.pseudo else "nopl"
+        return (
+            f"{self.backbone}-{self.head}-aux_{self.sesemi}-w{weights}-{self.smoothing_name(groups)}-{pseudo}"
+            f"-s{self.seed}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig(RunConfigBase):
+    """Everything that determines one run of the track; saved beside its results (marked with the track)."""
+
+    data: DataConfig
+    train: TrainConfig
+
+    track = TRACK
+
+    @property
+    def name(self) -> str:
+        return self.train.run_name_for(self.data.groups)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """The runs: the control (the `train` section) changed by each arm, once per seed."""
+
+    seeds: list[int] = field(default_factory=lambda: [0])
+    arms: list[dict] = field(default_factory=lambda: [{}])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile(ProfileBase):
+    """A named set of runs of the grouped track."""
+
+    data: DataConfig
+    train: TrainConfig
+    grid: Grid
+
+    track = TRACK
+    run_config = RunConfig
+
+    def __post_init__(self):
+        self.runs()  # every arm checked when the profile is read
+
+    def runs(self) -> list[RunConfig]:
+        """Every arm for every seed; runs that learn from a teacher (instance smoothing) last. A run's
+        teacher is the same run without smoothing, which must be one of the profile's runs."""
+        runs = []
+        for seed in self.grid.seeds:
+            for arm in self.grid.arms:
+                unknown = sorted(set(arm) - set(TrainConfig.__dataclass_fields__) | {"teacher"} & set(arm))
+                if unknown:
+                    raise ValueError(f"grid.arms: unknown or not settable key(s) {unknown} in arm {arm}")
+                taught = "instance" in dict(arm.get("smoothing", {})).values()
+                teacher = self.run(seed=seed, **{**arm, "smoothing": {}}).name if taught else None
+                runs.append(self.run(seed=seed, teacher=teacher, **arm))
+                for group in {**runs[-1].train.group_weights, **runs[-1].train.smoothing}:
+                    check_choice("label group", group, self.data.groups)
+        names = {r.name for r in runs}
+        for run in runs:
+            if run.train.teacher is not None and run.train.teacher not in names:
+                raise ValueError(
+                    f"run {run.name} smooths with 'instance' and needs its teacher {run.train.teacher} (the same "
+                    "run without smoothing) among the profile's runs: add that arm to grid.arms"
+                )
+        return sorted(runs, key=lambda r: r.train.teacher is not None)
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Read and check a profile of this track."""
+    track, values = read_profile_yaml(name_or_path)
+    if track != TRACK:
+        raise ValueError(f"profile {name_or_path} is of track {track!r}, not {TRACK!r}")
+    return build_profile(Profile, values, str(name_or_path), TRACK)

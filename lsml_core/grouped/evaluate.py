@@ -1,0 +1,69 @@
+"""Evaluation of a trained grouped run: metrics of train, val and test with the best model, confusion
+matrices on test, the pseudo-labels' record, predictions files for the report's paired bootstrap.
+
+`train` is the labeled training part read unaugmented (the source's "train accuracy"); test is only reported.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lsml_core import fit, results
+from lsml_core.grouped.config import RunConfig
+from lsml_core.grouped.data import Splits, load_splits
+from lsml_core.grouped.metrics import confusion_matrices, split_metrics
+from lsml_core.grouped.train import model_for, predict, pseudo_record
+from lsml_core.records import write_json
+
+METRICS = results.METRICS
+REPORTED = ("train", "val", "test")
+LOGIT_PREFIX = "logit_"
+
+
+def write_predictions(path: Path, labels: np.ndarray, logits: np.ndarray, splits: Splits) -> None:
+    """`label_<group>` columns, then `logit_<group>_<class>` for every class of every group."""
+    frame = pd.DataFrame({f"label_{g}": labels[:, i] for i, g in enumerate(splits.groups)})
+    columns = [f"{LOGIT_PREFIX}{g}_{c}" for g, classes in zip(splits.groups, splits.classes) for c in classes]
+    results.write_predictions(path, frame, logits[:, : len(columns)], columns)
+
+
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(labels [N, groups], logits [N, sum K_g]) from a predictions CSV."""
+    labels, logits, _ = results.read_predictions(path, LOGIT_PREFIX, np.float64)
+    return labels.to_numpy(), logits
+
+
+def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
+    """Predict every reported split with the best model; write predictions (val, test) and metrics.json."""
+    run_dir = Path(run_dir)
+    splits = splits or load_splits(cfg.data, data_dir)
+    device = fit.choose_device(cfg.train.device)
+    model = model_for(cfg, splits, device)
+    best_epoch = fit.load_best(run_dir, model, device)
+    parts = {"train": splits.fit, "val": splits.val, "test": splits.test}
+    metrics = {
+        "run": cfg.name,
+        "best_epoch": best_epoch,
+        "data_source": splits.source,
+        "groups": list(splits.groups),
+        "classes": [list(c) for c in splits.classes],
+        "pseudo_labels": pseudo_record(run_dir),
+        "splits": {},
+    }
+    for name, part in parts.items():
+        labels, logits = part.labels.numpy(), predict(model, part, splits, device, f"{cfg.name}, {name}")
+        metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
+        if name != "train":
+            write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits)
+        if name == "test":
+            metrics["confusion_matrices"] = confusion_matrices(
+                labels, logits, splits.groups, splits.sizes, cfg.train.head
+            )
+    write_json(run_dir / METRICS, metrics)
+    return metrics
+
+
+def is_complete(run_dir: Path) -> bool:
+    """A run is finished when its metrics.json holds every reported split."""
+    return results.is_complete(run_dir, REPORTED)

@@ -1,0 +1,75 @@
+"""The grouped track's loss: a weighted sum of per-group losses plus the weighted SESEMI loss.
+
+    L = sum_g w_g L_g(z_g, y_g) + w_aux CE(z_aux, transform)
+
+`grouped` head: L_g is the softmax cross-entropy of group g's block; its targets smoothed per group:
+`none` (one-hot), `uniform` (torch's `label_smoothing=e`: (1 - e) onehot + e/K_g) or `instance` (1 - e on
+the true class, e p_j / (1 - p_y) on wrong class j, p the teacher's softmax of the group at temperature T;
+`lsml_core.soft_targets`). `flat` head: L_g is the mean binary cross-entropy of group g's columns (one
+sigmoid per label) against its one-hot labels smoothed by a multi-hot scheme (`lsml_core.smoothing`;
+`instance` with the teacher's sigmoids of the group).
+"""
+
+import torch
+import torch.nn.functional as F
+
+from lsml_core.grouped.config import TrainConfig
+from lsml_core.grouped.models import group_logits, sesemi_logits
+from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
+from lsml_core.soft_targets import instance_targets, soft_cross_entropy
+
+
+def softmax_group_loss(
+    logits: torch.Tensor, labels: torch.Tensor, scheme: str, epsilon: float, temperature: float, teacher
+) -> torch.Tensor:
+    """Cross-entropy of one softmax group with `none`, `uniform` or `instance` targets."""
+    if scheme == "none":
+        return F.cross_entropy(logits, labels)
+    if scheme == "uniform":
+        return F.cross_entropy(logits, labels, label_smoothing=epsilon)
+    return soft_cross_entropy(logits, instance_targets(labels, teacher, epsilon, temperature))
+
+
+def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, epsilon: float, teacher):
+    """Mean BCE of one group's sigmoid columns against its smoothed one-hot labels."""
+    onehot = F.one_hot(labels, logits.shape[1]).float()
+    probs = torch.sigmoid(teacher.float()) if teacher is not None else None
+    return masked_bce_with_logits(logits, SCHEMES[scheme].targets(onehot, epsilon, probs))
+
+
+def group_losses(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    groups: tuple[str, ...],
+    sizes: tuple[int, ...],
+    train: TrainConfig,
+    teacher_outputs: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """L_g of every group (unweighted), from the network's outputs on labeled images [B, ...] and labels [B, G]."""
+    teachers = group_logits(teacher_outputs, sizes) if teacher_outputs is not None else [None] * len(groups)
+    losses = []
+    for g, (group, logits) in enumerate(zip(groups, group_logits(outputs, sizes))):
+        scheme, teacher = train.scheme(group), teachers[g]
+        if train.head == "grouped":
+            losses.append(softmax_group_loss(logits, labels[:, g], scheme, train.epsilon, train.temperature, teacher))
+        else:
+            losses.append(sigmoid_group_loss(logits, labels[:, g], scheme, train.epsilon, teacher))
+    return losses
+
+
+def total_loss(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    aux_labels: torch.Tensor,
+    groups: tuple[str, ...],
+    sizes: tuple[int, ...],
+    train: TrainConfig,
+    teacher_outputs: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """sum_g w_g L_g + w_aux CE(SESEMI): the first len(labels) rows are labeled images, the rest SESEMI's."""
+    n = len(labels)
+    losses = group_losses(outputs[:n], labels, groups, sizes, train, teacher_outputs)
+    loss = sum(train.weight(group) * value for group, value in zip(groups, losses))
+    if len(aux_labels):
+        loss = loss + train.sesemi_weight * F.cross_entropy(sesemi_logits(outputs[n:], sizes), aux_labels)
+    return loss

@@ -1,0 +1,51 @@
+"""Metrics of the grouped track, per label group and over the whole canvas.
+
+p_g: a group's class probabilities: the softmax of its logits (`grouped` head), or its sigmoids divided
+by their sum (`flat` head, whose outputs are not a distribution). Per group: accuracy (argmax right),
+log loss (mean -log p_g[y]), top-label ECE (`calibration.binary_ece`, 15 bins, of "the argmax is right"
+at confidence max p_g) and the confusion matrix. Exact match: every group right.
+"""
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.metrics import confusion_matrix
+
+from lsml_core.calibration import binary_ece
+
+EPS = 1e-12
+
+
+def group_probabilities(logits: np.ndarray, sizes: tuple[int, ...], head: str) -> list[np.ndarray]:
+    """p_g of every group from the network's outputs [N, sum K_g (+ 6)]."""
+    bounds = np.cumsum((0,) + tuple(sizes))
+    blocks = [np.asarray(logits[:, a:b], np.float64) for a, b in zip(bounds[:-1], bounds[1:])]
+    if head == "grouped":
+        return [softmax(block, axis=1) for block in blocks]
+    return [expit(block) / np.maximum(expit(block).sum(1, keepdims=True), EPS) for block in blocks]
+
+
+def correct(labels: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
+    """[N, groups] booleans: whether each group's argmax is its label."""
+    return np.stack([p.argmax(1) == labels[:, g] for g, p in enumerate(probs)], axis=1)
+
+
+def split_metrics(labels: np.ndarray, logits: np.ndarray, groups, sizes, head: str) -> dict:
+    """Per-group accuracy, log loss and ECE, and the exact match, of one split."""
+    probs = group_probabilities(logits, sizes, head)
+    right = correct(labels, probs)
+    metrics = {"exact_match": float(right.all(1).mean())}
+    for g, (group, p) in enumerate(zip(groups, probs)):
+        y = labels[:, g]
+        metrics[f"accuracy_{group}"] = float(right[:, g].mean())
+        metrics[f"log_loss_{group}"] = float(-np.log(np.maximum(p[np.arange(len(y)), y], EPS)).mean())
+        metrics[f"ece_{group}"] = binary_ece(right[:, g].astype(float), p.max(1))
+    return metrics
+
+
+def confusion_matrices(labels: np.ndarray, logits: np.ndarray, groups, sizes, head: str) -> dict:
+    """group -> confusion matrix (rows: true class, columns: predicted)."""
+    probs = group_probabilities(logits, sizes, head)
+    return {
+        group: confusion_matrix(labels[:, g], p.argmax(1), labels=range(sizes[g])).tolist()
+        for g, (group, p) in enumerate(zip(groups, probs))
+    }

@@ -1,0 +1,48 @@
+"""Pseudo-labels for the unlabeled images, with a confidence threshold chosen on validation.
+
+An image's confidence is the probability that every group is right under the model, prod_g max p_g.
+The threshold is the lowest confidence t at which the validation images with confidence >= t are
+exactly right (every group) at least `precision` of the time; the unlabeled images at or above it keep
+their argmax labels. Their withheld labels only score the result (fraction kept, accuracy).
+"""
+
+import numpy as np
+
+
+def confidence(probs: list[np.ndarray]) -> np.ndarray:
+    """prod_g max_k p_g[k] per image."""
+    return np.prod([p.max(1) for p in probs], axis=0)
+
+
+def choose_threshold(confidence_val: np.ndarray, right_val: np.ndarray, precision: float) -> float:
+    """The lowest t with mean(right_val[confidence_val >= t]) >= precision; inf when no t reaches it."""
+    order = np.argsort(-confidence_val, kind="stable")
+    sorted_conf, hits = confidence_val[order], np.cumsum(right_val[order]) / np.arange(1, len(order) + 1)
+    last_of_tie = np.append(sorted_conf[1:] != sorted_conf[:-1], True)  # a threshold keeps every tie
+    ok = np.flatnonzero((hits >= precision) & last_of_tie)
+    return float(sorted_conf[ok[-1]]) if len(ok) else float("inf")
+
+
+def select(probs_unlabeled: list[np.ndarray], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of the unlabeled images at or above the threshold, their pseudo-labels [n, groups])."""
+    keep = np.flatnonzero(confidence(probs_unlabeled) >= threshold)
+    return keep, np.stack([p.argmax(1)[keep] for p in probs_unlabeled], axis=1).astype(np.int64)
+
+
+def pseudo_labels(
+    probs_val, labels_val, probs_unlabeled, labels_unlabeled, precision: float
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(a record of the choice, kept indices, their pseudo-labels)."""
+    right = np.stack([p.argmax(1) == labels_val[:, g] for g, p in enumerate(probs_val)], 1).all(1)
+    threshold = choose_threshold(confidence(probs_val), right, precision)
+    keep, labels = select(probs_unlabeled, threshold)
+    exact = (labels == labels_unlabeled[keep]).all(1)
+    record = {
+        "precision_asked": precision,
+        "threshold": threshold if np.isfinite(threshold) else None,  # None: no confidence reaches the precision
+        "val_precision": float(right[confidence(probs_val) >= threshold].mean()) if np.isfinite(threshold) else None,
+        "kept": int(len(keep)),
+        "fraction_kept": len(keep) / len(labels_unlabeled),
+        "accuracy_of_kept": float(exact.mean()) if len(keep) else None,
+    }
+    return record, keep, labels

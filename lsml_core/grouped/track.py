@@ -1,0 +1,37 @@
+"""The grouped track as the runner sees it: the canvases, the runs (teachers first), notebooks, index column."""
+
+from pathlib import Path
+
+from lsml_core.grouped.canvases import load_canvases
+from lsml_core.grouped.config import Profile, load_profile
+from lsml_core.grouped.evaluate import METRICS, is_complete
+from lsml_core.records import read_json
+from lsml_core.runner import Notebook, Track
+
+
+def val_exact_match(run_dir: Path) -> str:
+    """The run's validation exact match for the index page."""
+    return f"{read_json(run_dir / METRICS)['splits']['val']['exact_match']:.4f}"
+
+
+def phases(profile: Profile, runs_dir: Path) -> list:
+    """The runs without a teacher, then those that learn from one."""
+    return [
+        lambda: [r for r in profile.runs() if r.train.teacher is None],
+        lambda: [r for r in profile.runs() if r.train.teacher is not None],
+    ]
+
+
+TRACK = Track(
+    name="grouped",
+    title="Label smoothing, grouped track",
+    load_profile=load_profile,
+    prepare=lambda profile, data_dir: load_canvases(profile.data, data_dir).source,
+    phases=phases,
+    run_names=lambda profile: [r.name for r in profile.runs()],
+    is_complete=is_complete,
+    run_notebooks=(Notebook("2.0-train", "train and evaluate"),),
+    profile_notebooks=(Notebook("1.0-explore-data", "Explore the canvases"),),
+    report_notebooks=(Notebook("3.0-report", "Report: grouped track", hide_code=True),),
+    index_score=("val exact match", val_exact_match),
+)

@@ -1,0 +1,141 @@
+"""Training of one grouped run in the source's three phases: labeled images unaugmented, then augmented,
+then augmented with pseudo-labeled unlabeled images (or, with `pseudo: false`, without them).
+
+Adam; the learning rate is multiplied by `lr_drop` at the start of phases 2 and 3 (torch's MultiStepLR:
+the drops the source made by hand). The best epoch is chosen on validation exact match. The epoch
+loop, checkpoints and resume are `lsml_core.fit`'s; the pseudo-labels are chosen once, at the start of
+phase 3, and saved in the run folder, so a resumed run reuses them.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lsml_core import fit
+from lsml_core.grouped.config import RunConfig
+from lsml_core.grouped.data import Split, Splits, batches, in_order, load_splits
+from lsml_core.grouped.losses import total_loss
+from lsml_core.grouped.metrics import group_probabilities, split_metrics
+from lsml_core.grouped.models import GroupedNet, group_logits
+from lsml_core.grouped.pseudo import pseudo_labels
+from lsml_core.records import atomic_write_bytes, read_json, write_json
+
+EVAL_BATCH = 500
+SCORE = "val_exact_match"  # the history column that chooses the best epoch
+PSEUDO_LABELS = "pseudo_labels.npz"
+PSEUDO_RECORD = "pseudo_labels.json"
+
+
+def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> GroupedNet:
+    return GroupedNet(cfg.train.backbone, splits.sizes, cfg.train.pretrained).to(device)
+
+
+def predict(model: GroupedNet, split: Split, splits: Splits, device: torch.device, desc: str = "") -> np.ndarray:
+    """float32 outputs [N, sum K_g + 6] of a split, in order."""
+    return fit.predict(model, in_order(split, splits, EVAL_BATCH), device, desc=desc)
+
+
+def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
+    """The run's model, Adam, the phase drops of the learning rate, the scaler."""
+    t = cfg.train
+    model = model_for(cfg, splits, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    starts = sorted({t.epochs_plain, t.epochs_plain + t.epochs_augmented} - {0, t.epochs})
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=starts, gamma=t.lr_drop)
+    return fit.Fit(cfg, model, optimizer, schedule, fit.grad_scaler(device))
+
+
+class Teacher:
+    """A frozen trained run of the same architecture whose outputs feed instance-based targets."""
+
+    def __init__(self, run_dir: Path, cfg: RunConfig, splits: Splits, device: torch.device):
+        self.model = fit.load_teacher(run_dir, model_for(cfg, splits, device), device)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        with fit.autocast(images.device):
+            return self.model(images).float()
+
+
+def validation_scores(model, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
+    """Validation exact match (the selection score), accuracy and log loss per group."""
+    logits = predict(model, splits.val, splits, device, desc)
+    metrics = split_metrics(splits.val.labels.numpy(), logits, splits.groups, splits.sizes, cfg.train.head)
+    return {f"val_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
+
+
+def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
+    """The labeled training part plus the unlabeled images kept with their pseudo-labels (chosen once, then read)."""
+    path = Path(run_dir) / PSEUDO_LABELS
+    if not path.is_file():
+        head, sizes = cfg.train.head, splits.sizes
+        probs_val = group_probabilities(predict(model, splits.val, splits, device, "pseudo-labels: val"), sizes, head)
+        probs_unl = group_probabilities(
+            predict(model, splits.unlabeled, splits, device, "pseudo-labels: unlabeled"), sizes, head
+        )
+        record, keep, labels = pseudo_labels(
+            probs_val, splits.val.labels.numpy(), probs_unl, splits.unlabeled.labels.numpy(), cfg.train.pseudo_precision
+        )
+        write_json(Path(run_dir) / PSEUDO_RECORD, record)
+        buffer = io.BytesIO()
+        np.savez(buffer, keep=keep, labels=labels)
+        atomic_write_bytes(path, buffer.getvalue())
+    with np.load(path) as saved:
+        keep, labels = torch.from_numpy(saved["keep"]), torch.from_numpy(saved["labels"])
+    return Split(torch.cat([splits.fit.images, splits.unlabeled.images[keep]]), torch.cat([splits.fit.labels, labels]))
+
+
+def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> pd.DataFrame:
+    """Train (or resume) one run into `run_dir` through its three phases."""
+    run_dir, t = Path(run_dir), cfg.train
+    splits = splits or load_splits(cfg.data, data_dir)
+    device = fit.start_run(t.device, t.seed)
+    run = make_fit(cfg, splits, device)
+    teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if t.needs_teacher else None
+    groups, sizes = splits.groups, splits.sizes
+
+    def train(epoch: int, desc: str) -> dict:
+        phase = t.phase(epoch)
+        data = (
+            with_pseudo_labels(run.model, cfg, splits, device, run_dir)
+            if phase == "pseudo" and t.pseudo
+            else splits.fit
+        )
+        right, seen = [], []
+
+        def loss_of(outputs, images, labels, aux_labels):
+            n = len(labels)
+            right.append(
+                torch.stack(
+                    [(z.argmax(1) == labels[:, g]).sum() for g, z in enumerate(group_logits(outputs[:n], sizes))]
+                )
+            )
+            seen.append(n)
+            return total_loss(outputs, labels, aux_labels, groups, sizes, t, teacher(images[:n]) if teacher else None)
+
+        stream = batches(
+            data, splits, t.batch_size, fit.epoch_seed(t.seed, epoch), phase != "plain", t.sesemi, splits.unlabeled
+        )
+        n_batches = -(-len(data) // t.batch_size)
+        loss = fit.train_pass(
+            run.model, stream, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, n_batches
+        )
+        accuracy = (torch.stack(right).sum(0).cpu().numpy() / max(sum(seen), 1)) if right else np.zeros(len(groups))
+        return {
+            "phase": phase,
+            "train_images": len(data),
+            "train_loss": loss,
+            **{f"train_accuracy_{g}": float(a) for g, a in zip(groups, accuracy)},
+        }
+
+    epoch = fit.Epoch(train, lambda: validation_scores(run.model, cfg, splits, device, f"{cfg.name}, validation"))
+    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source)
+
+
+def pseudo_record(run_dir: Path) -> dict | None:
+    """What the pseudo-labels of a run were (threshold, fraction kept, their accuracy), None without them."""
+    path = Path(run_dir) / PSEUDO_RECORD
+    return read_json(path) if path.is_file() else None

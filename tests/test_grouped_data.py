@@ -1,0 +1,153 @@
+"""Grouped track data: the canvas generator (determinism, one symbol per group, no overlap, disjoint
+training and test sources, noise rate), the splits, augmentation and SESEMI's transforms."""
+
+import numpy as np
+import pytest
+import torch
+
+from lsml_core.datasets.fashion_mnist import Source
+from lsml_core.grouped import canvases
+from lsml_core.grouped.canvases import SIDE, compose, generate, placements, salt_and_pepper
+from lsml_core.grouped.config import DataConfig
+from lsml_core.grouped.data import Split, Splits, batches, rotate_shift
+from lsml_core.grouped.sesemi import TRANSFORMS, sesemi_batch
+
+TRAIN_VALUE, TEST_VALUE = 100, 200
+
+
+def flat_source(name: str, n_classes: int) -> Source:
+    """Symbols that are solid squares: value 100 in the training part, 200 in the test part."""
+    make = lambda n, v: np.full((n, 28, 28), v, np.uint8)
+    labels = lambda n: np.arange(n) % n_classes
+    return Source(
+        name, tuple(map(str, range(n_classes))), make(40, TRAIN_VALUE), labels(40), make(20, TEST_VALUE), labels(20)
+    )
+
+
+SOURCES = (flat_source("digits", 10), flat_source("items", 10))
+
+
+def small(**values) -> DataConfig:
+    return DataConfig(**{"n_labeled": 60, "n_val": 12, "n_unlabeled": 30, "n_test": 25, "noise": 0.0, **values})
+
+
+def test_generation_is_deterministic_and_seeded():
+    a, b, c = (
+        generate(small(noise=0.1), SOURCES),
+        generate(small(noise=0.1), SOURCES),
+        generate(small(noise=0.1, seed=1), SOURCES),
+    )
+    for split in canvases.SPLITS:
+        np.testing.assert_array_equal(a.images[split], b.images[split])
+        np.testing.assert_array_equal(a.labels[split], b.labels[split])
+    assert not np.array_equal(a.images["labeled"], c.images["labeled"])
+
+
+def test_each_canvas_holds_one_symbol_per_group_without_overlap():
+    cfg = small(symbol_size=20)
+    made = generate(cfg, SOURCES)
+    assert made.labels["labeled"].shape == (60, 2) and made.images["labeled"].shape == (60, SIDE, SIDE)
+    # two solid 20x20 squares that never overlap: exactly 2 * 400 lit pixels per canvas
+    assert ((made.images["labeled"] > 0).sum(axis=(1, 2)) == 2 * 20 * 20).all()
+    positions = placements(2000, 24, np.random.default_rng(0))
+    assert (np.abs(positions[:, 0] - positions[:, 1]) >= 24).any(axis=1).all()
+    assert positions.min() >= 0 and positions.max() <= SIDE - 24
+
+
+def test_compose_puts_each_symbol_at_its_place():
+    symbols = [np.full((1, 4, 4), 7, np.uint8), np.full((1, 4, 4), 9, np.uint8)]
+    canvas = compose(symbols, np.array([[[0, 0], [10, 20]]]))[0]
+    assert (canvas[0:4, 0:4] == 7).all() and (canvas[10:14, 20:24] == 9).all() and canvas.sum() == 16 * 16
+
+
+def test_training_and_test_canvases_draw_on_disjoint_source_parts():
+    made = generate(small(), SOURCES)
+    for split in ("labeled", "unlabeled"):
+        assert set(np.unique(made.images[split])) == {0, TRAIN_VALUE}
+    assert set(np.unique(made.images["test"])) == {0, TEST_VALUE}
+
+
+def test_salt_and_pepper_rate():
+    noisy = salt_and_pepper(np.full((50, SIDE, SIDE), 128, np.uint8), 0.1, np.random.default_rng(0))
+    hit = noisy != 128
+    assert abs(hit.mean() - 0.1) < 0.005
+    assert abs((noisy[hit] == 255).mean() - 0.5) < 0.02 and set(np.unique(noisy[hit])) == {0, 255}
+
+
+def test_canvases_are_saved_with_their_parameters_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(canvases, "group_sources", lambda *args: SOURCES)
+    first = canvases.load_canvases(small(), tmp_path)
+    folder = canvases.folder(small(), tmp_path)
+    assert (folder / "parameters.json").is_file() and (folder / "canvases.npz").is_file()
+    monkeypatch.setattr(canvases, "group_sources", lambda *args: pytest.fail("read back, not regenerated"))
+    again = canvases.load_canvases(small(), tmp_path)
+    np.testing.assert_array_equal(first.images["test"], again.images["test"])
+    assert canvases.folder(small(seed=3), tmp_path) != folder
+
+
+def test_bad_data_config_is_refused():
+    with pytest.raises(ValueError, match="n_val"):
+        DataConfig(n_labeled=10, n_val=10)
+    with pytest.raises(ValueError, match="noise"):
+        DataConfig(noise=1.5)
+    with pytest.raises(ValueError, match="dataset"):
+        DataConfig(dataset="mnist")
+
+
+@pytest.mark.parametrize("label", range(6))
+def test_sesemi_transforms_and_labels(label):
+    image = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
+    expected = [
+        image,
+        torch.rot90(image, 1, (2, 3)),
+        torch.rot90(image, 2, (2, 3)),
+        torch.rot90(image, 3, (2, 3)),
+        image.flip(3),
+        image.flip(2),
+    ][label]
+    torch.testing.assert_close(TRANSFORMS[label](image), expected)
+    images = image.repeat(300, 1, 1, 1)
+    out, labels = sesemi_batch(images, torch.Generator().manual_seed(0))
+    assert set(labels.tolist()) == set(range(6))
+    torch.testing.assert_close(out[labels == label], expected.expand(int((labels == label).sum()), -1, -1, -1))
+
+
+def test_sesemi_refuses_non_square_images():
+    with pytest.raises(ValueError, match="square"):
+        sesemi_batch(torch.zeros(2, 1, 4, 5), torch.Generator())
+
+
+def test_rotate_shift_stays_within_ten_degrees_and_three_percent():
+    image = torch.zeros(1, 1, 56, 56)
+    image[0, 0, 20:36, 27:29] = 1.0  # a vertical bar through the centre
+    moved = rotate_shift(image.repeat(64, 1, 1, 1), torch.Generator().manual_seed(0))
+    assert not torch.equal(moved[0], moved[1])
+    ys, xs = torch.meshgrid(torch.arange(56.0), torch.arange(56.0), indexing="ij")
+    mass = moved.sum((1, 2, 3))
+    cx, cy = (moved[:, 0] * xs).sum((1, 2)) / mass, (moved[:, 0] * ys).sum((1, 2)) / mass
+    assert (cx - 27.5).abs().max() <= 0.03 * 56 + 0.5 and (cy - 27.5).abs().max() <= 0.03 * 56 + 0.5
+
+
+def tiny_splits() -> Splits:
+    made = generate(small(), SOURCES)
+    as_split = lambda s: Split(torch.from_numpy(made.images[s])[:, None], torch.from_numpy(made.labels[s]))
+    return Splits(
+        as_split("labeled"),
+        as_split("labeled"),
+        as_split("unlabeled"),
+        as_split("test"),
+        ("digit", "item"),
+        made.classes,
+        "synthetic",
+        0.2,
+        0.3,
+    )
+
+
+@pytest.mark.parametrize("sesemi, extra", [("none", 0), ("labeled", 1), ("unlabeled", 1)])
+def test_batches_carry_the_sesemi_images_after_the_labeled_ones(sesemi, extra):
+    splits = tiny_splits()
+    images, labels, aux = next(batches(splits.fit, splits, 16, 0, True, sesemi, splits.unlabeled))
+    assert labels.shape == (16, 2) and images.shape == (16 * (1 + extra), 1, SIDE, SIDE) and len(aux) == 16 * extra
+    again = next(batches(splits.fit, splits, 16, 0, True, sesemi, splits.unlabeled))
+    torch.testing.assert_close(images, again[0])  # the same seed, the same batch

@@ -1,0 +1,104 @@
+"""End to end: run_all.sh runs a tiny grouped profile through the real notebooks and renders the report."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+TINY = """track: grouped
+name: grouped-tiny
+description: a few batches per run; numbers mean nothing
+data: {n_labeled: 80, n_val: 16, n_unlabeled: 40, n_test: 40}
+train: {backbone: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
+        group_weights: {item: 5}, pseudo_precision: 0.05}
+grid:
+  arms:
+    - {}
+    - {sesemi: none}
+    - {smoothing: {item: instance}}
+    - {head: flat}
+"""
+RUNS = 4
+
+
+def run_all(base: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            str(REPO / "run_all.sh"),
+            "--profile",
+            base / "grouped-tiny.yaml",
+            "--results-dir",
+            base / "results",
+            "--data-dir",
+            base / "data",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grouped-e2e")
+    (base / "grouped-tiny.yaml").write_text(TINY)
+    proc = run_all(base)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return base, base / "results" / "grouped-tiny", proc
+
+
+def test_every_notebook_executed_and_rendered(tiny):
+    _, out, _ = tiny
+    notebooks = sorted(out.rglob("*.ipynb"))
+    assert len(notebooks) == RUNS + 2
+    for path in notebooks:
+        book = nbformat.read(path, as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), path
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"], path
+        assert path.with_suffix(".html").read_text().count("data:image/png;base64") >= 3, path
+
+
+def test_runs_metrics_and_teacher(tiny):
+    _, out, _ = tiny
+    runs = sorted((out / "runs").iterdir())
+    assert len(runs) == RUNS
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert set(metrics["splits"]) == {"train", "val", "test"} and metrics["groups"] == ["digit", "item"]
+        assert "Fashion-MNIST" in metrics["data_source"] and "scikit-learn digits" in metrics["data_source"]
+    taught = [r for r in runs if "instance" in r.name]
+    assert len(taught) == 1 and json.loads((taught[0] / "teacher.json").read_text())["teacher"] in {
+        r.name for r in runs
+    }
+
+
+def test_report_holds_every_section(tiny):
+    _, out, proc = tiny
+    report = (out / "notebooks" / "3.0-report.html").read_text()
+    assert "from lsml_core" not in report and "THEIRS" in report
+    for text in ("Table 1 recomputed", "Ablations", "Pseudo-labels", "Confusion matrices", "per epoch"):
+        assert text in report, text
+    # generated sentences, one per ablation, with the numbers and the bootstrap's verdict
+    for factor in ("sesemi labeled -&gt; none", "smoothing nosmooth -&gt; item_instance", "head grouped -&gt; flat"):
+        assert re.search(
+            re.escape(factor) + r"[^:]*: test exact match \d\.\d{3} -&gt; \d\.\d{3} \([+-]\d\.\d{3}, 95% interval \[[+-]\d\.\d{3}, "
+            r"[+-]\d\.\d{3}\] over test images, one seed\): (higher|lower|no clear difference)\.",
+            report,
+        ), factor
+    index = out / "index.html"
+    assert proc.stdout.strip().endswith(f"report: {index}")
+
+
+def test_rerun_skips_finished_runs(tiny):
+    base, _, _ = tiny
+    proc = run_all(base)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("finished, skipped") == RUNS

@@ -1,0 +1,128 @@
+"""Grouped track losses, pseudo-labels and configuration: the weighted loss against its formula, per-group
+smoothing (torch's and explicit targets agree), the flat sigmoid arm, threshold choice, run names."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
+from lsml_core.grouped.losses import group_losses, total_loss
+from lsml_core.grouped.metrics import group_probabilities, split_metrics
+from lsml_core.grouped.pseudo import choose_threshold, confidence, pseudo_labels
+from lsml_core.soft_targets import instance_targets, smoothed_targets
+
+GROUPS, SIZES = ("digit", "item"), (10, 4)
+
+
+@pytest.fixture
+def batch():
+    g = torch.Generator().manual_seed(0)
+    outputs = torch.randn(8 + 5, sum(SIZES) + 6, generator=g, requires_grad=True)
+    labels = torch.stack([torch.randint(0, k, (8,), generator=g) for k in SIZES], 1)
+    return outputs, labels, torch.randint(0, 6, (5,), generator=g)
+
+
+def test_total_loss_is_the_weighted_sum_of_group_and_sesemi_losses(batch):
+    outputs, labels, aux = batch
+    train = TrainConfig(group_weights={"item": 5.0}, sesemi_weight=0.5)
+    expected = (
+        1.0 * F.cross_entropy(outputs[:8, :10], labels[:, 0])
+        + 5.0 * F.cross_entropy(outputs[:8, 10:14], labels[:, 1])
+        + 0.5 * F.cross_entropy(outputs[8:, 14:], aux)
+    )
+    torch.testing.assert_close(total_loss(outputs, labels, aux, GROUPS, SIZES, train), expected)
+    no_aux = total_loss(outputs[:8], labels, aux[:0], GROUPS, SIZES, train)
+    torch.testing.assert_close(no_aux, expected - 0.5 * F.cross_entropy(outputs[8:, 14:], aux))
+
+
+def test_uniform_smoothing_of_one_group_equals_explicit_targets(batch):
+    outputs, labels, _ = batch
+    train = TrainConfig(smoothing={"item": "uniform"}, epsilon=0.2)
+    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
+    explicit = -(smoothed_targets(labels[:, 1], 4, 0.2) * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean()
+    torch.testing.assert_close(item, explicit)
+    torch.testing.assert_close(digit, F.cross_entropy(outputs[:8, :10], labels[:, 0]))  # the other group unsmoothed
+    grads = [torch.autograd.grad(loss, outputs)[0] for loss in (item, explicit)]
+    torch.testing.assert_close(*grads)
+
+
+def test_instance_smoothing_uses_each_groups_teacher_block(batch):
+    outputs, labels, _ = batch
+    teacher = torch.randn(8, sum(SIZES) + 6, generator=torch.Generator().manual_seed(1))
+    train = TrainConfig(smoothing={"digit": "instance", "item": "instance"}, epsilon=0.1, temperature=2.0, teacher="t")
+    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train, teacher)
+    targets = instance_targets(labels[:, 1], teacher[:, 10:14], 0.1, 2.0)
+    torch.testing.assert_close(item, -(targets * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean())
+    assert torch.allclose(targets.sum(1), torch.ones(8))
+
+
+def test_flat_head_is_a_sigmoid_per_label_with_multi_hot_smoothing(batch):
+    outputs, labels, _ = batch
+    train = TrainConfig(head="flat", smoothing={"digit": "uniform"}, epsilon=0.1)
+    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
+    onehot = F.one_hot(labels[:, 0], 10).float()
+    expected = F.binary_cross_entropy_with_logits(outputs[:8, :10], onehot * 0.9 + 0.01)
+    torch.testing.assert_close(digit, expected)
+    torch.testing.assert_close(
+        item, F.binary_cross_entropy_with_logits(outputs[:8, 10:14], F.one_hot(labels[:, 1], 4).float())
+    )
+
+
+def test_group_probabilities_and_metrics():
+    logits = np.array([[3.0, 0.0, 0.0, 2.0, -1.0, 0.0], [0.0, 3.0, 0.0, -1.0, 2.0, 0.0]])  # 2 groups of 3 (+0 aux)
+    labels = np.array([[0, 0], [1, 0]])
+    for head in ("grouped", "flat"):
+        probs = group_probabilities(logits, (3, 3), head)
+        assert all(np.allclose(p.sum(1), 1) for p in probs)
+        metrics = split_metrics(labels, logits, ("a", "b"), (3, 3), head)
+        assert metrics["accuracy_a"] == 1.0 and metrics["accuracy_b"] == 0.5 and metrics["exact_match"] == 0.5
+
+
+def test_threshold_is_the_lowest_confidence_reaching_the_precision():
+    conf = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
+    right = np.array([1, 1, 0, 1, 0, 0], bool)
+    assert choose_threshold(conf, right, 0.75) == 0.8  # top 4: 3 of 4 right
+    assert choose_threshold(conf, right, 1.0) == 0.95
+    assert choose_threshold(conf, ~right & False, 0.5) == float("inf")
+    tied = np.array([0.9, 0.9, 0.5])
+    assert choose_threshold(tied, np.array([1, 0, 0], bool), 0.6) == float("inf")  # a threshold keeps both ties
+
+
+def test_pseudo_labels_keep_confident_images_and_score_them():
+    sure, unsure = np.array([[0.98, 0.01, 0.01]]), np.array([[0.4, 0.3, 0.3]])
+    probs_val = [np.vstack([sure, sure, unsure])]
+    labels_val = np.array([[0], [0], [1]])
+    probs_unl = [np.vstack([sure, unsure, sure[:, [1, 0, 2]]])]
+    record, keep, labels = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), 0.9)
+    assert keep.tolist() == [0, 2] and labels[:, 0].tolist() == [0, 1]
+    assert record["fraction_kept"] == pytest.approx(2 / 3) and record["accuracy_of_kept"] == 0.5
+    assert confidence([np.array([[0.5, 0.5]]), np.array([[0.2, 0.8]])])[0] == pytest.approx(0.4)
+
+
+def test_run_names_phases_and_teachers():
+    profile = Profile(
+        name="p",
+        data=DataConfig(),
+        train=TrainConfig(group_weights={"item": 5}),
+        grid=Grid(seeds=[0, 1], arms=[{}, {"sesemi": "none"}, {"smoothing": {"item": "instance"}}]),
+    )
+    runs = profile.runs()
+    assert runs[0].name == "mobilenet_v2-grouped-aux_labeled-w1_5-nosmooth-pl-s0"
+    taught = [r for r in runs if r.train.teacher]
+    assert [r.train.teacher for r in taught] == [runs[0].name, runs[0].name.replace("-s0", "-s1")]
+    assert runs[-1] in taught and runs[0].train.phase(1) == "plain" and runs[0].train.phase(6) == "pseudo"
+
+
+@pytest.mark.parametrize(
+    "arms, message",
+    [
+        ([{"sesemi": "none", "smoothing": {"item": "instance"}}], "needs its teacher"),
+        ([{"colour": 1}], "unknown"),
+        ([{"smoothing": {"letter": "uniform"}}], "label group"),
+        ([{"smoothing": {"item": "binary"}}], "smoothing scheme"),
+    ],
+)
+def test_bad_arms_are_refused(arms, message):
+    with pytest.raises(ValueError, match=message):
+        Profile(name="p", data=DataConfig(), train=TrainConfig(), grid=Grid(arms=arms))

@@ -1,0 +1,55 @@
+"""A tiny grouped run goes through its three phases, resumes to the same result, saves its pseudo-labels,
+teaches an instance-smoothed run, and is evaluated into metrics.json."""
+
+import pandas as pd
+
+from lsml_core import fit
+from lsml_core.grouped.config import DataConfig, RunConfig, TrainConfig
+from lsml_core.grouped.evaluate import evaluate_run, is_complete
+from lsml_core.grouped.train import PSEUDO_LABELS, PSEUDO_RECORD, train_run
+from tests.test_grouped_data import small, tiny_splits
+
+
+def run(**train) -> RunConfig:
+    recipe = dict(
+        backbone="resnet18", batch_size=16, max_batches=2, epochs_plain=1, epochs_augmented=1, epochs_pseudo=1
+    )
+    return RunConfig(profile="t", data=small(), train=TrainConfig(**{**recipe, "pseudo_precision": 0.01, **train}))
+
+
+def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
+    splits, cfg = tiny_splits(), run()
+    full = train_run(cfg, tmp_path / "full", tmp_path, splits)
+    assert full.phase.tolist() == ["plain", "augmented", "pseudo"]
+    assert full.lr.tolist() == [1e-3, 1e-3 * 0.3, 1e-3 * 0.3 * 0.3]
+    assert (tmp_path / "full" / PSEUDO_LABELS).is_file() and (tmp_path / "full" / PSEUDO_RECORD).is_file()
+    assert full.train_images.iloc[2] > full.train_images.iloc[1]  # pseudo-labeled images joined phase 3
+
+    real_fit = fit.fit  # the same run, interrupted after its second epoch (before its pseudo-labels)
+    monkeypatch.setattr(
+        fit, "fit", lambda run, run_dir, epoch, score, epochs, *a, **k: real_fit(run, run_dir, epoch, score, 2, *a, **k)
+    )
+    train_run(cfg, tmp_path / "resumed", tmp_path, splits)
+    assert not (tmp_path / "resumed" / PSEUDO_LABELS).exists()
+    monkeypatch.undo()
+    resumed = train_run(cfg, tmp_path / "resumed", tmp_path, splits)
+    pd.testing.assert_frame_equal(full.drop(columns="seconds"), resumed.drop(columns="seconds"))
+
+    metrics = evaluate_run(cfg, tmp_path / "full", tmp_path, splits)
+    assert is_complete(tmp_path / "full") and set(metrics["splits"]) == {"train", "val", "test"}
+    assert set(metrics["confusion_matrices"]) == {"digit", "item"} and metrics["pseudo_labels"]["kept"] > 0
+    assert (tmp_path / "full" / "predictions_test.csv").is_file()
+
+
+def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
+    splits = tiny_splits()
+    teacher = run(epochs_augmented=0, epochs_pseudo=0, sesemi="none")
+    train_run(teacher, tmp_path / teacher.name, tmp_path, splits)
+    taught = run(
+        epochs_augmented=0, epochs_pseudo=0, sesemi="none", smoothing={"item": "instance"}, teacher=teacher.name
+    )
+    history = train_run(taught, tmp_path / taught.name, tmp_path, splits)
+    assert history.train_loss.notna().all()
+    flat = run(epochs_augmented=0, epochs_pseudo=0, head="flat", smoothing={"digit": "binary"}, sesemi="unlabeled")
+    assert train_run(flat, tmp_path / flat.name, tmp_path, splits).train_loss.notna().all()
+    assert DataConfig().groups == ("digit", "item")
