@@ -97,7 +97,7 @@ def test_missing_files_name_the_folder_and_download(tmp_path):
     assert "download: true" in message and "emnist-{digits,letters}-{train,test}" in message
 
 
-def test_failed_download_is_the_same_clear_error(tmp_path, monkeypatch):
+def test_failed_download_says_so_and_names_the_folder(tmp_path, monkeypatch):
     from torchvision.datasets import EMNIST
 
     def offline(self):
@@ -106,4 +106,4 @@ def test_failed_download_is_the_same_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(EMNIST, "download", offline)
     with pytest.raises(FileNotFoundError, match="no internet") as info:
         load_emnist(tmp_path, download=True)
-    assert str(tmp_path / "EMNIST" / "raw") in str(info.value)
+    assert str(tmp_path / "EMNIST" / "raw") in str(info.value) and "download failed" in str(info.value)

@@ -12,19 +12,18 @@ from lsml_core.grouped.config import DataConfig
 from lsml_core.grouped.data import Split, Splits, batches, rotate_shift
 from lsml_core.grouped.sesemi import TRANSFORMS, sesemi_batch
 
-TRAIN_VALUE, TEST_VALUE = 100, 200
+# a symbol's grey value tells its group, its class and whether it came from the training or the test part
+VALUES = {("digit", "train"): 20, ("digit", "test"): 60, ("item", "train"): 100, ("item", "test"): 150}
 
 
-def flat_source(name: str, n_classes: int) -> Source:
-    """Symbols that are solid squares: value 100 in the training part, 200 in the test part."""
-    make = lambda n, v: np.full((n, 28, 28), v, np.uint8)
+def coded_source(group: str, n_classes: int = 10) -> Source:
+    """Solid squares whose value is VALUES[group, part] + label."""
     labels = lambda n: np.arange(n) % n_classes
-    return Source(
-        name, tuple(map(str, range(n_classes))), make(40, TRAIN_VALUE), labels(40), make(20, TEST_VALUE), labels(20)
-    )
+    make = lambda n, part: (VALUES[group, part] + labels(n))[:, None, None].repeat(28, 1).repeat(28, 2).astype(np.uint8)
+    return Source(group, tuple(map(str, range(n_classes))), make(60, "train"), labels(60), make(20, "test"), labels(20))
 
 
-SOURCES = (flat_source("digits", 10), flat_source("items", 10))
+SOURCES = (coded_source("digit"), coded_source("item"))
 
 
 def small(**values) -> DataConfig:
@@ -60,11 +59,19 @@ def test_compose_puts_each_symbol_at_its_place():
     assert (canvas[0:4, 0:4] == 7).all() and (canvas[10:14, 20:24] == 9).all() and canvas.sum() == 16 * 16
 
 
-def test_training_and_test_canvases_draw_on_disjoint_source_parts():
+def test_every_canvas_shows_its_labels_from_the_right_source_part():
     made = generate(small(), SOURCES)
-    for split in ("labeled", "unlabeled"):
-        assert set(np.unique(made.images[split])) == {0, TRAIN_VALUE}
-    assert set(np.unique(made.images["test"])) == {0, TEST_VALUE}
+    for split in canvases.SPLITS:
+        part = "test" if split == "test" else "train"
+        for image, (digit, item) in zip(made.images[split], made.labels[split]):
+            expected = {0, VALUES["digit", part] + digit, VALUES["item", part] + item}
+            assert set(np.unique(image)) == expected, split
+
+
+def test_training_splits_draw_on_disjoint_parts_of_the_training_images():
+    pools = canvases.training_pools(1200, [60, 12, 30], np.random.default_rng(0))
+    assert sum(len(p) for p in pools) == 1200 and len(np.unique(np.concatenate(pools))) == 1200
+    assert [len(p) for p in pools] == [706, 141, 353]
 
 
 def test_salt_and_pepper_rate():
@@ -87,7 +94,7 @@ def test_canvases_are_saved_with_their_parameters_and_read_back(tmp_path, monkey
 
 def test_bad_data_config_is_refused():
     with pytest.raises(ValueError, match="n_val"):
-        DataConfig(n_labeled=10, n_val=10)
+        DataConfig(n_labeled=10, n_val=0)
     with pytest.raises(ValueError, match="noise"):
         DataConfig(noise=1.5)
     with pytest.raises(ValueError, match="dataset"):
@@ -126,6 +133,10 @@ def test_rotate_shift_stays_within_ten_degrees_and_three_percent():
     mass = moved.sum((1, 2, 3))
     cx, cy = (moved[:, 0] * xs).sum((1, 2)) / mass, (moved[:, 0] * ys).sum((1, 2)) / mass
     assert (cx - 27.5).abs().max() <= 0.03 * 56 + 0.5 and (cy - 27.5).abs().max() <= 0.03 * 56 + 0.5
+    dx, dy = xs - cx[:, None, None], ys - cy[:, None, None]
+    cov = lambda a, b: (moved[:, 0] * a * b).sum((1, 2)) / mass
+    tilt = torch.rad2deg(0.5 * torch.atan2(2 * cov(dx, dy), cov(dy, dy) - cov(dx, dx))).abs()  # from vertical
+    assert tilt.max() <= 10.5 and tilt.max() > 5  # rotated, by at most 10 degrees
 
 
 def tiny_splits() -> Splits:
@@ -133,7 +144,7 @@ def tiny_splits() -> Splits:
     as_split = lambda s: Split(torch.from_numpy(made.images[s])[:, None], torch.from_numpy(made.labels[s]))
     return Splits(
         as_split("labeled"),
-        as_split("labeled"),
+        as_split("val"),
         as_split("unlabeled"),
         as_split("test"),
         ("digit", "item"),
@@ -151,3 +162,6 @@ def test_batches_carry_the_sesemi_images_after_the_labeled_ones(sesemi, extra):
     assert labels.shape == (16, 2) and images.shape == (16 * (1 + extra), 1, SIDE, SIDE) and len(aux) == 16 * extra
     again = next(batches(splits.fit, splits, 16, 0, True, sesemi, splits.unlabeled))
     torch.testing.assert_close(images, again[0])  # the same seed, the same batch
+    if sesemi == "labeled":  # SESEMI's images are the batch's own, each under the transform its label names
+        for original, transformed, label in zip(images[:16], images[16:], aux):
+            torch.testing.assert_close(transformed, TRANSFORMS[label](original))

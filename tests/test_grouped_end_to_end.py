@@ -89,7 +89,8 @@ def test_report_holds_every_section(tiny):
     # generated sentences, one per ablation, with the numbers and the bootstrap's verdict
     for factor in ("sesemi labeled -&gt; none", "smoothing nosmooth -&gt; item_instance", "head grouped -&gt; flat"):
         assert re.search(
-            re.escape(factor) + r"[^:]*: test exact match \d\.\d{3} -&gt; \d\.\d{3} \([+-]\d\.\d{3}, 95% interval \[[+-]\d\.\d{3}, "
+            re.escape(factor)
+            + r"[^:]*: test exact match \d\.\d{3} -&gt; \d\.\d{3} \([+-]\d\.\d{3}, 95% interval \[[+-]\d\.\d{3}, "
             r"[+-]\d\.\d{3}\] over test images, one seed\): (higher|lower|no clear difference)\.",
             report,
         ), factor

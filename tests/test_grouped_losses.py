@@ -121,6 +121,9 @@ def test_run_names_phases_and_teachers():
         ([{"colour": 1}], "unknown"),
         ([{"smoothing": {"letter": "uniform"}}], "label group"),
         ([{"smoothing": {"item": "binary"}}], "smoothing scheme"),
+        ([{"seed": 3}], "grid.seeds"),
+        ([{}, {"lr": 0.1}], "same name"),
+        ([{"group_weights": {"item": "five"}}], "numbers"),
     ],
 )
 def test_bad_arms_are_refused(arms, message):

@@ -2,9 +2,11 @@
 teaches an instance-smoothed run, and is evaluated into metrics.json."""
 
 import pandas as pd
+import pytest
 
 from lsml_core import fit
-from lsml_core.grouped.config import DataConfig, RunConfig, TrainConfig
+from lsml_core.grouped import pseudo, train
+from lsml_core.grouped.config import RunConfig, TrainConfig
 from lsml_core.grouped.evaluate import evaluate_run, is_complete
 from lsml_core.grouped.train import PSEUDO_LABELS, PSEUDO_RECORD, train_run
 from tests.test_grouped_data import small, tiny_splits
@@ -18,26 +20,31 @@ def run(**train) -> RunConfig:
 
 
 def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
-    splits, cfg = tiny_splits(), run()
+    splits, cfg = tiny_splits(), run(epochs_pseudo=2)
+    monkeypatch.setattr(pseudo, "choose_threshold", lambda *a: 0.0)  # an untrained model: keep every image
     full = train_run(cfg, tmp_path / "full", tmp_path, splits)
-    assert full.phase.tolist() == ["plain", "augmented", "pseudo"]
-    assert full.lr.tolist() == [1e-3, 1e-3 * 0.3, 1e-3 * 0.3 * 0.3]
+    assert full.phase.tolist() == ["plain", "augmented", "pseudo", "pseudo"]
+    assert full.lr.tolist() == [1e-3, 1e-3 * 0.3, 1e-3 * 0.3 * 0.3, 1e-3 * 0.3 * 0.3]
     assert (tmp_path / "full" / PSEUDO_LABELS).is_file() and (tmp_path / "full" / PSEUDO_RECORD).is_file()
-    assert full.train_images.iloc[2] > full.train_images.iloc[1]  # pseudo-labeled images joined phase 3
+    assert full.train_images.tolist() == [60, 60, 90, 90]  # the unlabeled images joined phase 3
 
-    real_fit = fit.fit  # the same run, interrupted after its second epoch (before its pseudo-labels)
-    monkeypatch.setattr(
-        fit, "fit", lambda run, run_dir, epoch, score, epochs, *a, **k: real_fit(run, run_dir, epoch, score, 2, *a, **k)
-    )
-    train_run(cfg, tmp_path / "resumed", tmp_path, splits)
-    assert not (tmp_path / "resumed" / PSEUDO_LABELS).exists()
-    monkeypatch.undo()
+    real_fit = fit.fit
+    for stop in (2, 3):  # interrupted before its pseudo-labels, then after its first pseudo-labeled epoch
+        monkeypatch.setattr(
+            fit,
+            "fit",
+            lambda run, run_dir, epoch, score, epochs, *a, **k: real_fit(run, run_dir, epoch, score, stop, *a, **k),
+        )
+        train_run(cfg, tmp_path / "resumed", tmp_path, splits)
+        assert (tmp_path / "resumed" / PSEUDO_LABELS).exists() == (stop == 3)
+    monkeypatch.setattr(fit, "fit", real_fit)
+    monkeypatch.setattr(train, "pseudo_labels", lambda *a: pytest.fail("a resumed run reuses its saved pseudo-labels"))
     resumed = train_run(cfg, tmp_path / "resumed", tmp_path, splits)
     pd.testing.assert_frame_equal(full.drop(columns="seconds"), resumed.drop(columns="seconds"))
 
     metrics = evaluate_run(cfg, tmp_path / "full", tmp_path, splits)
     assert is_complete(tmp_path / "full") and set(metrics["splits"]) == {"train", "val", "test"}
-    assert set(metrics["confusion_matrices"]) == {"digit", "item"} and metrics["pseudo_labels"]["kept"] > 0
+    assert set(metrics["confusion_matrices"]) == {"digit", "item"} and metrics["pseudo_labels"]["kept"] == 30
     assert (tmp_path / "full" / "predictions_test.csv").is_file()
 
 
@@ -49,7 +56,8 @@ def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
         epochs_augmented=0, epochs_pseudo=0, sesemi="none", smoothing={"item": "instance"}, teacher=teacher.name
     )
     history = train_run(taught, tmp_path / taught.name, tmp_path, splits)
-    assert history.train_loss.notna().all()
+    alone = run(epochs_augmented=0, epochs_pseudo=0, sesemi="none", smoothing={"item": "uniform"})
+    uniform = train_run(alone, tmp_path / alone.name, tmp_path, splits)
+    assert history.train_loss.notna().all() and history.train_loss.iloc[0] != uniform.train_loss.iloc[0]
     flat = run(epochs_augmented=0, epochs_pseudo=0, head="flat", smoothing={"digit": "binary"}, sesemi="unlabeled")
     assert train_run(flat, tmp_path / flat.name, tmp_path, splits).train_loss.notna().all()
-    assert DataConfig().groups == ("digit", "item")

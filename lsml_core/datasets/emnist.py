@@ -32,9 +32,14 @@ def emnist_source(split: str, root: Path, download: bool) -> Source:
         train = EMNIST(str(root), split=split, train=True, download=download)
         test = EMNIST(str(root), split=split, train=False, download=download)
     except (RuntimeError, OSError) as exc:  # missing files; offline download (URLError)
+        how = (
+            "the download failed: check the internet connection"
+            if download
+            else "EMNIST needs the internet once: set `data: {download: true}` in the profile to let torchvision "
+            "download it"
+        )
         raise FileNotFoundError(
-            f"EMNIST {split} is not in {Path(root) / 'EMNIST' / 'raw'} ({exc}). EMNIST needs the internet once: "
-            "set `data: {download: true}` in the profile to let torchvision download it, or put the unpacked "
+            f"EMNIST {split} is not in {Path(root) / 'EMNIST' / 'raw'} ({exc}); {how}, or put the unpacked "
             f"idx files {EMNIST_FILES} there by hand."
         ) from exc
     return Source(

@@ -2,9 +2,11 @@
 
 Each 56x56 grey canvas holds one symbol of each group (e.g. a scikit-learn digit and a Fashion-MNIST
 item), each resized to `symbol_size` squares and placed at random without overlap, then salt-and-pepper
-noise: a fraction `noise` of the pixels set to black or white with equal odds. Labeled, unlabeled and
-validation canvases take their symbols only from the sources' training parts, test canvases only
-from their test parts. The canvases and the parameters that made them are saved together
+noise: a fraction `noise` of the pixels set to black or white with equal odds. Labeled, validation and
+unlabeled canvases take their symbols from disjoint parts of each source's training images (split by
+the seed in proportion to the three sizes), test canvases only from the sources' test images; a symbol
+image recurs within a split when the split has more canvases than its part has images (the 1,200
+training digits). The canvases and the parameters that made them are saved together
 (`canvases.npz`, `parameters.json`) in a folder named by a hash of the parameters; a rerun reads them.
 """
 
@@ -24,7 +26,7 @@ from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.records import atomic_write_bytes, read_json, write_json
 
 SIDE = 56
-SPLITS = ("labeled", "unlabeled", "test")  # the validation part is carved from `labeled` later
+SPLITS = ("labeled", "val", "unlabeled", "test")
 
 
 @dataclass(frozen=True)
@@ -93,15 +95,28 @@ def parameters(cfg) -> dict:
     return {k: v for k, v in asdict(cfg).items() if k not in ("root", "download")}
 
 
+def training_pools(n_images: int, sizes: list[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """Disjoint index sets of a source's training images, one per training split, in proportion to `sizes`."""
+    order = rng.permutation(n_images)
+    bounds = np.round(np.cumsum([0] + sizes) / sum(sizes) * n_images).astype(int)
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def generate(cfg, sources: tuple[Source, Source]) -> Canvases:
     """Every split of a data config from its two symbol sources, from the config's seed alone."""
-    sizes = {"labeled": cfg.n_labeled, "unlabeled": cfg.n_unlabeled, "test": cfg.n_test}
+    sizes = {"labeled": cfg.n_labeled, "val": cfg.n_val, "unlabeled": cfg.n_unlabeled, "test": cfg.n_test}
+    trained = SPLITS[:3]
+    pools = [
+        training_pools(len(s.train_labels), [sizes[t] for t in trained], np.random.default_rng([cfg.seed, g]))
+        for g, s in enumerate(sources)
+    ]
     images, labels = {}, {}
     for index, split in enumerate(SPLITS):
-        part = [
-            (s.test_images, s.test_labels) if split == "test" else (s.train_images, s.train_labels) for s in sources
-        ]
-        rng = np.random.default_rng([cfg.seed, index])
+        if split == "test":
+            part = [(s.test_images, s.test_labels) for s in sources]
+        else:
+            part = [(s.train_images[p[index]], s.train_labels[p[index]]) for s, p in zip(sources, pools)]
+        rng = np.random.default_rng([cfg.seed, 100 + index])
         images[split], labels[split] = generate_split(part, sizes[split], cfg, rng)
     name = " + ".join(s.name for s in sources)
     return Canvases(images, labels, cfg.groups, tuple(tuple(s.classes) for s in sources), name)

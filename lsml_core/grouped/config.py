@@ -19,7 +19,7 @@ from lsml_core.profiles import (
 from lsml_core.smoothing import SCHEMES
 
 TRACK = "grouped"
-DATASETS = {"fashion_digits": ("digit", "item"), "emnist": ("digit", "letter")}  # data set -> its label groups
+DATASETS = {"fashion_digits": ("digit", "item"), "emnist": ("digit", "letter")}  # data set -> its groups, harder last
 HEADS = ("grouped", "flat")
 SESEMI_ON = ("labeled", "unlabeled", "none")
 GROUPED_SMOOTHING = ("none", "uniform", "instance")  # softmax heads; the flat head takes every multi-hot scheme
@@ -31,9 +31,9 @@ class DataConfig:
 
     dataset: str = "fashion_digits"
     root: str = "grouped"  # under the data dir: generated canvases (and EMNIST's files)
-    download: bool = False  # emnist only: let torchvision download it
-    n_labeled: int = 6000  # the validation part is carved from these
-    n_val: int = 1000
+    download: bool = False  # let torchvision download EMNIST (or Fashion-MNIST when not installed)
+    n_labeled: int = 6000  # labeled training canvases
+    n_val: int = 1000  # labeled canvases kept for validation (every selection)
     n_unlabeled: int = 6000
     n_test: int = 2000
     symbol_size: int = 24  # each symbol is resized to this square
@@ -42,10 +42,10 @@ class DataConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        if min(self.n_labeled, self.n_unlabeled, self.n_test) < 1 or not 1 <= self.n_val < self.n_labeled:
+        if min(self.n_labeled, self.n_val, self.n_unlabeled, self.n_test) < 1:
             raise ValueError(
-                f"n_labeled={self.n_labeled}, n_unlabeled={self.n_unlabeled}, n_test={self.n_test} must be >= 1 "
-                f"and n_val={self.n_val} between 1 and n_labeled - 1"
+                f"n_labeled={self.n_labeled}, n_val={self.n_val}, n_unlabeled={self.n_unlabeled}, "
+                f"n_test={self.n_test} must all be >= 1"
             )
         if not 8 <= self.symbol_size <= 28:
             raise ValueError(f"symbol_size={self.symbol_size} must lie in [8, 28]: two must fit a 56x56 canvas")
@@ -91,8 +91,11 @@ class TrainConfig:
         allowed = GROUPED_SMOOTHING if self.head == "grouped" else tuple(SCHEMES)
         for group, scheme in self.smoothing.items():
             check_choice(f"smoothing scheme of group {group!r} (head {self.head})", scheme, allowed)
-        if any(w < 0 for w in self.group_weights.values()) or self.sesemi_weight < 0:
-            raise ValueError(f"group_weights={self.group_weights}, sesemi_weight={self.sesemi_weight} must be >= 0")
+        weights = [*self.group_weights.values(), self.sesemi_weight]
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
+            raise ValueError(
+                f"group_weights={self.group_weights}, sesemi_weight={self.sesemi_weight} must be numbers >= 0"
+            )
         if not 0.0 <= self.epsilon < 1.0 or self.temperature <= 0 or not 0.0 < self.pseudo_precision <= 1.0:
             raise ValueError(
                 f"epsilon={self.epsilon} must lie in [0, 1), temperature={self.temperature} be > 0 and "
@@ -196,15 +199,28 @@ class Profile(ProfileBase):
         runs = []
         for seed in self.grid.seeds:
             for arm in self.grid.arms:
-                unknown = sorted(set(arm) - set(TrainConfig.__dataclass_fields__) | {"teacher"} & set(arm))
+                unknown = sorted(set(arm) - set(TrainConfig.__dataclass_fields__) | {"teacher", "seed"} & set(arm))
                 if unknown:
-                    raise ValueError(f"grid.arms: unknown or not settable key(s) {unknown} in arm {arm}")
-                taught = "instance" in dict(arm.get("smoothing", {})).values()
+                    raise ValueError(
+                        f"grid.arms: key(s) {unknown} in arm {arm} cannot be set there (unknown, or `seed` and "
+                        "`teacher`, which grid.seeds and the profile set); allowed: the train section's keys"
+                    )
+                taught = "instance" in dict(arm.get("smoothing", self.train.smoothing)).values()
                 teacher = self.run(seed=seed, **{**arm, "smoothing": {}}).name if taught else None
                 runs.append(self.run(seed=seed, teacher=teacher, **arm))
                 for group in {**runs[-1].train.group_weights, **runs[-1].train.smoothing}:
-                    check_choice("label group", group, self.data.groups)
-        names = {r.name for r in runs}
+                    check_choice(
+                        f"label group (group_weights / smoothing of dataset {self.data.dataset})",
+                        group,
+                        self.data.groups,
+                    )
+        names = [r.name for r in runs]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"grid.arms give runs of the same name {twice}: two arms differ only in keys the run name leaves "
+                "out (lr, epochs, batch_size, weights of SESEMI, ...); vary those in another profile"
+            )
         for run in runs:
             if run.train.teacher is not None and run.train.teacher not in names:
                 raise ValueError(

@@ -1,5 +1,6 @@
-"""The grouped track's splits in memory and their batches: labeled (minus validation), validation,
-unlabeled (labels kept only to score pseudo-labels), test; augmentation and SESEMI images per batch.
+"""The grouped track's splits in memory and their batches: labeled, validation (labeled canvases kept
+for every selection), unlabeled (labels kept only to score pseudo-labels), test; augmentation and
+SESEMI images per batch.
 
 Images stay uint8 [N, 1, 56, 56]; a batch becomes float, standardised with the training part's mean
 and std. Augmentation (phases 2 and 3, as in the source): each image rotated by an angle drawn
@@ -16,7 +17,6 @@ import torch.nn.functional as F
 from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import DataConfig
 from lsml_core.grouped.sesemi import sesemi_batch
-from lsml_core.splits import carve_selection
 
 MAX_DEGREES = 10.0
 MAX_SHIFT = 0.03
@@ -57,19 +57,17 @@ class Splits:
 
 
 def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
-    """The canvases of a data config split into fit / val (carved from labeled with its seed) / unlabeled / test."""
+    """The canvases of a data config as the four splits, with the labeled part's statistics."""
     canvases = load_canvases(cfg, data_dir)
-    fit_idx, val_idx = carve_selection(cfg.n_labeled, cfg.n_val, cfg.seed)
 
-    def split(name: str, index=None) -> Split:
-        images, labels = torch.from_numpy(canvases.images[name])[:, None], torch.from_numpy(canvases.labels[name])
-        return Split(images, labels) if index is None else Split(images[index], labels[index])
+    def split(name: str) -> Split:
+        return Split(torch.from_numpy(canvases.images[name])[:, None], torch.from_numpy(canvases.labels[name]))
 
-    fit = split("labeled", torch.from_numpy(fit_idx))
+    fit = split("labeled")
     scaled = fit.images.float() / 255
     return Splits(
         fit,
-        split("labeled", torch.from_numpy(val_idx)),
+        split("val"),
         split("unlabeled"),
         split("test"),
         canvases.groups,
@@ -116,6 +114,8 @@ def batches(
         else:
             drawn = others[torch.arange(start, start + len(idx)) % len(others)] if others is not None else None
             pool = images if sesemi == "labeled" else splits.normalise(unlabeled.images[drawn])
+            if augment and sesemi == "unlabeled":
+                pool = rotate_shift(pool, generator)
             aux, aux_labels = sesemi_batch(pool, generator)
         yield torch.cat([images, aux]), split.labels[idx], aux_labels
 

@@ -15,7 +15,7 @@ def split_sizes(splits: Splits) -> pd.DataFrame:
     return pd.DataFrame(
         [
             ("labeled (training)", len(splits.fit), "trains every phase"),
-            ("validation", len(splits.val), "carved from labeled: best epoch, pseudo-label threshold"),
+            ("validation", len(splits.val), "labeled, kept out of training: best epoch, pseudo-label threshold"),
             ("unlabeled", len(splits.unlabeled), "SESEMI on unlabeled, pseudo-labels (labels only score them)"),
             ("test", len(splits.test), "reported only; symbols from the sources' test parts"),
         ],
