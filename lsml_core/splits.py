@@ -1,11 +1,25 @@
-"""The selection part carved from a training split, for every track: fixed by a seed, never reported.
+"""Splits held in memory, and the selection part carved from a training split (fixed by a seed, never reported).
 
 The multi-label track calls it `heldout` (its `val` is the reported VOC val split); the single-label
 track calls it `val` (its test split is the reported one). The names stay as the result files use them.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 from sklearn.model_selection import train_test_split
+
+
+@dataclass(frozen=True)
+class Split:
+    """uint8 images [N, C, H, W] and their int64 labels ([N], or [N, groups] with one label per group)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 
 def carve_selection(

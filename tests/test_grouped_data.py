@@ -9,8 +9,9 @@ from lsml_core.datasets.fashion_mnist import Source
 from lsml_core.grouped import canvases
 from lsml_core.grouped.canvases import SIDE, compose, generate, placements, salt_and_pepper
 from lsml_core.grouped.config import DataConfig
-from lsml_core.grouped.data import Split, Splits, batches, rotate_shift
+from lsml_core.grouped.data import Splits, batches, rotate_shift
 from lsml_core.grouped.sesemi import TRANSFORMS, sesemi_batch
+from lsml_core.splits import Split
 
 # a symbol's grey value tells its group, its class and whether it came from the training or the test part
 VALUES = {("digit", "train"): 20, ("digit", "test"): 60, ("item", "train"): 100, ("item", "test"): 150}
@@ -165,3 +166,19 @@ def test_batches_carry_the_sesemi_images_after_the_labeled_ones(sesemi, extra):
     if sesemi == "labeled":  # SESEMI's images are the batch's own, each under the transform its label names
         for original, transformed, label in zip(images[:16], images[16:], aux):
             torch.testing.assert_close(transformed, TRANSFORMS[label](original))
+
+
+def test_emnist_canvases_hold_a_digit_and_a_letter(tmp_path):
+    from tests.test_emnist import write_emnist
+
+    write_emnist(tmp_path / "grouped")
+    cfg = small(dataset="emnist", n_labeled=8, n_val=2, n_unlabeled=2, n_test=4)
+    made = canvases.load_canvases(cfg, tmp_path)
+    assert made.groups == ("digit", "letter") and len(made.classes[1]) == 26
+    assert made.labels["test"].shape == (4, 2) and made.labels["labeled"][:, 1].max() < 26
+    assert "EMNIST digits + EMNIST letters" == made.source
+
+
+def test_emnist_offline_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="download: true"):
+        canvases.load_canvases(small(dataset="emnist"), tmp_path)

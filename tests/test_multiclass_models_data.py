@@ -6,8 +6,9 @@ import torch
 from lsml_core import tracks
 from lsml_core.datasets.fashion_mnist import load_fashion_mnist
 from lsml_core.multiclass.config import MODELS, DataConfig, load_profile
-from lsml_core.multiclass.data import Split, batches, load_splits, shift_flip
+from lsml_core.multiclass.data import batches, load_splits, shift_flip
 from lsml_core.multiclass.models import build_model
+from lsml_core.splits import Split
 
 
 @pytest.mark.parametrize("name", MODELS)

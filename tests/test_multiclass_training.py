@@ -7,9 +7,10 @@ import pandas as pd
 import torch
 
 from lsml_core.multiclass.config import DataConfig, RunConfig, TrainConfig
-from lsml_core.multiclass.data import Split, Splits
+from lsml_core.multiclass.data import Splits
 from lsml_core.multiclass.evaluate import evaluate_run, is_complete
 from lsml_core.multiclass.train import train_run
+from lsml_core.splits import Split
 from tests.conftest import synthetic_source
 
 

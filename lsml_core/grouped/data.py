@@ -17,20 +17,10 @@ import torch.nn.functional as F
 from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import DataConfig
 from lsml_core.grouped.sesemi import sesemi_batch
+from lsml_core.splits import Split
 
 MAX_DEGREES = 10.0
 MAX_SHIFT = 0.03
-
-
-@dataclass(frozen=True)
-class Split:
-    """uint8 images [N, 1, H, W] and int64 labels [N, groups]."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
 
 @dataclass(frozen=True)

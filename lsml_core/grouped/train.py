@@ -16,12 +16,13 @@ import torch
 
 from lsml_core import fit
 from lsml_core.grouped.config import RunConfig
-from lsml_core.grouped.data import Split, Splits, batches, in_order, load_splits
+from lsml_core.grouped.data import Splits, batches, in_order, load_splits
 from lsml_core.grouped.losses import total_loss
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.models import GroupedNet, group_logits
 from lsml_core.grouped.pseudo import pseudo_labels
 from lsml_core.records import atomic_write_bytes, read_json, write_json
+from lsml_core.splits import Split
 
 EVAL_BATCH = 500
 SCORE = "val_exact_match"  # the history column that chooses the best epoch

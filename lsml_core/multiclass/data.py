@@ -16,18 +16,7 @@ from torchvision.transforms.v2 import functional as F
 from lsml_core.datasets.cifar import load_cifar
 from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.multiclass.config import DataConfig
-from lsml_core.splits import carve_selection
-
-
-@dataclass(frozen=True)
-class Split:
-    """uint8 images [N, C, H, W] and int64 labels [N]."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.labels)
+from lsml_core.splits import Split, carve_selection
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ import torch
 
 from lsml_core import fit
 from lsml_core.multiclass.config import RunConfig
-from lsml_core.multiclass.data import Split, Splits, batches, load_splits
+from lsml_core.multiclass.data import Splits, batches, load_splits
 from lsml_core.multiclass.losses import LOSSES, objective
 from lsml_core.multiclass.metrics import log_loss
 from lsml_core.multiclass.models import Classifier, build_model
 from lsml_core.records import read_json
+from lsml_core.splits import Split
 
 EVAL_BATCH = 500
 SCORE = "val_accuracy"  # the history column that chooses the best epoch
