@@ -72,5 +72,5 @@ def test_instance_without_baseline_is_refused(tmp_path):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ValueError, match="demo, multiclass, quick, study, voc2012"):
+    with pytest.raises(ValueError, match="demo, grouped, grouped-gpu, multiclass, quick, study, voc2012"):
         load_profile("nope")
