@@ -1,6 +1,7 @@
 """Atomic writes and the record (config, package versions, git revision) kept beside every result."""
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_npz(path: Path, compressed: bool = False, **arrays) -> None:
+    """Write numpy arrays as one .npz file (zip-compressed if asked), atomically."""
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def atomic_write_text(path: Path, text: str) -> None:

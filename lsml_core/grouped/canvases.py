@@ -11,7 +11,6 @@ training digits). The canvases and the parameters that made them are saved toget
 """
 
 import hashlib
-import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 from lsml_core.datasets.digits import digits_source
 from lsml_core.datasets.emnist import load_emnist
 from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
-from lsml_core.records import atomic_write_bytes, read_json, write_json
+from lsml_core.records import atomic_write_npz, read_json, write_json
 
 SIDE = 56
 SPLITS = ("labeled", "val", "unlabeled", "test")
@@ -142,12 +141,10 @@ def load_canvases(cfg, data_dir: Path) -> Canvases:
                 meta["source"],
             )
     canvases = generate(cfg, group_sources(cfg.dataset, data_dir, cfg.download, cfg.root))
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
+    arrays = {
         **{f"images_{s}": canvases.images[s] for s in SPLITS},
         **{f"labels_{s}": canvases.labels[s] for s in SPLITS},
-    )
+    }
     write_json(
         where / "parameters.json",
         {
@@ -157,5 +154,5 @@ def load_canvases(cfg, data_dir: Path) -> Canvases:
             "source": canvases.source,
         },
     )
-    atomic_write_bytes(where / "canvases.npz", buffer.getvalue())
+    atomic_write_npz(where / "canvases.npz", compressed=True, **arrays)
     return canvases

@@ -8,6 +8,8 @@ their argmax labels. Their withheld labels only score the result (fraction kept,
 
 import numpy as np
 
+from lsml_core.grouped.metrics import correct
+
 
 def confidence(probs: list[np.ndarray]) -> np.ndarray:
     """prod_g max_k p_g[k] per image."""
@@ -33,7 +35,7 @@ def pseudo_labels(
     probs_val, labels_val, probs_unlabeled, labels_unlabeled, precision: float
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """(a record of the choice, kept indices, their pseudo-labels)."""
-    right = np.stack([p.argmax(1) == labels_val[:, g] for g, p in enumerate(probs_val)], 1).all(1)
+    right = correct(labels_val, probs_val).all(1)
     threshold = choose_threshold(confidence(probs_val), right, precision)
     keep, labels = select(probs_unlabeled, threshold)
     exact = (labels == labels_unlabeled[keep]).all(1)

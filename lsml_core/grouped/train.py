@@ -7,7 +7,6 @@ loop, checkpoints and resume are `lsml_core.fit`'s; the pseudo-labels are chosen
 phase 3, and saved in the run folder, so a resumed run reuses them.
 """
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from lsml_core.grouped.losses import total_loss
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.models import GroupedNet, group_logits
 from lsml_core.grouped.pseudo import pseudo_labels
-from lsml_core.records import atomic_write_bytes, read_json, write_json
+from lsml_core.records import atomic_write_npz, read_json, write_json
 from lsml_core.splits import Split
 
 EVAL_BATCH = 500
@@ -81,9 +80,7 @@ def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.devi
             probs_val, splits.val.labels.numpy(), probs_unl, splits.unlabeled.labels.numpy(), cfg.train.pseudo_precision
         )
         write_json(Path(run_dir) / PSEUDO_RECORD, record)
-        buffer = io.BytesIO()
-        np.savez(buffer, keep=keep, labels=labels)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_npz(path, keep=keep, labels=labels)
     with np.load(path) as saved:
         keep, labels = torch.from_numpy(saved["keep"]), torch.from_numpy(saved["labels"])
     return Split(torch.cat([splits.fit.images, splits.unlabeled.images[keep]]), torch.cat([splits.fit.labels, labels]))

@@ -5,7 +5,6 @@ per-class classification report and confusion matrix on test, and the penultimat
 test images of the three projection classes (for the Mueller et al. figure).
 """
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, load_splits
 from lsml_core.multiclass.metrics import fit_temperature, split_metrics
 from lsml_core.multiclass.train import model_for, predict
-from lsml_core.records import atomic_write_bytes, write_json
+from lsml_core.records import atomic_write_npz, write_json
 
 METRICS = results.METRICS
 REPORTED = ("val", "test")
@@ -42,9 +41,9 @@ def write_projection(
     """Penultimate features and labels of the images of `classes`, and those classes' templates (rows of the
     last layer's weight, in the order of `classes`), as .npz."""
     keep = np.isin(labels, classes)
-    buffer = io.BytesIO()
-    np.savez(buffer, features=features[keep], labels=labels[keep], classes=np.asarray(classes), templates=templates)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_npz(
+        path, features=features[keep], labels=labels[keep], classes=np.asarray(classes), templates=templates
+    )
 
 
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
