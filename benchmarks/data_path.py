@@ -180,10 +180,10 @@ def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
     from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
     from lsml_core.images.loaders import make_loader
+    from lsml_core.multilabel.losses import MultiLabelLoss
     from lsml_core.multilabel.models import build_model
     from lsml_core.multilabel.train import make_optimizer, predict
     from lsml_core.seeding import make_deterministic
-    from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
 
     way, size, batch, steps, warmup = spec["way"], spec["size"], spec["batch_size"], spec["steps"], spec["warmup"]
     device = choose_device("auto")
@@ -207,7 +207,7 @@ def measure(spec: dict) -> dict:
         eval_loader = make_loader(test, eval_batch, device, workers, resident=resident)
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
-    criterion = SmoothedBCEWithLogitsLoss("none", 0.0)
+    criterion = MultiLabelLoss("bce", "none", 0.0)
     train_pass(
         net,
         clock,

@@ -1,4 +1,4 @@
-"""Label-smoothing schemes for multi-hot targets, and a BCE loss that smooths inside.
+"""Label-smoothing schemes for multi-hot targets, and the masked mean BCE of the evaluation losses.
 
 With n classes and degree alpha, a multi-hot target y in {0, 1}^n becomes:
 
@@ -6,12 +6,14 @@ With n classes and degree alpha, a multi-hot target y in {0, 1}^n becomes:
     uniform   y * (1 - alpha) + alpha / n         positive 1 - alpha + a/n, negative alpha / n
     positive  y * (1 - alpha)                     positive 1 - alpha,       negative 0
     binary    y * (1 - alpha) + alpha / 2         positive 1 - alpha/2,     negative alpha / 2
+    symmetric y * (1 - 2 alpha) + alpha           positive 1 - alpha,       negative alpha
     instance  positives as uniform; negative j of an image with negatives N:
               (alpha * |N| / n) * q_j / sum_{k in N} q_k,  q = the teacher's sigmoid probabilities
 
-`uniform` is the original study's Scheme 1, `positive` its Scheme 2, `binary` Keras's
-BinaryCrossentropy(label_smoothing=alpha) convention. `instance` is instance-based smoothing for
-multi-label, after Maher & Kull: it moves the same mass per image onto the negatives as `uniform`
+`uniform` is the original study's Scheme 1 and timm's BCE smoothing, `positive` its Scheme 2, `binary`
+Keras's BinaryCrossentropy(label_smoothing=alpha) convention (and timm's ASL `smoothing`), `symmetric`
+mmpretrain's LabelSmoothLoss(mode='multi_label') convention (alpha must stay below 0.5, where positives
+and negatives would swap). `instance` is instance-based smoothing for multi-label, after Maher & Kull: it moves the same mass per image onto the negatives as `uniform`
 (alpha * |N| / n), but spreads it in proportion to a teacher's scores instead of evenly; a
 teacher that scores all negatives alike gives back `uniform`. Smoothing is for training targets
 only: evaluation losses use the hard labels.
@@ -22,15 +24,17 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 
 def check_scheme(scheme: str, alpha: float) -> None:
-    """Raise ValueError unless scheme is known and alpha lies in [0, 1)."""
+    """Raise ValueError unless scheme is known and alpha lies in [0, the scheme's limit)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown smoothing scheme {scheme!r}: choose one of {', '.join(SCHEMES)}")
-    if not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) < 1.0:
-        raise ValueError(f"alpha={alpha!r} is out of range: it must be a number in [0, 1)")
+    limit = SCHEMES[scheme].max_alpha
+    if not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) < limit:
+        raise ValueError(
+            f"alpha={alpha!r} is out of range for scheme {scheme!r}: it must be a number in [0, {limit:g})"
+        )
 
 
 def check_multi_hot(targets: torch.Tensor) -> None:
@@ -65,10 +69,11 @@ def instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.T
 @dataclass(frozen=True)
 class Scheme:
     """How a scheme makes targets: `targets(y, alpha, teacher_probs)`; `needs_teacher`: it learns from a
-    teacher run (the baseline of the same model, seed and noise rate)."""
+    teacher run (the baseline of the same model, seed and noise rate); alpha must lie in [0, max_alpha)."""
 
     targets: Callable[[torch.Tensor, float, torch.Tensor | None], torch.Tensor]
     needs_teacher: bool = False
+    max_alpha: float = 1.0  # alpha must lie below it
 
 
 # The registry: a new scheme is one entry here (and its formula in the module docstring).
@@ -77,6 +82,7 @@ SCHEMES: dict[str, Scheme] = {
     "uniform": Scheme(lambda y, alpha, q: y * (1.0 - alpha) + alpha / y.shape[1]),
     "positive": Scheme(lambda y, alpha, q: y * (1.0 - alpha)),
     "binary": Scheme(lambda y, alpha, q: y * (1.0 - alpha) + alpha / 2),
+    "symmetric": Scheme(lambda y, alpha, q: y * (1.0 - 2.0 * alpha) + alpha, max_alpha=0.5),
     "instance": Scheme(lambda y, alpha, q: instance_targets(y, alpha, q), needs_teacher=True),
 }
 
@@ -90,35 +96,16 @@ def smooth_targets(
     return SCHEMES[scheme].targets(targets.float(), alpha, teacher_probs)
 
 
-def masked_bce_with_logits(
-    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Mean binary cross-entropy over the (image, class) pairs that the mask keeps."""
-    losses = F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none")
+def masked_mean(losses: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-pair losses over the (image, class) pairs the mask keeps (all pairs without a mask)."""
     if mask is None:
         return losses.mean()
     mask = mask.to(losses.dtype)
     return (losses * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-class SmoothedBCEWithLogitsLoss(nn.Module):
-    """BCE-with-logits whose hard multi-hot targets are smoothed inside (loss-based smoothing)."""
-
-    def __init__(self, scheme: str = "none", alpha: float = 0.0):
-        super().__init__()
-        check_scheme(scheme, alpha)
-        self.scheme, self.alpha = scheme, float(alpha)
-
-    def forward(
-        self,
-        logits: torch.Tensor,
-        targets: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        teacher_probs: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        check_multi_hot(targets)
-        smoothed = SCHEMES[self.scheme].targets(targets.float(), self.alpha, teacher_probs)
-        return masked_bce_with_logits(logits, smoothed, mask)
-
-    def extra_repr(self) -> str:
-        return f"scheme={self.scheme!r}, alpha={self.alpha}"
+def masked_bce_with_logits(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean binary cross-entropy over the (image, class) pairs that the mask keeps."""
+    return masked_mean(F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none"), mask)

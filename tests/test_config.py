@@ -5,7 +5,7 @@ import pytest
 from lsml_core.multilabel.config import RunConfig, load_profile
 
 
-@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 15), ("voc2012", 6), ("study", 63)])
+@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21)])
 def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
     assert profile.name == name and len(profile.runs()) == n_runs
@@ -25,6 +25,25 @@ def test_grid_runs_baseline_once_per_model_and_seed():
     names = [run.name for run in load_profile("demo").runs()]
     assert names[:3] == ["resnet18-none-a0-s0", "resnet18-uniform-a0.1-s0", "resnet18-positive-a0.1-s0"]
     assert len(set(names)) == len(names)
+
+
+def test_losses_are_named_in_run_names_and_their_instance_runs_learn_from_the_bce_baseline(tmp_path):
+    path = tmp_path / "losses.yaml"
+    path.write_text(
+        "name: losses\ngrid:\n  models: [resnet18]\n  losses: [bce, focal]\n  schemes: [none, instance]\n"
+        "  alphas: [0.1]\n"
+    )
+    runs = {r.name: r for r in load_profile(path).runs()}
+    assert set(runs) == {
+        "resnet18-none-a0-s0",
+        "resnet18-instance-a0.1-s0",
+        "resnet18-focal-none-a0-s0",
+        "resnet18-focal-instance-a0.1-s0",
+    }
+    assert runs["resnet18-focal-instance-a0.1-s0"].train.teacher == "resnet18-none-a0-s0"
+    path.write_text("name: losses\ngrid:\n  losses: [hinge]\n")
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        load_profile(path)
 
 
 def test_voc2012_profile_is_the_original_recipe():
@@ -72,5 +91,5 @@ def test_instance_without_baseline_is_refused(tmp_path):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ValueError, match="demo, grouped, grouped-gpu, multiclass, quick, study, voc2012"):
+    with pytest.raises(ValueError, match="conventions, demo, grouped, grouped-gpu, multiclass, quick, study, voc2012"):
         load_profile("nope")

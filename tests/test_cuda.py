@@ -17,10 +17,10 @@ from lsml_core.images.transforms import scaled_recipe
 from lsml_core.multiclass import evaluate as multiclass_evaluation
 from lsml_core.multiclass import train as multiclass
 from lsml_core.multilabel.evaluate import evaluate_run
+from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.splits import build_splits
 from lsml_core.multilabel.train import make_optimizer, train_run
-from lsml_core.smoothing import SmoothedBCEWithLogitsLoss
 from tests.test_data_path import data_config
 from tests.test_multiclass_training import run, tiny_splits
 from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
@@ -68,7 +68,7 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda")
 
     def one_pass():
-        criterion = SmoothedBCEWithLogitsLoss("uniform", 0.1)
+        criterion = MultiLabelLoss("bce", "uniform", 0.1)
         fit.train_pass(model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync")
 
     one_pass()  # first pass: cuDNN autotuning and lazy initialisation

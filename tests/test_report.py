@@ -20,6 +20,7 @@ def fake_summary(seeds=(0,)):
                             {
                                 "run": f"{model}-{scheme}-a{alpha:g}-s{seed}",
                                 "model": model,
+                                "loss": "bce",
                                 "scheme": scheme,
                                 "alpha": alpha,
                                 "seed": seed,
@@ -35,7 +36,7 @@ def fake_summary(seeds=(0,)):
 
 def test_study_table_layout():
     table = report.study_table(fake_summary(), "voc2010")
-    assert list(table.columns) == ["none", "positive a=0.1", "uniform a=0.1"]
+    assert list(table.columns) == ["none", "uniform a=0.1", "positive a=0.1"]
     assert table.loc[("val", "resnet18"), "uniform a=0.1"] == pytest.approx(0.72)
     assert list(table.index.get_level_values(0).unique()) == ["train", "val", "test"]
 
@@ -71,3 +72,27 @@ def test_summary_frame_reads_run_folders(tmp_path):
     (run / "metrics.json").write_text(json.dumps({"best_epoch": 2, "splits": {"val": {**table, "sample_ap": None}}}))
     summary = report.summary_frame(tmp_path)
     assert len(summary) == 4 and np.isnan(summary[summary.metric == "sample_ap"].value.item())
+
+
+def test_arms_are_named_by_loss_and_scheme_and_kept_in_a_fixed_order():
+    frame = pd.DataFrame(
+        [
+            ("focal", "uniform", 0.1),
+            ("asymmetric", "none", 0.0),
+            ("bce", "symmetric", 0.1),
+            ("bce", "uniform", 0.3),
+            ("bce", "uniform", 0.1),
+            ("focal", "none", 0.0),
+            ("bce", "none", 0.0),
+        ],
+        columns=["loss", "scheme", "alpha"],
+    )
+    assert report.arm_order(frame) == [
+        "none",
+        "uniform a=0.1",
+        "uniform a=0.3",
+        "symmetric a=0.1",
+        "focal",
+        "focal + uniform a=0.1",
+        "asymmetric",
+    ]

@@ -7,9 +7,7 @@ class be scored at once: VOC2010 all-point interpolated AP, as in `metrics.avera
 
 import numpy as np
 
-from lsml_core.bootstrap import percentile_interval, resample_counts
-
-CHUNK = 250
+from lsml_core.bootstrap import CHUNK, percentile_interval, resample_counts
 
 
 def weighted_voc2010_ap(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lsml_core.backbones import check_model_name
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
+from lsml_core.multilabel.losses import check_loss
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -57,9 +58,10 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    """One model x scheme x alpha x seed, and the optimisation recipe."""
+    """One model x loss x scheme x alpha x seed, and the optimisation recipe."""
 
     model: str = "resnet18"
+    loss: str = "bce"
     scheme: str = "none"
     alpha: float = 0.0
     seed: int = 0
@@ -81,6 +83,7 @@ class TrainConfig:
 
     def __post_init__(self):
         check_model_name(self.model)
+        check_loss(self.loss)
         check_scheme(self.scheme, self.alpha)
         if not 0.0 <= self.label_noise < 1.0:
             raise ValueError(f"label_noise={self.label_noise} is out of range: it must lie in [0, 1)")
@@ -93,8 +96,8 @@ class TrainConfig:
 
     @property
     def run_name(self) -> str:
-        """The run's folder name: model-scheme-alpha-seed, and -n<rate> under label noise."""
-        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise)
+        """The run's folder name: model-[loss-]scheme-alpha-seed, and -n<rate> under label noise."""
+        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise, self.loss)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,9 +108,11 @@ class RunConfig(RunConfigBase):
     train: TrainConfig
 
 
-def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0) -> str:
-    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0` or `resnet18-none-a0-s1-n0.2`."""
-    return f"{model}-{scheme}-a{alpha:g}-s{seed}" + (f"-n{label_noise:g}" if label_noise else "")
+def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0, loss: str = "bce") -> str:
+    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0`, `resnet18-none-a0-s1-n0.2` or
+    `resnet18-focal-uniform-a0.1-s0` (the loss is named unless it is BCE)."""
+    named_loss = "" if loss == "bce" else f"{loss}-"
+    return f"{model}-{named_loss}{scheme}-a{alpha:g}-s{seed}" + (f"-n{label_noise:g}" if label_noise else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,19 +120,21 @@ class Grid:
     """One block of experiments: every combination of its lists; `none` runs at alpha 0 only."""
 
     models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
+    losses: list[str] = field(default_factory=lambda: ["bce"])
     schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
     alphas: list[float] = field(default_factory=lambda: [0.1])
     seeds: list[int] = field(default_factory=lambda: [0])
     label_noise: list[float] = field(default_factory=lambda: [0.0])
 
     def cells(self):
-        """(model, seed, noise, scheme, alpha) of every run in this block."""
+        """(model, seed, noise, loss, scheme, alpha) of every run in this block."""
         for model in self.models:
             for seed in self.seeds:
                 for noise in self.label_noise:
-                    for scheme in self.schemes:
-                        for alpha in [0.0] if scheme == "none" else self.alphas:
-                            yield model, seed, float(noise), scheme, float(alpha)
+                    for loss in self.losses:
+                        for scheme in self.schemes:
+                            for alpha in [0.0] if scheme == "none" else self.alphas:
+                                yield model, seed, float(noise), loss, scheme, float(alpha)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,19 +149,22 @@ class Profile(ProfileBase):
     run_config = RunConfig
 
     def runs(self) -> list[RunConfig]:
-        """Every run of every grid block once, in block order; runs with a teacher after the teachers."""
+        """Every run of every grid block once, in block order; runs with a teacher (the BCE baseline of the same
+        model, seed and noise rate) after the teachers."""
         runs: dict[str, RunConfig] = {}
         for grid in self.grids:
-            for model, seed, noise, scheme, alpha in grid.cells():
+            for model, seed, noise, loss, scheme, alpha in grid.cells():
                 teacher = run_name(model, "none", 0.0, seed, noise) if SCHEMES[scheme].needs_teacher else None
-                run = self.run(model=model, seed=seed, scheme=scheme, alpha=alpha, label_noise=noise, teacher=teacher)
+                run = self.run(
+                    model=model, seed=seed, loss=loss, scheme=scheme, alpha=alpha, label_noise=noise, teacher=teacher
+                )
                 runs.setdefault(run.name, run)
         ordered = sorted(runs.values(), key=lambda r: r.train.teacher is not None)
         missing = sorted({r.train.teacher for r in ordered if r.train.teacher} - set(runs))
         if missing:
             raise ValueError(
                 f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
-                "add scheme 'none' for the same models, seeds and label_noise"
+                "add scheme 'none' with loss 'bce' for the same models, seeds and label_noise"
             )
         return ordered
 
@@ -171,6 +181,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
     for grid in grids:
         for model in grid.models:
             check_model_name(model)
+        for loss in grid.losses:
+            check_loss(loss)
         for scheme in grid.schemes:
             for alpha in grid.alphas:
                 check_scheme(scheme, alpha)

@@ -1,5 +1,5 @@
-"""Evaluation of a trained multi-label run: predictions per reported split as CSV, every AP variant and
-calibration in metrics.json."""
+"""Evaluation of a trained multi-label run: predictions per reported split as CSV; every AP variant,
+CP/CR/CF1/OP/OR/OF1 under each decision rule, and calibration in metrics.json."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +11,7 @@ from lsml_core import fit, results
 from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.calibration import calibration_metrics, fit_temperature
 from lsml_core.multilabel.config import RunConfig
+from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
 from lsml_core.multilabel.metrics import ap_table, mean_average_precision
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.multilabel.train import new_model, predict
@@ -77,7 +78,8 @@ def calibration_entry(targets, masks, logits, temperature: float) -> dict:
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict every reported split with the best model; write predictions CSVs and metrics.json.
 
-    The temperature is fitted on the held-out part of train (never on a reported split).
+    The temperature and the per-class thresholds are fitted on the held-out part of train (never on a
+    reported split).
     """
     run_dir, t = Path(run_dir), cfg.train
     splits = splits or run_splits(cfg, data_dir)
@@ -88,7 +90,14 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
     heldout_logits = predict(model, make_loader(splits.heldout, t.batch_size, device, t.num_workers), device, cfg.name)
     temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
-    metrics = {"run": cfg.name, "best_epoch": best_epoch, "temperature": temperature, "splits": {}}
+    thresholds = best_thresholds(heldout_targets, heldout_logits, heldout_masks)
+    metrics = {
+        "run": cfg.name,
+        "best_epoch": best_epoch,
+        "temperature": temperature,
+        "thresholds": dict(zip(splits.classes, thresholds.tolist())),
+        "splits": {},
+    }
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
         batch = max(1, t.batch_size // 5) if split == "test" else t.batch_size
@@ -98,6 +107,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         )
         metrics["splits"][split] = {
             **ap_table(targets, scores, list(splits.classes), mask=masks),
+            "decisions": decision_metrics(targets, scores, masks, thresholds),
             "calibration": calibration_entry(targets, masks, scores, temperature),
         }
     write_json(run_dir / results.METRICS, metrics)

@@ -10,8 +10,10 @@ from lsml_core import results
 from lsml_core.bootstrap import verdict
 from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
+from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
+from lsml_core.multilabel.decisions import RULES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
-from lsml_core.multilabel.report import MODEL_NAMES, arm, run_columns
+from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, run_columns
 from lsml_core.results import finished_runs
 from lsml_core.smoothing import SCHEMES
 
@@ -27,13 +29,15 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
             calibration = table.get("calibration", {})
             row = {
                 **run_columns(run_dir, train),
-                "arm": arm(train["scheme"], train["alpha"]),
+                "arm": arm(train["scheme"], train["alpha"], train.get("loss", "bce")),
                 "split": split,
                 "map": table["voc2010"]["mAP"],
                 "sample_ap": table["sample_ap"],
                 "temperature": metrics.get("temperature", np.nan),
                 "map_after_T": calibration.get("map_after_temperature", np.nan),
             }
+            for rule, scores in table.get("decisions", {}).items():
+                row.update({f"{name}_{rule}": np.nan if v is None else v for name, v in scores.items()})
             for name in CALIBRATION:
                 row[name] = calibration.get("before", {}).get(name, np.nan)
                 row[f"{name}_after_T"] = calibration.get("after", {}).get(name, np.nan)
@@ -42,9 +46,10 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
 
 
 def mean_std(runs: pd.DataFrame, split: str, value: str = "map", noise: float = 0.0) -> pd.DataFrame:
-    """`mean ± std (n=seeds)` per model x arm."""
-    rows = runs[(runs.split == split) & (runs.noise == noise)].sort_values(["model", "arm"])
-    return results.mean_std(rows, ["model", "arm"], [value])[value].unstack("arm").rename(index=MODEL_NAMES)
+    """`mean ± std (n=seeds)` per model x arm (arms in the reports' order)."""
+    rows = runs[(runs.split == split) & (runs.noise == noise)].sort_values("model")
+    table = results.mean_std(rows, ["model", "arm"], [value])[value].unstack("arm").rename(index=MODEL_NAMES)
+    return table[arm_order(rows)]
 
 
 def _predictions(profile_dir: Path, runs: pd.DataFrame, split: str) -> dict[str, Predictions]:
@@ -109,12 +114,16 @@ def baseline_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def instance_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
-    """Each arm of a scheme that learns from a teacher against the uniform arm of the same alpha."""
+    """Each arm of a scheme that learns from a teacher against the uniform arm of the same alpha and loss."""
     arms = set(runs.arm)
     taught = sorted(
-        {(a, s, alpha) for a, s, alpha in zip(runs.arm, runs.scheme, runs.alpha) if SCHEMES[s].needs_teacher}
+        {
+            (a, alpha, loss)
+            for a, s, alpha, loss in zip(runs.arm, runs.scheme, runs.alpha, runs["loss"])
+            if SCHEMES[s].needs_teacher
+        }
     )
-    return [(a, arm("uniform", alpha)) for a, _, alpha in taught if arm("uniform", alpha) in arms]
+    return [(a, arm("uniform", alpha, loss)) for a, alpha, loss in taught if arm("uniform", alpha, loss) in arms]
 
 
 def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
@@ -129,8 +138,9 @@ def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
 
 
 def alpha_sweep(runs: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Mean over seeds of mAP and pooled ECE per model x scheme x alpha; alpha 0 is the baseline for all schemes."""
-    rows = runs[(runs.split == split) & (runs.noise == 0)]
+    """Mean over seeds of mAP and pooled ECE per model x scheme x alpha (BCE); alpha 0 is the baseline for all
+    schemes."""
+    rows = runs[(runs.split == split) & (runs.noise == 0) & (runs["loss"] == "bce")]
     base = rows[rows.scheme == "none"]
     frames = [rows[rows.scheme != "none"]]
     frames += [base.assign(scheme=s) for s in rows.scheme.unique() if s != "none"]
@@ -163,7 +173,11 @@ def calibration_table(runs: pd.DataFrame, split: str, noise: float = 0.0) -> pd.
     """Mean over seeds of every calibration metric before and after temperature scaling, and mAP both ways."""
     rows = runs[(runs.split == split) & (runs.noise == noise)]
     columns = ["temperature", *CALIBRATION, *[f"{c}_after_T" for c in CALIBRATION], "map", "map_after_T"]
-    return rows.groupby(["model", "arm"])[columns].mean().rename(index=MODEL_NAMES, level=0)
+    table = rows.groupby(["model", "arm"])[columns].mean()
+    order = {a: i for i, a in enumerate(arm_order(rows))}
+    return table.sort_index(key=lambda level: level.map(order) if level.name == "arm" else level).rename(
+        index=MODEL_NAMES, level=0
+    )
 
 
 def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
@@ -228,3 +242,39 @@ def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise:
             "ece_after": r.ece_pooled_after_T,
         }
     return curves
+
+
+def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
+    """Every evidence section's tables and generated sentences, computed once so that the report can lead
+    with its conclusions: {"effects": {split: (effects, per_class)}, "sweep", "calibration", "noise",
+    "instance", "sentences": {section: [...]}}; a section the profile has no runs for is left out."""
+    clean = runs[runs.noise == 0]
+    found: dict = {"effects": {}, "sentences": {}}
+    for split in ("val", "test"):
+        effects, per_class = compare(profile_dir, runs, split, baseline_pairs(clean), n_boot=n_boot)
+        found["effects"][split] = (effects, per_class)
+        found["sentences"][f"effects {split}"] = effect_sentences(effects, split)
+    sweep = alpha_sweep(runs, "val")
+    if sweep.alpha.nunique() > 2:
+        found["sweep"] = sweep
+        found["sentences"]["alpha"] = alpha_sentences(sweep, "val")
+    found["calibration"] = calibration_table(runs, "val")
+    found["sentences"]["calibration"] = calibration_sentences(found["calibration"], "val")
+    if runs.noise.nunique() > 1:
+        found["noise"] = noise_effects(profile_dir, runs, "val", n_boot=n_boot)
+        found["sentences"]["noise"] = noise_sentences(found["noise"], "val")
+    pairs = instance_pairs(clean)
+    if pairs:
+        found["instance"] = compare(profile_dir, runs, "val", pairs, n_boot=n_boot)[0]
+        found["sentences"]["instance"] = effect_sentences(found["instance"], "val")
+    return found
+
+
+def decision_table(runs: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Mean over seeds of mAP and CP, CR, CF1, OP, OR, OF1 under every decision rule, per model x arm (clean labels)."""
+    rows = runs[(runs.split == split) & (runs.noise == 0)]
+    columns = ["map"] + [c for rule in RULES for name in DECISION_NAMES if (c := f"{name}_{rule}") in rows]
+    table = rows.groupby(["model", "arm"])[columns].mean().reset_index()
+    order = {a: i for i, a in enumerate(arm_order(rows))}
+    table = table.sort_values(["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c)
+    return table.rename(columns={"map": "mAP"}).assign(model=lambda t: t.model.map(lambda m: MODEL_NAMES.get(m, m)))

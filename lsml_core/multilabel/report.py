@@ -11,9 +11,13 @@ import pandas as pd
 
 from lsml_core import results
 from lsml_core.multilabel.config import Profile
+from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
+from lsml_core.multilabel.decisions import RULES
 from lsml_core.multilabel.demo_data import read_params
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
+from lsml_core.multilabel.losses import LOSSES
 from lsml_core.results import finished_runs
+from lsml_core.smoothing import SCHEMES
 
 SPLIT_ORDER = ("train", "val", "test")
 METRIC_NAMES = {
@@ -21,6 +25,7 @@ METRIC_NAMES = {
     "voc2007": "per-class mAP (VOC2007, 11-point)",
     "sklearn": "per-class mAP (scikit-learn, non-interpolated)",
     "sample_ap": "per-image AP (the original's metric)",
+    **{f"{name}_{rule}": f"{name} ({text})" for rule, text in RULES.items() for name in DECISION_NAMES},
 }
 MODEL_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "mobilenet_v2": "MobileNetV2"}
 
@@ -47,6 +52,8 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
         for split, table in metrics["splits"].items():
             values = {method: table[method]["mAP"] for method in ("voc2010", "voc2007", "sklearn")}
             values["sample_ap"] = table["sample_ap"]
+            for rule, scores in table.get("decisions", {}).items():
+                values.update({f"{name}_{rule}": value for name, value in scores.items()})
             for metric, value in values.items():
                 rows.append(
                     {
@@ -57,15 +64,16 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
                         "value": np.nan if value is None else value,
                     }
                 )
-    columns = ["run", "model", "scheme", "alpha", "seed", "noise", "best_epoch", "split", "metric", "value"]
+    columns = ["run", "model", "loss", "scheme", "alpha", "seed", "noise", "best_epoch", "split", "metric", "value"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def run_columns(run_dir: Path, train: dict) -> dict:
-    """What identifies a run in the report's frames: its name, model, scheme, alpha, seed and noise rate."""
+    """What identifies a run in the report's frames: its name, model, loss, scheme, alpha, seed and noise rate."""
     return {
         "run": run_dir.name,
         "model": train["model"],
+        "loss": train.get("loss", "bce"),
         "scheme": train["scheme"],
         "alpha": train["alpha"],
         "seed": train["seed"],
@@ -73,22 +81,35 @@ def run_columns(run_dir: Path, train: dict) -> dict:
     }
 
 
-def arm(scheme: str, alpha: float) -> str:
-    """Column label of a scheme at a degree, e.g. `uniform a=0.1`; the baseline is `none`."""
-    return "none" if scheme == "none" else f"{scheme} a={alpha:g}"
+def arm(scheme: str, alpha: float, loss: str = "bce") -> str:
+    """Label of a loss and scheme at a degree, e.g. `uniform a=0.1` or `focal + uniform a=0.1`; the baseline
+    (BCE on hard labels) is `none`, another loss on hard labels its name, e.g. `focal`."""
+    smoothing = "none" if scheme == "none" else f"{scheme} a={alpha:g}"
+    if loss == "bce":
+        return smoothing
+    return loss if scheme == "none" else f"{loss} + {smoothing}"
+
+
+def arm_order(frame: pd.DataFrame) -> list[str]:
+    """The arms of a frame with loss, scheme and alpha columns in the reports' fixed order: the baseline,
+    then BCE with each scheme (registry order, then alpha), then each other loss likewise."""
+    keys = {
+        arm(s, a, loss): (list(LOSSES).index(loss), list(SCHEMES).index(s), a)
+        for loss, s, a in zip(frame["loss"], frame.scheme, frame.alpha)
+    }
+    return sorted(keys, key=keys.get)
 
 
 def study_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The original study's table layout: rows split x model, columns scheme; mean over seeds, clean labels."""
     rows = summary[(summary.metric == metric) & (summary.noise == 0)].assign(
-        arm=lambda f: [arm(s, a) for s, a in zip(f.scheme, f.alpha)]
+        arm=lambda f: [arm(s, a, loss) for s, a, loss in zip(f.scheme, f.alpha, f["loss"])]
     )
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(index=["split", "model"], columns="arm", values="value", aggfunc="mean")
     order = [s for s in SPLIT_ORDER if s in table.index.get_level_values(0)]
-    arms = ["none"] + sorted(c for c in table.columns if c != "none")
-    return table.reindex(order, level=0)[[c for c in arms if c in table.columns]]
+    return table.reindex(order, level=0)[[c for c in arm_order(rows) if c in table.columns]]
 
 
 def metric_gap(summary: pd.DataFrame, split: str = "val") -> pd.DataFrame:
@@ -151,7 +172,7 @@ def histories(profile_dir: Path) -> pd.DataFrame:
         lambda config: {
             "model": config["train"]["model"],
             "seed": config["train"]["seed"],
-            "arm": arm(config["train"]["scheme"], config["train"]["alpha"]),
+            "arm": arm(config["train"]["scheme"], config["train"]["alpha"], config["train"].get("loss", "bce")),
         },
     )
 
@@ -163,7 +184,7 @@ def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predi
         train = config["train"]
         if train.get("label_noise"):
             continue
-        label = arm(train["scheme"], train["alpha"])
+        label = arm(train["scheme"], train["alpha"], train.get("loss", "bce"))
         path = run_dir / f"predictions_{split}.csv"
         if path.is_file() and label not in found.setdefault(train["model"], {}):
             found[train["model"]][label] = read_predictions(path)

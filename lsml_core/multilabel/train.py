@@ -1,4 +1,4 @@
-"""Training of one multi-label run: smoothed BCE, backbone and head learning rates, best epoch on held-out mAP.
+"""Training of one multi-label run: a loss on smoothed targets, backbone and head learning rates, best epoch on held-out mAP.
 
 The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
 optimiser, the cosine schedule, the loss (with the teacher of instance-based smoothing) and the
@@ -16,11 +16,12 @@ from torch.utils.data import DataLoader
 from lsml_core import fit
 from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.config import RunConfig
+from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.metrics import mean_average_precision
 from lsml_core.multilabel.models import build_model, parameter_groups
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
 from lsml_core.records import write_json
-from lsml_core.smoothing import SCHEMES, SmoothedBCEWithLogitsLoss, masked_bce_with_logits
+from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
 
 SCORE = "heldout_map"  # the history column that chooses the best epoch
 
@@ -104,7 +105,7 @@ def train_run(
         teacher = fit.load_teacher(run_dir.parent / t.teacher, new_model(cfg, len(splits.classes), device), device)
     if splits.noise:
         write_json(run_dir / "label_noise.json", splits.noise)
-    criterion = SmoothedBCEWithLogitsLoss(t.scheme, t.alpha)
+    criterion = MultiLabelLoss(t.loss, t.scheme, t.alpha)
     heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
     net = fit.maybe_compile(run.model, t.compile)
 
