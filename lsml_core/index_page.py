@@ -1,19 +1,30 @@
-"""results/<profile>/index.html, for every track: one page linking the reports, every notebook and every run."""
+"""results/<profile>/index.html, for every track: the report's headline figure and summary table, then links
+to the reports, every notebook and every run.
+
+A track's report notebook leaves its headline in the profile folder (`write_headline`): a figure
+(`headline.png`) and a summary table (`headline.html`); the index page shows them when they are there.
+"""
 
 import html
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from lsml_core.records import atomic_write_text
+from lsml_core.records import atomic_write_bytes, atomic_write_text
+
+HEADLINE_FIGURE = "headline.png"
+HEADLINE_TABLE = "headline.html"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lsml: {name}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2px solid #c00;padding:1em}}</style>
+td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2px solid #c00;padding:1em}}
+img{{max-width:100%}}</style>
 </head><body>
 <h1>{title}: profile <code>{name}</code></h1>
 <p>{description}</p>
 {data}
+{headline}
 <h2>Report</h2>
 <ul>{links}</ul>
 <h2>Runs</h2>
@@ -27,6 +38,24 @@ td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2p
 <code>predictions_*.csv</code>.</p>
 </body></html>
 """
+
+
+def write_headline(profile_dir: Path, figure, table_html: str) -> None:
+    """Save a report's headline figure (a matplotlib Figure) and summary table (HTML) for the index page."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    atomic_write_bytes(Path(profile_dir) / HEADLINE_FIGURE, buffer.getvalue())
+    atomic_write_text(Path(profile_dir) / HEADLINE_TABLE, table_html)
+
+
+def headline(out: Path) -> str:
+    """The headline section of the index page: the figure and the table a report left, or nothing."""
+    parts = []
+    if (out / HEADLINE_FIGURE).is_file():
+        parts.append(f'<img src="{HEADLINE_FIGURE}" alt="headline figure of the report">')
+    if (out / HEADLINE_TABLE).is_file():
+        parts.append((out / HEADLINE_TABLE).read_text())
+    return "<h2>Summary</h2>\n" + "\n".join(parts) if parts else ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +106,7 @@ def write_index(
         description=html.escape(description),
         title=html.escape(title),
         data=data,
+        headline=headline(out),
         links="".join(f"<li>{link.html(out)}</li>" for link in links),
         score=html.escape(score),
         rows=run_rows,

@@ -34,7 +34,8 @@ def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str):
             ax.plot(
                 *curve["after"][:2], marker="x", label=f"T={curve['temperature']:.2f} (ECE {curve['ece_after']:.3f})"
             )
-            ax.set(title=f"{model}: {name}", xlim=(0, 1), ylim=(0, 1), xlabel="predicted", ylabel="observed")
+            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted", ylabel="observed")
+            ax.set_title(f"{model}: {name}", fontsize=9)
             ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()

@@ -62,8 +62,10 @@ def histories(profile_dir: Path, columns: Callable[[dict], dict] | None = None) 
 
 
 def mean_std_text(mean: float, std: float, n: int, digits: int = 3) -> str:
-    """`mean ± std (n=N)`; one value has std 0."""
-    return f"{mean:.{digits}f} ± {0 if np.isnan(std) else std:.{digits}f} (n={int(n)})"
+    """`mean ± std (n=N)`, or `mean (one seed)`: one value has no spread to show."""
+    if int(n) == 1:
+        return f"{mean:.{digits}f} (one seed)"
+    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={int(n)})"
 
 
 def mean_std(frame: pd.DataFrame, keys: list[str], values, digits: int = 3) -> pd.DataFrame:

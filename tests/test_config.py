@@ -5,7 +5,9 @@ import pytest
 from lsml_core.multilabel.config import RunConfig, load_profile
 
 
-@pytest.mark.parametrize("name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21)])
+@pytest.mark.parametrize(
+    "name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21)]
+)
 def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
     assert profile.name == name and len(profile.runs()) == n_runs

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import unquote
 
 import nbformat
 import pandas as pd
@@ -13,6 +14,7 @@ from lsml_core.multilabel.evaluate import is_complete
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_ALL = str(REPO / "run_all.sh")
+N_RUNS = 20  # the quick profile
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
@@ -43,7 +45,7 @@ def executed_notebooks(out: Path) -> list[Path]:
 def test_every_notebook_executed_without_error(quick):
     _, out, _ = quick
     notebooks = executed_notebooks(out)
-    assert len(notebooks) == 3 + 2 * 15
+    assert len(notebooks) == 3 + 2 * N_RUNS
     for path in notebooks:
         book = nbformat.read(path, as_version=4)
         code = [c for c in book.cells if c.cell_type == "code"]
@@ -66,20 +68,55 @@ def test_html_rendered_with_figures_embedded(quick):
     assert "the benefit" in report and "best mAP" in report and "Temperature scaling changed mAP" in report
 
 
+def test_report_leads_with_its_summary_and_conclusions_then_contents(quick):
+    _, out, _ = quick
+    report = (out / "notebooks" / "5.0-report.html").read_text()
+    headings = re.findall(r"<h2[^>]*>(.*?)<", report)
+    assert headings[:4] == ["Summary", "Conclusions", "Contents", "Arms and metrics"]
+    summary = report[report.index(">Summary<") : report.index(">Conclusions<")]
+    for column in ("mAP - none [95% CI]", "CF1 - none [95% CI]", "OF1 - none [95% CI]", "ECE - none [95% CI]"):
+        assert column in summary
+    for arm in ("symmetric a=0.1", "focal", "asymmetric + symmetric a=0.1"):
+        assert f">{arm}<" in summary
+    conclusions = report[report.index(">Conclusions<") : report.index(">Contents<")]
+    assert "against the baseline" in conclusions and "95% CI [" in conclusions
+    anchors = re.findall(r'href="#([^"]+)"', report)
+    assert len(anchors) >= 10 and all(f'id="{unquote(a)}"' in report for a in anchors)
+    assert not re.search(r">\s*(True|False|None|nan|NaN)\s*<", report)
+
+
+def test_index_page_shows_the_headline_before_the_links(quick):
+    _, out, _ = quick
+    index = (out / "index.html").read_text()
+    assert (out / "headline.png").is_file()
+    assert index.index('<img src="headline.png"') < index.index("ECE - none [95% CI]") < index.index("<h2>Report</h2>")
+
+
 def test_metrics_complete_for_every_run(quick):
     _, out, _ = quick
     runs = sorted((out / "runs").iterdir())
-    assert len(runs) == 15
+    assert len(runs) == N_RUNS
     for run in runs:
         assert is_complete(run)
         metrics = json.loads((run / "metrics.json").read_text())
+        assert len(metrics["thresholds"]) == 10 and all(0 <= t <= 1 for t in metrics["thresholds"].values())
         for split in ("train", "val", "test"):
-            assert set(metrics["splits"][split]) == {"voc2010", "voc2007", "sklearn", "sample_ap", "calibration"}
-            assert len(metrics["splits"][split]["voc2010"]["per_class"]) == 10
+            table = metrics["splits"][split]
+            assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
+            assert len(table["voc2010"]["per_class"]) == 10
+            assert set(table["decisions"]) == {"t0.5", "top3", "tuned"}
+            for scores in table["decisions"].values():
+                assert set(scores) == {"CP", "CR", "CF1", "OP", "OR", "OF1"}
+                assert all(0 <= v <= 1 for v in scores.values())
         env = json.loads((run / "environment.json").read_text())
         assert env["git_revision"] and env["packages"]["torch"] != "not installed"
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 15 * 3 * 4
+    assert len(summary) == N_RUNS * 3 * (4 + 3 * 6)
+    assert {"CF1_t0.5", "OF1_top3", "CP_tuned"} <= set(summary.metric) and set(summary["loss"]) == {
+        "bce",
+        "focal",
+        "asymmetric",
+    }
 
 
 def test_index_links_everything(quick):
@@ -87,7 +124,7 @@ def test_index_links_everything(quick):
     index = out / "index.html"
     assert proc.stdout.strip().endswith(f"report: {index}")
     links = re.findall(r'href="([^"]+)"', index.read_text())
-    assert len(links) == 3 + 2 * 15
+    assert len(links) == 3 + 2 * N_RUNS
     assert all((out / link).is_file() for link in links)
 
 
@@ -104,7 +141,7 @@ def test_rerun_skips_finished_runs(quick):
         "resnet18-*",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("finished, skipped") == 12
+    assert proc.stdout.count("finished, skipped") == 17
 
 
 def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):

@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
-from lsml_core.multilabel import evidence
+from lsml_core.calibration import binary_ece
+from lsml_core.multilabel import evidence, summary
+from lsml_core.multilabel.calibration import calibration_metrics
 from lsml_core.multilabel.config import run_name
-from lsml_core.multilabel.evaluate import Predictions, calibration_entry, write_predictions
-from lsml_core.multilabel.metrics import ap_table
+from lsml_core.multilabel.decisions import decision_metrics
+from lsml_core.multilabel.evaluate import Predictions, calibration_entry, read_predictions, write_predictions
+from lsml_core.multilabel.metrics import ap_table, mean_average_precision
 from lsml_core.records import write_json
 
 CLASSES = ("a", "b", "c", "d")
@@ -33,6 +37,7 @@ def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
         )
         splits[split] = {
             **ap_table(targets, scores, list(CLASSES), masks),
+            "decisions": decision_metrics(targets, scores, masks, [0.4] * 4),
             "calibration": calibration_entry(targets, masks, scores, 1.7),
         }
     write_json(run / "metrics.json", {"run": name, "best_epoch": 1, "temperature": 1.7, "splits": splits})
@@ -87,14 +92,14 @@ def test_calibration_table_and_sentences(profile_dir):
     sentences = evidence.calibration_sentences(table, "val")
     assert sentences[-1].startswith("Temperature scaling changed mAP by at most 0.0e+00")
     curves = evidence.reliability_curves(profile_dir, runs, "val")
-    assert set(curves["resnet18"]) == {
+    assert list(curves["ResNet-18"]) == [
         "none",
         "uniform a=0.05",
         "uniform a=0.1",
         "uniform a=0.2",
         "positive a=0.1",
         "instance a=0.1",
-    }
+    ]
 
 
 def test_noise_effects_and_instance_pairs(profile_dir):
@@ -104,3 +109,75 @@ def test_noise_effects_and_instance_pairs(profile_dir):
     sentences = evidence.noise_sentences(noisy[noisy.arm == "uniform a=0.1"], "val")
     assert len(sentences) == 1 and "the benefit grows with noise" in sentences[0]
     assert evidence.instance_pairs(runs) == [("instance a=0.1", "uniform a=0.1")]
+
+
+def test_findings_hold_every_section_the_profile_has(profile_dir):
+    found = evidence.findings(profile_dir, evidence.runs_frame(profile_dir), n_boot=50)
+    assert set(found["effects"]) == {"val", "test"}
+    assert {"sweep", "calibration", "noise", "instance"} <= set(found)
+    assert set(found["sentences"]) == {"effects val", "effects test", "alpha", "calibration", "noise", "instance"}
+
+
+def test_decision_table_keeps_the_arm_order_and_names_the_metrics(profile_dir):
+    table = evidence.decision_table(evidence.runs_frame(profile_dir), "val", "t0.5")
+    assert list(table.columns) == ["model", "arm", "mAP", "CP", "CR", "CF1", "OP", "OR", "OF1"]
+    assert list(table.arm) == [
+        "none",
+        "uniform a=0.05",
+        "uniform a=0.1",
+        "uniform a=0.2",
+        "positive a=0.1",
+        "instance a=0.1",
+    ]
+
+
+def resampled(pred, rows):
+    return type(pred)(
+        [pred.ids[i] for i in rows], pred.classes, pred.targets[rows], pred.masks[rows], pred.scores[rows]
+    )
+
+
+def test_headline_statistics_equal_the_metrics_on_the_resampled_images(profile_dir):
+    pred = read_predictions(profile_dir / "runs" / "resnet18-uniform-a0.1-s0" / "predictions_val.csv")
+    pred.masks[::7, 1] = 0
+    rows = np.random.default_rng(0).integers(0, len(pred.ids), len(pred.ids))
+    counts = np.bincount(rows, minlength=len(pred.ids))[None, :].astype(float)
+    again = resampled(pred, rows)
+    stats = summary.statistics(pred)
+    decisions = decision_metrics(again.targets, again.scores, again.masks)["t0.5"]
+    assert stats["mAP"](counts)[0] == pytest.approx(
+        mean_average_precision(again.targets, again.scores, mask=again.masks)
+    )
+    assert stats["CF1"](counts)[0] == pytest.approx(decisions["CF1"])
+    assert stats["OF1"](counts)[0] == pytest.approx(decisions["OF1"])
+    keep = again.masks > 0
+    assert stats["ECE"](counts)[0] == pytest.approx(binary_ece(again.targets[keep], expit(again.scores[keep])))
+    assert stats["ECE"](np.ones((1, len(pred.ids))))[0] == pytest.approx(
+        calibration_metrics(pred.targets, pred.scores, pred.masks)["ece_pooled"]
+    )
+
+
+def test_headline_effects_table_and_sentences(profile_dir):
+    runs = evidence.runs_frame(profile_dir)
+    effects = summary.headline_effects(profile_dir, runs, "val", n_boot=100)
+    assert len(effects) == 6 * len(summary.HEADLINE)
+    base = effects[effects.arm == "none"]
+    assert base.difference.isna().all()
+    uniform = effects[(effects.arm == "uniform a=0.1")].set_index("metric")
+    assert uniform.loc["mAP", "verdict"] == "higher" and uniform.loc["mAP", "paired_seeds"] == 2
+    clean = runs[(runs.split == "val") & (runs.noise == 0) & (runs.arm == "uniform a=0.1")]
+    assert uniform.loc["mAP", "value"] == pytest.approx(clean["map"].mean())
+    assert uniform.loc["CF1", "value"] == pytest.approx(clean["CF1_t0.5"].mean())
+    table = summary.headline_table(effects)
+    assert list(table.columns[:4]) == ["model", "arm", "seeds", "mAP"]
+    assert table.loc[0, "mAP - none [95% CI]"] == "baseline" and table.loc[0, "model"] == "ResNet-18"
+    assert table.set_index("arm").loc["uniform a=0.1", "mAP - none [95% CI]"].startswith("+")
+    sentences = summary.headline_sentences(effects, "val")
+    assert len(sentences) == len(summary.HEADLINE)
+    assert "better: uniform a=0.05" in sentences[0] and "(2 paired seeds)" in sentences[0]
+
+
+def test_interval_text_says_what_is_missing():
+    assert summary.interval_text("none", np.nan, np.nan, np.nan) == "baseline"
+    assert summary.interval_text("focal", np.nan, np.nan, np.nan) == "n/a (no baseline run)"
+    assert summary.interval_text("focal", 0.01, -0.002, 0.02) == "+0.010 [-0.002, +0.020]"

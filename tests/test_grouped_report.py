@@ -1,8 +1,25 @@
-"""The grouped report's logic on a hand-made table of runs: which pairs are ablations, Table 1 beside THEIRS."""
+"""The grouped report's logic on a hand-made table of runs: which pairs are ablations, Table 1 beside THEIRS,
+the summary and its figure, tables without missing or raw values."""
 
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
 import pandas as pd
 
-from lsml_core.grouped.report import FACTORS, ablation_pairs, conclusions, table_one
+from lsml_core import tables
+from lsml_core.grouped.report import (
+    FACTORS,
+    ablation_pairs,
+    ablations_figure,
+    conclusions,
+    pseudo_table,
+    runs_on_test,
+    summary_table,
+    table_one,
+)
 
 CONTROL = dict(
     backbone="resnet18", head="grouped", sesemi="labeled", weights="digit 1, item 5", smoothing="nosmooth", pseudo="on"
@@ -33,8 +50,8 @@ def test_ablations_pair_each_arm_with_the_arm_holding_the_control_value():
         arm(smoothing="uniform-e0.1"),
     ]
     index = {tuple(a[f] for f in FACTORS): i for i, a in enumerate(arms)}
-    pairs = sorted((factor, index[base], index[other]) for factor, base, other in ablation_pairs(frame(arms), CONTROL))
-    assert pairs == [
+    pairs = [(factor, index[base], index[other]) for factor, base, other in ablation_pairs(frame(arms), CONTROL)]
+    assert pairs == [  # in the order of FACTORS, then of the runs
         ("head", 0, 2),
         ("head", 4, 3),  # grouped vs flat, both smoothed
         ("sesemi", 0, 1),
@@ -53,10 +70,18 @@ def test_table_one_stands_ours_beside_theirs_by_backbone_role():
         & (table.sesemi == "labeled")
     ]
     assert main["THEIRS backbone"].tolist() == ["MobileNetV2"] and main["THEIRS 20 ep val"].tolist() == [91.75]
-    assert main["ours val"].tolist() == ["10.00 ± 0.00 (n=1)"]  # the smoothed arm is not a Table 1 row
+    assert main["ours val"].tolist() == ["10.00 (one seed)"]  # the smoothed arm is not a Table 1 row
     other = table[table["ours backbone"] == "mobilenet_v2"]
     assert other["THEIRS backbone"].tolist() == ["ResNet-50"]
     assert len(table) == 5  # their five rows; ours matched to three of them
+    assert (table[table["THEIRS 20 ep val"] == 88.43][["ours backbone", "ours val"]] == "not run").all().all()
+    assert table.drop(columns=[c for c in table if c.startswith("THEIRS ") and "ep" in c]).notna().all().all()
+
+
+def test_table_one_gives_mean_and_std_over_seeds():
+    runs = pd.concat([frame([arm()]), frame([arm()]).assign(seed=1, exact_match=0.3)])
+    main = table_one(runs, CONTROL).dropna(subset=["THEIRS 50 ep val"]).iloc[0]
+    assert main["ours val"] == "20.00 ± 14.14 (n=2)"
 
 
 def test_conclusions_are_generated_from_the_numbers():
@@ -71,7 +96,8 @@ def test_conclusions_are_generated_from_the_numbers():
                 "exact match, control": 0.5,
                 "exact match, changed": 0.42,
                 "difference": -0.08,
-                "95% interval": "[-0.120, -0.040]",
+                "interval low": -0.12,
+                "interval high": -0.04,
                 "verdict": "lower",
             }
         ]
@@ -80,3 +106,73 @@ def test_conclusions_are_generated_from_the_numbers():
         "sesemi labeled -> none: test exact match 0.500 -> 0.420 (-0.080, 95% interval [-0.120, -0.040] over test "
         "images, one seed): lower."
     ]
+
+
+def ablation_table() -> pd.DataFrame:
+    """Two ablations as `ablations` gives them: SESEMI off at the control, smoothing within the flat head."""
+    base = {"seeds": 2, "verdict": "no clear difference", "Δ accuracy item": 0.01}
+    return pd.DataFrame(
+        [
+            {"factor": "sesemi", "control": "labeled", "changed to": "none", "where": "control", **base}
+            | {"exact match, control": 0.5, "exact match, changed": 0.42, "difference": -0.08}
+            | {"interval low": -0.12, "interval high": -0.04, "verdict": "lower"},
+            {"factor": "smoothing", "control": "nosmooth", "changed to": "uniform", "where": "head flat", **base}
+            | {"exact match, control": 0.3, "exact match, changed": 0.31, "difference": 0.01}
+            | {"interval low": -0.02, "interval high": 0.05},
+        ]
+    )
+
+
+def test_summary_table_names_each_ablation_with_its_interval():
+    summary = summary_table(ablation_table())
+    assert summary.ablation.tolist() == ["sesemi labeled -> none", "smoothing nosmooth -> uniform (with head flat)"]
+    assert summary["95% interval"].tolist() == ["[-0.120, -0.040]", "[-0.020, +0.050]"]
+    assert summary.verdict.tolist() == ["lower", "no clear difference"] and summary.difference.tolist() == [-0.08, 0.01]
+    assert "Δ accuracy item" not in summary and "factor" not in summary
+    html = tables.styled(summary).to_html()
+    assert "nan" not in html.lower() and "None" not in html
+    assert summary_table(ablation_table().iloc[:0]).columns.tolist() == summary.columns.tolist()
+
+
+def test_ablations_figure_draws_each_difference_with_its_interval():
+    figure = ablations_figure(ablation_table())
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == summary_table(ablation_table()).ablation.tolist()
+    assert list(ax.get_yticks()) == [1, 0]  # the first ablation on top
+    bars = ax.containers[0]
+    assert np.allclose(bars.lines[0].get_xdata(), [-0.08, 0.01])
+    segments = bars.lines[2][0].get_segments()  # the horizontal error bars: from low to high
+    assert np.allclose([(s[0][0], s[1][0]) for s in segments], [(-0.12, -0.04), (-0.02, 0.05)])
+    plt.close(figure)
+    empty = ablations_figure(ablation_table().iloc[:0])
+    assert "no ablation" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)
+
+
+def test_test_and_pseudo_tables_hold_no_raw_missing_values():
+    runs = frame([arm(), arm(pseudo="off")]).assign(
+        pseudo_threshold=[0.9] * 3 + [None] * 3, pseudo_fraction_kept=[0.5] * 3 + [None] * 3, pseudo_accuracy=None
+    )
+    test = runs_on_test(runs)
+    assert test.run.tolist() == ["r0", "r1"] and "pseudo" in test  # the factor stays
+    assert not [c for c in test if c.startswith("pseudo_") or c in ("split", "harder_weight")]
+    pseudo = pseudo_table(runs)
+    assert pseudo.run.tolist() == ["r0"]
+    html = tables.styled(pseudo, missing="n/a (none kept)").to_html()
+    assert "n/a (none kept)" in html and "None" not in html and "nan" not in html.lower()
+
+
+def test_report_notebook_opens_with_its_summary_then_links_every_section():
+    book = nbformat.read(
+        Path(__file__).resolve().parent.parent / "notebooks" / "grouped/3.0-report.ipynb", as_version=4
+    )
+    markdown = [c.source for c in book.cells if c.cell_type == "markdown"]
+    headings = [line[3:] for text in markdown for line in text.splitlines() if line.startswith("## ")]
+    contents = [text for text in markdown if text.startswith("**Contents**")]
+    assert headings[0] == "Summary" and len(contents) == 1
+    assert markdown.index(contents[0]) == 2  # title, summary, contents, then the sections
+    links = [re.fullmatch(r"- \[(.+)\]\(#(.+)\)", line).groups() for line in contents[0].splitlines()[2:]]
+    # nbconvert's HTML gives a heading the id of its text with spaces as dashes
+    assert links == [(heading, heading.replace(" ", "-")) for heading in headings[1:]]
+    assert "parameters" in book.cells[1].metadata.tags
+    assert not [c for c in book.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]

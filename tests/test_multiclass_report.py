@@ -1,10 +1,36 @@
-"""The single-label report's computed parts: replication verdicts paired by seed, Mueller et al.'s projection."""
+"""The single-label report's computed parts: replication verdicts paired by seed, Mueller et al.'s projection,
+the summary of differences from CE, arms in the study's order, tables without missing or raw values."""
 
+import json
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
-from lsml_core.multiclass.report import conclusions, paired_difference, replication_table, template_plane
+from lsml_core import tables
+from lsml_core.multiclass.report import (
+    ARMS,
+    ONE_SEED,
+    arm_effects,
+    arm_order,
+    class_table,
+    conclusions,
+    distillation_table,
+    effects_figure,
+    grid_table,
+    paired_difference,
+    published_beside_ours,
+    replication_table,
+    representative_runs,
+    selection_table,
+    summary_table,
+    teacher_table,
+    template_plane,
+)
 
 
 def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model: str = "resnet8") -> list[dict]:
@@ -21,10 +47,15 @@ def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model
             "teacher_scaled": False,
             "split": "test",
             "when": "before",
-            **{"ece": 0.5, "accuracy": 0.5, value: v},
+            **{"accuracy": 0.5, "log_loss": 0.5, "ece": 0.5, "classwise_ece": 0.5, "brier": 0.5, value: v},
         }
         for (arm, seed), v in values.items()
     ]
+
+
+def shown(table: pd.DataFrame, **style) -> str:
+    """The table as the report shows it (HTML)."""
+    return tables.styled(table, **style).to_html()
 
 
 def test_difference_is_paired_by_seed_over_the_seeds_both_arms_have():
@@ -51,7 +82,8 @@ def test_verdicts_follow_direction_spread_and_seed_count():
     assert table.loc[(student_claim, "-"), "verdict"] == "not run"
     assert (
         "THEIR" in table.columns[0]
-        and "DenseNet" in table.loc[("LS lowers ECE vs CE", "resnet8"), "theirs (THEIR numbers)"]
+        and "DenseNet" in table.columns[0]
+        and table.loc[("LS lowers ECE vs CE", "resnet8"), table.columns[0]] == "0.0100 vs 0.0260"
     )
     sentences = conclusions(table)
     assert f"{student_claim}: not run." in sentences
@@ -77,6 +109,17 @@ def test_a_claim_against_its_direction_is_not_reproduced():
     assert one_seed.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "not reproduced (one seed: no spread)"
 
 
+def test_replication_table_says_one_seed_and_not_run_in_words():
+    table = replication_table(pd.DataFrame(teacher_rows({("CE", 0): 0.01, ("LS", 0): 0.05})))
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "ours: seed std of difference"] == ONE_SEED
+    not_run = table.loc[("ILS lowers ECE vs CE", "-")]
+    assert not_run["ours (arm vs reference)"] == not_run["ours: seed std of difference"] == "not run"
+    assert not_run.seeds == 0 and np.isnan(not_run["ours: difference"])  # the only missing value: shown as `not run`
+    assert table.drop(columns="ours: difference").notna().all().all()
+    html = shown(table, missing="not run")
+    assert "nan" not in html.lower() and "None" not in html and ONE_SEED in html
+
+
 def test_plane_is_orthonormal_and_keeps_the_templates_distances():
     templates = np.random.default_rng(0).normal(size=(3, 16))
     basis = template_plane(templates)
@@ -91,3 +134,149 @@ def test_a_direction_orthogonal_to_the_plane_projects_to_zero():
     assert np.allclose(np.array([0, 0, 0, 1.0, -2.0]) @ template_plane(templates).T, 0)
     with pytest.raises(ValueError, match="three class templates"):
         template_plane(np.eye(2, 5))
+
+
+def test_arms_read_ce_ls_ils_then_the_others():
+    assert ARMS[:3] == ("CE", "LS", "ILS") and "student" in ARMS
+    assert arm_order(["student", "ILS", "zeta", "LS", "alpha", "CE", "LS (explicit targets)"]) == [
+        "CE",
+        "LS",
+        "ILS",
+        *[a for a in ARMS[3:] if a in ("student", "LS (explicit targets)")],
+        "alpha",
+        "zeta",
+    ]
+
+
+def test_tables_order_arms_within_each_model():
+    values = {(arm, seed): 0.1 for arm in ("ILS", "zeta", "LS", "CE") for seed in (0, 1)}
+    rows = pd.DataFrame(teacher_rows(values, model="resnet8") + teacher_rows(values, model="resnet20"))
+    rows = rows.sample(frac=1, random_state=0)  # appearance order must not matter
+    expected = ["CE", "LS", "ILS", "zeta"]
+    teachers = teacher_table(rows).reset_index()
+    assert teachers.model.tolist() == ["resnet20"] * 4 + ["resnet8"] * 4
+    assert teachers.arm.tolist() == expected * 2
+    assert published_beside_ours(rows).loc["resnet8"].index.tolist() == expected
+    assert list(representative_runs(rows)) == expected
+    students = rows.assign(student=True, model="shallow").sample(frac=1, random_state=1)
+    assert distillation_table(students).reset_index().arm.tolist() == expected * 2  # per teacher model
+
+
+def test_mean_std_over_one_seed_says_so():
+    rows = pd.DataFrame(teacher_rows({("CE", 0): 0.25, ("LS", 0): 0.5, ("LS", 1): 0.7}, "accuracy"))
+    table = teacher_table(rows).loc[("resnet8", slice(None), "before"), "accuracy"]
+    assert table.tolist() == ["0.2500 (one seed)", "0.6000 ± 0.1414 (n=2)"]
+
+
+def effect_rows() -> pd.DataFrame:
+    """resnet8: CE, LS, ILS over two seeds; resnet20: CE and LS over one seed; shallow: LS only."""
+    accuracy = {("CE", 0): 0.80, ("CE", 1): 0.82, ("LS", 0): 0.83, ("LS", 1): 0.84, ("ILS", 0): 0.79, ("ILS", 1): 0.81}
+    return pd.DataFrame(
+        teacher_rows(accuracy, "accuracy")
+        + teacher_rows({("CE", 0): 0.5, ("LS", 0): 0.6}, "accuracy", model="resnet20")
+        + teacher_rows({("LS", 0): 0.7}, "accuracy", model="shallow")
+    )
+
+
+def test_effects_are_paired_differences_from_ce():
+    effects = arm_effects(effect_rows()).set_index(["model", "arm", "metric"])
+    ls = effects.loc[("resnet8", "LS", "accuracy")]
+    assert ls["mean"] == pytest.approx(0.835) and ls.seeds == 2 and ls["paired seeds"] == 2
+    assert ls.difference == pytest.approx(0.025) and ls["std"] == pytest.approx(np.std([0.03, 0.02], ddof=1))
+    assert effects.loc[("resnet8", "ILS", "accuracy")].difference == pytest.approx(-0.01)
+    assert effects.loc[("resnet8", "LS", "ece")].difference == pytest.approx(0)
+    assert np.isnan(effects.loc[("resnet20", "LS", "accuracy")]["std"])  # one seed
+    assert effects.loc[("shallow", "LS", "accuracy")]["paired seeds"] == 0  # no CE run to pair with
+    assert np.isnan(effects.loc[("resnet8", "CE", "accuracy")].difference)  # the baseline itself
+
+
+def test_summary_table_reads_in_words_and_arm_order():
+    summary = summary_table(arm_effects(effect_rows()))
+    assert summary[["model", "arm"]].values.tolist() == [  # models by name, arms in the study's order
+        ["resnet20", "CE"],
+        ["resnet20", "LS"],
+        ["resnet8", "CE"],
+        ["resnet8", "LS"],
+        ["resnet8", "ILS"],
+        ["shallow", "LS"],
+    ]
+    delta = summary.set_index(["model", "arm"])["Δ accuracy vs CE (± seed std)"]
+    assert delta[("resnet8", "CE")] == "baseline"
+    assert delta[("resnet8", "LS")] == "+0.0250 ± 0.0071"
+    assert delta[("resnet8", "ILS")] == "-0.0100 ± 0.0000"
+    assert delta[("resnet20", "LS")] == "+0.1000 (one seed)"
+    assert delta[("shallow", "LS")] == "n/a (no paired run)"
+    assert summary.set_index(["model", "arm"]).loc[("resnet8", "LS"), "accuracy"] == pytest.approx(0.835)
+    assert list(summary.columns[:5]) == ["model", "arm", "seeds", "accuracy", "Δ accuracy vs CE (± seed std)"]
+    html = shown(summary)
+    assert "nan" not in html.lower() and "None" not in html and "<th" in html
+
+
+def test_effects_figure_plots_each_arms_difference_with_its_seed_std():
+    figure = effects_figure(arm_effects(effect_rows()))
+    accuracy = figure.axes[0]
+    assert "accuracy" in accuracy.get_title() and [t.get_text() for t in accuracy.get_xticklabels()] == ["LS", "ILS"]
+    resnet20, resnet8 = accuracy.containers  # one error bar series per model with a paired arm, by name
+    assert resnet8.get_label() == "resnet8" and resnet20.get_label() == "resnet20"
+    assert np.allclose(resnet8.lines[0].get_ydata(), [0.025, -0.01])
+    assert np.allclose(resnet20.lines[0].get_ydata()[0], 0.1) and np.isnan(resnet20.lines[0].get_ydata()[1])
+    plt.close(figure)
+    empty = effects_figure(arm_effects(pd.DataFrame(teacher_rows({("CE", 0): 0.5}))))
+    assert "no arm paired with CE" in [t.get_text() for t in empty.axes[0].texts]
+    plt.close(empty)
+
+
+def test_selection_table_lists_every_grid_point_in_words(tmp_path):
+    scores = {"resnet8-ils-T2-s0": -0.4, "resnet8-ils-T4-s0": -0.3}
+    selection = {
+        "metric": "log_loss",
+        "per_model_seed": {"resnet8-s0": {"scores": scores, "chosen": "resnet8-ils-T4-s0"}},
+    }
+    (tmp_path / "selection.json").write_text(json.dumps(selection))
+    table = selection_table(tmp_path)
+    assert table["validation log loss (lowest chosen)"].tolist() == [0.4, 0.3]
+    assert table.chosen.tolist() == [False, True] and table["model and seed"].tolist() == ["resnet8-s0"] * 2
+    assert "<td" not in shown(selection_table(tmp_path / "missing"))  # no selection.json: no rows
+    assert "yes" in shown(table) and "{'" not in shown(table) and "scores" not in shown(table)
+
+
+def test_class_table_puts_accuracy_under_f1_score():
+    metrics = {
+        "classification_report": {
+            "shirt": {"precision": 0.5, "recall": 1.0, "f1-score": 0.667, "support": 2.0},
+            "bag": {"precision": 1.0, "recall": 0.5, "f1-score": 0.667, "support": 2.0},
+            "accuracy": 0.75,
+            "macro avg": {"precision": 0.75, "recall": 0.75, "f1-score": 0.667, "support": 4.0},
+        }
+    }
+    table = class_table(metrics)
+    assert table["class"].tolist() == ["shirt", "bag", "accuracy", "macro avg"]
+    accuracy = table.set_index("class").loc["accuracy"]
+    assert accuracy["f1-score"] == 0.75 and accuracy.support == 4 and np.isnan(accuracy.precision)
+    assert table.support.dtype == int and "nan" not in shown(table, missing="").lower()
+    assert ">4<" in shown(table) and "4.0" not in shown(table)  # counts read as counts
+
+
+def test_grid_table_writes_the_grid_point_as_the_profile_does():
+    rows = pd.DataFrame(teacher_rows({("ILS", 0): 0.8, ("ILS", 1): 0.6}, "accuracy")).assign(
+        split="val", epsilon=0.1, ils_temperature=2.0, chosen=[True, False]
+    )
+    table = grid_table(rows)
+    assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "epsilon", "T"]
+    assert table.val_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]
+
+
+def test_report_notebook_opens_with_its_summary_then_links_every_section():
+    book = nbformat.read(
+        Path(__file__).resolve().parent.parent / "notebooks" / "multiclass/2.0-report.ipynb", as_version=4
+    )
+    markdown = [c.source for c in book.cells if c.cell_type == "markdown"]
+    headings = [line[3:] for text in markdown for line in text.splitlines() if line.startswith("## ")]
+    contents = [text for text in markdown if text.startswith("**Contents**")]
+    assert headings[0] == "Summary" and len(contents) == 1
+    assert markdown.index(contents[0]) == 2  # title, summary, contents, then the sections
+    links = [re.fullmatch(r"- \[(.+)\]\(#(.+)\)", line).groups() for line in contents[0].splitlines()[2:]]
+    # nbconvert's HTML gives a heading the id of its text with spaces as dashes
+    assert links == [(heading, heading.replace(" ", "-")) for heading in headings[1:]]
+    assert "parameters" in book.cells[1].metadata.tags
+    assert not [c for c in book.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]

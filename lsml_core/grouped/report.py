@@ -9,6 +9,7 @@ that factor; the difference in test exact match carries a paired bootstrap inter
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -44,6 +45,7 @@ THEIRS = pd.DataFrame(
 FACTORS = ("backbone", "head", "sesemi", "weights", "smoothing", "pseudo")
 TABLE_ONE_FIXED = ("head", "smoothing", "pseudo")  # held at the control's values in Table 1
 N_BOOT = 1000
+LEVEL = 0.95  # of the bootstrap interval
 
 
 def factors(train: dict, groups: tuple[str, ...]) -> dict:
@@ -94,7 +96,8 @@ def table_one(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
     factors at the control's values: ours as mean ± std over seeds, THEIRS beside it where they ran it.
 
     Backbones are matched by role: the control's backbone stands beside their main one (MobileNetV2), any
-    other beside their other one (ResNet-50).
+    other beside their other one (ResNet-50). Rows only one side ran read `not run` on the other side's text
+    columns; THEIR missing numbers stay NaN.
     """
     keep = np.logical_and.reduce([runs[f] == control_factors[f] for f in TABLE_ONE_FIXED])
     rows = runs[keep & runs.split.isin(["train", "val"])].assign(exact=lambda f: 100 * f.exact_match)
@@ -107,6 +110,8 @@ def table_one(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
     ours.columns = ["ours train", "ours val"]
     table = ours.reset_index().merge(THEIRS, on=["role", "sesemi", "harder_weight"], how="outer")
     table = table.rename(columns={"backbone": "ours backbone", "harder_weight": "weight of the harder group"})
+    table = table.fillna({"ours backbone": "not run", "ours train": "not run", "ours val": "not run"})
+    table = table.fillna({"THEIRS backbone": "not run by the source"})
     return table.rename(columns={c: f"THEIRS {c}" for c in THEIRS.columns[4:]}).drop(columns="role")
 
 
@@ -119,7 +124,7 @@ def correct_on_test(run_dir: Path, head: str) -> np.ndarray:
 
 def ablation_pairs(runs: pd.DataFrame, control_factors: dict) -> list[tuple[str, tuple, tuple]]:
     """(factor, control's factors, run's factors) for every pair of arms that differ in exactly one factor,
-    the first holding the control's value of it."""
+    the first holding the control's value of it; in the order of FACTORS, then of the runs."""
     arms = runs[list(FACTORS)].drop_duplicates().itertuples(index=False, name=None)
     arms = list(arms)
     pairs = []
@@ -128,12 +133,12 @@ def ablation_pairs(runs: pd.DataFrame, control_factors: dict) -> list[tuple[str,
             differ = [f for f, a, b in zip(FACTORS, base, other) if a != b]
             if len(differ) == 1 and base[FACTORS.index(differ[0])] == control_factors[differ[0]]:
                 pairs.append((differ[0], base, other))
-    return pairs
+    return sorted(pairs, key=lambda pair: FACTORS.index(pair[0]))
 
 
 def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
-    """Per ablation: test exact match of both arms, the difference with its paired bootstrap interval over
-    test images (seeds paired), and the per-group accuracy and ECE differences."""
+    """Per ablation: test exact match of both arms, the difference with its paired bootstrap interval (LEVEL)
+    over test images (seeds paired), and the per-group accuracy and ECE differences."""
     test = runs[runs.split == "test"]
     groups = [c.removeprefix("accuracy_") for c in test.columns if c.startswith("accuracy_")]
     rows = []
@@ -148,7 +153,7 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
             [correct_on_test(Path(profile_dir) / "runs" / frame.loc[s, "run"], h).all(1) for s in seeds]
             for frame, h in zip((a, b), head)
         ]
-        result = bootstrap.paired_mean_difference(*rights, n_boot=N_BOOT, seed=0)
+        result = bootstrap.paired_mean_difference(*rights, n_boot=N_BOOT, seed=0, level=LEVEL)
         context = ", ".join(f"{f} {v}" for f, v in zip(FACTORS, base) if f != factor and v != control_factors[f])
         rows.append(
             {
@@ -160,7 +165,8 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
                 "exact match, control": a.loc[seeds, "exact_match"].mean(),
                 "exact match, changed": b.loc[seeds, "exact_match"].mean(),
                 "difference": result["difference"],
-                "95% interval": f"[{result['ci_low']:+.3f}, {result['ci_high']:+.3f}]",
+                "interval low": result["ci_low"],
+                "interval high": result["ci_high"],
                 "verdict": bootstrap.verdict(result),
                 **{
                     f"Δ accuracy {g}": b.loc[seeds, f"accuracy_{g}"].mean() - a.loc[seeds, f"accuracy_{g}"].mean()
@@ -172,24 +178,76 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
     return pd.DataFrame(rows)
 
 
+def interval_text(low: float, high: float) -> str:
+    """`[low, high]` of a difference's interval, signed."""
+    return f"[{low:+.3f}, {high:+.3f}]"
+
+
+def ablation_label(row: dict) -> str:
+    """`factor control -> changed`, with the factors both arms hold away from the control."""
+    where = "" if row["where"] == "control" else f" (with {row['where']})"
+    return f"{row['factor']} {row['control']} -> {row['changed to']}{where}"
+
+
 def conclusions(table: pd.DataFrame) -> list[str]:
     """One generated sentence per ablation, from its numbers."""
     sentences = []
     for row in table.to_dict("records"):
-        where = "" if row["where"] == "control" else f" (with {row['where']})"
         seeds = "one seed" if row["seeds"] == 1 else f"{row['seeds']} seeds"
         sentences.append(
-            f"{row['factor']} {row['control']} -> {row['changed to']}{where}: test exact match "
+            f"{ablation_label(row)}: test exact match "
             f"{row['exact match, control']:.3f} -> {row['exact match, changed']:.3f} ({row['difference']:+.3f}, "
-            f"95% interval {row['95% interval']} over test images, {seeds}): {row['verdict']}."
+            f"{LEVEL:.0%} interval {interval_text(row['interval low'], row['interval high'])} over test images, "
+            f"{seeds}): {row['verdict']}."
         )
     return sentences
 
 
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The report's first table: per ablation, test exact match of control and changed arm, the difference
+    and its bootstrap interval, the verdict."""
+    interval = f"{LEVEL:.0%} interval"
+    columns = ["ablation", "seeds", "exact match, control", "exact match, changed", "difference", interval, "verdict"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    records = table.to_dict("records")
+    return table.assign(
+        ablation=[ablation_label(r) for r in records],
+        **{interval: [interval_text(r["interval low"], r["interval high"]) for r in records]},
+    )[columns]
+
+
+def ablations_figure(table: pd.DataFrame):
+    """Each ablation's difference in test exact match (changed - control) with its bootstrap interval."""
+    labels = [ablation_label(row) for row in table.to_dict("records")]
+    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.4 * max(len(labels), 1)))
+    ax.axvline(0, color="grey", linewidth=1)
+    y = np.arange(len(labels))[::-1]
+    if len(labels):
+        error = [table.difference - table["interval low"], table["interval high"] - table.difference]
+        ax.errorbar(table.difference, y, xerr=error, fmt="o", capsize=3)
+    else:
+        ax.text(0.5, 0.5, "no ablation has both of its runs finished", transform=ax.transAxes, ha="center")
+    ax.set_yticks(y, labels)
+    ax.set(
+        xlabel="difference in test exact match (changed - control)",
+        title=f"Ablations: difference with its {LEVEL:.0%} paired bootstrap interval over test images",
+    )
+    fig.tight_layout()
+    return fig
+
+
 def pseudo_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per run with pseudo-labels: the threshold chosen on validation, the fraction kept, their accuracy."""
+    """Per run with pseudo-labels: the threshold chosen on validation, the fraction kept, their accuracy
+    (NaN where none was kept)."""
     rows = runs[(runs.split == "test") & (runs.pseudo == "on")]
     return rows[["run", "pseudo_threshold", "pseudo_fraction_kept", "pseudo_accuracy"]].reset_index(drop=True)
+
+
+def runs_on_test(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every run's factors, seed, best epoch and test metrics (pseudo-labels: see `pseudo_table`)."""
+    test = runs[runs.split == "test"].reset_index(drop=True)
+    return test.drop(columns=["split", "harder_weight", *[c for c in test.columns if c.startswith("pseudo_")]])
 
 
 def confusion_frames(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -4,8 +4,10 @@ Maher & Kull's published Fashion-MNIST figures are kept here, labelled as theirs
 beside this project's numbers; nothing of ours is typed in.
 """
 
+from collections.abc import Iterable
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -24,12 +26,37 @@ MAHER_KULL_FASHION = pd.DataFrame(
     columns=["arm", "accuracy %", "log loss", "ECE"],
 ).set_index("arm")
 THEIR_ARCHITECTURE = "small DenseNet (Maher & Kull's, not run here)"
-TEACHER_ARMS = ("CE", "LS", "LS (explicit targets)", "ILS")
+BASELINE = "CE"  # the arm every other arm is compared with
+# The order of arms in every table and figure: the study's three, then the other losses' arms as registered.
+ARMS = tuple(dict.fromkeys(("CE", "LS", "ILS", *(loss.arm for loss in LOSSES.values()))))
+HEADLINE_METRICS = {"accuracy": "accuracy", "ece": "ECE", "log_loss": "log loss"}  # column -> name in the summary
+BETTER = {"accuracy": "higher", "ece": "lower", "log_loss": "lower"}  # which way each headline metric improves
+ONE_SEED = "n/a (one seed)"
 
 
 def teacher_arm(train: dict) -> str:
     """The arm a run belongs to in the tables (CE, LS, ILS, ...; `student` for a distilled run)."""
     return LOSSES[train["loss"]].arm
+
+
+def arm_order(arms: Iterable[str]) -> list[str]:
+    """The given arms in the report's order: those of ARMS as there, then any other by name."""
+    arms = set(arms)
+    return [a for a in ARMS if a in arms] + sorted(arms - set(ARMS))
+
+
+def in_arm_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The rows sorted by `keys`, the `arm` key as a category in the report's order (CE, LS, ILS, ...)."""
+    order = arm_order(frame["arm"]) if "arm" in frame else []
+
+    def key(column: pd.Series) -> pd.Series:
+        return (
+            pd.Series(pd.Categorical(column, order, ordered=True), index=column.index)
+            if column.name == "arm"
+            else column
+        )
+
+    return frame.sort_values(keys, key=key, kind="stable") if len(frame) else frame
 
 
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
@@ -71,28 +98,36 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
 
 
 def mean_std(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.DataFrame:
-    """`mean ± std (n=seeds)` of each metric per group."""
+    """`mean ± std (n=seeds)` of each metric per group, in order of appearance (one seed: `mean (one seed)`)."""
     return results.mean_std(frame, keys, metrics, digits=4)
+
+
+def teachers(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """The teacher rows of a split (ILS: the grid point chosen on validation), in arm order per model."""
+    return in_arm_order(runs[~runs.student & runs.chosen & (runs.split == split)], ["model", "arm"])
 
 
 def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Teachers (ILS: the grid point chosen on validation) before and after temperature scaling, mean +- std over seeds."""
-    rows = runs[~runs.student & runs.chosen & (runs.split == split)]
-    return mean_std(rows, ["model", "arm", "when"])
+    return mean_std(teachers(runs, split), ["model", "arm", "when"])
 
 
 def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Validation accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was chosen."""
+    """Validation accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was
+    chosen; epsilon and T as text."""
     rows = runs[~runs.student & (runs.arm == "ILS") & (runs.split == "val") & (runs.when == "before")]
-    return rows.groupby(["model", "epsilon", "ils_temperature"]).agg(
+    table = rows.groupby(["model", "epsilon", "ils_temperature"]).agg(
         val_accuracy=("accuracy", "mean"), val_log_loss=("log_loss", "mean"), chosen_in_seeds=("chosen", "sum")
     )
+    grid = [(model, f"{epsilon:g}", f"{t:g}") for model, epsilon, t in table.index]  # as the profile writes them
+    return table.set_axis(pd.MultiIndex.from_tuples(grid, names=["model", "epsilon", "T"]) if grid else table.index)
 
 
 def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Student accuracy and log loss per teacher arm, with and without the teacher's temperature scaling."""
-    rows = runs[runs.student & (runs.split == split) & (runs.when == "before")]
-    return mean_std(rows, ["model", "teacher_model", "arm", "teacher_scaled"], ("accuracy", "log_loss"))
+    keys = ["model", "teacher_model", "arm", "teacher_scaled"]
+    rows = in_arm_order(runs[runs.student & (runs.split == split) & (runs.when == "before")], keys)
+    return mean_std(rows, keys, ("accuracy", "log_loss"))
 
 
 def paired_difference(rows: pd.DataFrame, value: str, arm: str, ref: str, by: str = "model") -> pd.DataFrame:
@@ -180,26 +215,33 @@ def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
 
 def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Each claim per model: THEIR numbers, ours (before temperature scaling), the difference paired by seed
-    with its std over seeds, and whether ours reproduce the claim's direction."""
-    rows = []
+    with its std over seeds (text: `n/a (one seed)` with one), and whether ours reproduce the claim's direction."""
+    rows, their_column = [], f"THEIRS: {THEIR_ARCHITECTURE}"
     for claim, (their_arm, their_ref), frame, value, by, arm, ref, better in _claims(runs, split):
-        theirs = (
-            "not published in their Fashion-MNIST figures"
-            if np.isnan(their_arm)
-            else f"{their_arm:.4f} vs {their_ref:.4f} ({THEIR_ARCHITECTURE})"
-        )
+        theirs = "not published" if np.isnan(their_arm) else f"{their_arm:.4f} vs {their_ref:.4f}"
         paired = paired_difference(frame, value, arm, ref, by)
         if paired.empty:
-            rows.append({"claim": claim, "ours: model": "-", "theirs (THEIR numbers)": theirs, "verdict": "not run"})
+            rows.append(
+                {
+                    "claim": claim,
+                    "ours: model": "-",
+                    their_column: theirs,
+                    "ours (arm vs reference)": "not run",
+                    "ours: difference": np.nan,
+                    "ours: seed std of difference": "not run",
+                    "seeds": 0,
+                    "verdict": "not run",
+                }
+            )
         for model, r in paired.iterrows():
             rows.append(
                 {
                     "claim": claim,
                     "ours: model": model,
-                    "theirs (THEIR numbers)": theirs,
+                    their_column: theirs,
                     "ours (arm vs reference)": f"{value} {r.arm:.4f} vs {r.ref:.4f}",
                     "ours: difference": round(r.difference, 4),
-                    "ours: seed std of difference": round(r["std"], 4),
+                    "ours: seed std of difference": ONE_SEED if r.seeds == 1 else f"{r['std']:.4f}",
                     "seeds": int(r.seeds),
                     "verdict": _verdict(r.difference, r["std"], better),
                 }
@@ -209,8 +251,8 @@ def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def published_beside_ours(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """THEIR published accuracy / log loss / ECE beside ours (mean over seeds and models, before scaling)."""
-    ours = runs[~runs.student & runs.chosen & (runs.split == split) & (runs.when == "before")]
-    ours = ours.groupby(["model", "arm"])[["accuracy", "log_loss", "ece"]].mean()
+    ours = teachers(runs, split)
+    ours = ours[ours.when == "before"].groupby(["model", "arm"], sort=False)[["accuracy", "log_loss", "ece"]].mean()
     ours = ours.assign(accuracy=ours.accuracy * 100).rename(
         columns={"accuracy": "accuracy %", "log_loss": "log loss", "ece": "ECE"}
     )
@@ -230,7 +272,7 @@ def conclusions(table: pd.DataFrame) -> list[str]:
         spread = (
             "one seed"
             if row["seeds"] == 1
-            else f"seed std {row['ours: seed std of difference']:.4f} over {int(row['seeds'])} seeds"
+            else f"seed std {row['ours: seed std of difference']} over {int(row['seeds'])} seeds"
         )
         sentences.append(
             f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, {spread})."
@@ -238,12 +280,129 @@ def conclusions(table: pd.DataFrame) -> list[str]:
     return sentences
 
 
+def arm_effects(runs: pd.DataFrame, split: str = "test", baseline: str = BASELINE) -> pd.DataFrame:
+    """Per model x teacher arm x headline metric (before temperature scaling): the mean over the arm's seeds and
+    its difference from `baseline` paired by seed, with the difference's std over seeds (NaN with one seed)."""
+    rows = teachers(runs, split)
+    rows = rows[rows.when == "before"]
+    paired = {
+        (metric, arm): paired_difference(rows, metric, arm, baseline)
+        for metric in HEADLINE_METRICS
+        for arm in rows.arm.unique()
+        if arm != baseline
+    }
+    effects = []
+    for (model, arm), group in rows.groupby(["model", "arm"], sort=False):
+        for metric in HEADLINE_METRICS:
+            found = paired.get((metric, arm), pd.DataFrame())
+            pair = found.loc[model] if model in found.index else None
+            effects.append(
+                {
+                    "model": model,
+                    "arm": arm,
+                    "metric": metric,
+                    "mean": group[metric].mean(),
+                    "seeds": group.seed.nunique(),
+                    "difference": np.nan if pair is None else pair.difference,
+                    "std": np.nan if pair is None else pair["std"],
+                    "paired seeds": 0 if pair is None else int(pair.seeds),
+                }
+            )
+    return pd.DataFrame(
+        effects, columns=["model", "arm", "metric", "mean", "seeds", "difference", "std", "paired seeds"]
+    )
+
+
+def difference_text(difference: float, std: float, seeds: int, digits: int = 4) -> str:
+    """`+d ± std` over the paired seeds, `+d (one seed)` with one, `n/a (no paired run)` with none."""
+    if seeds == 0:
+        return "n/a (no paired run)"
+    return f"{difference:+.{digits}f}" + (" (one seed)" if seeds == 1 else f" ± {std:.{digits}f}")
+
+
+def summary_table(effects: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
+    """The report's first table: per model x arm, each headline metric and its paired difference from `baseline`."""
+    rows = []
+    for (model, arm), group in effects.groupby(["model", "arm"], sort=False):
+        row = {"model": model, "arm": arm, "seeds": int(group.seeds.iloc[0])}
+        for effect in group.to_dict("records"):
+            name = HEADLINE_METRICS[effect["metric"]]
+            row[name] = effect["mean"]
+            row[f"Δ {name} vs {baseline} (± seed std)"] = (
+                "baseline"
+                if arm == baseline
+                else difference_text(effect["difference"], effect["std"], effect["paired seeds"])
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def effects_figure(effects: pd.DataFrame, baseline: str = BASELINE):
+    """Each arm's paired difference from `baseline` per headline metric and model, with its seed std as error bar."""
+    others = effects[(effects.arm != baseline) & (effects["paired seeds"] > 0)]
+    arms = arm_order(others.arm)
+    models = list(dict.fromkeys(others.model))
+    fig, axes = plt.subplots(1, len(HEADLINE_METRICS), figsize=(3.4 * len(HEADLINE_METRICS), 3), squeeze=False)
+    for ax, (metric, name) in zip(axes.flat, HEADLINE_METRICS.items()):
+        ax.axhline(0, color="grey", linewidth=1)
+        for k, model in enumerate(models):
+            rows = others[(others.metric == metric) & (others.model == model)].set_index("arm").reindex(arms)
+            x = np.arange(len(arms)) + (k - (len(models) - 1) / 2) * 0.15
+            ax.errorbar(x, rows.difference, yerr=rows["std"].fillna(0), fmt="o", capsize=3, label=model)
+        ax.set_xticks(range(len(arms)), arms)
+        ax.set(title=f"{name} ({BETTER[metric]} is better)", xlim=(-0.5, max(len(arms), 1) - 0.5))
+        ax.set_ylabel(f"arm − {baseline}")
+    if not arms:
+        axes.flat[0].text(0.5, 0.5, f"no arm paired with {baseline}", transform=axes.flat[0].transAxes, ha="center")
+    if len(models) > 1:
+        axes.flat[-1].legend(fontsize=7)
+    spread = "bars: seed std" if (others["paired seeds"] > 1).any() else "one seed: no spread"
+    fig.suptitle(f"Test, before temperature scaling: difference from {baseline}, paired by seed ({spread})")
+    fig.tight_layout()
+    return fig
+
+
+def selection_table(profile_dir: Path) -> pd.DataFrame:
+    """Every instance-based grid run's validation score per model and seed, and whether it was chosen
+    (selection.json; no rows without it)."""
+    path = Path(profile_dir) / SELECTION
+    if not path.is_file():
+        return pd.DataFrame(columns=["model and seed", "run", "validation score", "chosen"])
+    selection = read_json(path)
+    loss = selection["metric"] != "accuracy"  # the scores are minus the log loss: higher is better either way
+    name = "validation log loss (lowest chosen)" if loss else "validation accuracy (highest chosen)"
+    return pd.DataFrame(
+        [
+            {"model and seed": key, "run": run, name: -score if loss else score, "chosen": run == entry["chosen"]}
+            for key, entry in selection["per_model_seed"].items()
+            for run, score in entry["scores"].items()
+        ]
+    )
+
+
+def class_table(metrics: dict) -> pd.DataFrame:
+    """scikit-learn's per-class report of a run's metrics.json, one row per class and average (support: images);
+    accuracy stands under f1-score with the number of test images, as scikit-learn prints it."""
+    report = metrics["classification_report"]
+    total = report["macro avg"]["support"]
+    table = pd.DataFrame(
+        [
+            {"class": name, **values}
+            if isinstance(values, dict)
+            else {"class": name, "f1-score": values, "support": total}
+            for name, values in report.items()
+        ],
+        columns=["class", "precision", "recall", "f1-score", "support"],
+    )
+    return table.astype({"support": int})  # scikit-learn writes counts as floats
+
+
 def representative_runs(runs: pd.DataFrame) -> dict[str, str]:
     """Per teacher arm: the run of the lowest seed and first model (ILS: its chosen grid point)."""
     rows = runs[~runs.student & runs.chosen].sort_values(["seed", "model"])
     first = rows.model.iloc[0] if len(rows) else None
     found = {arm: group.run.iloc[0] for arm, group in rows[rows.model == first].groupby("arm")}
-    return {arm: found[arm] for arm in TEACHER_ARMS if arm in found}
+    return {arm: found[arm] for arm in arm_order(found)}
 
 
 def reliability_curves(profile_dir: Path, runs: dict[str, str], split: str = "test") -> dict:

@@ -11,7 +11,6 @@ from lsml_core.bootstrap import verdict
 from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
-from lsml_core.multilabel.decisions import RULES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, run_columns
 from lsml_core.results import finished_runs
@@ -192,7 +191,7 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
         better = [a for a, r in group.iterrows() if a != "none" and r.ece_pooled < base.ece_pooled]
         sentences.append(
             f"{model}, {split}, pooled ECE before -> after temperature scaling: {'; '.join(parts)}. "
-            f"Before scaling, {len(better)} of {len(group) - 1} smoothed arms are better calibrated "
+            f"Before scaling, {len(better)} of {len(group) - 1} other arms are better calibrated "
             f"than the baseline."
         )
     shift = (table["map_after_T"] - table["map"]).abs().max()
@@ -231,10 +230,14 @@ def noise_sentences(effects: pd.DataFrame, split: str) -> list[str]:
 def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise: float = 0.0) -> dict:
     """Reliability curves before and after temperature scaling, per model and arm (lowest seed)."""
     rows = runs[(runs.split == split) & (runs.noise == noise)].sort_values("seed")
+    order = {a: i for i, a in enumerate(arm_order(rows))}
+    rows = rows.drop_duplicates(["model", "arm"]).sort_values(
+        ["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c
+    )
     curves: dict[str, dict] = {}
-    for r in rows.drop_duplicates(["model", "arm"]).itertuples():
+    for r in rows.itertuples():
         pred = read_predictions(Path(profile_dir) / "runs" / r.run / f"predictions_{split}.csv")
-        curves.setdefault(r.model, {})[r.arm] = {
+        curves.setdefault(MODEL_NAMES.get(r.model, r.model), {})[r.arm] = {
             "before": reliability(pred.targets, pred.scores, pred.masks),
             "after": reliability(pred.targets, pred.scores, pred.masks, r.temperature),
             "temperature": r.temperature,
@@ -270,11 +273,18 @@ def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
     return found
 
 
-def decision_table(runs: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Mean over seeds of mAP and CP, CR, CF1, OP, OR, OF1 under every decision rule, per model x arm (clean labels)."""
+def decision_table(runs: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
+    """Mean over seeds of mAP and CP, CR, CF1, OP, OR, OF1 under one decision rule, per model x arm (clean labels)."""
     rows = runs[(runs.split == split) & (runs.noise == 0)]
-    columns = ["map"] + [c for rule in RULES for name in DECISION_NAMES if (c := f"{name}_{rule}") in rows]
-    table = rows.groupby(["model", "arm"])[columns].mean().reset_index()
+    columns = {f"{name}_{rule}": name for name in DECISION_NAMES if f"{name}_{rule}" in rows}
+    table = rows.groupby(["model", "arm"])[["map", *columns]].mean().reset_index()
     order = {a: i for i, a in enumerate(arm_order(rows))}
     table = table.sort_values(["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c)
-    return table.rename(columns={"map": "mAP"}).assign(model=lambda t: t.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    table = table.rename(columns={"map": "mAP", **columns}).reset_index(drop=True)
+    return table.assign(model=table.model.map(lambda m: MODEL_NAMES.get(m, m)))
+
+
+def effects_view(effects: pd.DataFrame) -> pd.DataFrame:
+    """A comparison table as the report shows it: models by name, the noise column only when some rate is not 0."""
+    view = effects.assign(model=effects.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    return view if view.noise.any() else view.drop(columns="noise")

@@ -7,6 +7,8 @@ import seaborn as sns
 
 from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
+from lsml_core.multilabel.report import MODEL_NAMES
+from lsml_core.multilabel.summary import HEADLINE
 from lsml_core.plots import epoch_panels, heatmap, reliability_diagrams, run_curves  # noqa: F401 (the notebooks' figures in one place)
 
 
@@ -89,7 +91,7 @@ def per_class_pr_curves(arms: dict, classes: tuple[str, ...], title: str, column
 def effects_forest(effects: pd.DataFrame, title: str):
     """Each comparison's mAP difference with its 95% bootstrap interval; the zero line marks no effect."""
     labels = [
-        f"{r.model}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
+        f"{MODEL_NAMES.get(r.model, r.model)}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
         for r in effects.itertuples()
     ]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(effects) + 1.2))
@@ -190,3 +192,35 @@ def training_curves(history: pd.DataFrame, title: str = ""):
 def loss_panels(histories: pd.DataFrame, value: str, ylabel: str):
     """One panel per model: a column of the histories per epoch, one line per arm (mean and std over seeds)."""
     return epoch_panels(histories, value, ylabel, hue="arm", panel="model")
+
+
+def headline(effects: pd.DataFrame, title: str):
+    """One panel per headline metric: each arm's difference from the baseline with its 95% interval, per model."""
+    compared = effects.dropna(subset=["difference"]) if "difference" in effects else effects.iloc[0:0]
+    metrics = list(dict.fromkeys(compared.metric))
+    arms = list(dict.fromkeys(compared.arm))
+    models = list(dict.fromkeys(compared.model))
+    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(3.4 * max(len(metrics), 1), 0.45 * len(arms) + 1.6))
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(arms))[::-1]
+    for ax, metric in zip(axes, metrics):
+        for k, model in enumerate(models):
+            rows = compared[(compared.metric == metric) & (compared.model == model)].set_index("arm").reindex(arms)
+            offset = (k - (len(models) - 1) / 2) * 0.2
+            ax.errorbar(
+                rows.difference,
+                y + offset,
+                xerr=[rows.difference - rows.ci_low, rows.ci_high - rows.difference],
+                fmt="o",
+                capsize=3,
+                label=MODEL_NAMES.get(model, model),
+            )
+        ax.axvline(0, color="grey", linestyle="--")
+        better = "higher is better" if HEADLINE[metric][1] else "lower is better"
+        ax.set(yticks=y, yticklabels=arms if ax is axes[0] else [], title=f"{metric} - none ({better})")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if metrics:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(models), fontsize=8)
+        fig.subplots_adjust(bottom=0.8 / fig.get_figheight())
+    return fig

@@ -1,0 +1,152 @@
+"""The report's first screen: every arm of every model against the baseline (BCE on hard labels) in mAP,
+CF1 and OF1 at threshold 0.5, and pooled ECE, each difference with a paired bootstrap interval over images.
+
+Each metric of a run is a function of draw counts (`lsml_core.bootstrap.paired_difference`): mAP is the
+mean over classes of the count-weighted VOC2010 AP; CF1 and OF1 come from the count-weighted TP, FP and FN
+of each class; pooled ECE from the count-weighted per-bin sums of p and y, sum_b |sum y - sum p| / sum n,
+which equals the ECE of the resampled pairs.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from lsml_core.bootstrap import paired_difference, verdict
+from lsml_core.calibration import N_BINS
+from lsml_core.multilabel.bootstrap import per_class_ap
+from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_counts
+from lsml_core.multilabel.evaluate import Predictions, read_predictions
+from lsml_core.multilabel.report import MODEL_NAMES, arm_order
+
+# Headline metric: (column of the runs frame, higher is better).
+HEADLINE = {"mAP": ("map", True), "CF1": ("CF1_t0.5", True), "OF1": ("OF1_t0.5", True), "ECE": ("ece_pooled", False)}
+
+
+def ece_statistic(pred: Predictions, n_bins: int = N_BINS) -> Callable[[np.ndarray], np.ndarray]:
+    """Pooled ECE of sigmoid(logits) under draw counts [B, N] (formula in the module docstring)."""
+    p = expit(pred.scores.astype(np.float64))
+    keep = pred.masks > 0
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    one_hot = (bins[..., None] == np.arange(n_bins)) & keep[..., None]
+    n, sum_p = one_hot.sum(axis=1), (one_hot * p[..., None]).sum(axis=1)
+    sum_y = (one_hot * (pred.targets > 0)[..., None]).sum(axis=1)
+    return lambda counts: np.abs(counts @ sum_y - counts @ sum_p).sum(axis=1) / (counts @ n).sum(axis=1)
+
+
+def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Per headline metric, a function from draw counts [B, N] to that metric of each resample."""
+    tp, fp, fn = count_matrices(pred.targets, decide(pred.scores, "t0.5"), pred.masks)
+
+    def decision(name: str):
+        return lambda counts: scores_from_counts(counts @ tp, counts @ fp, counts @ fn)[name]
+
+    return {
+        "mAP": lambda counts: np.nanmean(per_class_ap(pred.targets, pred.scores, pred.masks, counts), axis=1),
+        "CF1": decision("CF1"),
+        "OF1": decision("OF1"),
+        "ECE": ece_statistic(pred),
+    }
+
+
+def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", n_boot: int = 1000) -> pd.DataFrame:
+    """One row per model x arm x headline metric (clean labels): the mean over seeds, and for every arm but
+    the baseline its difference from the baseline (seeds paired) with a 95% interval and a verdict."""
+    rows = runs[(runs.split == split) & (runs.noise == 0)]
+    effects = []
+    for model, group in rows.groupby("model"):
+        by_arm = {a: g.set_index("seed").run for a, g in group.groupby("arm")}
+        predictions = {
+            run: read_predictions(Path(profile_dir) / "runs" / run / f"predictions_{split}.csv") for run in group.run
+        }
+        stats = {run: statistics(pred) for run, pred in predictions.items()}
+        n_images = len(next(iter(predictions.values())).ids)
+        for name in arm_order(group):
+            for metric, (column, _) in HEADLINE.items():
+                effects.append(
+                    {
+                        "model": model,
+                        "arm": name,
+                        "metric": metric,
+                        "seeds": len(by_arm[name]),
+                        "value": group[group.arm == name][column].astype(float).mean(),
+                        **against_baseline(by_arm, name, stats, metric, n_images, n_boot),
+                    }
+                )
+    return pd.DataFrame(effects)
+
+
+def against_baseline(by_arm: dict, name: str, stats: dict, metric: str, n_images: int, n_boot: int) -> dict:
+    """The arm's paired difference from `none` in one metric, seeds paired (empty for the baseline itself)."""
+    seeds = sorted(set(by_arm[name].index) & set(by_arm.get("none", pd.Series()).index)) if name != "none" else []
+    if not seeds:
+        return {}
+    result = paired_difference(
+        [stats[by_arm["none"][s]][metric] for s in seeds],
+        [stats[by_arm[name][s]][metric] for s in seeds],
+        n_images,
+        n_boot,
+    )
+    return {
+        "difference": result["difference"],
+        "ci_low": result["ci_low"],
+        "ci_high": result["ci_high"],
+        "paired_seeds": len(seeds),
+        "verdict": verdict(result),
+    }
+
+
+def interval_text(arm: str, difference: float, ci_low: float, ci_high: float) -> str:
+    """`+0.012 [+0.003, +0.020]`, `baseline` for the baseline, `n/a (no baseline run)` without a comparison."""
+    if arm == "none":
+        return "baseline"
+    if pd.isna(difference):
+        return "n/a (no baseline run)"
+    return f"{difference:+.3f} [{ci_low:+.3f}, {ci_high:+.3f}]"
+
+
+def headline_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """model x arm rows; per headline metric its mean over seeds and `difference [95% CI]` from the baseline."""
+    if effects.empty:
+        return pd.DataFrame()
+    effects = effects.reindex(
+        columns=[
+            *effects.columns.drop(["difference", "ci_low", "ci_high"], errors="ignore"),
+            "difference",
+            "ci_low",
+            "ci_high",
+        ]
+    )
+    texts = [interval_text(r.arm, r.difference, r.ci_low, r.ci_high) for r in effects.itertuples()]
+    effects = effects.assign(text=texts)
+    table = effects.drop_duplicates(["model", "arm"])[["model", "arm", "seeds"]].reset_index(drop=True)
+    for metric in HEADLINE:
+        rows = effects[effects.metric == metric].reset_index(drop=True)
+        table[metric] = rows.value
+        table[f"{metric} - none [95% CI]"] = rows.text
+    return table.assign(model=table.model.map(lambda m: MODEL_NAMES.get(m, m)))
+
+
+def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
+    """Per model and metric: the arms clearly better and clearly worse than the baseline, and how many show
+    no clear difference (better: higher mAP, CF1, OF1; lower ECE)."""
+    if "difference" not in effects:
+        return []
+    sentences = []
+    for (model, metric), group in effects.dropna(subset=["difference"]).groupby(["model", "metric"], sort=False):
+        higher, lower = group[group.ci_low > 0], group[group.ci_high < 0]
+        better, worse = (higher, lower) if HEADLINE[metric][1] else (lower, higher)
+        seeds = int(group.paired_seeds.min())
+
+        def listed(rows: pd.DataFrame) -> str:
+            texts = [f"{r.arm} {interval_text(r.arm, r.difference, r.ci_low, r.ci_high)}" for r in rows.itertuples()]
+            return "; ".join(texts) or "no arm"
+
+        sentences.append(
+            f"{MODEL_NAMES.get(model, model)}, {split}, {metric} against the baseline "
+            f"({seeds} paired seed{'s' if seeds > 1 else ''}): better: {listed(better)}. Worse: {listed(worse)}. "
+            f"No clear difference: {len(group) - len(better) - len(worse)} of {len(group)} arms."
+        )
+    return sentences

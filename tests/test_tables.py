@@ -1,0 +1,65 @@
+"""Tables as the reports show them, and the index page's headline."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from lsml_core import tables  # noqa: E402
+from lsml_core.index_page import HEADLINE_FIGURE, HEADLINE_TABLE, write_headline, write_index  # noqa: E402
+
+
+def test_readable_words_for_booleans_missing_values_and_objects():
+    frame = pd.DataFrame(
+        {
+            "same direction": [True, False, None],
+            "grid": [{"epsilon": 0.1, "T": 2}, None, [1, 2]],
+            "value": [0.5, np.nan, 1.25],
+        }
+    )
+    view = tables.readable(frame, missing="n/a (one seed)")
+    assert view["same direction"].tolist() == ["yes", "no", "n/a (one seed)"]
+    assert view["grid"].tolist() == ["epsilon=0.1, T=2", "n/a (one seed)", "1, 2"]
+    assert view["value"].dtype == float
+
+
+def test_flat_turns_named_indexes_into_columns_and_drops_row_numbers():
+    frame = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.Index(["a", "b"], name="arm"))
+    assert list(tables.flat(frame).columns) == ["arm", "x"]
+    assert list(tables.flat(frame.reset_index().iloc[::-1]).columns) == ["arm", "x"]
+    pivot = pd.DataFrame(
+        {"none": [0.5]}, index=pd.MultiIndex.from_tuples([("val", "ResNet-18")], names=["split", "model"])
+    )
+    assert list(tables.flat(pivot).columns) == ["split", "model", "none"]
+    assert list(tables.flat(pd.DataFrame({"x": [1.0]}, index=["row"])).columns) == ["", "x"]
+
+
+def test_styled_hides_the_index_and_formats_numbers():
+    frame = pd.DataFrame({"arm": ["LS"], "difference": [0.01234], "ci": [np.nan], "ok": [True]})
+    html = tables.styled(frame, {"difference": "{:+.3f}"}, missing="n/a (one seed)").to_html()
+    assert "+0.012" in html and "n/a (one seed)" in html and ">yes<" in html
+    assert "True" not in html and "nan" not in html.lower().replace("n/a", "")
+    assert "row_heading" not in html
+
+
+def test_index_page_leads_with_the_headline(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    write_headline(tmp_path, fig, "<table><tr><td>summary row</td></tr></table>")
+    assert (tmp_path / HEADLINE_FIGURE).read_bytes()[:4] == b"\x89PNG" and (tmp_path / HEADLINE_TABLE).is_file()
+    page = write_index(tmp_path, "p", "d", [], [], [], "source", False, "Title", "score").read_text()
+    assert page.index(f'<img src="{HEADLINE_FIGURE}"') < page.index("summary row") < page.index("<h2>Report</h2>")
+
+
+def test_index_page_without_a_headline_has_no_summary(tmp_path):
+    page = write_index(tmp_path, "p", "d", [], [], [], "source", False, "Title", "score").read_text()
+    assert "<h2>Summary</h2>" not in page
+
+
+def test_formats_apply_to_their_columns_only_and_text_is_aligned_left():
+    frame = pd.DataFrame({"arm": ["LS"], "difference": [0.01234], "value": [0.123456]})
+    html = tables.styled(frame, {"difference": "{:+.4f}"}).to_html()
+    assert "+0.0123" in html and "0.123<" in html and "0.123456" not in html
+    assert "text-align: left" in html and "white-space: nowrap" in html
