@@ -14,6 +14,7 @@ from lsml_core.multilabel.metrics import ap_table, mean_average_precision
 from lsml_core.records import write_json
 
 CLASSES = ("a", "b", "c", "d")
+ARMS = ["none", "uniform a=0.05", "uniform a=0.1", "uniform a=0.2", "positive a=0.1", "instance a=0.1"]
 QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}  # uniform and instance: far better rankings
 
 
@@ -92,14 +93,7 @@ def test_calibration_table_and_sentences(profile_dir):
     sentences = evidence.calibration_sentences(table, "val")
     assert sentences[-1].startswith("Temperature scaling changed mAP by at most 0.0e+00")
     curves = evidence.reliability_curves(profile_dir, runs, "val")
-    assert list(curves["ResNet-18"]) == [
-        "none",
-        "uniform a=0.05",
-        "uniform a=0.1",
-        "uniform a=0.2",
-        "positive a=0.1",
-        "instance a=0.1",
-    ]
+    assert list(curves["ResNet-18"]) == ARMS
 
 
 def test_noise_effects_and_instance_pairs(profile_dir):
@@ -121,14 +115,7 @@ def test_findings_hold_every_section_the_profile_has(profile_dir):
 def test_decision_table_keeps_the_arm_order_and_names_the_metrics(profile_dir):
     table = evidence.decision_table(evidence.runs_frame(profile_dir), "val", "t0.5")
     assert list(table.columns) == ["model", "arm", "mAP", "CP", "CR", "CF1", "OP", "OR", "OF1"]
-    assert list(table.arm) == [
-        "none",
-        "uniform a=0.05",
-        "uniform a=0.1",
-        "uniform a=0.2",
-        "positive a=0.1",
-        "instance a=0.1",
-    ]
+    assert list(table.arm) == ARMS
 
 
 def resampled(pred, rows):

@@ -1,11 +1,7 @@
 """The grouped report's logic on a hand-made table of runs: which pairs are ablations, Table 1 beside THEIRS,
 the summary and its figure, tables without missing or raw values."""
 
-import re
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 
@@ -160,19 +156,3 @@ def test_test_and_pseudo_tables_hold_no_raw_missing_values():
     assert pseudo.run.tolist() == ["r0"]
     html = tables.styled(pseudo, missing="n/a (none kept)").to_html()
     assert "n/a (none kept)" in html and "None" not in html and "nan" not in html.lower()
-
-
-def test_report_notebook_opens_with_its_summary_then_links_every_section():
-    book = nbformat.read(
-        Path(__file__).resolve().parent.parent / "notebooks" / "grouped/3.0-report.ipynb", as_version=4
-    )
-    markdown = [c.source for c in book.cells if c.cell_type == "markdown"]
-    headings = [line[3:] for text in markdown for line in text.splitlines() if line.startswith("## ")]
-    contents = [text for text in markdown if text.startswith("**Contents**")]
-    assert headings[0] == "Summary" and len(contents) == 1
-    assert markdown.index(contents[0]) == 2  # title, summary, contents, then the sections
-    links = [re.fullmatch(r"- \[(.+)\]\(#(.+)\)", line).groups() for line in contents[0].splitlines()[2:]]
-    # nbconvert's HTML gives a heading the id of its text with spaces as dashes
-    assert links == [(heading, heading.replace(" ", "-")) for heading in headings[1:]]
-    assert "parameters" in book.cells[1].metadata.tags
-    assert not [c for c in book.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]

@@ -2,16 +2,14 @@
 the summary of differences from CE, arms in the study's order, tables without missing or raw values."""
 
 import json
-import re
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
 from lsml_core import tables
+from lsml_core.multiclass.plots import effects_figure
 from lsml_core.multiclass.report import (
     ARMS,
     ONE_SEED,
@@ -20,7 +18,6 @@ from lsml_core.multiclass.report import (
     class_table,
     conclusions,
     distillation_table,
-    effects_figure,
     grid_table,
     paired_difference,
     published_beside_ours,
@@ -264,19 +261,3 @@ def test_grid_table_writes_the_grid_point_as_the_profile_does():
     table = grid_table(rows)
     assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "epsilon", "T"]
     assert table.val_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]
-
-
-def test_report_notebook_opens_with_its_summary_then_links_every_section():
-    book = nbformat.read(
-        Path(__file__).resolve().parent.parent / "notebooks" / "multiclass/2.0-report.ipynb", as_version=4
-    )
-    markdown = [c.source for c in book.cells if c.cell_type == "markdown"]
-    headings = [line[3:] for text in markdown for line in text.splitlines() if line.startswith("## ")]
-    contents = [text for text in markdown if text.startswith("**Contents**")]
-    assert headings[0] == "Summary" and len(contents) == 1
-    assert markdown.index(contents[0]) == 2  # title, summary, contents, then the sections
-    links = [re.fullmatch(r"- \[(.+)\]\(#(.+)\)", line).groups() for line in contents[0].splitlines()[2:]]
-    # nbconvert's HTML gives a heading the id of its text with spaces as dashes
-    assert links == [(heading, heading.replace(" ", "-")) for heading in headings[1:]]
-    assert "parameters" in book.cells[1].metadata.tags
-    assert not [c for c in book.cells if c.cell_type == "code" and (c.outputs or c.execution_count)]

@@ -1,9 +1,11 @@
 """Figures of the single-label notebooks; each function returns its matplotlib Figure, computing nothing new."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lsml_core.multiclass.report import BASELINE, BETTER, HEADLINE_METRICS, arm_order
 from lsml_core.plots import run_curves
 
 
@@ -39,3 +41,28 @@ def curves(history: pd.DataFrame, title: str = ""):
         ],
         title,
     )
+
+
+def effects_figure(effects: pd.DataFrame, baseline: str = BASELINE):
+    """Each arm's paired difference from `baseline` per headline metric and model, with its seed std as error bar."""
+    others = effects[(effects.arm != baseline) & (effects["paired seeds"] > 0)]
+    arms = arm_order(others.arm)
+    models = list(dict.fromkeys(others.model))
+    fig, axes = plt.subplots(1, len(HEADLINE_METRICS), figsize=(3.4 * len(HEADLINE_METRICS), 3), squeeze=False)
+    for ax, (metric, name) in zip(axes.flat, HEADLINE_METRICS.items()):
+        ax.axhline(0, color="grey", linewidth=1)
+        for k, model in enumerate(models):
+            rows = others[(others.metric == metric) & (others.model == model)].set_index("arm").reindex(arms)
+            x = np.arange(len(arms)) + (k - (len(models) - 1) / 2) * 0.15
+            ax.errorbar(x, rows.difference, yerr=rows["std"].fillna(0), fmt="o", capsize=3, label=model)
+        ax.set_xticks(range(len(arms)), arms)
+        ax.set(title=f"{name} ({BETTER[metric]} is better)", xlim=(-0.5, max(len(arms), 1) - 0.5))
+        ax.set_ylabel(f"arm − {baseline}")
+    if not arms:
+        axes.flat[0].text(0.5, 0.5, f"no arm paired with {baseline}", transform=axes.flat[0].transAxes, ha="center")
+    if len(models) > 1:
+        axes.flat[-1].legend(fontsize=7)
+    spread = "bars: seed std" if (others["paired seeds"] > 1).any() else "one seed: no spread"
+    fig.suptitle(f"Test, before temperature scaling: difference from {baseline}, paired by seed ({spread})")
+    fig.tight_layout()
+    return fig

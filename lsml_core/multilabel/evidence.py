@@ -12,7 +12,7 @@ from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
-from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, run_columns
+from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, run_columns
 from lsml_core.results import finished_runs
 from lsml_core.smoothing import SCHEMES
 
@@ -172,11 +172,8 @@ def calibration_table(runs: pd.DataFrame, split: str, noise: float = 0.0) -> pd.
     """Mean over seeds of every calibration metric before and after temperature scaling, and mAP both ways."""
     rows = runs[(runs.split == split) & (runs.noise == noise)]
     columns = ["temperature", *CALIBRATION, *[f"{c}_after_T" for c in CALIBRATION], "map", "map_after_T"]
-    table = rows.groupby(["model", "arm"])[columns].mean()
-    order = {a: i for i, a in enumerate(arm_order(rows))}
-    return table.sort_index(key=lambda level: level.map(order) if level.name == "arm" else level).rename(
-        index=MODEL_NAMES, level=0
-    )
+    table = by_model_and_arm(rows.groupby(["model", "arm"])[columns].mean().reset_index(), rows)
+    return table.set_index(["model", "arm"]).rename(index=MODEL_NAMES, level=0)
 
 
 def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
@@ -230,10 +227,7 @@ def noise_sentences(effects: pd.DataFrame, split: str) -> list[str]:
 def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise: float = 0.0) -> dict:
     """Reliability curves before and after temperature scaling, per model and arm (lowest seed)."""
     rows = runs[(runs.split == split) & (runs.noise == noise)].sort_values("seed")
-    order = {a: i for i, a in enumerate(arm_order(rows))}
-    rows = rows.drop_duplicates(["model", "arm"]).sort_values(
-        ["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c
-    )
+    rows = by_model_and_arm(rows.drop_duplicates(["model", "arm"]), rows)
     curves: dict[str, dict] = {}
     for r in rows.itertuples():
         pred = read_predictions(Path(profile_dir) / "runs" / r.run / f"predictions_{split}.csv")
@@ -277,9 +271,7 @@ def decision_table(runs: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
     """Mean over seeds of mAP and CP, CR, CF1, OP, OR, OF1 under one decision rule, per model x arm (clean labels)."""
     rows = runs[(runs.split == split) & (runs.noise == 0)]
     columns = {f"{name}_{rule}": name for name in DECISION_NAMES if f"{name}_{rule}" in rows}
-    table = rows.groupby(["model", "arm"])[["map", *columns]].mean().reset_index()
-    order = {a: i for i, a in enumerate(arm_order(rows))}
-    table = table.sort_values(["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c)
+    table = by_model_and_arm(rows.groupby(["model", "arm"])[["map", *columns]].mean().reset_index(), rows)
     table = table.rename(columns={"map": "mAP", **columns}).reset_index(drop=True)
     return table.assign(model=table.model.map(lambda m: MODEL_NAMES.get(m, m)))
 

@@ -100,6 +100,12 @@ def arm_order(frame: pd.DataFrame) -> list[str]:
     return sorted(keys, key=keys.get)
 
 
+def by_model_and_arm(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (with model and arm columns) sorted by model, then by the arms' order in `runs`."""
+    order = {a: i for i, a in enumerate(arm_order(runs))}
+    return frame.sort_values(["model", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c)
+
+
 def study_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The original study's table layout: rows split x model, columns scheme; mean over seeds, clean labels."""
     rows = summary[(summary.metric == metric) & (summary.noise == 0)].assign(
