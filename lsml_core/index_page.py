@@ -17,7 +17,7 @@ HEADLINE_TABLE = "headline.html"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lsml: {name}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+<style>body{{font-family:sans-serif;max-width:72em;margin:2em auto}}.headline{{overflow-x:auto;font-size:.9em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .6em}}.warn{{background:#fee;border:2px solid #c00;padding:1em}}
 img{{max-width:100%}}</style>
 </head><body>
@@ -54,7 +54,7 @@ def headline(out: Path) -> str:
     if (out / HEADLINE_FIGURE).is_file():
         parts.append(f'<img src="{HEADLINE_FIGURE}" alt="headline figure of the report">')
     if (out / HEADLINE_TABLE).is_file():
-        parts.append((out / HEADLINE_TABLE).read_text())
+        parts.append(f'<div class="headline">{(out / HEADLINE_TABLE).read_text()}</div>')
     return "<h2>Summary</h2>\n" + "\n".join(parts) if parts else ""
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 MISSING = "n/a"
-SHORT = 32  # characters: a text column no longer than this is kept on one line
+SHORT = 20  # characters: a text column no longer than this is kept on one line
 
 
 def is_missing(value) -> bool:

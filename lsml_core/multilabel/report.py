@@ -44,6 +44,17 @@ ORIGINAL_PER_IMAGE_AP = pd.DataFrame(
 )
 
 
+# Published multi-label anchors (THEIRS, from the cited sources; Pascal VOC 2007 test, 448 px, ImageNet-pretrained
+# large models): where the standard metrics lie for a converged model. Not this project's numbers.
+PUBLISHED_DECISIONS = pd.DataFrame(
+    [
+        ("mmpretrain: CSRA, ResNet-101", 94.98, 89.16, 90.80),
+        ("ASL: TResNet-XL", 96.0, None, None),
+    ],
+    columns=["THEIRS (VOC2007, 448 px)", "mAP", "CF1", "OF1"],
+)
+
+
 def summary_frame(profile_dir: Path) -> pd.DataFrame:
     """One row per run x split x metric: the long table behind every table and figure."""
     rows = []
