@@ -10,6 +10,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from pandas.io.formats.style import Styler
+
 from lsml_core.records import atomic_write_bytes, atomic_write_text
 
 HEADLINE_FIGURE = "headline.png"
@@ -40,12 +42,19 @@ img{{max-width:100%}}</style>
 """
 
 
-def write_headline(profile_dir: Path, figure, table_html: str) -> None:
-    """Save a report's headline figure (a matplotlib Figure) and summary table (HTML) for the index page."""
+def write_headline(profile_dir: Path, figure, table: Styler) -> None:
+    """Save a report's headline figure (a matplotlib Figure) and summary table (a pandas Styler, rendered
+    with a fixed id so that the same numbers give the same file) for the index page."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     atomic_write_bytes(Path(profile_dir) / HEADLINE_FIGURE, buffer.getvalue())
-    atomic_write_text(Path(profile_dir) / HEADLINE_TABLE, table_html)
+    atomic_write_text(Path(profile_dir) / HEADLINE_TABLE, table.set_uuid("headline").to_html())
+
+
+def clear_headline(profile_dir: Path) -> None:
+    """Remove a previous report's headline, so that a report that fails leaves none behind."""
+    for name in (HEADLINE_FIGURE, HEADLINE_TABLE):
+        (Path(profile_dir) / name).unlink(missing_ok=True)
 
 
 def headline(out: Path) -> str:

@@ -20,7 +20,7 @@ import yaml
 from nbconvert import HTMLExporter
 
 from lsml_core.fit import BEST_MODEL
-from lsml_core.index_page import Link, write_index
+from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.profiles import PROFILE_FILE
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, file_sha256, read_json, write_json
 from lsml_core.results import same_config
@@ -228,6 +228,7 @@ def run_profile(
     print(f"runs: {time.perf_counter() - start:.0f} s", flush=True)
     if track.summarise is not None:
         track.summarise(out)
+    clear_headline(out)
     failures += execute_all(track, track.report_notebooks, out / "notebooks", params, kernel)
     failures = [f for f in failures if f is not None]
     write_index(

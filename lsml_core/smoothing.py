@@ -1,4 +1,5 @@
-"""Label-smoothing schemes for multi-hot targets, and the masked mean BCE of the evaluation losses.
+"""Label-smoothing schemes for multi-hot targets, and the masked mean BCE (the evaluation loss; the grouped
+track's flat head trains with it).
 
 With n classes and degree alpha, a multi-hot target y in {0, 1}^n becomes:
 

@@ -19,7 +19,7 @@ SHORT = 20  # characters: a text column no longer than this is kept on one line
 
 def is_missing(value) -> bool:
     """None, NaN or pandas' NA."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
 
 
 def as_text(value, missing: str = MISSING):
@@ -42,8 +42,12 @@ def flat(frame: pd.DataFrame) -> pd.DataFrame:
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = [" ".join(str(part) for part in col if str(part)) for col in frame.columns]
     named = any(name is not None for name in frame.index.names)
-    if named or not pd.api.types.is_integer_dtype(frame.index):
-        frame = frame.reset_index(names=[n or "" for n in frame.index.names] if named else "")
+    if named or frame.index.nlevels > 1 or not pd.api.types.is_integer_dtype(frame.index):
+        names = [
+            n if n is not None else ("" if frame.index.nlevels == 1 else f"level {i}")
+            for i, n in enumerate(frame.index.names)
+        ]
+        frame = frame.reset_index(names=names)
     return frame.reset_index(drop=True)
 
 

@@ -118,3 +118,16 @@ def test_unknown_rule_and_missing_thresholds_are_refused():
         decide(logits, "top5")
     with pytest.raises(ValueError, match="one threshold per class"):
         decide(logits, "tuned", [0.5])
+
+
+def test_best_thresholds_leave_masked_pairs_out_and_take_the_lowest_of_tied_thresholds():
+    targets = np.array([[1], [0], [1], [0]], dtype=np.float32)
+    logits = logit(np.array([[0.9], [0.8], [0.6], [0.2]]))
+    mask = np.array([[1], [0], [1], [1]])
+    # without the masked negative at 0.8, every cut at or below 0.6 keeps both positives and only they are above 0.2
+    assert best_thresholds(targets, logits, mask)[0] == pytest.approx(0.6)
+    assert best_thresholds(targets, logits)[0] == pytest.approx(0.6)  # 0.6: F1 0.8, as 0.9 (F1 0.67) is worse
+    # cuts at 0.9 (TP 1, FN 1) and at 0.3 (TP 2, FP 2) both give F1 2/3: the lower one is kept
+    tied_targets = np.array([[1], [0], [0], [1]], dtype=np.float32)
+    tied = logit(np.array([[0.9], [0.6], [0.5], [0.3]]))
+    assert best_thresholds(tied_targets, tied)[0] == pytest.approx(0.3)

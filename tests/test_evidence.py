@@ -19,8 +19,8 @@ QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}  # uni
 
 
 def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
+    targets = (np.random.default_rng(0).random((300, 4)) < 0.3).astype(np.float32)  # one val split for every run
     rng = np.random.default_rng(100 + seed)
-    targets = (rng.random((300, 4)) < 0.3).astype(np.float32)
     masks = np.ones_like(targets)
     quality = QUALITY[scheme] * (1 - noise if scheme == "none" else 1)  # the baseline suffers from noise, smoothing not
     scores = (quality * (2 * targets - 1) + rng.normal(0, 1.5, targets.shape)).astype(np.float32)
@@ -166,5 +166,14 @@ def test_headline_effects_table_and_sentences(profile_dir):
 
 def test_interval_text_says_what_is_missing():
     assert summary.interval_text("none", np.nan, np.nan, np.nan) == "baseline"
-    assert summary.interval_text("focal", np.nan, np.nan, np.nan) == "n/a (no baseline run)"
+    assert summary.interval_text("focal", np.nan, np.nan, np.nan) == "n/a (no paired baseline run)"
     assert summary.interval_text("focal", 0.01, -0.002, 0.02) == "+0.010 [-0.002, +0.020]"
+
+
+def test_headline_refuses_runs_evaluated_on_different_images(tmp_path):
+    write_run(tmp_path, "none", 0.0, 0)
+    write_run(tmp_path, "uniform", 0.1, 0)
+    path = tmp_path / "runs" / "resnet18-uniform-a0.1-s0" / "predictions_val.csv"
+    path.write_text(path.read_text().replace("i1,", "i1b,", 1))
+    with pytest.raises(ValueError, match="evaluated on different images or labels"):
+        summary.headline_effects(tmp_path, evidence.runs_frame(tmp_path), "val", n_boot=10)

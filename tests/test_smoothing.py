@@ -55,3 +55,37 @@ def test_symmetric_refuses_alpha_that_swaps_positives_and_negatives():
 def test_targets_must_be_multi_hot(bad):
     with pytest.raises(ValueError, match="targets"):
         smooth_targets(bad, "uniform", 0.1)
+
+
+def test_binary_is_keras_convention():
+    smoothed = smooth_targets(TARGETS, "binary", 0.2)
+    assert torch.allclose(smoothed[TARGETS == 1], torch.tensor(0.9))
+    assert torch.allclose(smoothed[TARGETS == 0], torch.tensor(0.1))
+
+
+def test_instance_conserves_the_uniform_mass_per_image():
+    torch.manual_seed(1)
+    targets = (torch.rand(8, 6) > 0.6).float()
+    teacher = torch.rand(8, 6)
+    instance = smooth_targets(targets, "instance", 0.3, teacher)
+    uniform = smooth_targets(targets, "uniform", 0.3)
+    assert torch.allclose(instance.sum(dim=1), uniform.sum(dim=1))
+    assert torch.allclose(instance[targets == 1], uniform[targets == 1])
+    negatives = instance * (1 - targets)
+    expected = (
+        (0.3 * (1 - targets).sum(1, keepdim=True) / 6)
+        * teacher
+        * (1 - targets)
+        / (teacher * (1 - targets)).sum(1, keepdim=True)
+    )
+    assert torch.allclose(negatives, expected)
+
+
+def test_instance_with_a_uniform_teacher_is_uniform():
+    teacher = torch.full(TARGETS.shape, 0.37)
+    assert torch.allclose(smooth_targets(TARGETS, "instance", 0.1, teacher), smooth_targets(TARGETS, "uniform", 0.1))
+
+
+def test_instance_needs_a_teacher():
+    with pytest.raises(ValueError, match="teacher probabilities"):
+        smooth_targets(TARGETS, "instance", 0.1)

@@ -8,7 +8,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lsml_core import tables  # noqa: E402
-from lsml_core.index_page import HEADLINE_FIGURE, HEADLINE_TABLE, write_headline, write_index  # noqa: E402
+from lsml_core.index_page import (  # noqa: E402
+    HEADLINE_FIGURE,
+    HEADLINE_TABLE,
+    clear_headline,
+    write_headline,
+    write_index,
+)
 
 
 def test_readable_words_for_booleans_missing_values_and_objects():
@@ -47,7 +53,7 @@ def test_styled_hides_the_index_and_formats_numbers():
 def test_index_page_leads_with_the_headline(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
-    write_headline(tmp_path, fig, "<table><tr><td>summary row</td></tr></table>")
+    write_headline(tmp_path, fig, tables.styled(pd.DataFrame({"summary": ["summary row"]})))
     assert (tmp_path / HEADLINE_FIGURE).read_bytes()[:4] == b"\x89PNG" and (tmp_path / HEADLINE_TABLE).is_file()
     page = write_index(tmp_path, "p", "d", [], [], [], "source", False, "Title", "score").read_text()
     assert page.index(f'<img src="{HEADLINE_FIGURE}"') < page.index("summary row") < page.index("<h2>Report</h2>")
@@ -63,3 +69,25 @@ def test_formats_apply_to_their_columns_only_and_text_is_aligned_left():
     html = tables.styled(frame, {"difference": "{:+.4f}"}).to_html()
     assert "+0.0123" in html and "0.123<" in html and "0.123456" not in html
     assert "text-align: left" in html and "white-space: nowrap" in html
+
+
+def test_headline_table_is_the_same_file_for_the_same_numbers(tmp_path):
+    fig, _ = plt.subplots()
+    frame = pd.DataFrame({"arm": ["none", "LS"], "value": [0.5, 0.25]})
+    write_headline(tmp_path / "a", fig, tables.styled(frame))
+    write_headline(tmp_path / "b", fig, tables.styled(frame))
+    for name in (HEADLINE_TABLE, HEADLINE_FIGURE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_clear_headline_removes_a_previous_reports_headline(tmp_path):
+    fig, _ = plt.subplots()
+    write_headline(tmp_path, fig, tables.styled(pd.DataFrame({"x": [1.0]})))
+    clear_headline(tmp_path)
+    assert not (tmp_path / HEADLINE_FIGURE).exists() and not (tmp_path / HEADLINE_TABLE).exists()
+
+
+def test_unnamed_multi_index_and_float32_nan():
+    frame = pd.DataFrame({"x": [np.float32("nan"), 1.0]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)]))
+    assert list(tables.flat(frame).columns) == ["level 0", "level 1", "x"]
+    assert tables.as_text(np.float32("nan"), "missing") == "missing"

@@ -16,7 +16,7 @@ from lsml_core.profiles import (
     check_max_batches,
     read_profile_yaml,
 )
-from lsml_core.smoothing import SCHEMES
+from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "grouped"
 DATASETS = {"fashion_digits": ("digit", "item"), "emnist": ("digit", "letter")}  # data set -> its groups, harder last
@@ -91,6 +91,8 @@ class TrainConfig:
         allowed = GROUPED_SMOOTHING if self.head == "grouped" else tuple(SCHEMES)
         for group, scheme in self.smoothing.items():
             check_choice(f"smoothing scheme of group {group!r} (head {self.head})", scheme, allowed)
+            if self.head == "flat":
+                check_scheme(scheme, self.epsilon)
         weights = [*self.group_weights.values(), self.sesemi_weight]
         if any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
             raise ValueError(

@@ -224,7 +224,10 @@ def ablations_figure(table: pd.DataFrame):
     ax.axvline(0, color="grey", linewidth=1)
     y = np.arange(len(labels))[::-1]
     if len(labels):
-        error = [table.difference - table["interval low"], table["interval high"] - table.difference]
+        error = [
+            (table.difference - table["interval low"]).clip(lower=0),
+            (table["interval high"] - table.difference).clip(lower=0),
+        ]
         ax.errorbar(table.difference, y, xerr=error, fmt="o", capsize=3)
     else:
         ax.text(0.5, 0.5, "no ablation has both of its runs finished", transform=ax.transAxes, ha="center")

@@ -12,8 +12,11 @@ with per-class thresholds t_c chosen on the held-out part of train (maximum F1 t
 
 Class means run over the classes with at least one positive (a class nobody predicts has precision 0),
 as scikit-learn's `precision_recall_fscore_support(average="macro", zero_division=0)` over those labels
-and mmpretrain's MultiLabelMetric; the overall ones pool every pair (scikit-learn's "micro"). ML-GCN and
-ASL print CF1 as 2 CP CR / (CP + CR) instead, which is never below the mean of the per-class F1s.
+(mmpretrain's MultiLabelMetric averages over every class: the same when every class has a positive); the
+overall ones pool every pair (scikit-learn's "micro"). ML-GCN and ASL print CF1 as 2 CP CR / (CP + CR)
+instead, which is never below the mean of the per-class F1s. Per-class thresholds are fitted on the
+held-out part's single-crop scores; on `test` (FiveCrop-averaged logits, a narrower spread) they apply as
+they are, so `tuned` on test also measures how well they transfer.
 """
 
 import numpy as np

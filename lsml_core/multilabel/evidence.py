@@ -20,7 +20,8 @@ CALIBRATION = ("ece_pooled", "ece_classwise", "brier", "nll")
 
 
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
-    """One row per finished run x reported split: mAP, per-image AP, calibration before and after T."""
+    """One row per finished run x reported split: mAP, per-image AP, the decision metrics (`<name>_<rule>`),
+    calibration before and after T."""
     rows = []
     for run_dir, config, metrics in finished_runs(profile_dir):
         train = config["train"]
@@ -108,8 +109,8 @@ def compare(
 
 
 def baseline_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
-    """Every smoothed arm against the baseline `none`."""
-    return [(a, "none") for a in sorted(runs.arm.unique()) if a != "none"]
+    """Every other arm (smoothed, or another loss) against the baseline `none`, in the reports' order."""
+    return [(a, "none") for a in arm_order(runs) if a != "none"]
 
 
 def instance_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:

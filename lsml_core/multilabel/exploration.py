@@ -28,7 +28,8 @@ def cooccurrence(targets: np.ndarray, classes: tuple[str, ...]) -> pd.DataFrame:
 def smoothing_example(
     target: np.ndarray, classes: tuple[str, ...], alpha: float, teacher_probs: np.ndarray
 ) -> pd.DataFrame:
-    """What each scheme makes of one multi-hot target vector (rows: schemes, columns: classes).
+    """What each scheme makes of one multi-hot target vector (rows: schemes, columns: classes); a scheme whose
+    alpha limit `alpha` reaches (`symmetric` from 0.5) is left out.
 
     `instance` needs a teacher; here any vector of class scores (e.g. class frequencies) illustrates it.
     """
@@ -36,6 +37,7 @@ def smoothing_example(
     teacher = torch.as_tensor(teacher_probs, dtype=torch.float32).reshape(1, -1)
     rows = {
         scheme: smooth_targets(hard, scheme, 0.0 if scheme == "none" else alpha, teacher)[0].numpy()
-        for scheme in SCHEMES
+        for scheme, spec in SCHEMES.items()
+        if alpha < spec.max_alpha
     }
     return pd.DataFrame(rows, index=list(classes)).T

@@ -8,7 +8,9 @@ With p = sigmoid(z) for logit z and target y in [0, 1] (hard, or smoothed by a s
                 (torchvision.ops.sigmoid_focal_loss; Lin et al. 2017)
     asymmetric  -[y (1 - p)^g+ log p + (1 - y) p_m^g- log(1 - p_m)],  p_m = max(p - m, 0),  g+ = 0, g- = 4, m = 0.05
                 (timm.loss.AsymmetricLossMultiLabel; Ridnik et al. 2021, the paper's defaults; for soft
-                targets timm blends the two focusing weights as (1 - p_t)^(g+ y + g- (1 - y)))
+                targets timm blends the two focusing weights as (1 - p_t)^(g+ y + g- (1 - y)); the gradient
+                flows through the focusing weight, timm's default, where the official ASL training
+                scripts stop it)
 
 Every smoothing scheme combines with every loss: the scheme makes the targets, the loss scores them.
 """

@@ -7,7 +7,7 @@ import seaborn as sns
 
 from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
-from lsml_core.multilabel.report import MODEL_NAMES
+from lsml_core.multilabel.report import MODEL_NAMES, arm_order
 from lsml_core.multilabel.summary import HEADLINE
 from lsml_core.plots import epoch_panels, heatmap, reliability_diagrams, run_curves  # noqa: F401 (the notebooks' figures in one place)
 
@@ -88,6 +88,12 @@ def per_class_pr_curves(arms: dict, classes: tuple[str, ...], title: str, column
     return fig
 
 
+def interval_errors(rows: pd.DataFrame) -> list:
+    """Error-bar lengths below and above each difference from its interval (0 where a percentile interval of
+    a nonlinear statistic does not contain the observed value)."""
+    return [(rows.difference - rows.ci_low).clip(lower=0), (rows.ci_high - rows.difference).clip(lower=0)]
+
+
 def effects_forest(effects: pd.DataFrame, title: str):
     """Each comparison's mAP difference with its 95% bootstrap interval; the zero line marks no effect."""
     labels = [
@@ -99,7 +105,7 @@ def effects_forest(effects: pd.DataFrame, title: str):
     ax.errorbar(
         effects.difference,
         y,
-        xerr=[effects.difference - effects.ci_low, effects.ci_high - effects.difference],
+        xerr=interval_errors(effects),
         fmt="o",
         capsize=3,
     )
@@ -161,7 +167,7 @@ def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
             row[1].errorbar(
                 group.noise,
                 group.difference,
-                yerr=[group.difference - group.ci_low, group.ci_high - group.difference],
+                yerr=interval_errors(group),
                 marker="o",
                 capsize=3,
                 label=name,
@@ -198,7 +204,7 @@ def headline(effects: pd.DataFrame, title: str):
     """One panel per headline metric: each arm's difference from the baseline with its 95% interval, per model."""
     compared = effects.dropna(subset=["difference"]) if "difference" in effects else effects.iloc[0:0]
     metrics = list(dict.fromkeys(compared.metric))
-    arms = list(dict.fromkeys(compared.arm))
+    arms = [a for a in arm_order(compared) if a in set(compared.arm)]
     models = list(dict.fromkeys(compared.model))
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(3.4 * max(len(metrics), 1), 0.45 * len(arms) + 1.6))
     axes = np.atleast_1d(axes)
@@ -210,13 +216,13 @@ def headline(effects: pd.DataFrame, title: str):
             ax.errorbar(
                 rows.difference,
                 y + offset,
-                xerr=[rows.difference - rows.ci_low, rows.ci_high - rows.difference],
+                xerr=interval_errors(rows),
                 fmt="o",
                 capsize=3,
                 label=MODEL_NAMES.get(model, model),
             )
         ax.axvline(0, color="grey", linestyle="--")
-        better = "higher is better" if HEADLINE[metric][1] else "lower is better"
+        better = "higher is better" if HEADLINE[metric] else "lower is better"
         ax.set(yticks=y, yticklabels=arms if ax is axes[0] else [], title=f"{metric} - none ({better})")
     fig.suptitle(title)
     fig.tight_layout()

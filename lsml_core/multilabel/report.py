@@ -55,6 +55,9 @@ PUBLISHED_DECISIONS = pd.DataFrame(
 )
 
 
+PUBLISHED_ALPHA = 0.1  # the smoothing degree of the original study's published numbers
+
+
 def summary_frame(profile_dir: Path) -> pd.DataFrame:
     """One row per run x split x metric: the long table behind every table and figure."""
     rows = []
@@ -160,8 +163,8 @@ def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
         if key not in ours.index:
             continue
         for scheme in ("uniform", "positive"):
-            column = next((c for c in ours.columns if c.startswith(scheme)), None)
-            if column is None:
+            column = arm(scheme, PUBLISHED_ALPHA)
+            if column not in ours.columns:
                 continue
             their_diff = theirs[scheme] - theirs["none"]
             our_diff = ours.loc[key, column] - ours.loc[key, "none"]
@@ -195,17 +198,22 @@ def histories(profile_dir: Path) -> pd.DataFrame:
 
 
 def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predictions]]:
-    """Predictions of one split per model and arm (lowest seed, clean labels), for the PR curves."""
+    """Predictions of one split per model and arm (lowest seed, clean labels, arms in the reports' order), for
+    the PR curves."""
     found: dict[str, dict[str, Predictions]] = {}
-    for run_dir, config, _ in finished_runs(profile_dir):
+    arms = []
+    for run_dir, config, _ in sorted(finished_runs(profile_dir), key=lambda run: run[1]["train"]["seed"]):
         train = config["train"]
         if train.get("label_noise"):
             continue
-        label = arm(train["scheme"], train["alpha"], train.get("loss", "bce"))
+        loss = train.get("loss", "bce")
+        label = arm(train["scheme"], train["alpha"], loss)
         path = run_dir / f"predictions_{split}.csv"
         if path.is_file() and label not in found.setdefault(train["model"], {}):
             found[train["model"]][label] = read_predictions(path)
-    return found
+            arms.append({"loss": loss, "scheme": train["scheme"], "alpha": train["alpha"]})
+    order = arm_order(pd.DataFrame(arms, columns=["loss", "scheme", "alpha"]))
+    return {model: {a: by_arm[a] for a in order if a in by_arm} for model, by_arm in found.items()}
 
 
 def data_source(profile: Profile, data_dir: Path) -> str:

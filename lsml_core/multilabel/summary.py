@@ -21,8 +21,8 @@ from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_c
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.report import MODEL_NAMES, arm_order
 
-# Headline metric: (column of the runs frame, higher is better).
-HEADLINE = {"mAP": ("map", True), "CF1": ("CF1_t0.5", True), "OF1": ("OF1_t0.5", True), "ECE": ("ece_pooled", False)}
+# Headline metric: higher is better.
+HEADLINE = {"mAP": True, "CF1": True, "OF1": True, "ECE": False}
 
 
 def ece_statistic(pred: Predictions, n_bins: int = N_BINS) -> Callable[[np.ndarray], np.ndarray]:
@@ -53,7 +53,8 @@ def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray
 
 def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", n_boot: int = 1000) -> pd.DataFrame:
     """One row per model x arm x headline metric (clean labels): the mean over seeds, and for every arm but
-    the baseline its difference from the baseline (seeds paired) with a 95% interval and a verdict."""
+    the baseline its difference from the baseline (seeds paired) with a 95% interval and a verdict. Every
+    value is computed from the predictions files, so runs written before a metric existed are scored too."""
     rows = runs[(runs.split == split) & (runs.noise == 0)]
     effects = []
     for model, group in rows.groupby("model"):
@@ -61,21 +62,37 @@ def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", 
         predictions = {
             run: read_predictions(Path(profile_dir) / "runs" / run / f"predictions_{split}.csv") for run in group.run
         }
+        check_same_images(predictions)
         stats = {run: statistics(pred) for run, pred in predictions.items()}
         n_images = len(next(iter(predictions.values())).ids)
+        observed = np.ones((1, n_images))
         for name in arm_order(group):
-            for metric, (column, _) in HEADLINE.items():
+            for metric in HEADLINE:
                 effects.append(
                     {
                         "model": model,
                         "arm": name,
                         "metric": metric,
                         "seeds": len(by_arm[name]),
-                        "value": group[group.arm == name][column].astype(float).mean(),
+                        "value": float(np.mean([stats[run][metric](observed)[0] for run in by_arm[name]])),
                         **against_baseline(by_arm, name, stats, metric, n_images, n_boot),
                     }
                 )
     return pd.DataFrame(effects)
+
+
+def check_same_images(predictions: dict[str, Predictions]) -> None:
+    """Raise ValueError unless every run's predictions hold the same images, labels and masks (pairing needs it)."""
+    runs = list(predictions)
+    first = predictions[runs[0]]
+    for run in runs[1:]:
+        other = predictions[run]
+        same = other.ids == first.ids and np.array_equal(other.targets, first.targets)
+        if not same or not np.array_equal(other.masks, first.masks):
+            raise ValueError(
+                f"runs {runs[0]} and {run} were evaluated on different images or labels; pairing them needs the "
+                "same split: rerun them on the same data (or with --force)"
+            )
 
 
 def against_baseline(by_arm: dict, name: str, stats: dict, metric: str, n_images: int, n_boot: int) -> dict:
@@ -99,11 +116,11 @@ def against_baseline(by_arm: dict, name: str, stats: dict, metric: str, n_images
 
 
 def interval_text(arm: str, difference: float, ci_low: float, ci_high: float) -> str:
-    """`+0.012 [+0.003, +0.020]`, `baseline` for the baseline, `n/a (no baseline run)` without a comparison."""
+    """`+0.012 [+0.003, +0.020]`, `baseline` for the baseline, `n/a (no paired baseline run)` without one."""
     if arm == "none":
         return "baseline"
     if pd.isna(difference):
-        return "n/a (no baseline run)"
+        return "n/a (no paired baseline run)"
     return f"{difference:+.3f} [{ci_low:+.3f}, {ci_high:+.3f}]"
 
 
@@ -137,8 +154,9 @@ def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     sentences = []
     for (model, metric), group in effects.dropna(subset=["difference"]).groupby(["model", "metric"], sort=False):
         higher, lower = group[group.ci_low > 0], group[group.ci_high < 0]
-        better, worse = (higher, lower) if HEADLINE[metric][1] else (lower, higher)
-        seeds = int(group.paired_seeds.min())
+        better, worse = (higher, lower) if HEADLINE[metric] else (lower, higher)
+        low, high = int(group.paired_seeds.min()), int(group.paired_seeds.max())
+        seeds = f"{low} paired seed{'s' if high > 1 else ''}" if low == high else f"{low}-{high} paired seeds"
 
         def listed(rows: pd.DataFrame) -> str:
             texts = [f"{r.arm} {interval_text(r.arm, r.difference, r.ci_low, r.ci_high)}" for r in rows.itertuples()]
@@ -146,7 +164,7 @@ def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
 
         sentences.append(
             f"{MODEL_NAMES.get(model, model)}, {split}, {metric} against the baseline "
-            f"({seeds} paired seed{'s' if seeds > 1 else ''}): better: {listed(better)}. Worse: {listed(worse)}. "
+            f"({seeds}): better: {listed(better)}. Worse: {listed(worse)}. "
             f"No clear difference: {len(group) - len(better) - len(worse)} of {len(group)} arms."
         )
     return sentences
