@@ -5,7 +5,7 @@ import pytest
 from scipy.special import expit
 
 from lsml_core.calibration import binary_ece
-from lsml_core.multilabel import evidence, summary
+from lsml_core.multilabel import evidence, plots, summary
 from lsml_core.multilabel.calibration import calibration_metrics
 from lsml_core.multilabel.config import run_name
 from lsml_core.multilabel.decisions import decision_metrics
@@ -159,6 +159,9 @@ def test_headline_effects_table_and_sentences(profile_dir):
     assert list(table.columns[:4]) == ["model", "arm", "seeds", "mAP"]
     assert table.loc[0, "mAP - none [95% CI]"] == "baseline" and table.loc[0, "model"] == "ResNet-18"
     assert table.set_index("arm").loc["uniform a=0.1", "mAP - none [95% CI]"].startswith("+")
+    figure = plots.headline(effects, "val")
+    assert [ax.get_title().split(" - ")[0] for ax in figure.axes] == list(summary.HEADLINE)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ARMS[1:]
     sentences = summary.headline_sentences(effects, "val")
     assert len(sentences) == len(summary.HEADLINE)
     assert "better: uniform a=0.05" in sentences[0] and "(2 paired seeds)" in sentences[0]

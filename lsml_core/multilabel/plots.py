@@ -7,7 +7,7 @@ import seaborn as sns
 
 from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
-from lsml_core.multilabel.report import MODEL_NAMES, arm_order
+from lsml_core.multilabel.report import MODEL_NAMES
 from lsml_core.multilabel.summary import HEADLINE
 from lsml_core.plots import epoch_panels, heatmap, reliability_diagrams, run_curves  # noqa: F401 (the notebooks' figures in one place)
 
@@ -204,7 +204,7 @@ def headline(effects: pd.DataFrame, title: str):
     """One panel per headline metric: each arm's difference from the baseline with its 95% interval, per model."""
     compared = effects.dropna(subset=["difference"]) if "difference" in effects else effects.iloc[0:0]
     metrics = list(dict.fromkeys(compared.metric))
-    arms = [a for a in arm_order(compared) if a in set(compared.arm)]
+    arms = list(dict.fromkeys(compared.sort_values("arm_rank").arm))
     models = list(dict.fromkeys(compared.model))
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(3.4 * max(len(metrics), 1), 0.45 * len(arms) + 1.6))
     axes = np.atleast_1d(axes)

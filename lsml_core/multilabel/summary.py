@@ -52,10 +52,12 @@ def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray
 
 
 def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", n_boot: int = 1000) -> pd.DataFrame:
-    """One row per model x arm x headline metric (clean labels): the mean over seeds, and for every arm but
+    """One row per model x arm (with its place in the reports' order) x headline metric (clean labels): the mean
+    over seeds, and for every arm but
     the baseline its difference from the baseline (seeds paired) with a 95% interval and a verdict. Every
     value is computed from the predictions files, so runs written before a metric existed are scored too."""
     rows = runs[(runs.split == split) & (runs.noise == 0)]
+    rank = {a: i for i, a in enumerate(arm_order(rows))}
     effects = []
     for model, group in rows.groupby("model"):
         by_arm = {a: g.set_index("seed").run for a, g in group.groupby("arm")}
@@ -72,6 +74,7 @@ def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", 
                     {
                         "model": model,
                         "arm": name,
+                        "arm_rank": rank[name],
                         "metric": metric,
                         "seeds": len(by_arm[name]),
                         "value": float(np.mean([stats[run][metric](observed)[0] for run in by_arm[name]])),
