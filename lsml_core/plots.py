@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 
 def heatmap(table: pd.DataFrame, title: str, fmt: str = "d", diverging: bool = False):
@@ -57,8 +58,8 @@ def run_curves(history: pd.DataFrame, panels: list[tuple[str, str, list[tuple[st
 
 
 def epoch_panels(histories: pd.DataFrame, value: str, ylabel: str, hue: str = "run", panel: str | None = None):
-    """A column of the stacked histories against the epoch: one line per `hue`, one panel per `panel` value
-    (mean and std over the other rows, e.g. seeds, when a line has several)."""
+    """A column of the stacked histories against the epoch: one line per `hue` (in the order the rows come),
+    one panel per `panel` value (mean and std over the other rows, e.g. seeds, when a line has several)."""
     groups = sorted(histories[panel].unique()) if panel else [None]
     fig, axes = plt.subplots(1, len(groups), figsize=(max(9, 5.5 * len(groups)), 4), squeeze=False, sharey=True)
     for ax, group in zip(axes.flat, groups):
@@ -66,6 +67,7 @@ def epoch_panels(histories: pd.DataFrame, value: str, ylabel: str, hue: str = "r
         several = rows.groupby([hue, "epoch"]).size().max() > 1
         sns.lineplot(rows, x="epoch", y=value, hue=hue, marker="o", ax=ax, errorbar=("sd", 1) if several else None)
         ax.set(title=group or "", ylabel=ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     return fig

@@ -5,7 +5,7 @@ import pytest
 from scipy.special import expit
 
 from lsml_core.calibration import binary_ece
-from lsml_core.multilabel import evidence, plots, summary
+from lsml_core.multilabel import evidence, plots, report, summary
 from lsml_core.multilabel.calibration import calibration_metrics
 from lsml_core.multilabel.config import run_name
 from lsml_core.multilabel.decisions import decision_metrics
@@ -180,3 +180,17 @@ def test_headline_refuses_runs_evaluated_on_different_images(tmp_path):
     path.write_text(path.read_text().replace("i1,", "i1b,", 1))
     with pytest.raises(ValueError, match="evaluated on different images or labels"):
         summary.headline_effects(tmp_path, evidence.runs_frame(tmp_path), "val", n_boot=10)
+
+
+def test_histories_come_in_the_reports_arm_order_with_model_names(tmp_path):
+    for scheme, alpha, loss in (("uniform", 0.1, "focal"), ("uniform", 0.1, "bce"), ("none", 0.0, "bce")):
+        run = tmp_path / "runs" / run_name("resnet18", scheme, alpha, 0, loss=loss)
+        write_json(
+            run / "config.json",
+            {"train": {"model": "resnet18", "scheme": scheme, "alpha": alpha, "seed": 0, "loss": loss}},
+        )
+        (run / "history.csv").write_text("epoch,train_loss\n1,0.5\n2,0.4\n")
+    stacked = report.histories(tmp_path)
+    assert list(dict.fromkeys(stacked.arm)) == ["none", "uniform a=0.1", "focal + uniform a=0.1"]
+    assert set(stacked.model) == {"ResNet-18"}
+    assert all(list(group.epoch) == [1, 2] for _, group in stacked.groupby("arm"))

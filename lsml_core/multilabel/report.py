@@ -186,15 +186,22 @@ def original_comparison(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def histories(profile_dir: Path) -> pd.DataFrame:
-    """Every run's history.csv stacked, with model, arm and seed columns for plotting."""
-    return results.histories(
+    """Every run's history.csv stacked, with model (by name), arm and seed columns for plotting; models and
+    arms in the reports' order (the figures' legends follow it)."""
+    stacked = results.histories(
         profile_dir,
         lambda config: {
             "model": config["train"]["model"],
             "seed": config["train"]["seed"],
+            "loss": config["train"].get("loss", "bce"),
+            "scheme": config["train"]["scheme"],
+            "alpha": config["train"]["alpha"],
             "arm": arm(config["train"]["scheme"], config["train"]["alpha"], config["train"].get("loss", "bce")),
         },
     )
+    if stacked.empty:
+        return stacked
+    return by_model_and_arm(stacked, stacked).assign(model=lambda f: f.model.map(lambda m: MODEL_NAMES.get(m, m)))
 
 
 def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predictions]]:
