@@ -20,15 +20,20 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = "d", diverging: bool = F
     return fig
 
 
-def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str):
-    """Per model x arm: observed frequency against mean predicted probability, before and after T."""
+def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str, per_row: int = 4):
+    """Per model x arm: observed frequency against mean predicted probability, before and after T; each
+    model's arms wrap after `per_row` panels."""
     models = sorted(curves)
-    n_arms = max(len(arms) for arms in curves.values())
-    fig, axes = plt.subplots(len(models), n_arms, figsize=(3.2 * n_arms, 3.2 * len(models)), squeeze=False)
+    columns = min(per_row, max(len(arms) for arms in curves.values()))
+    rows_of = {model: -(-len(curves[model]) // columns) for model in models}
+    n_rows = sum(rows_of.values())
+    fig, axes = plt.subplots(n_rows, columns, figsize=(3.2 * columns, 3.2 * n_rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for row, model in zip(axes, models):
-        for ax, (name, curve) in zip(row, curves[model].items()):
+    first_row = 0
+    for model in models:
+        panels = axes[first_row : first_row + rows_of[model]].flat
+        for ax, (name, curve) in zip(panels, curves[model].items()):
             ax.axis("on")
             ax.plot([0, 1], [0, 1], color="grey", linestyle="--")
             ax.plot(*curve["before"][:2], marker="o", label=f"before (ECE {curve['ece_before']:.3f})")
@@ -38,6 +43,7 @@ def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str):
             ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted", ylabel="observed")
             ax.set_title(f"{model}: {name}", fontsize=9)
             ax.legend(fontsize=7, loc="upper left")
+        first_row += rows_of[model]
     fig.suptitle(title)
     fig.tight_layout()
     return fig
