@@ -67,7 +67,8 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     ]
     for split in ("train", "val", "test"):
         table = metrics["splits"][split]
-        assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "calibration"}
+        assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
+        assert set(table["decisions"]) == {"t0.5", "top3", "tuned"}
         calibration = table["calibration"]
         assert set(calibration["before"]) == {"ece_pooled", "ece_classwise", "brier", "nll"}
         assert calibration["map_after_temperature"] == pytest.approx(table["voc2010"]["mAP"], abs=1e-12)
@@ -76,6 +77,7 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
         assert pred.scores.dtype == np.float32 and pred.classes == ("a", "b", "c", "d")
     assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30  # the training part, 40 - 10 held out
     assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
+    assert list(metrics["thresholds"]) == ["a", "b", "c", "d"]
 
 
 def test_instance_run_learns_from_its_teacher_under_label_noise(mosaic_voc, tmp_path):
