@@ -13,6 +13,7 @@ from lsml_core.grouped.report import (
     conclusions,
     pseudo_table,
     runs_on_test,
+    signed,
     summary_table,
     table_one,
 )
@@ -156,3 +157,10 @@ def test_test_and_pseudo_tables_hold_no_raw_missing_values():
     assert pseudo.run.tolist() == ["r0"]
     html = tables.styled(pseudo, missing="n/a (none kept)").to_html()
     assert "n/a (none kept)" in html and "None" not in html and "nan" not in html.lower()
+
+
+def test_differences_are_formatted_with_their_sign():
+    table = pd.DataFrame({"factor": ["head"], "difference": [0.01], "interval low": [-0.02], "Δ ECE item": [0.003]})
+    assert signed(table) == {c: "{:+.3f}" for c in ("difference", "interval low", "Δ ECE item")}
+    html = tables.styled(table, signed(table)).to_html()
+    assert "+0.010" in html and "-0.020" in html and "+0.003" in html

@@ -178,6 +178,14 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
     return pd.DataFrame(rows)
 
 
+def signed(table: pd.DataFrame) -> dict[str, str]:
+    """Formats that show a table's differences (difference, its interval, the Δ columns) with their sign."""
+    differences = [
+        c for c in table.columns if c in ("difference", "interval low", "interval high") or c.startswith("Δ")
+    ]
+    return {column: "{:+.3f}" for column in differences}
+
+
 def interval_text(low: float, high: float) -> str:
     """`[low, high]` of a difference's interval, signed."""
     return f"[{low:+.3f}, {high:+.3f}]"
