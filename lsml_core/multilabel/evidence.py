@@ -12,7 +12,7 @@ from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
-from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, run_columns
+from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, model_name, run_columns
 from lsml_core.results import finished_runs
 from lsml_core.smoothing import SCHEMES
 
@@ -129,7 +129,7 @@ def instance_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
 def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     """One sentence per comparison, its verdict read off the interval."""
     return [
-        f"{MODEL_NAMES.get(r.model, r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
+        f"{model_name(r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
         f"{r.arm} - {r.reference} = {r.difference:+.4f} mAP, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
         f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}"
         + (" (one seed: the interval does not cover training randomness)." if r.seeds == 1 else ".")
@@ -161,7 +161,7 @@ def alpha_sentences(sweep: pd.DataFrame, split: str) -> list[str]:
         values = group.set_index("alpha")[("map", "mean")]
         eces = group.set_index("alpha")[("ece_pooled", "mean")]
         sentences.append(
-            f"{MODEL_NAMES.get(model, model)}, {scheme}, {split}: best mAP {values.max():.3f} at alpha "
+            f"{model_name(model)}, {scheme}, {split}: best mAP {values.max():.3f} at alpha "
             f"{values.idxmax():g} (alpha 0: {values.get(0.0, np.nan):.3f}; range over alpha "
             f"{values.max() - values.min():.3f}); pooled ECE from {eces.get(0.0, np.nan):.3f} at alpha 0 "
             f"to {eces.iloc[-1]:.3f} at alpha {eces.index[-1]:g}."
@@ -217,7 +217,7 @@ def noise_sentences(effects: pd.DataFrame, split: str) -> list[str]:
         low, high = group.iloc[0], group.iloc[-1]
         trend = "grows" if high.difference > low.difference else "does not grow"
         sentences.append(
-            f"{MODEL_NAMES.get(model, model)}, {name} - none on {split}: {low.difference:+.4f} "
+            f"{model_name(model)}, {name} - none on {split}: {low.difference:+.4f} "
             f"[{low.ci_low:+.4f}, {low.ci_high:+.4f}] at noise {low.noise:g}, {high.difference:+.4f} "
             f"[{high.ci_low:+.4f}, {high.ci_high:+.4f}] at noise {high.noise:g}: the benefit {trend} "
             f"with noise ({high.verdict} at the highest rate)."
@@ -232,7 +232,7 @@ def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise:
     curves: dict[str, dict] = {}
     for r in rows.itertuples():
         pred = read_predictions(Path(profile_dir) / "runs" / r.run / f"predictions_{split}.csv")
-        curves.setdefault(MODEL_NAMES.get(r.model, r.model), {})[r.arm] = {
+        curves.setdefault(model_name(r.model), {})[r.arm] = {
             "before": reliability(pred.targets, pred.scores, pred.masks),
             "after": reliability(pred.targets, pred.scores, pred.masks, r.temperature),
             "temperature": r.temperature,
@@ -274,10 +274,10 @@ def decision_table(runs: pd.DataFrame, split: str, rule: str) -> pd.DataFrame:
     columns = {f"{name}_{rule}": name for name in DECISION_NAMES if f"{name}_{rule}" in rows}
     table = by_model_and_arm(rows.groupby(["model", "arm"])[["map", *columns]].mean().reset_index(), rows)
     table = table.rename(columns={"map": "mAP", **columns}).reset_index(drop=True)
-    return table.assign(model=table.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    return table.assign(model=table.model.map(model_name))
 
 
 def effects_view(effects: pd.DataFrame) -> pd.DataFrame:
     """A comparison table as the report shows it: models by name, the noise column only when some rate is not 0."""
-    view = effects.assign(model=effects.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    view = effects.assign(model=effects.model.map(model_name))
     return view if view.noise.any() else view.drop(columns="noise")

@@ -7,7 +7,7 @@ import seaborn as sns
 
 from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
-from lsml_core.multilabel.report import MODEL_NAMES
+from lsml_core.multilabel.report import model_name
 from lsml_core.multilabel.summary import HEADLINE
 from lsml_core.plots import epoch_panels, heatmap, reliability_diagrams, run_curves  # noqa: F401 (the notebooks' figures in one place)
 
@@ -97,7 +97,7 @@ def interval_errors(rows: pd.DataFrame) -> list:
 def effects_forest(effects: pd.DataFrame, title: str):
     """Each comparison's mAP difference with its 95% bootstrap interval; the zero line marks no effect."""
     labels = [
-        f"{MODEL_NAMES.get(r.model, r.model)}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
+        f"{model_name(r.model)}: {r.arm} - {r.reference}" + (f" (noise {r.noise:g})" if r.noise else "")
         for r in effects.itertuples()
     ]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(effects) + 1.2))
@@ -219,7 +219,7 @@ def headline(effects: pd.DataFrame, title: str):
                 xerr=interval_errors(rows),
                 fmt="o",
                 capsize=3,
-                label=MODEL_NAMES.get(model, model),
+                label=model_name(model),
             )
         ax.axvline(0, color="grey", linestyle="--")
         better = "higher is better" if HEADLINE[metric] else "lower is better"

@@ -82,6 +82,11 @@ def summary_frame(profile_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def model_name(model: str) -> str:
+    """A model as the reports name it (`ResNet-18` for `resnet18`); unknown models keep their key."""
+    return MODEL_NAMES.get(model, model)
+
+
 def run_columns(run_dir: Path, train: dict) -> dict:
     """What identifies a run in the report's frames: its name, model, loss, scheme, alpha, seed and noise rate."""
     return {
@@ -201,7 +206,7 @@ def histories(profile_dir: Path) -> pd.DataFrame:
     )
     if stacked.empty:
         return stacked
-    return by_model_and_arm(stacked, stacked).assign(model=lambda f: f.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    return by_model_and_arm(stacked, stacked).assign(model=lambda f: f.model.map(model_name))
 
 
 def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predictions]]:

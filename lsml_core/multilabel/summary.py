@@ -19,7 +19,7 @@ from lsml_core.calibration import N_BINS
 from lsml_core.multilabel.bootstrap import per_class_ap
 from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_counts
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
-from lsml_core.multilabel.report import MODEL_NAMES, arm_order
+from lsml_core.multilabel.report import arm_order, model_name
 
 # Headline metric: higher is better.
 HEADLINE = {"mAP": True, "CF1": True, "OF1": True, "ECE": False}
@@ -53,9 +53,9 @@ def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray
 
 def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", n_boot: int = 1000) -> pd.DataFrame:
     """One row per model x arm (with its place in the reports' order) x headline metric (clean labels): the mean
-    over seeds, and for every arm but
-    the baseline its difference from the baseline (seeds paired) with a 95% interval and a verdict. Every
-    value is computed from the predictions files, so runs written before a metric existed are scored too."""
+    over seeds, and for every arm but the baseline its difference from the baseline (seeds paired) with a 95%
+    interval and a verdict. Every value is computed from the predictions files, so runs written before a
+    metric existed are scored too."""
     rows = runs[(runs.split == split) & (runs.noise == 0)]
     rank = {a: i for i, a in enumerate(arm_order(rows))}
     effects = []
@@ -131,14 +131,7 @@ def headline_table(effects: pd.DataFrame) -> pd.DataFrame:
     """model x arm rows; per headline metric its mean over seeds and `difference [95% CI]` from the baseline."""
     if effects.empty:
         return pd.DataFrame()
-    effects = effects.reindex(
-        columns=[
-            *effects.columns.drop(["difference", "ci_low", "ci_high"], errors="ignore"),
-            "difference",
-            "ci_low",
-            "ci_high",
-        ]
-    )
+    effects = effects.assign(**{c: effects.get(c, np.nan) for c in ("difference", "ci_low", "ci_high")})
     texts = [interval_text(r.arm, r.difference, r.ci_low, r.ci_high) for r in effects.itertuples()]
     effects = effects.assign(text=texts)
     table = effects.drop_duplicates(["model", "arm"])[["model", "arm", "seeds"]].reset_index(drop=True)
@@ -146,7 +139,7 @@ def headline_table(effects: pd.DataFrame) -> pd.DataFrame:
         rows = effects[effects.metric == metric].reset_index(drop=True)
         table[metric] = rows.value
         table[f"{metric} - none [95% CI]"] = rows.text
-    return table.assign(model=table.model.map(lambda m: MODEL_NAMES.get(m, m)))
+    return table.assign(model=table.model.map(model_name))
 
 
 def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
@@ -166,7 +159,7 @@ def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
             return "; ".join(texts) or "no arm"
 
         sentences.append(
-            f"{MODEL_NAMES.get(model, model)}, {split}, {metric} against the baseline "
+            f"{model_name(model)}, {split}, {metric} against the baseline "
             f"({seeds}): better: {listed(better)}. Worse: {listed(worse)}. "
             f"No clear difference: {len(group) - len(better) - len(worse)} of {len(group)} arms."
         )
