@@ -18,19 +18,32 @@ Options:
   --data-dir DIR     where data sets are generated or looked for (default: data/)
   --force            redo runs that already finished (default: skip them, resume unfinished ones)
   --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
+  --executor NAME    local: one run after the other in this process (default); ray: each run a Ray task,
+                     as many at once as the CPUs and GPUs allow (this machine, or a cluster with --address)
+  --address ADDR     with ray: join a running Ray cluster ('auto' or HOST:PORT) instead of starting one here
+  --cpus-per-run N   CPUs (torch threads) of each run (default: local every core; ray 1 without GPUs,
+                     with GPUs the CPUs shared among the runs the GPUs hold at once)
+  --gpus-per-run N   with ray: GPUs of each run; 0.25 packs four runs on one GPU (default: 1 if there are GPUs)
   --setup-only       create the environment (.venv/ and the 'lsml' Jupyter kernel) and stop
   --test             run the test suite instead (must be the first option)
   -h, --help         this help
 
 The environment is .venv/ in the checkout (override with LSML_VENV); it is created or updated
 when pyproject.toml or constraints.txt change. On success the path of results/<profile>/index.html
-is printed; if any notebook failed, the failures are listed and the exit status is 1.
+is printed; if any notebook failed, the failures are listed and the exit status is 1. Two invocations
+on one results folder share the work: a run another process is training is waited for, then skipped.
 TXT
 }
 
 ensure_env() {
   local stamp="$VENV/.lsml-installed" want
   want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  # one installer at a time: a second invocation waits here, then finds the environment ready
+  exec 9>"$VENV.lock"
+  flock 9
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     return
   fi
@@ -74,7 +87,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --setup-only) setup_only=1; shift ;;
-    --profile|--results-dir|--data-dir)
+    --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
     --force) args+=("$1"); shift ;;

@@ -2,7 +2,8 @@
 
 Called by run_all.sh (`python -m lsml_core --profile demo`). The profile's `track:` chooses the track.
 Finished runs are skipped unless --force; a failed run does not stop the others; failures are listed
-at the end and make the exit status non-zero.
+at the end and make the exit status non-zero. `--executor ray` runs several runs at once on Ray (this
+machine, or a cluster with --address).
 """
 
 import argparse
@@ -10,8 +11,11 @@ import sys
 from pathlib import Path
 
 from lsml_core import tracks
+from lsml_core.executors import make_executor
+from lsml_core.notebooks import KERNEL
 from lsml_core.records import REPO_ROOT
-from lsml_core.runner import KERNEL, run_profile
+from lsml_core.runner import run_profile
+from lsml_core.scheduler import train_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,19 +32,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="redo finished runs")
     parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one run after the other in this process (default); ray: runs as Ray tasks, several at once",
+    )
+    parser.add_argument(
+        "--address", help="with ray: a running Ray cluster to join ('auto' or HOST:PORT); default: start one here"
+    )
+    parser.add_argument(
+        "--cpus-per-run",
+        type=float,
+        help="CPUs (torch threads) of each run (default: local every core; ray 1, or the CPUs shared by the GPU runs)",
+    )
+    parser.add_argument(
+        "--gpus-per-run",
+        type=float,
+        help="with ray: GPUs of each run, fractions pack several on one GPU (default: 1 if the cluster has GPUs, else 0)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    executor = None
     try:
         track, profile = tracks.load_profile(args.profile)
+        executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
         failures = run_profile(
-            track, profile, args.results_dir.resolve(), args.data_dir.resolve(), args.force, args.runs, args.kernel
+            track,
+            profile,
+            args.results_dir.resolve(),
+            args.data_dir.resolve(),
+            args.force,
+            args.runs,
+            args.kernel,
+            executor,
         )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if executor is not None:
+            executor.close()
     index = args.results_dir.resolve() / profile.name / "index.html"
     if failures:
         print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)

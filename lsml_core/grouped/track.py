@@ -5,8 +5,9 @@ from pathlib import Path
 from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import Profile, load_profile
 from lsml_core.grouped.evaluate import METRICS, is_complete
+from lsml_core.notebooks import Notebook
 from lsml_core.records import read_json
-from lsml_core.runner import Notebook, Track
+from lsml_core.runner import Track
 
 
 def val_exact_match(run_dir: Path) -> str:
@@ -14,12 +15,10 @@ def val_exact_match(run_dir: Path) -> str:
     return f"{read_json(run_dir / METRICS)['splits']['val']['exact_match']:.4f}"
 
 
-def phases(profile: Profile, runs_dir: Path) -> list:
-    """The runs without a teacher, then those that learn from one."""
-    return [
-        lambda: [r for r in profile.runs() if r.train.teacher is None],
-        lambda: [r for r in profile.runs() if r.train.teacher is not None],
-    ]
+def plan(profile: Profile, runs_dir: Path, settled) -> list:
+    """The runs without a teacher, then those that learn from one (each starts once its teacher settled)."""
+    runs = profile.runs()
+    return [r for r in runs if r.train.teacher is None] + [r for r in runs if r.train.teacher is not None]
 
 
 TRACK = Track(
@@ -27,7 +26,7 @@ TRACK = Track(
     title="Label smoothing, grouped track",
     load_profile=load_profile,
     prepare=lambda profile, data_dir: load_canvases(profile.data, data_dir).source,
-    phases=phases,
+    plan=plan,
     run_names=lambda profile: [r.name for r in profile.runs()],
     is_complete=is_complete,
     run_notebooks=(Notebook("2.0-train", "train and evaluate"),),

@@ -1,5 +1,10 @@
-"""The instance-based grid point chosen on validation, per model and seed, and the teachers to distil."""
+"""The instance-based grid point chosen on validation, per model and seed, and the teachers to distil.
 
+`settled(name)` says a run will not change any more in this invocation: a choice is made only among
+settled runs, and only once every grid point of its model and seed has settled.
+"""
+
+from collections.abc import Callable
 from pathlib import Path
 
 from lsml_core.multiclass.config import Profile, RunConfig
@@ -15,29 +20,45 @@ def val_score(run_dir: Path, metric: str) -> float:
     return before["accuracy"] if metric == "accuracy" else -before["log_loss"]
 
 
-def select_instance_runs(profile: Profile, runs_dir: Path) -> dict[str, dict]:
-    """Per `model-s<seed>`: every finished grid point's validation score and the best one (ties: first in grid order)."""
+def every_run(name: str) -> bool:
+    return True
+
+
+def group_of(run: RunConfig) -> str:
+    return f"{run.train.model}-s{run.train.seed}"
+
+
+def select_instance_runs(
+    profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run
+) -> dict[str, dict]:
+    """Per `model-s<seed>` whose grid points have all settled: every finished grid point's validation score
+    and the best one (ties: first in grid order)."""
+    grid = [run for run in profile.teacher_runs() if run.train.loss == "ils"]
+    waiting = {group_of(run) for run in grid if not settled(run.name)}
     chosen: dict[str, dict] = {}
-    for run in profile.teacher_runs():
-        if run.train.loss != "ils" or not is_complete(runs_dir / run.name):
+    for run in grid:
+        if group_of(run) in waiting or not is_complete(runs_dir / run.name):
             continue
-        entry = chosen.setdefault(f"{run.train.model}-s{run.train.seed}", {"scores": {}, "chosen": None})
+        entry = chosen.setdefault(group_of(run), {"scores": {}, "chosen": None})
         entry["scores"][run.name] = score = val_score(runs_dir / run.name, profile.grid.selection_metric)
         if entry["chosen"] is None or score > entry["scores"][entry["chosen"]]:
             entry["chosen"] = run.name
     return chosen
 
 
-def teachers_to_distil(profile: Profile, runs_dir: Path) -> list[str]:
-    """CE, LS and the chosen instance-based run of every model and seed (finished runs only); writes selection.json."""
-    chosen = select_instance_runs(profile, runs_dir)
+def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run) -> list[str]:
+    """CE, LS and the chosen instance-based run of every model and seed (settled, finished runs only);
+    writes selection.json."""
+    chosen = select_instance_runs(profile, runs_dir, settled)
     write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
     teachers = [
-        r.name for r in profile.teacher_runs() if r.train.loss in ("ce", "ls") and is_complete(runs_dir / r.name)
+        r.name
+        for r in profile.teacher_runs()
+        if r.train.loss in ("ce", "ls") and settled(r.name) and is_complete(runs_dir / r.name)
     ]
     return teachers + [entry["chosen"] for entry in chosen.values()]
 
 
-def student_runs(profile: Profile, runs_dir: Path) -> list[RunConfig]:
-    """The distillation runs of the finished teachers."""
-    return profile.student_runs(teachers_to_distil(profile, runs_dir))
+def student_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run) -> list[RunConfig]:
+    """The distillation runs of the settled, finished teachers."""
+    return profile.student_runs(teachers_to_distil(profile, runs_dir, settled))

@@ -1,4 +1,4 @@
-"""The single-label track as the runner sees it: teachers, then the students of the chosen teachers."""
+"""The single-label track as the runner sees it: teachers, and the students of the teachers chosen once settled."""
 
 from pathlib import Path
 
@@ -6,8 +6,9 @@ from lsml_core.multiclass.config import Profile, load_profile
 from lsml_core.multiclass.data import load_splits
 from lsml_core.multiclass.evaluate import METRICS, is_complete
 from lsml_core.multiclass.selection import student_runs
+from lsml_core.notebooks import Notebook
 from lsml_core.records import read_json
-from lsml_core.runner import Notebook, Track
+from lsml_core.runner import Track
 
 
 def run_names(profile: Profile) -> list[str]:
@@ -26,7 +27,7 @@ TRACK = Track(
     title="Label smoothing, single-label track",
     load_profile=load_profile,
     prepare=lambda profile, data_dir: load_splits(profile.data, data_dir).source,
-    phases=lambda profile, runs_dir: [profile.teacher_runs, lambda: student_runs(profile, runs_dir)],
+    plan=lambda profile, runs_dir, settled: profile.teacher_runs() + student_runs(profile, runs_dir, settled),
     run_names=run_names,
     is_complete=is_complete,
     run_notebooks=(Notebook("1.0-train", "train and evaluate"),),

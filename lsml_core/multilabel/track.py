@@ -5,15 +5,25 @@ from pathlib import Path
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.evaluate import is_complete
 from lsml_core.multilabel.report import summary_frame
-from lsml_core.multilabel.splits import prepare
+from lsml_core.multilabel.splits import build_splits, prepare
+from lsml_core.notebooks import Notebook
 from lsml_core.records import atomic_write_text, read_json
 from lsml_core.results import METRICS
-from lsml_core.runner import Notebook, Track
+from lsml_core.runner import Track
 
 
 def prepare_data(profile: Profile, data_dir: Path) -> str:
-    """Generate the demo data or find (download) VOC; returns where the images came from."""
-    return prepare(profile.data, data_dir)[2]
+    """Generate the demo data or find (download) VOC, and build the decoded-image caches every run reads
+    (so that runs executing at once never build one together); returns where the images came from.
+
+    Images that cannot be decoded leave the caches unbuilt: each run then reports them."""
+    source = prepare(profile.data, data_dir)[2]
+    if profile.data.data_path == "cached":
+        try:
+            build_splits(profile.data, data_dir)
+        except (ValueError, OSError) as exc:
+            print(f"note: the image caches were not built ({exc}); the runs will report it", flush=True)
+    return source
 
 
 def write_summary(profile_dir: Path) -> None:
@@ -32,7 +42,7 @@ TRACK = Track(
     title="Label smoothing for multi-label classification",
     load_profile=load_profile,
     prepare=prepare_data,
-    phases=lambda profile, runs_dir: [profile.runs],
+    plan=lambda profile, runs_dir, settled: profile.runs(),
     run_names=lambda profile: [r.name for r in profile.runs()],
     is_complete=is_complete,
     run_notebooks=(Notebook("2.0-train", "train"), Notebook("3.0-evaluate", "evaluate")),

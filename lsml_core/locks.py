@@ -1,0 +1,41 @@
+"""Locks on run folders and on a profile's shared steps, so that two `run_all.sh` on one results folder
+(or the tasks of one Ray cluster) never do the same work at once nor write the same file together.
+
+Each lock is an OS file lock (filelock: `flock` on Linux, which NFS clients honour across machines) in
+`<folder>/.locks/<name>.lock`; the system releases it when its holder exits, even by SIGKILL, so a
+killed process never leaves a stale lock behind.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+LOCK_DIR = ".locks"
+
+
+def lock_path(folder: Path, name: str) -> Path:
+    """Where the lock `name` of `folder` lives."""
+    return Path(folder) / LOCK_DIR / f"{name}.lock"
+
+
+@contextmanager
+def held(folder: Path, name: str, what: str, say: Callable[[str], None] = print) -> Iterator[bool]:
+    """Hold the lock `name` of `folder` for the block; if another process holds it, say so and wait.
+
+    Yields True when it had to wait (the other process may have done the work meanwhile)."""
+    path = lock_path(folder, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path)
+    waited = False
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(f"{what}: another process holds it, waiting for it to finish")
+        waited = True
+        lock.acquire()
+    try:
+        yield waited
+    finally:
+        lock.release()

@@ -1,0 +1,123 @@
+"""The executors end to end on a tiny profile (a teacher and two runs that learn from it): a Ray cluster of
+two nodes gives the results of the local executor to the bit; two invocations at once train every run
+once; SIGKILL at several points, then a rerun, gives the results of an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from ray.cluster_utils import Cluster
+
+from lsml_core.records import read_json
+from lsml_core.scheduler import EXECUTION
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parent.parent
+RUN_ALL = REPO / "run_all.sh"
+TINY = """name: tiny
+description: A teacher and two runs that learn from it, a few batches each.
+data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 32, fill_prob: 0.5, heldout_fraction: 0.25}
+train: {pretrained: false, epochs: 2, batch_size: 16, max_batches: 2, lr_backbone: 0.05, lr_head: 0.05}
+grid: {models: [mobilenet_v2], schemes: [none, instance], alphas: [0.1, 0.3], seeds: [0]}
+"""
+TEACHER = "mobilenet_v2-none-a0-s0"
+TAUGHT = ("mobilenet_v2-instance-a0.1-s0", "mobilenet_v2-instance-a0.3-s0")
+RESULTS = ("metrics.json", "predictions_train.csv", "predictions_val.csv", "predictions_test.csv", "model_best.pt")
+
+
+def command(base: Path, results: str, *options) -> list[str]:
+    """run_all.sh on the tiny profile with one CPU thread per run (results depend on the thread count)."""
+    paths = ("--profile", base / "tiny.yaml", "--results-dir", base / results, "--data-dir", base / "data")
+    return [str(RUN_ALL), *map(str, paths), "--cpus-per-run", "1", *map(str, options)]
+
+
+def run_all(base: Path, results: str, *options) -> subprocess.CompletedProcess:
+    return subprocess.run(command(base, results, *options), capture_output=True, text=True, timeout=900, cwd=REPO)
+
+
+def outputs(base: Path, results: str) -> dict[str, bytes]:
+    """Every result file of every run, by '<run>/<file>'."""
+    runs = base / results / "tiny" / "runs"
+    return {f"{run}/{name}": (runs / run / name).read_bytes() for run in (TEACHER, *TAUGHT) for name in RESULTS}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """The tiny profile run once, uninterrupted, by the local executor: the reference."""
+    base = tmp_path_factory.mktemp("executors")
+    (base / "tiny.yaml").write_text(TINY)
+    proc = run_all(base, "reference")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (
+        "without encryption" not in proc.stderr + proc.stdout and "KeyboardInterrupt" not in proc.stderr + proc.stdout
+    )
+    assert f"finished {TEACHER}" in proc.stdout and "running, 0 queued" in proc.stdout
+    return base
+
+
+def test_a_two_node_ray_cluster_gives_the_local_results_to_the_bit(base):
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        proc = run_all(base, "cluster", "--executor", "ray", "--address", cluster.address)
+    finally:
+        cluster.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "runs on the ray executor, 2 at once" in proc.stdout
+    assert outputs(base, "cluster") == outputs(base, "reference")
+    runs = base / "cluster" / "tiny" / "runs"
+    node = {run: read_json(runs / run / EXECUTION)["node"] for run in (TEACHER, *TAUGHT)}
+    # the two taught runs started together once the teacher ended: one on each node
+    assert node[TAUGHT[0]] != node[TAUGHT[1]] and node[TEACHER] in node.values()
+
+
+def test_two_invocations_at_once_train_every_run_once(base):
+    procs = [
+        subprocess.Popen(command(base, "shared", *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for extra in ((), ("--executor", "ray"))
+    ]
+    results = [proc.communicate(timeout=900) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err[-3000:] for _, err in results]
+    for run in (TEACHER, *TAUGHT):
+        assert sum(out.count(f"finished {run} (") for out, _ in results) == 1, run
+    assert outputs(base, "shared") == outputs(base, "reference")
+    assert (base / "shared" / "tiny" / "index.html").is_file()
+
+
+KILL_POINTS = (  # (what, the executor killed there, the file whose appearance triggers the kill)
+    ("the teacher after its first epoch", "ray", f"runs/{TEACHER}/checkpoint_last.pt"),
+    ("the teacher's evaluation", "local", f"runs/{TEACHER}/3.0-evaluate.ipynb"),
+    ("a taught run's training", "ray", f"runs/{TAUGHT[0]}/2.0-train.ipynb"),
+    ("the last run's records, before its HTML", "local", f"runs/{TAUGHT[1]}/metrics.json"),
+    ("the report", "local", "notebooks/5.0-report.ipynb"),
+)
+
+
+def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base):
+    profile_dir = base / "killed" / "tiny"
+    for what, executor, point in KILL_POINTS:
+        proc = subprocess.Popen(
+            command(base, "killed", "--executor", executor),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 600
+        while not (profile_dir / point).exists():
+            assert proc.poll() is None, f"the pipeline ended before {what} ({point})"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        time.sleep(2)  # the kernels notice their parent is gone and exit (ipykernel's parent poller)
+    proc = run_all(base, "killed")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert outputs(base, "killed") == outputs(base, "reference")
+    assert (profile_dir / "notebooks" / "5.0-report.html").is_file()
+    for run in (TEACHER, *TAUGHT):  # a run killed between its last record and its HTML was taken up again
+        assert (profile_dir / "runs" / run / "3.0-evaluate.html").is_file(), run

@@ -1,0 +1,46 @@
+"""Locks on run folders: a second process waits and says so; a holder killed by SIGKILL leaves no stale lock."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from lsml_core.locks import held, lock_path
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from lsml_core.locks import held
+with held(Path(sys.argv[1]), "run-a", "run a"):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def start_holder(folder, seconds: float) -> subprocess.Popen:
+    """Another process that holds the lock `run-a` of `folder` for `seconds`, once it says so."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_second_process_waits_for_the_holder_and_says_so(tmp_path):
+    holder, said = start_holder(tmp_path, 1.5), []
+    start = time.monotonic()
+    with held(tmp_path, "run-a", "run a", said.append) as waited:
+        assert holder.poll() == 0 and time.monotonic() - start > 0.5
+    assert waited and said == ["run a: another process holds it, waiting for it to finish"]
+    with held(tmp_path, "run-a", "run a", said.append) as waited:
+        assert not waited and len(said) == 1
+    assert lock_path(tmp_path, "run-a") == tmp_path / ".locks" / "run-a.lock"
+
+
+def test_a_holder_killed_by_sigkill_leaves_no_stale_lock(tmp_path):
+    holder, said = start_holder(tmp_path, 600), []
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    start = time.monotonic()
+    with held(tmp_path, "run-a", "run a", said.append) as waited:
+        assert not waited and said == [] and time.monotonic() - start < 5

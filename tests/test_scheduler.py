@@ -1,0 +1,219 @@
+"""The run loop of every track and executor: finished runs skipped, other configurations refused, --force
+redoes, a run starts as soon as its teacher settled, failures listed while the others go on."""
+
+import os
+from dataclasses import dataclass, field, replace
+
+import pytest
+import yaml
+
+from lsml_core import tracks
+from lsml_core.executors import LocalExecutor
+from lsml_core.fit import BEST_MODEL
+from lsml_core.notebooks import Failure, Notebook
+from lsml_core.records import read_json, write_json
+from lsml_core.runner import Track
+from lsml_core.scheduler import EXECUTION, Outcome, RunTask, Scheduler, check_patterns, selected, train_run
+
+
+@dataclass
+class Train:
+    teacher: str | None = None
+    epochs: int = 1
+
+
+@dataclass
+class FakeConfig:
+    name: str
+    value: int = 0
+    train: Train = field(default_factory=Train)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "value": self.value, "teacher": self.train.teacher}
+
+
+def finished(run_dir) -> bool:
+    return (run_dir / "done").is_file()
+
+
+def fake_track(plan) -> Track:
+    return Track(
+        name="fake",
+        title="fake",
+        load_profile=None,
+        prepare=None,
+        plan=plan,
+        run_names=None,
+        is_complete=finished,
+        run_notebooks=(Notebook("train", "train"),),
+    )
+
+
+def fake_work(calls: list, fail: tuple = ()):
+    """`train_run` whose notebooks are replaced by writing the run's config, its model (another one every
+    time) and its 'done' mark."""
+
+    def notebooks(task):
+        calls.append(task.name)
+        if task.name in fail:
+            return Failure(task.name, task.run_dir, "boom")
+        task.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(task.run_dir / "config.json", task.config)
+        (task.run_dir / BEST_MODEL).write_text(f"{task.name} model {len(calls)}")
+        (task.run_dir / "done").write_text("")
+        (task.run_dir / "train.html").write_text("")
+        return None
+
+    return lambda task, placement: train_run(task, placement, notebooks)
+
+
+def run(tmp_path, runs, calls, force=False, patterns=None, fail=(), executor=None):
+    """The failures of scheduling `runs` (a list, or a plan function) with the fake training."""
+    plan = runs if callable(runs) else lambda profile, runs_dir, settled: runs
+    scheduler = Scheduler(fake_track(plan), None, tmp_path, tmp_path / "data", force, "lsml", say=lambda text: None)
+    failures, planned = scheduler.run(executor or LocalExecutor(fake_work(calls, fail)), patterns)
+    return failures
+
+
+def test_runs_each_once_then_skips_finished(tmp_path):
+    calls = []
+    runs = [FakeConfig("a"), FakeConfig("b")]
+    assert run(tmp_path, runs, calls) == []
+    assert run(tmp_path, runs, calls) == []
+    assert calls == ["a", "b"]
+
+
+def test_refuses_a_folder_of_another_configuration_unless_forced(tmp_path):
+    calls = []
+    run(tmp_path, [FakeConfig("a", 1)], calls)
+    (failure,) = run(tmp_path, [FakeConfig("a", 2)], calls)
+    assert isinstance(failure, Failure) and "different configuration" in failure.error
+    assert calls == ["a"]
+    assert run(tmp_path, [FakeConfig("a", 2)], calls, force=True) == []
+    assert calls == ["a", "a"]
+
+
+def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):
+    calls = []
+    teacher, student = FakeConfig("teacher"), FakeConfig("student", train=Train(teacher="teacher"))
+    run(tmp_path, [teacher, student], calls)
+    run(tmp_path, [teacher, student], calls)
+    assert calls == ["teacher", "student"]  # nothing changed: both skipped
+    run(tmp_path, [teacher], calls, force=True)  # --force on the teacher alone
+    run(tmp_path, [teacher, student], calls)
+    assert calls == ["teacher", "student", "teacher", "student"]
+
+
+class ManualExecutor:
+    """Two runs at once; each `wait` ends the run that `order` names next among the running ones."""
+
+    name = "manual"
+
+    def __init__(self, work, order: list[str]):
+        self.work, self.order, self.running, self.log = work, order, {}, []
+
+    def slots(self) -> int:
+        return 2
+
+    def submit(self, task):
+        self.log.append(f"start {task.name}")
+        self.running[task.name] = task
+        return task.name
+
+    def wait(self, handles, timeout):
+        name = next(n for n in self.order if n in self.running)
+        self.order.remove(name)
+        self.log.append(f"end {name}")
+        return [(name, self.work(self.running.pop(name), {}))]
+
+
+def test_a_taught_run_starts_once_its_teacher_ended_not_after_every_run(tmp_path):
+    calls = []
+    runs = [FakeConfig("a"), FakeConfig("slow"), FakeConfig("b"), FakeConfig("a-taught", train=Train(teacher="a"))]
+    executor = ManualExecutor(fake_work(calls), ["a", "b", "a-taught", "slow"])
+    assert run(tmp_path, runs, calls, executor=executor) == []
+    assert executor.log == [
+        "start a", "start slow", "end a", "start b", "end b", "start a-taught", "end a-taught", "end slow",
+    ]  # fmt: skip
+
+
+def test_a_failed_run_is_listed_its_dependants_refused_and_the_others_go_on(tmp_path):
+    calls = []
+    runs = [FakeConfig("t"), FakeConfig("x"), FakeConfig("t-taught", train=Train(teacher="t"))]
+    failures = run(tmp_path, runs, calls, fail=("t",))
+    assert [f.what for f in failures] == ["t", "t-taught"] and calls == ["t", "x"]
+    assert "its teacher run t did not finish" in failures[1].error
+
+
+def test_a_task_that_raised_is_a_failure_and_the_others_go_on(tmp_path):
+    calls = []
+
+    def work(task, placement):
+        if task.name == "lost":
+            raise RuntimeError("the worker died")
+        return fake_work(calls)(task, placement)
+
+    failures = run(tmp_path, [FakeConfig("lost"), FakeConfig("b")], calls, executor=LocalExecutor(work))
+    assert [(f.what, f.error) for f in failures] == [("lost", "RuntimeError: the worker died")] and calls == ["b"]
+
+
+def test_a_plan_grows_with_runs_chosen_from_settled_ones(tmp_path):
+    calls, seen = [], []
+
+    def plan(profile, runs_dir, settled):
+        seen.append([name for name in ("a", "b") if settled(name)])
+        chosen = [FakeConfig("a-student", train=Train(teacher="a"))] if settled("a") and settled("b") else []
+        return [FakeConfig("a"), FakeConfig("b"), *chosen]
+
+    assert run(tmp_path, plan, calls) == []
+    assert calls == ["a", "b", "a-student"] and seen[0] == [] and seen[-1] == ["a", "b"]
+
+
+def test_runs_not_selected_count_as_settled_and_are_not_run(tmp_path):
+    calls = []
+    runs = [FakeConfig("a"), FakeConfig("a-taught", train=Train(teacher="a")), FakeConfig("b")]
+    (failure,) = run(tmp_path, runs, calls, patterns=["*-taught"])
+    assert calls == [] and "its teacher run a did not finish" in failure.error
+    run(tmp_path, runs, calls, patterns=["a"])
+    assert run(tmp_path, runs, calls, patterns=["*-taught"]) == [] and calls == ["a", "a-taught"]
+    assert selected("b", None) and not selected("b", ["a*"])
+
+
+def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran(tmp_path):
+    run_dir = tmp_path / "runs" / "a"
+    run_dir.mkdir(parents=True)
+    (run_dir / "done").write_text("")
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml")
+    outcome = train_run(task, {"executor": "local"})
+    assert outcome == Outcome("a", None, trained=False, note="another process finished it")
+    threads = []
+    outcome = train_run(
+        replace(task, redo=True, threads=3), {"node": "here"}, lambda t: threads.append(environ_threads())
+    )
+    assert outcome == Outcome("a", None, trained=True) and not (run_dir / "done").exists()
+    assert threads == [("3", "3")] and read_json(run_dir / EXECUTION)["node"] == "here"
+
+
+def environ_threads() -> tuple:
+    return os.environ.get("OMP_NUM_THREADS"), os.environ.get("MKL_NUM_THREADS")
+
+
+def test_runs_patterns_that_match_nothing_are_an_error_in_every_track():
+    for name in ("quick", "multiclass"):
+        track, profile = tracks.load_profile(name)
+        with pytest.raises(ValueError, match="matches none of"):
+            check_patterns(track.run_names(profile), ["no-such-run-*"])
+        check_patterns(track.run_names(profile), [f"{track.run_names(profile)[-1]}"])  # a student or a taught run
+
+
+def test_an_unknown_track_names_the_known_ones(tmp_path):
+    (tmp_path / "odd.yaml").write_text("track: grouped-by-mistake\nname: odd\n")
+    with pytest.raises(ValueError, match="unknown track 'grouped-by-mistake': choose one of multilabel, multiclass"):
+        tracks.load_profile(tmp_path / "odd.yaml")
+
+
+def test_the_recorded_profile_loads_back_as_the_profile_that_ran(tmp_path):
+    for name in ("study", "multiclass"):
+        track, profile = tracks.load_profile(name)
+        (tmp_path / "profile.yaml").write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+        assert tracks.load_profile(tmp_path / "profile.yaml") == (track, profile)
