@@ -31,30 +31,33 @@ Options:
 The environment is .venv/ in the checkout (override with LSML_VENV); it is created or updated
 when pyproject.toml or constraints.txt change. On success the path of results/<profile>/index.html
 is printed; if any notebook failed, the failures are listed and the exit status is 1. Two invocations
-on one results folder share the work: a run another process is training is waited for, then skipped.
+on one results folder share the work: a run another process is training is left to it (tried again
+after the other runs, then waited for and skipped).
 TXT
 }
 
-ensure_env() {
-  local stamp="$VENV/.lsml-installed" want
-  want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return
-  fi
-  # one installer at a time: a second invocation waits here, then finds the environment ready
-  exec 9>"$VENV.lock"
-  flock 9
-  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return
-  fi
+env_ready() {
+  [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.lsml-installed" 2>/dev/null)" = "$1" ]
+}
+
+install_env() {
   command -v python3 >/dev/null || { echo "error: python3 (3.10 or newer) is needed" >&2; exit 2; }
   echo "Setting up the environment in $VENV (first time: a few minutes; torch is large) ..."
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || {
     echo "error: could not create $VENV; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)" >&2; exit 2; }
   "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[test]"
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name lsml --display-name "Python (lsml)" >/dev/null
-  echo "$want" > "$stamp"
+  echo "$1" > "$VENV/.lsml-installed"
   echo "Environment ready: $VENV (Jupyter kernel 'lsml')."
+}
+
+ensure_env() {
+  local want
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
+  env_ready "$want" && return
+  # one installer at a time (the lock is held by this subshell only): a second invocation waits, then
+  # finds the environment ready
+  ( flock 9; env_ready "$want" || install_env "$want" ) 9>"$VENV.lock"
 }
 
 ensure_fashion_mnist() {

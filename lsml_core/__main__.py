@@ -14,8 +14,8 @@ from lsml_core import tracks
 from lsml_core.executors import make_executor
 from lsml_core.notebooks import KERNEL
 from lsml_core.records import REPO_ROOT
+from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
-from lsml_core.scheduler import train_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

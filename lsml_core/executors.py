@@ -1,11 +1,11 @@
 """Where runs execute: `local` (one after the other in this process, no Ray started) or `ray` (each run a
-Ray task, as many at once as the machine or cluster has CPUs and GPUs for).
+Ray task, as many at once as the nodes of the machine or cluster have CPUs and GPUs for).
 
 An executor takes `RunTask`s (`submit`) and hands back what ended (`wait`): (handle, Outcome or the
 exception that ended the task). `slots()` says how many runs may execute at once.
 """
 
-import math
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import replace
@@ -48,20 +48,53 @@ class LocalExecutor:
 
 
 def run_in_ray(work: Callable, task):
-    """A run as a Ray task: its placement (node, GPUs) recorded beside it."""
+    """A run as a Ray task: without GPUs it sees none (Ray leaves CUDA_VISIBLE_DEVICES alone then); its
+    placement (node, GPUs) is recorded beside it."""
     import ray
 
     context = ray.get_runtime_context()
-    placement = {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname()}
-    placement["gpus"] = [str(gpu) for gpu in ray.get_gpu_ids()]
+    gpus = [str(gpu) for gpu in ray.get_gpu_ids()]
+    if not gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    placement = {"executor": "ray", "node": context.get_node_id(), "host": socket.gethostname(), "gpus": gpus}
     return work(task, placement)
+
+
+def fits(available: float, per_run: float) -> int:
+    """How many runs of `per_run` fit in `available` (a little slack for fractions like 1/3)."""
+    return int(available / per_run + 1e-9)
+
+
+def runs_on_node(resources: dict, cpus: float, gpus: float) -> int:
+    """How many runs of `cpus` CPUs and `gpus` GPUs one node holds at once: a fraction of a GPU packs runs
+    on each GPU, whole GPUs are not shared."""
+    by_cpu = fits(resources.get("CPU", 0), cpus)
+    return min(by_cpu, gpu_runs(resources, gpus)) if gpus else by_cpu
+
+
+def gpu_runs(resources: dict, gpus: float) -> int:
+    """How many runs of `gpus` GPUs a node's GPUs hold at once (fractions packed on each GPU)."""
+    n_gpus = int(resources.get("GPU", 0))
+    return n_gpus * fits(1.0, gpus) if gpus < 1 else fits(n_gpus, gpus)
+
+
+def check_resources(cpus: float, gpus: float, nodes: list[dict]) -> None:
+    """Refuse resources per run that no node of the cluster can give a single run."""
+    if cpus <= 0 or gpus < 0:
+        raise ValueError(f"--cpus-per-run {cpus} must be positive and --gpus-per-run {gpus} at least 0")
+    if not any(runs_on_node(node, cpus, gpus) for node in nodes):
+        have = ", ".join(f"{node.get('CPU', 0):g} CPU / {node.get('GPU', 0):g} GPU" for node in nodes)
+        raise ValueError(
+            f"a run asks for {cpus:g} CPU(s) and {gpus:g} GPU(s) but no node of the Ray cluster has them "
+            f"(nodes: {have}): lower --cpus-per-run / --gpus-per-run"
+        )
 
 
 class RayExecutor:
     """Each run a Ray task with `cpus_per_run` CPUs and `gpus_per_run` GPUs (fractions pack several runs on a
     GPU); Ray gives the task only its GPUs (CUDA_VISIBLE_DEVICES) and the run's torch threads follow its
-    CPUs. A task lost with its worker or node is retried (`retries`). The tasks' own output stays in Ray's
-    logs: this process reports their starts, epochs and ends."""
+    CPUs. A task lost with its worker or node is retried (`retries`); the retry resumes the run. The
+    tasks' own output stays in Ray's logs: this process reports their starts, epochs and ends."""
 
     name = "ray"
 
@@ -76,15 +109,20 @@ class RayExecutor:
         import ray
 
         self.ray = ray
-        if address is None:
-            ray.init(include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES, log_to_driver=False)
+        if address is None:  # a new Ray instance on this machine, even where one is running
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                log_to_driver=False,
+            )
         else:
             ray.init(address=address, log_to_driver=False)
-        total = ray.cluster_resources()
-        self.gpus = gpus_per_run if gpus_per_run is not None else (1.0 if total.get("GPU", 0) >= 1 else 0.0)
-        self.cpus = cpus_per_run if cpus_per_run is not None else self.default_cpus(total)
         try:
-            check_resources(self.cpus, self.gpus, total)
+            nodes = self.nodes()
+            self.gpus = gpus_per_run if gpus_per_run is not None else float(any(n.get("GPU", 0) >= 1 for n in nodes))
+            self.cpus = cpus_per_run if cpus_per_run is not None else default_cpus(nodes, self.gpus)
+            check_resources(self.cpus, self.gpus, nodes)
         except ValueError:
             ray.shutdown()
             raise
@@ -92,25 +130,18 @@ class RayExecutor:
         self.remote = ray.remote(run_in_ray).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=retries)
         self.work = work
 
-    def default_cpus(self, total: dict) -> float:
-        """1 CPU per run without GPUs; with GPUs, the CPUs shared among the runs the GPUs hold at once."""
-        if not self.gpus:
-            return 1.0
-        return float(max(1, int(total.get("CPU", 1) // max(1, fits(total.get("GPU", 0), self.gpus)))))
+    def nodes(self) -> list[dict]:
+        """The resources of each live node."""
+        return [node["Resources"] for node in self.ray.nodes() if node["Alive"]]
 
     def slots(self) -> int:
-        total = self.ray.cluster_resources()
-        by_cpu = fits(total.get("CPU", 0), self.cpus) if self.cpus else math.inf
-        by_gpu = fits(total.get("GPU", 0), self.gpus) if self.gpus else math.inf
-        return max(1, min(by_cpu, by_gpu)) if math.isfinite(min(by_cpu, by_gpu)) else 1
+        return max(1, sum(runs_on_node(node, self.cpus, self.gpus) for node in self.nodes()))
 
     def submit(self, task):
         return self.remote.remote(self.work, replace(task, threads=self.threads))
 
     def wait(self, handles: list, timeout: float) -> list:
         ready, _ = self.ray.wait(handles, num_returns=len(handles), timeout=timeout, fetch_local=True)
-        if not ready:
-            return []
         done = []
         for handle in ready:
             try:
@@ -123,29 +154,22 @@ class RayExecutor:
         self.ray.shutdown()
 
 
-def fits(available: float, per_run: float) -> int:
-    """How many runs of `per_run` fit in `available` (a little slack for fractions like 1/3)."""
-    return int(available / per_run + 1e-9)
-
-
-def check_resources(cpus: float, gpus: float, total: dict) -> None:
-    """Refuse resources per run that the cluster cannot give a single run."""
-    if cpus <= 0 or gpus < 0:
-        raise ValueError(f"--cpus-per-run {cpus} must be positive and --gpus-per-run {gpus} at least 0")
-    if cpus > total.get("CPU", 0) or gpus > total.get("GPU", 0):
-        raise ValueError(
-            f"a run asks for {cpus} CPU(s) and {gpus} GPU(s) but the Ray cluster has {total.get('CPU', 0)} CPU(s) "
-            f"and {total.get('GPU', 0)} GPU(s): lower --cpus-per-run / --gpus-per-run"
-        )
+def default_cpus(nodes: list[dict], gpus: float) -> float:
+    """1 CPU per run without GPUs; with GPUs, each GPU node's CPUs shared among the runs its GPUs hold at once
+    (the smallest share over the GPU nodes)."""
+    if not gpus:
+        return 1.0
+    shares = [node.get("CPU", 1) // max(1, gpu_runs(node, gpus)) for node in nodes if node.get("GPU", 0) > 0]
+    return float(max(1, int(min(shares, default=1))))
 
 
 def make_executor(name: str, work: Callable, address: str | None, cpus: float | None, gpus: float | None):
     """The executor called `name` (local or ray); the Ray options are refused with `local`."""
-    if cpus is not None and cpus <= 0:
-        raise ValueError(f"--cpus-per-run {cpus} must be positive")
     if name == "local":
         if address is not None or gpus is not None:
             raise ValueError("--address and --gpus-per-run need --executor ray")
+        if cpus is not None and cpus <= 0:
+            raise ValueError(f"--cpus-per-run {cpus} must be positive")
         return LocalExecutor(work, cpus)
     if name == "ray":
         return RayExecutor(work, address, cpus, gpus)

@@ -1,20 +1,34 @@
 """The Jupyter kernel manager papermill starts every notebook's kernel with.
 
 Its kernels talk over local IPC sockets instead of TCP (ipykernel warns that TCP traffic is unencrypted),
-and it shuts them down without the SIGINT that jupyter_client sends first (ipykernel answers it with
-"KeyboardInterrupt caught in kernel"): the shutdown request alone stops an idle kernel.
+each kernel's sockets in a fresh folder of the machine's temporary directory (kernels started at the same
+moment never share a socket, and none is left in the repository), and it shuts them down without the
+SIGINT that jupyter_client sends first (ipykernel answers it with "KeyboardInterrupt caught in kernel"):
+the shutdown request alone stops an idle kernel.
 """
+
+import shutil
+import tempfile
+from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 
 class QuietKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager on IPC sockets whose shutdown does not interrupt the kernel first."""
+    """An AsyncKernelManager on IPC sockets of its own whose shutdown does not interrupt the kernel first."""
 
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return str(Path(tempfile.mkdtemp(prefix="lsml-kernel-")) / "ipc")
+
+    def cleanup_ipc_files(self) -> None:
+        super().cleanup_ipc_files()
+        shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
 
     async def _async_interrupt_kernel(self) -> None:
         if not self.shutting_down:

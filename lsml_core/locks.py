@@ -3,7 +3,8 @@
 
 Each lock is an OS file lock (filelock: `flock` on Linux, which NFS clients honour across machines) in
 `<folder>/.locks/<name>.lock`; the system releases it when its holder exits, even by SIGKILL, so a
-killed process never leaves a stale lock behind.
+killed process never leaves a stale lock behind. A file system without `flock` is an error, not a
+silent fallback to lock files that a killed holder would leave behind.
 """
 
 from collections.abc import Callable, Iterator
@@ -21,17 +22,24 @@ def lock_path(folder: Path, name: str) -> Path:
 
 
 @contextmanager
-def held(folder: Path, name: str, what: str, say: Callable[[str], None] = print) -> Iterator[bool]:
-    """Hold the lock `name` of `folder` for the block; if another process holds it, say so and wait.
+def held(
+    folder: Path, name: str, what: str, wait: bool = True, say: Callable[[str], None] = print
+) -> Iterator[bool | None]:
+    """Hold the lock `name` of `folder` for the block. If another process holds it: with `wait`, say so and
+    wait for it; without, do not take it.
 
-    Yields True when it had to wait (the other process may have done the work meanwhile)."""
+    Yields whether it had to wait (the other process may have done the work meanwhile), or None when
+    another process holds it and `wait` is False."""
     path = lock_path(folder, name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path)
+    lock = FileLock(path, fallback_to_soft=False)
     waited = False
     try:
         lock.acquire(timeout=0)
     except Timeout:
+        if not wait:
+            yield None
+            return
         say(f"{what}: another process holds it, waiting for it to finish")
         waited = True
         lock.acquire()

@@ -43,6 +43,8 @@ def epoch_text(name: str, row: dict, epochs: int | None) -> str:
 
 @dataclass
 class Running:
+    """A running run: where its history is written, its epochs, when it started, the epochs shown."""
+
     run_dir: Path
     epochs: int | None
     started: float
@@ -80,7 +82,13 @@ class Progress:
                 self.durations.append(seconds)
         return seconds
 
+    def handed_back(self, name: str) -> None:
+        """A run that did not start after all (another process held it): neither running nor finished."""
+        with self._lock:
+            self.running.pop(name)
+
     def time_left(self) -> float | None:
+        """Seconds until the queued and running runs are done, from the runs trained so far (None before)."""
         if not self.durations:
             return None
         mean = sum(self.durations) / len(self.durations)

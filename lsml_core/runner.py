@@ -18,7 +18,8 @@ from lsml_core.locks import held
 from lsml_core.notebooks import KERNEL, NOTEBOOK_DIR, Failure, Notebook, execute_all
 from lsml_core.profiles import PROFILE_FILE
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
-from lsml_core.scheduler import Scheduler, check_patterns, train_run
+from lsml_core.run_task import train_run
+from lsml_core.scheduler import Scheduler, check_patterns
 
 DATA_LOCK = "data"
 PROFILE_LOCK = "profile"
@@ -81,6 +82,8 @@ def run_profile(
         atomic_write_text(out / PROFILE_FILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
     print(f"runs on the {executor.name} executor, {executor.slots()} at once", flush=True)
     failures, planned = Scheduler(track, profile, out, data_dir, force, kernel).run(executor, patterns)
+    order = {name: i for i, name in enumerate(track.run_names(profile))}
+    planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     params = {"profile_dir": str(out), "data_dir": str(data_dir)}
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
         failures += execute_all(track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel)

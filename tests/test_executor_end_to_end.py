@@ -12,7 +12,7 @@ import pytest
 from ray.cluster_utils import Cluster
 
 from lsml_core.records import read_json
-from lsml_core.scheduler import EXECUTION
+from lsml_core.run_task import EXECUTION
 
 pytestmark = pytest.mark.e2e
 

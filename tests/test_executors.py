@@ -7,8 +7,16 @@ from pathlib import Path
 import pytest
 import ray
 
-from lsml_core.executors import LocalExecutor, RayExecutor, check_resources, fits, make_executor
-from lsml_core.scheduler import RunTask
+from lsml_core.executors import (
+    LocalExecutor,
+    RayExecutor,
+    check_resources,
+    default_cpus,
+    fits,
+    make_executor,
+    runs_on_node,
+)
+from lsml_core.run_task import RunTask
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's work functions travel to the workers
 
@@ -54,8 +62,20 @@ def test_bad_executor_options_are_refused_with_the_fix():
         make_executor("local", where, "auto", None, None)
     with pytest.raises(ValueError, match="must be positive"):
         make_executor("local", where, None, 0, None)
-    with pytest.raises(ValueError, match="asks for 3 CPU.* but the Ray cluster has 2 CPU.*lower --cpus-per-run"):
-        check_resources(3, 0, {"CPU": 2})
-    with pytest.raises(ValueError, match="lower --cpus-per-run / --gpus-per-run"):
-        check_resources(1, 1, {"CPU": 2})
+    with pytest.raises(ValueError, match="asks for 3 CPU.* no node .*nodes: 2 CPU / 0 GPU.*lower --cpus-per-run"):
+        check_resources(3, 0, [{"CPU": 2}])
+    head, gpu_node = {"CPU": 64}, {"CPU": 8, "GPU": 1}
+    with pytest.raises(ValueError, match="no node"):  # 72 CPUs in all, but on no single node
+        check_resources(72, 0, [head, gpu_node])
+    with pytest.raises(ValueError, match="no node"):  # 4 GPUs in all, one per node
+        check_resources(1, 4, [gpu_node] * 4)
+    check_resources(8, 1, [head, gpu_node])
     assert fits(1.0, 1 / 3) == 3 and fits(1.0, 0.25) == 4 and fits(3.0, 2.0) == 1
+
+
+def test_runs_per_node_pack_fractions_of_each_gpu_and_share_its_cpus():
+    two_gpus = {"CPU": 16, "GPU": 2}
+    assert runs_on_node(two_gpus, 1, 0.4) == 4  # two per GPU, not five
+    assert runs_on_node(two_gpus, 1, 0.25) == 8 and runs_on_node(two_gpus, 4, 0.25) == 4
+    assert runs_on_node(two_gpus, 1, 2) == 1 and runs_on_node({"CPU": 2}, 1, 0) == 2
+    assert default_cpus([{"CPU": 64}, two_gpus], 0.25) == 2.0 and default_cpus([two_gpus], 0) == 1.0

@@ -29,12 +29,22 @@ def start_holder(folder, seconds: float) -> subprocess.Popen:
 def test_a_second_process_waits_for_the_holder_and_says_so(tmp_path):
     holder, said = start_holder(tmp_path, 1.5), []
     start = time.monotonic()
-    with held(tmp_path, "run-a", "run a", said.append) as waited:
+    with held(tmp_path, "run-a", "run a", say=said.append) as waited:
         assert holder.poll() == 0 and time.monotonic() - start > 0.5
     assert waited and said == ["run a: another process holds it, waiting for it to finish"]
-    with held(tmp_path, "run-a", "run a", said.append) as waited:
-        assert not waited and len(said) == 1
+    with held(tmp_path, "run-a", "run a", say=said.append) as waited:
+        assert waited is False and len(said) == 1
     assert lock_path(tmp_path, "run-a") == tmp_path / ".locks" / "run-a.lock"
+
+
+def test_without_waiting_a_held_lock_is_not_taken(tmp_path):
+    holder, said = start_holder(tmp_path, 600), []
+    try:
+        with held(tmp_path, "run-a", "run a", wait=False, say=said.append) as waited:
+            assert waited is None and said == []
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_holder_killed_by_sigkill_leaves_no_stale_lock(tmp_path):
@@ -42,5 +52,5 @@ def test_a_holder_killed_by_sigkill_leaves_no_stale_lock(tmp_path):
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     start = time.monotonic()
-    with held(tmp_path, "run-a", "run a", said.append) as waited:
+    with held(tmp_path, "run-a", "run a", say=said.append) as waited:
         assert not waited and said == [] and time.monotonic() - start < 5

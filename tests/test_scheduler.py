@@ -10,10 +10,12 @@ import yaml
 from lsml_core import tracks
 from lsml_core.executors import LocalExecutor
 from lsml_core.fit import BEST_MODEL
+from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook
 from lsml_core.records import read_json, write_json
+from lsml_core.run_task import EXECUTION, Outcome, RunTask, train_run
 from lsml_core.runner import Track
-from lsml_core.scheduler import EXECUTION, Outcome, RunTask, Scheduler, check_patterns, selected, train_run
+from lsml_core.scheduler import Scheduler, check_patterns, selected
 
 
 @dataclass
@@ -157,6 +159,22 @@ def test_a_task_that_raised_is_a_failure_and_the_others_go_on(tmp_path):
     assert [(f.what, f.error) for f in failures] == [("lost", "RuntimeError: the worker died")] and calls == ["b"]
 
 
+def test_a_run_another_process_holds_is_tried_again_after_the_others_then_waited_for(tmp_path):
+    calls, tries = [], []
+    work = fake_work(calls)
+
+    def sometimes_busy(task, placement):
+        tries.append((task.name, task.wait))
+        if task.name == "a" and not task.wait:
+            return Outcome("a", None, trained=False, busy=True)
+        return work(task, placement)
+
+    runs = [FakeConfig("a"), FakeConfig("b"), FakeConfig("a-taught", train=Train(teacher="a"))]
+    assert run(tmp_path, runs, calls, executor=LocalExecutor(sometimes_busy)) == []
+    assert tries == [("a", False), ("b", False), ("a", True), ("a-taught", False)]
+    assert calls == ["b", "a", "a-taught"]
+
+
 def test_a_plan_grows_with_runs_chosen_from_settled_ones(tmp_path):
     calls, seen = [], []
 
@@ -183,15 +201,26 @@ def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran
     run_dir = tmp_path / "runs" / "a"
     run_dir.mkdir(parents=True)
     (run_dir / "done").write_text("")
-    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml")
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml", invocation="me")
     outcome = train_run(task, {"executor": "local"})
     assert outcome == Outcome("a", None, trained=False, note="another process finished it")
     threads = []
-    outcome = train_run(
-        replace(task, redo=True, threads=3), {"node": "here"}, lambda t: threads.append(environ_threads())
-    )
+    forced = replace(task, force=True, threads=3)
+    outcome = train_run(forced, {"node": "here"}, lambda t: threads.append(environ_threads()))
     assert outcome == Outcome("a", None, trained=True) and not (run_dir / "done").exists()
     assert threads == [("3", "3")] and read_json(run_dir / EXECUTION)["node"] == "here"
+    (run_dir / "partial").write_text("")  # a retry of the same invocation (a lost worker) resumes: no wipe
+    train_run(forced, {}, lambda t: None)
+    assert (run_dir / "partial").is_file() and not list(tmp_path.glob("runs/.trash-*"))
+    train_run(replace(forced, invocation="another"), {}, lambda t: None)  # another --force starts afresh
+    assert not (run_dir / "partial").exists()
+
+
+def test_train_run_hands_back_a_run_another_process_holds(tmp_path):
+    task = RunTask("a", {}, None, tmp_path / "runs" / "a", tmp_path, tmp_path, tmp_path, (), finished, "lsml")
+    with held(tmp_path, "runs/a", "run a"):
+        # a lock is per open file: another open file of the same lock stands for another process
+        assert train_run(task, {}, lambda t: None).busy
 
 
 def environ_threads() -> tuple:

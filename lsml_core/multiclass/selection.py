@@ -20,21 +20,21 @@ def val_score(run_dir: Path, metric: str) -> float:
     return before["accuracy"] if metric == "accuracy" else -before["log_loss"]
 
 
-def every_run(name: str) -> bool:
-    return True
-
-
 def group_of(run: RunConfig) -> str:
+    """The model and seed a grid point is chosen among: `model-s<seed>`."""
     return f"{run.train.model}-s{run.train.seed}"
 
 
-def select_instance_runs(
-    profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run
-) -> dict[str, dict]:
+def waiting_groups(profile: Profile, settled: Callable[[str], bool]) -> set[str]:
+    """The model-seed groups with a grid point not settled yet."""
+    return {group_of(run) for run in profile.teacher_runs() if run.train.loss == "ils" and not settled(run.name)}
+
+
+def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> dict[str, dict]:
     """Per `model-s<seed>` whose grid points have all settled: every finished grid point's validation score
     and the best one (ties: first in grid order)."""
     grid = [run for run in profile.teacher_runs() if run.train.loss == "ils"]
-    waiting = {group_of(run) for run in grid if not settled(run.name)}
+    waiting = waiting_groups(profile, settled)
     chosen: dict[str, dict] = {}
     for run in grid:
         if group_of(run) in waiting or not is_complete(runs_dir / run.name):
@@ -46,11 +46,12 @@ def select_instance_runs(
     return chosen
 
 
-def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run) -> list[str]:
+def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> list[str]:
     """CE, LS and the chosen instance-based run of every model and seed (settled, finished runs only);
-    writes selection.json."""
+    writes selection.json once every group has chosen."""
     chosen = select_instance_runs(profile, runs_dir, settled)
-    write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
+    if not waiting_groups(profile, settled):
+        write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
     teachers = [
         r.name
         for r in profile.teacher_runs()
@@ -59,6 +60,6 @@ def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str]
     return teachers + [entry["chosen"] for entry in chosen.values()]
 
 
-def student_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool] = every_run) -> list[RunConfig]:
+def student_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> list[RunConfig]:
     """The distillation runs of the settled, finished teachers."""
     return profile.student_runs(teachers_to_distil(profile, runs_dir, settled))
