@@ -30,7 +30,7 @@ def test_a_second_process_waits_for_the_holder_and_says_so(tmp_path):
     holder, said = start_holder(tmp_path, 1.5), []
     start = time.monotonic()
     with held(tmp_path, "run-a", "run a", say=said.append) as waited:
-        assert holder.poll() == 0 and time.monotonic() - start > 0.5
+        assert time.monotonic() - start > 0.5 and holder.wait(timeout=30) == 0  # it released, then exits
     assert waited and said == ["run a: another process holds it, waiting for it to finish"]
     with held(tmp_path, "run-a", "run a", say=said.append) as waited:
         assert waited is False and len(said) == 1
