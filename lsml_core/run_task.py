@@ -24,6 +24,7 @@ from lsml_core.records import file_sha256, read_json, write_json
 TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
 EXECUTION = "execution.json"  # in every run started: which invocation, where, how long (not a result)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+TRASH_DIR = ".trash"  # in the profile folder: run folders being deleted
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,15 @@ def started_by(run_dir: Path) -> str | None:
 
 def wipe(run_dir: Path) -> None:
     """Remove a run folder so that a kill midway never leaves a partial folder that looks finished: it is
-    renamed away first (one atomic step), then deleted."""
+    moved into the profile's `.trash/` first (one atomic step, outside `runs/`), then deleted, with what
+    an earlier killed wipe left there."""
     if not run_dir.exists():
         return
-    trash = run_dir.with_name(f".trash-{run_dir.name}-{uuid.uuid4().hex[:8]}")
-    os.replace(run_dir, trash)
-    shutil.rmtree(trash)
+    trash = run_dir.parent.parent / TRASH_DIR
+    trash.mkdir(exist_ok=True)
+    os.replace(run_dir, trash / f"{run_dir.name}-{uuid.uuid4().hex[:8]}")
+    for folder in trash.iterdir():
+        shutil.rmtree(folder, ignore_errors=True)  # another process may be deleting it too
 
 
 @contextmanager

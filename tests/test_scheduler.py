@@ -211,9 +211,11 @@ def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran
     assert threads == [("3", "3")] and read_json(run_dir / EXECUTION)["node"] == "here"
     (run_dir / "partial").write_text("")  # a retry of the same invocation (a lost worker) resumes: no wipe
     train_run(forced, {}, lambda t: None)
-    assert (run_dir / "partial").is_file() and not list(tmp_path.glob("runs/.trash-*"))
+    assert (run_dir / "partial").is_file()
+    (tmp_path / ".trash" / "left-by-a-killed-wipe").mkdir(parents=True)
     train_run(replace(forced, invocation="another"), {}, lambda t: None)  # another --force starts afresh
-    assert not (run_dir / "partial").exists()
+    assert not (run_dir / "partial").exists() and list((tmp_path / ".trash").iterdir()) == []
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["a"]
 
 
 def test_train_run_hands_back_a_run_another_process_holds(tmp_path):
