@@ -1,9 +1,10 @@
 """One run as a process executes it (this one, or a Ray worker): under its folder's lock, decide whether to
 skip, resume or start afresh, then execute its notebooks with its CPU threads, and record where it ran.
 
-A run is redone from scratch when --force asked for it in this invocation (a retry of the same invocation,
-after a lost worker, resumes instead) or when its teacher was retrained since it learnt from it; otherwise
-a finished run is skipped and an unfinished one resumes from its last epoch.
+A run is redone from scratch when --force asked for it and it was last started before this invocation
+began (a retry after a lost worker, or a run another invocation started meanwhile, is not), or when its
+teacher was retrained since it learnt from it; otherwise a finished run is skipped and an unfinished one
+resumes from its last epoch.
 """
 
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lsml_core.fit import BEST_MODEL
+from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook, execute_all
 from lsml_core.records import file_sha256, read_json, write_json
@@ -41,7 +42,7 @@ class RunTask:
     notebooks: tuple[Notebook, ...]
     is_complete: Callable[[Path], bool]
     kernel: str
-    invocation: str = ""
+    since: str = ""  # when the invocation began (ISO time, UTC): --force redoes runs started before it
     force: bool = False
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
     threads: int | None = None
@@ -59,15 +60,23 @@ class Outcome:
     note: str = ""
 
 
-def new_invocation() -> str:
-    """An id for one invocation of the run loop (tells its own interrupted runs from others')."""
-    return uuid.uuid4().hex
+def now() -> str:
+    """The present time as ISO text (UTC, microseconds): what execution.json records and `since` holds."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+def execution_record(run_dir: Path) -> dict:
+    """The run's execution.json ({} before it was first started)."""
+    path = run_dir / EXECUTION
+    return read_json(path) if path.is_file() else {}
 
 
 def finished(run_dir: Path, is_complete: Callable[[Path], bool], notebooks: tuple[Notebook, ...]) -> bool:
-    """A run is finished when its track says so and every run notebook was rendered (a run killed between
-    its last record and its HTML is taken up again: it resumes after its last epoch and re-evaluates)."""
-    return is_complete(run_dir) and all((run_dir / f"{nb.name}.html").is_file() for nb in notebooks)
+    """A run is finished when its track says so, its last execution did not fail and every run notebook was
+    rendered (a run killed between its last record and its HTML is taken up again: it resumes after its
+    last epoch and re-evaluates)."""
+    rendered = all((run_dir / f"{nb.name}.html").is_file() for nb in notebooks)
+    return is_complete(run_dir) and rendered and not execution_record(run_dir).get("failed", False)
 
 
 def teacher_fingerprint(teacher: str | None, run_dir: Path) -> dict | None:
@@ -79,15 +88,20 @@ def teacher_fingerprint(teacher: str | None, run_dir: Path) -> dict | None:
 
 
 def teacher_changed(teacher: str | None, run_dir: Path) -> bool:
-    """True when a run (finished or not) learnt from another model of its teacher than the present one."""
+    """True when a taught run (finished or not) learnt from another model of its teacher than the present
+    one, or trained without a record of which (a folder of an older version)."""
+    if not teacher:
+        return False
     stamp = run_dir / TEACHER_STAMP
-    return stamp.is_file() and read_json(stamp) != teacher_fingerprint(teacher, run_dir)
+    if not stamp.is_file():
+        return (run_dir / CHECKPOINT).is_file()
+    return read_json(stamp) != teacher_fingerprint(teacher, run_dir)
 
 
-def started_by(run_dir: Path) -> str | None:
-    """The invocation that last started the run, from its execution.json."""
-    path = run_dir / EXECUTION
-    return read_json(path).get("invocation") if path.is_file() else None
+def forced(task: "RunTask") -> bool:
+    """--force redoes a run last started before this invocation began (not one it or another started since)."""
+    started = execution_record(task.run_dir).get("started")
+    return task.force and (started is None or started < task.since)
 
 
 def wipe(run_dir: Path) -> None:
@@ -134,21 +148,21 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
-        redo = (task.force and started_by(task.run_dir) != task.invocation) or teacher_changed(
-            task.teacher, task.run_dir
-        )
+        redo = forced(task) or teacher_changed(task.teacher, task.run_dir)
         if not redo and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")
         if redo:
             wipe(task.run_dir)
-        record = {"invocation": task.invocation, **placement, "threads": task.threads}
+        record = {"started": now(), **placement, "threads": task.threads}
         write_json(task.run_dir / EXECUTION, record)
+        for notebook in task.notebooks:  # an earlier attempt's pages must not make the run look finished
+            (task.run_dir / f"{notebook.name}.html").unlink(missing_ok=True)
         if task.teacher:  # before training: a run killed midway is judged by it too
             write_json(task.run_dir / TEACHER_STAMP, teacher_fingerprint(task.teacher, task.run_dir))
         start = time.perf_counter()
         with thread_count(task.threads):
             failure = execute(task)
-        ended = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        ended = now()
         seconds = round(time.perf_counter() - start, 1)
         write_json(task.run_dir / EXECUTION, {**record, "seconds": seconds, "ended": ended, "failed": bool(failure)})
     return Outcome(task.name, failure, trained=True, note=note)

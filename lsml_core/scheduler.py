@@ -15,7 +15,7 @@ from pathlib import Path
 from lsml_core.notebooks import Failure
 from lsml_core.progress import EpochWatcher, Progress
 from lsml_core.results import same_config
-from lsml_core.run_task import Outcome, RunTask, finished, new_invocation, teacher_changed
+from lsml_core.run_task import Outcome, RunTask, finished, now, teacher_changed
 
 WAIT_S = 5.0
 
@@ -76,7 +76,7 @@ class Scheduler:
         self.track, self.profile, self.out, self.data_dir = track, profile, profile_dir, data_dir
         self.force, self.kernel, self.say = force, kernel, say
         self.runs_dir = profile_dir / "runs"
-        self.invocation = new_invocation()
+        self.since = now()
 
     def run(self, executor, patterns: list[str] | None) -> tuple[list[Failure], list[str]]:
         plan = Plan(patterns)
@@ -156,7 +156,7 @@ class Scheduler:
             notebooks=self.track.run_notebooks,
             is_complete=self.track.is_complete,
             kernel=self.kernel,
-            invocation=self.invocation,
+            since=self.since,
             force=self.force,
             wait=wait,
         )

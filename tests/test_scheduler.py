@@ -9,11 +9,12 @@ import yaml
 
 from lsml_core import tracks
 from lsml_core.executors import LocalExecutor
-from lsml_core.fit import BEST_MODEL
+from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook
 from lsml_core.records import read_json, write_json
-from lsml_core.run_task import EXECUTION, Outcome, RunTask, train_run
+from lsml_core.run_task import EXECUTION, Outcome, RunTask, now, teacher_changed, train_run
+from lsml_core.run_task import finished as finished_run
 from lsml_core.runner import Track
 from lsml_core.scheduler import Scheduler, check_patterns, selected
 
@@ -201,7 +202,7 @@ def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran
     run_dir = tmp_path / "runs" / "a"
     run_dir.mkdir(parents=True)
     (run_dir / "done").write_text("")
-    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml", invocation="me")
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml", since=now())
     outcome = train_run(task, {"executor": "local"})
     assert outcome == Outcome("a", None, trained=False, note="another process finished it")
     threads = []
@@ -209,11 +210,11 @@ def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran
     outcome = train_run(forced, {"node": "here"}, lambda t: threads.append(environ_threads()))
     assert outcome == Outcome("a", None, trained=True) and not (run_dir / "done").exists()
     assert threads == [("3", "3")] and read_json(run_dir / EXECUTION)["node"] == "here"
-    (run_dir / "partial").write_text("")  # a retry of the same invocation (a lost worker) resumes: no wipe
+    (run_dir / "partial").write_text("")  # started since the invocation began (a retry, another's): no wipe
     train_run(forced, {}, lambda t: None)
     assert (run_dir / "partial").is_file()
     (tmp_path / ".trash" / "left-by-a-killed-wipe").mkdir(parents=True)
-    train_run(replace(forced, invocation="another"), {}, lambda t: None)  # another --force starts afresh
+    train_run(replace(forced, since=now()), {}, lambda t: None)  # a later --force invocation starts afresh
     assert not (run_dir / "partial").exists() and list((tmp_path / ".trash").iterdir()) == []
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["a"]
 
@@ -248,3 +249,28 @@ def test_the_recorded_profile_loads_back_as_the_profile_that_ran(tmp_path):
         track, profile = tracks.load_profile(name)
         (tmp_path / "profile.yaml").write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
         assert tracks.load_profile(tmp_path / "profile.yaml") == (track, profile)
+
+
+def test_a_failed_or_untraceable_run_is_not_taken_as_finished(tmp_path):
+    run_dir = tmp_path / "runs" / "s"
+    run_dir.mkdir(parents=True)
+    for name in ("done", "train.html"):
+        (run_dir / name).write_text("")
+    notebooks = (Notebook("train", "train"),)
+    assert finished_run(run_dir, finished, notebooks)
+    write_json(run_dir / EXECUTION, {"failed": True})  # a cell after the metrics raised
+    assert not finished_run(run_dir, finished, notebooks)
+    assert not teacher_changed("t", run_dir) and not teacher_changed(None, run_dir)
+    (run_dir / CHECKPOINT).write_text("")  # trained, but without a record of its teacher (an older version)
+    assert teacher_changed("t", run_dir) and not teacher_changed(None, run_dir)
+
+
+def test_train_run_removes_an_earlier_attempts_pages_before_executing(tmp_path):
+    run_dir = tmp_path / "runs" / "a"
+    run_dir.mkdir(parents=True)
+    (run_dir / "train.html").write_text("an earlier, failed attempt")
+    notebooks = (Notebook("train", "train"),)
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, notebooks, finished, "lsml", since=now())
+    seen = []
+    train_run(task, {}, lambda t: seen.append((run_dir / "train.html").exists()))
+    assert seen == [False]
