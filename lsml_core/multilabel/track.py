@@ -17,13 +17,12 @@ def prepare_data(profile: Profile, data_dir: Path) -> str:
     (so that runs executing at once never build one together); returns where the images came from.
 
     Images that cannot be decoded leave the caches unbuilt: each run then reports them."""
-    source = prepare(profile.data, data_dir)[2]
     if profile.data.data_path == "cached":
         try:
-            build_splits(profile.data, data_dir)
+            return build_splits(profile.data, data_dir).source
         except (ValueError, OSError) as exc:
             print(f"note: the image caches were not built ({exc}); the runs will report it", flush=True)
-    return source
+    return prepare(profile.data, data_dir)[2]
 
 
 def write_summary(profile_dir: Path) -> None:
