@@ -14,6 +14,7 @@ from lsml_core.multilabel.metrics import (
     micro_precision_recall,
     precision_recall,
     sample_average_precision,
+    step_average_precision,
 )
 
 
@@ -169,6 +170,19 @@ def test_sample_ap_matches_per_row_loop():
     ]
     assert sample_average_precision(targets, scores, mask=mask) == pytest.approx(np.mean(expected))
     assert np.isnan(sample_average_precision(np.zeros((2, 3)), np.ones((2, 3))))
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_step_ap_equals_scikit_learns_ap_with_and_without_ties(ties):
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(1, 25))
+        targets = rng.random(n) < 0.4
+        targets[rng.integers(n)] = True
+        scores = rng.integers(0, 4, n).astype(np.float32) if ties else rng.normal(size=n).astype(np.float32)
+        assert step_average_precision(targets, scores) == pytest.approx(
+            average_precision_score(targets, scores), abs=1e-12
+        )
 
 
 def test_micro_pr_pools_all_pairs():

@@ -101,10 +101,21 @@ def mean_average_precision(targets, scores, method: str = "voc2010", mask=None) 
     return _nanmean(average_precision(targets, scores, method=method, mask=mask))
 
 
+def step_average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
+    """sklearn's AP of one binary ranking with a positive, without its per-call checks:
+    sum over blocks of tied scores, best first, of (R_k - R_{k-1}) * P_k."""
+    order = np.argsort(-scores, kind="mergesort")
+    ranked, hits = scores[order], targets[order]
+    ends = np.append(np.flatnonzero(np.diff(ranked)), len(ranked) - 1)  # last index of each block of ties
+    tp = np.cumsum(hits)[ends]
+    precision, recall = tp / (ends + 1), tp / tp[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
 def sample_average_precision(targets, scores, mask=None) -> float:
-    """The original study's per-image AP: sklearn AP over one image's class scores, averaged over images."""
+    """The original study's per-image AP: sklearn's AP over one image's class scores, averaged over images."""
     targets, scores, mask = _checked(targets, scores, mask, ndim=2)
-    per_image = [average_precision_score(t[m], s[m]) for t, s, m in zip(targets, scores, mask) if t[m].any()]
+    per_image = [step_average_precision(t[m], s[m]) for t, s, m in zip(targets, scores, mask) if t[m].any()]
     return float(np.mean(per_image)) if per_image else float("nan")
 
 
