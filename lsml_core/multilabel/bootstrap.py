@@ -53,43 +53,30 @@ def paired_bootstrap(
             f"need the same number (>= 1) of baseline and other runs, got {len(baseline)} and {len(other)}"
         )
     n_images = np.shape(targets)[0]
-    observed_weights = np.ones((1, n_images))
 
-    def class_diff(weights):
-        return np.mean(
-            [
-                per_class_ap(targets, o, mask, weights) - per_class_ap(targets, b, mask, weights)
-                for b, o in zip(baseline, other)
-            ],
-            axis=0,
-        )
-
-    def map_diff(weights):
-        return np.mean(
-            [
-                np.nanmean(per_class_ap(targets, o, mask, weights), axis=1)
-                - np.nanmean(per_class_ap(targets, b, mask, weights), axis=1)
-                for b, o in zip(baseline, other)
-            ],
-            axis=0,
-        )
+    def differences(weights) -> tuple[np.ndarray, np.ndarray]:
+        """(mAP difference [B], per-class AP difference [B, n_classes]) under each row of `weights`,
+        averaged over the paired runs; each run's per-class AP computed once for both."""
+        maps, classes = [], []
+        for b, o in zip(baseline, other):
+            ap_b, ap_o = per_class_ap(targets, b, mask, weights), per_class_ap(targets, o, mask, weights)
+            maps.append(np.nanmean(ap_o, axis=1) - np.nanmean(ap_b, axis=1))
+            classes.append(ap_o - ap_b)
+        return np.mean(maps, axis=0), np.mean(classes, axis=0)
 
     counts = resample_counts(n_images, n_boot, seed)
-    boot_map, boot_class = [], []
-    for start in range(0, n_boot, CHUNK):
-        chunk = counts[start : start + CHUNK]
-        boot_map.append(map_diff(chunk))
-        boot_class.append(class_diff(chunk))
+    boot_map, boot_class = zip(*(differences(counts[start : start + CHUNK]) for start in range(0, n_boot, CHUNK)))
     boot_map, boot_class = np.concatenate(boot_map), np.concatenate(boot_class)
+    observed_map, observed_class = differences(np.ones((1, n_images)))
     low, high = percentile_interval(boot_map, level)
     tail = 100 * (1 - level) / 2
     class_low, class_high = np.nanpercentile(boot_class, [tail, 100 - tail], axis=0)
     return {
-        "difference": float(map_diff(observed_weights)[0]),
+        "difference": float(observed_map[0]),
         "ci_low": low,
         "ci_high": high,
         "level": level,
         "n_boot": n_boot,
         "n_runs": len(baseline),
-        "per_class": {"difference": class_diff(observed_weights)[0], "ci_low": class_low, "ci_high": class_high},
+        "per_class": {"difference": observed_class[0], "ci_low": class_low, "ci_high": class_high},
     }
