@@ -1,4 +1,4 @@
-"""Training of one run, for every track: device and mixed precision, the epoch loop with checkpoint,
+"""Training of one run, for every track: device, the epoch loop with checkpoint,
 resume and best epoch, loss read-back, the non-finite stop, per-epoch seeds, predictions, teachers.
 
 A track supplies its model, optimiser, schedule, one training pass and one validation; this module
@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from lsml_core.compute import Compute, device_default
 from lsml_core.records import REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record, write_json
 from lsml_core.seeding import make_deterministic, seed_everything
 
@@ -51,24 +52,16 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return seed * 10_007 + epoch
 
 
-def autocast(device: torch.device):
-    """Mixed precision (float16) on CUDA; a no-op context on CPU, which stays in float32."""
-    return torch.autocast(device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda")
-
-
-def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
-    """The loss scaler of float16 training on CUDA; disabled (a pass-through) elsewhere."""
-    return torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-
-
 def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     """The model compiled with torch.compile when asked; it shares its parameters with `model`."""
     return torch.compile(model) if enabled else model
 
 
-def run_record(device: torch.device, source: str) -> dict:
-    """environment.json of a run: what produced it, on which device, from which data."""
-    return {**environment_record(REPO_ROOT), "device": str(device), "data_source": source}
+def run_record(device: torch.device, source: str, compute: Compute | None = None) -> dict:
+    """environment.json of a run: what produced it, on which device, in which format and precision, from which data."""
+    compute = compute or device_default(device)
+    numerics = {"memory_format": compute.memory_format, "precision": compute.precision}
+    return {**environment_record(REPO_ROOT), "device": str(device), **numerics, "data_source": source}
 
 
 class LossLog:
@@ -119,19 +112,23 @@ def train_pass(
     max_batches: int | None,
     desc: str,
     total: int | None = None,
+    compute: Compute | None = None,
 ) -> float:
-    """One pass over (images, *labels) batches; returns the mean training loss.
+    """One pass over (images, *labels) batches in `compute`'s format and precision (the device's default
+    without it); returns the mean training loss.
 
     `loss_of(logits, images, *labels)` gets float32 logits and the batch on the device.
     """
+    compute = compute or device_default(device)
     model.train()
     losses = LossLog(desc, READBACK_EVERY.get(device.type, 1))
     total = min(total, max_batches) if total is not None and max_batches else total
     for step, (images, *labels) in enumerate(tqdm(batches, total=total, desc=desc, mininterval=10)):
         if max_batches is not None and step >= max_batches:
             break
-        images, labels = images.to(device, non_blocking=True), [t.to(device, non_blocking=True) for t in labels]
-        with autocast(device):
+        images = compute.inputs(images.to(device, non_blocking=True))
+        labels = [t.to(device, non_blocking=True) for t in labels]
+        with compute.autocast(device):
             logits = model(images)
         loss = loss_of(logits.float(), images, *labels)
         optimizer.zero_grad(set_to_none=True)
@@ -142,26 +139,29 @@ def train_pass(
     return losses.mean()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(
     model: torch.nn.Module,
     images: Iterable[torch.Tensor],
     device: torch.device,
     forward: Callable | None = None,
     desc: str = "",
+    compute: Compute | None = None,
 ) -> np.ndarray:
-    """float32 outputs of `forward(model, images)` (default: the model) for every batch, in order.
+    """float32 outputs of `forward(model, images)` (default: the model) for every batch, in order, in
+    `compute`'s format and precision (the device's default without it), without autograd.
 
     The outputs stay on the device until the end: copying each batch back would make the host wait
     for the device every batch instead of preparing the next one. Non-finite outputs mean the model
     diverged: that stops the run with the advice to lower the learning rate.
     """
+    compute = compute or device_default(device)
     model.eval()
     forward = forward or (lambda net, x: net(x))
     outputs = []
     for batch in images:
-        with autocast(device):
-            outputs.append(forward(model, batch.to(device, non_blocking=True)).float())
+        with compute.autocast(device):
+            outputs.append(forward(model, compute.inputs(batch.to(device, non_blocking=True))).float())
     result = torch.cat(outputs).cpu().numpy()
     if not np.isfinite(result).all():
         raise NonFiniteLossError(
@@ -201,10 +201,12 @@ class Epoch:
 
 
 class Fit:
-    """The checkpointed state of one run (model, optimiser, schedule, scaler, history, best epoch)."""
+    """The checkpointed state of one run (model, optimiser, schedule, scaler, history, best epoch), and the
+    format and precision it computes in (the device's default when not given)."""
 
-    def __init__(self, cfg, model, optimizer, scheduler, scaler):
+    def __init__(self, cfg, model, optimizer, scheduler, scaler, compute: Compute | None = None):
         self.cfg, self.model, self.optimizer, self.scheduler, self.scaler = cfg, model, optimizer, scheduler, scaler
+        self.compute = compute
         self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
 
     def state(self) -> dict:
@@ -264,7 +266,7 @@ def fit(
     run_dir = Path(run_dir)
     if (run_dir / CHECKPOINT).is_file():
         run.load(run_dir / CHECKPOINT, device)
-    write_run_records(run_dir, run.cfg, device, source)
+    write_run_records(run_dir, run.cfg, device, source, run.compute)
     while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
         number = run.epoch + 1
         seed_everything(epoch_seed(seed, number))
@@ -286,8 +288,8 @@ def fit(
     return pd.DataFrame(run.history)
 
 
-def write_run_records(run_dir: Path, cfg, device: torch.device, source: str) -> None:
+def write_run_records(run_dir: Path, cfg, device: torch.device, source: str, compute: Compute | None = None) -> None:
     """config.json and environment.json of a run, before it trains."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", cfg.to_dict())
-    write_json(run_dir / "environment.json", run_record(device, source))
+    write_json(run_dir / "environment.json", run_record(device, source, compute))

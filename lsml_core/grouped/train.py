@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from lsml_core import fit
+from lsml_core.compute import device_default
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, batches, in_order, load_splits
 from lsml_core.grouped.losses import total_loss
@@ -45,7 +46,7 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     starts = sorted({t.epochs_plain, t.epochs_plain + t.epochs_augmented} - {0, t.epochs})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=starts, gamma=t.lr_drop)
-    return fit.Fit(cfg, model, optimizer, schedule, fit.grad_scaler(device))
+    return fit.Fit(cfg, model, optimizer, schedule, device_default(device).grad_scaler(device))
 
 
 class Teacher:
@@ -56,7 +57,7 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        with fit.autocast(images.device):
+        with device_default(images.device).autocast(images.device):
             return self.model(images).float()
 
 

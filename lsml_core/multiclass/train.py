@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from lsml_core import fit
+from lsml_core.compute import device_default
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, batches, load_splits
 from lsml_core.multiclass.losses import LOSSES, objective
@@ -47,7 +48,7 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        with fit.autocast(images.device):
+        with device_default(images.device).autocast(images.device):
             return self.model(images).float() / self.scale
 
 
@@ -70,7 +71,7 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
         weight_decay=t.weight_decay,
         fused=True if device.type == "cuda" else None,
     )
-    return fit.Fit(cfg, model, optimizer, make_schedule(optimizer, cfg), fit.grad_scaler(device))
+    return fit.Fit(cfg, model, optimizer, make_schedule(optimizer, cfg), device_default(device).grad_scaler(device))
 
 
 def validation_scores(model, splits: Splits, device: torch.device, desc: str) -> dict:

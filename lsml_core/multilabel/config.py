@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.backbones import check_model_name
+from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.multilabel.losses import check_loss
 from lsml_core.profiles import (
@@ -80,9 +81,12 @@ class TrainConfig:
     teacher: str | None = None
     teacher_temperature: float = 1.0
     compile: bool = False  # torch.compile the model (opt-in; worth it on CUDA)
+    precision: str = "auto"  # auto (measured per model and device), fp32, bf16 (autocast), fp16 (CUDA autocast)
+    memory_format: str = "auto"  # auto (measured per model and device), channels_last, contiguous
 
     def __post_init__(self):
         check_model_name(self.model)
+        check_compute(self.precision, self.memory_format)
         check_loss(self.loss)
         check_scheme(self.scheme, self.alpha)
         if not 0.0 <= self.label_noise < 1.0:

@@ -14,7 +14,7 @@ from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
 from lsml_core.multilabel.metrics import ap_table, mean_average_precision
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
-from lsml_core.multilabel.train import new_model, predict
+from lsml_core.multilabel.train import new_model, predict, run_compute
 from lsml_core.records import write_json
 
 SCORE_PREFIX = "score_"
@@ -84,11 +84,13 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     run_dir, t = Path(run_dir), cfg.train
     splits = splits or run_splits(cfg, data_dir)
     device = fit.choose_device(t.device)
+    compute = run_compute(cfg, device)
     model = new_model(cfg, len(splits.classes), device)
     best_epoch = fit.load_best(run_dir, model, device)
     model = fit.maybe_compile(model, t.compile)
     heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
-    heldout_logits = predict(model, make_loader(splits.heldout, t.batch_size, device, t.num_workers), device, cfg.name)
+    heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
+    heldout_logits = predict(model, heldout_loader, device, compute, cfg.name)
     temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
     thresholds = best_thresholds(heldout_targets, heldout_logits, heldout_masks)
     metrics = {
@@ -100,8 +102,8 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     }
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
-        batch = max(1, t.batch_size // 5) if split == "test" else t.batch_size
-        scores = predict(model, make_loader(dataset, batch, device, t.num_workers), device, f"{cfg.name}, {split}")
+        loader = make_loader(dataset, t.batch_size, device, t.num_workers)  # test: batch_size images x 5 crops
+        scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
         write_predictions(
             run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores)
         )

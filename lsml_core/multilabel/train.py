@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lsml_core import fit
+from lsml_core.compute import Compute, checked_cpu_bf16, choose
 from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.losses import MultiLabelLoss
@@ -34,16 +35,28 @@ def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor
     return model(images)
 
 
-def predict(model: torch.nn.Module, loader: DataLoader, device: torch.device, desc: str = "") -> np.ndarray:
+def predict(
+    model: torch.nn.Module, loader: DataLoader, device: torch.device, compute: Compute, desc: str = ""
+) -> np.ndarray:
     """float32 logits [N, n_classes] of every image of a loader, in loader order."""
-    return fit.predict(model, (images for images, _, _ in loader), device, forward_logits, desc)
+    return fit.predict(model, (images for images, _, _ in loader), device, forward_logits, desc, compute)
 
 
-def teacher_probabilities(teacher, images: torch.Tensor, temperature: float) -> torch.Tensor | None:
+def run_compute(cfg: RunConfig, device: torch.device) -> Compute:
+    """The run's memory format and precision on `device` (`auto`: the measured choice for its model; on a
+    CPU, bf16 only at image sizes where its backward is sound, see `compute.bf16_hazards`)."""
+    t = cfg.train
+    chosen = choose(device, t.model, t.precision, t.memory_format)
+    if device.type != "cpu" or chosen.precision != "bf16":
+        return chosen
+    return checked_cpu_bf16(chosen, t.precision, build_model(t.model, 1), cfg.data.image_size)
+
+
+def teacher_probabilities(teacher, images: torch.Tensor, temperature: float, compute: Compute) -> torch.Tensor | None:
     """sigmoid(teacher logits / T) on the batch the student sees, or None without a teacher."""
     if teacher is None:
         return None
-    with torch.no_grad(), fit.autocast(images.device):
+    with torch.no_grad(), compute.autocast(images.device):
         return torch.sigmoid(teacher(images).float() / temperature)
 
 
@@ -65,27 +78,26 @@ def make_optimizer(
     )
 
 
-def heldout_scores(model, loader, device, desc: str = "") -> dict:
+def heldout_scores(model, loader, device, compute: Compute, desc: str = "") -> dict:
     """Loss against the hard labels and voc2010 mAP on the held-out part: the selection signal."""
-    logits = predict(model, loader, device, desc)
+    logits = predict(model, loader, device, compute, desc)
     targets, masks, _ = labels_of(loader.dataset)
     loss = masked_bce_with_logits(torch.from_numpy(logits), torch.from_numpy(targets), torch.from_numpy(masks))
     return {"heldout_loss": float(loss), SCORE: mean_average_precision(targets, logits, mask=masks)}
 
 
 def new_model(cfg: RunConfig, n_classes: int, device: torch.device, pretrained: bool = False) -> torch.nn.Module:
-    """A fresh model of the run's architecture on `device` (channels_last on CUDA)."""
-    model = build_model(cfg.train.model, n_classes, pretrained).to(device)
-    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+    """A fresh model of the run's architecture on `device`, in the run's memory format."""
+    return run_compute(cfg, device).prepare(build_model(cfg.train.model, n_classes, pretrained).to(device))
 
 
 def make_fit(cfg: RunConfig, n_classes: int, device: torch.device) -> fit.Fit:
-    """The run's model, SGD, cosine schedule and scaler."""
-    t = cfg.train
+    """The run's model, SGD, cosine schedule and scaler, in its format and precision."""
+    t, compute = cfg.train, run_compute(cfg, device)
     model = new_model(cfg, n_classes, device, t.pretrained)
     optimizer = make_optimizer(model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
-    return fit.Fit(cfg, model, optimizer, scheduler, fit.grad_scaler(device))
+    return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute)
 
 
 def train_run(
@@ -110,7 +122,8 @@ def train_run(
     net = fit.maybe_compile(run.model, t.compile)
 
     def loss_of(logits, images, targets, masks):
-        return criterion(logits, targets, masks, teacher_probabilities(teacher, images, t.teacher_temperature))
+        soft = teacher_probabilities(teacher, images, t.teacher_temperature, run.compute)
+        return criterion(logits, targets, masks, soft)
 
     def train(epoch: int, desc: str) -> dict:
         loader = make_loader(
@@ -118,9 +131,11 @@ def train_run(
         )
         return {
             "train_loss": fit.train_pass(
-                net, loader, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, total=len(loader)
+                net, loader, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, len(loader), run.compute
             )
         }
 
-    epoch = fit.Epoch(train, lambda: heldout_scores(net, heldout_loader, device, f"{cfg.name}, held-out part"))
+    epoch = fit.Epoch(
+        train, lambda: heldout_scores(net, heldout_loader, device, run.compute, f"{cfg.name}, held-out part")
+    )
     return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source, on_epoch_end=on_epoch_end)
