@@ -1,6 +1,8 @@
 """Throughput of the data paths side by side: (a) per-sample PIL in DataLoader workers, (b) the decoded-image
 cache with batched transforms on the device (held whole on a GPU where it fits, as the pipeline does),
-(c) the model-only ceiling on tensors already in memory.
+(c) the model-only ceiling on tensors already in memory, in every memory format and precision the device
+offers (`lsml_core.compute`): the ratios are to the fastest of them. (a) and (b) compute in the run's choice
+(`--precision`, `--memory-format`; default auto, as a profile's runs do).
 
     python -m benchmarks.data_path --out results/benchmark
 
@@ -31,6 +33,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from lsml_core.compute import MEMORY_FORMATS, PRECISIONS
 from lsml_core.datasets.voc import VOC_CLASSES
 from lsml_core.records import atomic_write_text
 
@@ -155,11 +158,9 @@ class WorkerMemory(threading.Thread):
         return sum(self.peaks.values()) / 1024
 
 
-def in_memory(shape: tuple[int, ...], n_batches: int, device: torch.device) -> list:
-    """The ceiling's loader: one normalised batch, already on the device, served `n_batches` times."""
-    images = torch.randn(shape, device=device)
-    if images.ndim == 4 and device.type == "cuda":
-        images = images.contiguous(memory_format=torch.channels_last)
+def in_memory(shape: tuple[int, ...], n_batches: int, device: torch.device, compute) -> list:
+    """The ceiling's loader: one normalised batch, already on the device in `compute`'s format, served `n_batches` times."""
+    images = compute.inputs(torch.randn(shape, device=device))
     targets = torch.randint(0, 2, (shape[0], len(CLASSES)), device=device).float()
     return [(images, targets, torch.ones_like(targets))] * n_batches
 
@@ -178,7 +179,8 @@ def loader_images_per_s(loader, device: torch.device, warmup: int, steps: int, b
 
 def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
-    from lsml_core.fit import choose_device, grad_scaler, maybe_compile, train_pass
+    from lsml_core.compute import choose
+    from lsml_core.fit import choose_device, maybe_compile, train_pass
     from lsml_core.images.loaders import make_loader
     from lsml_core.multilabel.losses import MultiLabelLoss
     from lsml_core.multilabel.models import build_model
@@ -190,18 +192,17 @@ def measure(spec: dict) -> dict:
     make_deterministic(device)  # as training does: deterministic on CPU, cuDNN autotuning on CUDA
     torch.manual_seed(0)
     fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
-    model = build_model(spec["model"], len(CLASSES), pretrained=False).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    compute = choose(device, spec["model"], spec["precision"], spec["memory_format"])
+    model = compute.prepare(build_model(spec["model"], len(CLASSES), pretrained=False).to(device))
     optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device)
     net = maybe_compile(model, spec.get("compile", False))
-    scaler = grad_scaler(device)
-    eval_batch, n_eval = max(1, batch // 5), len(test)
+    scaler = compute.grad_scaler(device)
+    eval_batch, n_eval = batch, len(test)  # FiveCrop: batch images x 5 crops per forward, as evaluation does
     workers = spec["workers"] if way == "pil" else spec["cached_workers"]
     resident = False if way == "streamed" else None  # None: the project's choice (on the GPU when it fits)
     if way == "ceiling":
-        train_loader = in_memory((batch, 3, size, size), warmup + steps, device)
-        eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device)
+        train_loader = in_memory((batch, 3, size, size), warmup + steps, device, compute)
+        eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device, compute)
     else:
         train_loader = make_loader(fit, batch, device, workers, shuffle_seed=0, resident=resident)
         eval_loader = make_loader(test, eval_batch, device, workers, resident=resident)
@@ -218,11 +219,12 @@ def measure(spec: dict) -> dict:
         warmup + steps,
         desc=f"{way} {spec['model']} {size}px",
         total=warmup + steps,
+        compute=compute,
     )
     for shape_batch in {eval_batch, n_eval % eval_batch} - {0}:  # warm the eval shapes (cuDNN autotunes each)
-        predict(net, in_memory((shape_batch, 5, 3, size, size), 1, device), device)
+        predict(net, in_memory((shape_batch, 5, 3, size, size), 1, device, compute), device, compute)
     start = now()
-    predict(net, eval_loader, device)
+    predict(net, eval_loader, device, compute)
     eval_seconds = now() - start
     again = make_loader(fit, batch, device, workers, shuffle_seed=1, resident=resident)
     loader_rate = float("nan") if way == "ceiling" else loader_images_per_s(again, device, warmup, steps, batch)
@@ -236,6 +238,7 @@ def measure(spec: dict) -> dict:
         "workers_peak_rss_mb": workers_memory.total_mb(),
         "device": str(device),
         "loader": type(train_loader).__name__,
+        "compute": compute_name(device, spec["model"], spec["precision"], spec["memory_format"]),
     }
 
 
@@ -285,9 +288,28 @@ def machine() -> dict:
     }
 
 
+def compute_name(device: torch.device, model: str, precision: str = "auto", memory_format: str = "auto") -> str:
+    """`format/precision` that a run of `model` computes in on `device` with these settings."""
+    from lsml_core.compute import choose
+
+    compute = choose(device, model, precision, memory_format)
+    return f"{compute.memory_format}/{compute.precision}"
+
+
+def ceiling_computes(device: torch.device) -> list[tuple[str, str]]:
+    """Every (memory format, precision) the ceiling is measured in on `device`: its fastest is the ceiling."""
+    from lsml_core.compute import cpu_computes_bf16
+
+    if device.type == "cuda":
+        precisions = ["fp32", "fp16"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+    else:
+        precisions = ["fp32"] + (["bf16"] if cpu_computes_bf16() else [])
+    return list(itertools.product(("contiguous", "channels_last"), precisions))
+
+
 def medians(rounds: pd.DataFrame) -> pd.DataFrame:
-    """Per model, size and way: the median of the rounds, with the slowest and fastest training round."""
-    keys = ["model", "size", "batch_size", "way"]
+    """Per model, size, way and compute: the median of the rounds, with the slowest and fastest training round."""
+    keys = ["model", "size", "batch_size", "way", "compute"]
     grouped = rounds.groupby(keys, sort=False)
     frame = grouped[
         ["train_images_per_s", "eval_images_per_s", "loader_images_per_s", "peak_rss_mb", "workers_peak_rss_mb"]
@@ -300,15 +322,13 @@ def medians(rounds: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each way's images/s over the ceiling's, for training and evaluation, per model and size."""
-    ceiling = frame[frame.way == "ceiling"].set_index(["model", "size"])
+    """Each row's images/s over the ceiling's (the fastest format and precision), for training and evaluation,
+    per model and size."""
+    ceiling = frame[frame.way == "ceiling"].groupby(["model", "size"])
     keys = pd.MultiIndex.from_frame(frame[["model", "size"]])
-    frame["train_ratio_to_ceiling"] = (
-        frame.train_images_per_s.to_numpy() / ceiling.train_images_per_s.reindex(keys).to_numpy()
-    )
-    frame["eval_ratio_to_ceiling"] = (
-        frame.eval_images_per_s.to_numpy() / ceiling.eval_images_per_s.reindex(keys).to_numpy()
-    )
+    for step in ("train", "eval"):
+        fastest = ceiling[f"{step}_images_per_s"].max().reindex(keys).to_numpy()
+        frame[f"{step}_ratio_to_ceiling"] = frame[f"{step}_images_per_s"].to_numpy() / fastest
     return frame
 
 
@@ -330,9 +350,9 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     for ax, column, title in zip(
         axes, ("train_images_per_s", "eval_images_per_s"), ("training", "evaluation (FiveCrop)")
     ):
-        table = frame.assign(setting=frame.model + " " + frame["size"].astype(str) + "px").pivot(
-            index="setting", columns="way", values=column
-        )[[w for w in (*WAYS, *EXTRA_WAYS) if w in set(frame.way)]]
+        table = frame.assign(
+            setting=frame.model + " " + frame["size"].astype(str) + "px", label=frame.way + " " + frame.compute
+        ).pivot(index="setting", columns="label", values=column)
         table.plot.bar(ax=ax, rot=0, logy=True)
         ax.set_ylabel("images / s")
         ax.set_title(f"{title} images / s")
@@ -351,6 +371,8 @@ SETTINGS = (
     "workers",
     "cached_workers",
     "compile",
+    "precision",
+    "memory_format",
 )
 
 
@@ -386,6 +408,8 @@ def main(argv=None) -> pd.DataFrame:
         help="ceiling is needed for the ratios; streamed (a diagnostic) streams the cache from its file on CUDA too",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model in every way (for CUDA)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="of the pil and cached ways")
+    parser.add_argument("--memory-format", default="auto", choices=MEMORY_FORMATS, help="of the pil and cached ways")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "benchmark")
     parser.add_argument("--work-dir", type=Path, help="generated JPEGs and caches; default <out>/work")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -401,13 +425,24 @@ def main(argv=None) -> pd.DataFrame:
     voc = write_voc_like(work / "voc", n_train, args.eval_images)
     caches = [build_caches(voc, work, size) for size in args.sizes]
     rows = measured_rounds(args)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     for repeat in range(1, args.repeats + 1):  # whole rounds, so a passing disturbance hits one round only
         for model, (size, batch) in itertools.product(args.models, zip(args.sizes, args.batch_sizes)):
-            for way in args.ways:
-                key = {"model": model, "size": size, "batch_size": batch, "way": way, "repeat": repeat}
+            ways = [
+                (way, layout, precision)
+                for way in args.ways
+                for layout, precision in (
+                    ceiling_computes(device) if way == "ceiling" else [(args.memory_format, args.precision)]
+                )
+            ]
+            for way, layout, precision in ways:
+                key = {"model": model, "size": size, "batch_size": batch, "way": way, "asked": f"{layout}/{precision}"}
+                key["repeat"] = repeat
                 if any(all(row[k] == v for k, v in key.items()) for row in rows):
                     continue  # measured by an earlier, interrupted run with the same settings
                 spec = {
+                    "precision": precision,
+                    "memory_format": layout,
                     "way": way,
                     "model": model,
                     "size": size,
@@ -426,7 +461,8 @@ def main(argv=None) -> pd.DataFrame:
                     args.out / "data_path_rounds.csv", pd.DataFrame(rows).to_csv(index=False, float_format="%.4g")
                 )
                 print(
-                    f"round {repeat}/{args.repeats} {model} {size}px {way}: {rows[-1]['train_images_per_s']:.1f} "
+                    f"round {repeat}/{args.repeats} {model} {size}px {way} {rows[-1]['compute']}: "
+                    f"{rows[-1]['train_images_per_s']:.1f} "
                     f"train images/s ({time.perf_counter() - start:.0f} s)",
                     flush=True,
                 )
@@ -450,6 +486,7 @@ def main(argv=None) -> pd.DataFrame:
         "size",
         "batch_size",
         "way",
+        "compute",
         "train_images_per_s",
         "train_ratio_to_ceiling",
         "eval_images_per_s",
