@@ -6,7 +6,7 @@ from lsml_core.multilabel.config import RunConfig, load_profile
 
 
 @pytest.mark.parametrize(
-    "name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21)]
+    "name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21), ("study-gpu", 30)]
 )
 def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
@@ -93,5 +93,8 @@ def test_instance_without_baseline_is_refused(tmp_path):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ValueError, match="conventions, demo, grouped, grouped-gpu, multiclass, quick, study, voc2012"):
+    with pytest.raises(
+        ValueError,
+        match="conventions, demo, grouped, grouped-gpu, multiclass, multiclass-gpu, quick, study, study-gpu, voc2012",
+    ):
         load_profile("nope")

@@ -66,3 +66,10 @@ def test_multiclass_profile_loads_and_dispatches():
     students = profile.student_runs(["resnet8-ce-s0"])
     assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]
     assert tracks.load_profile("quick")[0].name == "multilabel"
+
+
+def test_the_gpu_profile_trains_every_teacher_of_all_fashion_mnist_three_times():
+    track, profile = tracks.load_profile("multiclass-gpu")
+    assert track.name == "multiclass" and profile.data.n_train is None and profile.train.epochs == 60
+    names = [r.name for r in profile.teacher_runs()]
+    assert len(names) == 18 and names[0] == "resnet20-ce-s0" and {n[-2:] for n in names} == {"s0", "s1", "s2"}
