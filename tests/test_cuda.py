@@ -1,5 +1,5 @@
 """The CUDA path (skipped without a GPU): batch transforms equal the CPU's, channels_last inputs, mixed
-precision training and resume, the side stream, splits held on the GPU, a training pass that waits for
+precision training (fp16, bf16, fp32) and resume, the side stream, splits held on the GPU, a training pass that waits for
 the device only to read its losses back, torch.compile, and the single-label track."""
 
 import json
@@ -98,6 +98,20 @@ def test_a_run_trains_and_evaluates_on_cuda_with_mixed_precision(mosaic_voc, tmp
     assert state["scaler"]["scale"] > 0  # the GradScaler of mixed precision was used and saved
     metrics = evaluate_run(cfg, tmp_path / "run", tmp_path)
     assert 0 <= metrics["splits"]["test"]["voc2010"]["mAP"] <= 1
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
+def test_a_cuda_run_trains_in_each_precision_and_records_it(mosaic_voc, tmp_path, precision):
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bfloat16")
+    cfg = tiny_config(mosaic_voc, device="cuda", epochs=1, precision=precision)
+    cfg = replace(cfg, data=replace(cfg.data, image_size=64))
+    history = train_run(cfg, tmp_path / "run", tmp_path)
+    assert np.isfinite(history[["train_loss", "heldout_loss"]].to_numpy()).all()
+    environment = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert (environment["precision"], environment["memory_format"]) == (precision, "channels_last")
+    state = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=False)
+    assert bool(state["scaler"]) == (precision == "fp16")  # only float16 needs the loss scaler
 
 
 @pytest.mark.parametrize("written_fused", [True, None])  # None: as written before SGD was fused on CUDA
