@@ -1,7 +1,8 @@
 """How a model computes on its device: memory format (contiguous or channels_last) and precision (float32,
 or bfloat16 / float16 autocast), set per run or chosen per device and model from measurements.
 
-`auto` takes the measured choice (`python -m benchmarks.formats`; docs/performance.md): on CUDA, channels_last
+`auto` takes the measured choice (`python -m benchmarks.data_path`, whose ceiling is measured in every
+format and precision; `python -m benchmarks.precision`; docs/performance.md): on CUDA, channels_last
 with float16 autocast and a loss scaler; on a CPU, `CPU_CHOICES` per model, bfloat16 only where the CPU
 computes it natively (avx512_bf16 or AMX), the demo profile showed its mAP within float32's seed spread, and
 no strided convolution of the model sees a 1 x 1 input (`bf16_hazards`).
@@ -114,10 +115,11 @@ def bf16_hazards(model: nn.Module, image_size: int) -> list[str]:
 
             hooks.append(layer.register_forward_hook(record))
     channels = next(m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d))
+    device = next(model.parameters()).device
     training = model.training
     try:
         with torch.no_grad():
-            model.eval()(torch.zeros(1, channels, image_size, image_size))
+            model.eval()(torch.zeros(1, channels, image_size, image_size, device=device))
     finally:
         model.train(training)
         for hook in hooks:

@@ -7,8 +7,9 @@ resumed run repeats an uninterrupted one bit for bit on CPU.
 """
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -220,15 +221,21 @@ class Fit:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "compute": self.compute_record(),
         }
+
+    def compute_record(self) -> dict | None:
+        """The memory format and precision the run computes in, as its checkpoint records them."""
+        return None if self.compute is None else asdict(self.compute)
 
     def load(self, path: Path, device: torch.device) -> None:
         """Resume from a checkpoint written by the same configuration."""
         state = torch.load(path, map_location=device, weights_only=False)
-        if state["config"] != self.cfg.to_dict():
+        differing = self.cfg.differences(state["config"])
+        if differing:
             raise ValueError(
-                f"{path} was written by a different configuration; delete the run folder "
-                "or rerun with --force to start it again"
+                f"{path} was written by a different configuration ({', '.join(differing)}); delete the run "
+                "folder or rerun with --force to start it again"
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -237,6 +244,12 @@ class Fit:
         self.scheduler.load_state_dict(state.get("scheduler", state.get("schedule")))
         if "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
+        if state.get("compute") not in (None, self.compute_record()):
+            warnings.warn(
+                f"{path} was trained in {state['compute']}; it resumes in {self.compute_record()} (here `auto` "
+                "chose differently): set train.precision and train.memory_format to keep one",
+                stacklevel=2,
+            )
         best = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0 named it per track
         self.epoch, self.best_score, self.best_epoch = state["epoch"], best, state["best_epoch"]
         self.history = state["history"]

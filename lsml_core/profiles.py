@@ -133,6 +133,23 @@ class RunConfigBase:
     def to_dict(self) -> dict:
         return with_track(self.track, asdict(self))
 
+    def differences(self, saved: dict) -> list[str]:
+        """The keys (`section.key`) where a saved configuration differs from this one; keys added to the
+        configuration since it was saved count as their defaults (so a folder of an earlier version still
+        matches), a saved configuration that no longer reads differs as a whole (`*`)."""
+        try:
+            saved = type(self).from_dict(saved).to_dict()
+        except (ValueError, TypeError, KeyError):
+            return ["*"]
+        mine, differing = self.to_dict(), []
+        for section in sorted(set(saved) | set(mine)):
+            old, new = saved.get(section), mine.get(section)
+            if isinstance(old, dict) and isinstance(new, dict):
+                differing += [f"{section}.{k}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            elif old != new:
+                differing.append(section)
+        return differing
+
     @classmethod
     def from_dict(cls, values: dict):
         """Read a saved configuration back, its sections as the types the fields declare."""

@@ -24,10 +24,10 @@ def is_complete(run_dir: Path, splits) -> bool:
         return False
 
 
-def same_config(run_dir: Path, cfg) -> bool:
-    """Whether the run folder was written by exactly this configuration (True for a new folder)."""
+def config_differences(run_dir: Path, cfg) -> list[str]:
+    """The keys where the configuration that wrote the run folder differs from `cfg` (none for a new folder)."""
     path = Path(run_dir) / CONFIG
-    return not path.is_file() or read_json(path) == cfg.to_dict()
+    return cfg.differences(read_json(path)) if path.is_file() else []
 
 
 def finished_runs(profile_dir: Path) -> Iterator[tuple[Path, dict, dict]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lsml_core.notebooks import Failure
 from lsml_core.progress import EpochWatcher, Progress
-from lsml_core.results import same_config
+from lsml_core.results import config_differences
 from lsml_core.run_task import Outcome, RunTask, finished, now, teacher_changed
 
 WAIT_S = 5.0
@@ -131,12 +131,13 @@ class Scheduler:
 
     def refusal(self, cfg, run_dir: Path) -> Failure | None:
         """Why a run cannot start: its folder holds another configuration, or its teacher did not finish."""
-        if not self.force and not same_config(run_dir, cfg):
+        differing = [] if self.force else config_differences(run_dir, cfg)
+        if differing:
             return Failure(
                 cfg.name,
                 run_dir / "config.json",
-                "the run folder holds results of a different configuration; rerun with --force to redo it, "
-                "or use another --results-dir",
+                f"the run folder holds results of a different configuration ({', '.join(differing)}); "
+                "rerun with --force to redo it, or use another --results-dir",
             )
         teacher = teacher_of(cfg)
         if teacher and not self.track.is_complete(self.runs_dir / teacher):

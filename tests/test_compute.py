@@ -36,6 +36,8 @@ def test_auto_takes_the_measured_choice_per_model_on_cpu_and_channels_last_fp16_
     monkeypatch.setattr(compute, "cpu_computes_bf16", lambda: True)
     assert choose(CPU, model) == Compute(layout, precision)
     assert choose(CUDA, model) == Compute(*CUDA_CHOICE)
+    monkeypatch.setitem(CPU_CHOICES, model, (layout, "bf16"))
+    assert choose(CPU, model) == Compute(layout, "bf16")
     monkeypatch.setattr(compute, "cpu_computes_bf16", lambda: False)  # no bf16 instructions: float32
     assert choose(CPU, model) == Compute(layout, "fp32")
 

@@ -34,6 +34,10 @@ class FakeConfig:
     def to_dict(self) -> dict:
         return {"name": self.name, "value": self.value, "teacher": self.train.teacher}
 
+    def differences(self, saved: dict) -> list[str]:
+        mine = self.to_dict()
+        return [key for key in sorted(set(saved) | set(mine)) if saved.get(key) != mine.get(key)]
+
 
 def finished(run_dir) -> bool:
     return (run_dir / "done").is_file()
@@ -90,7 +94,7 @@ def test_refuses_a_folder_of_another_configuration_unless_forced(tmp_path):
     calls = []
     run(tmp_path, [FakeConfig("a", 1)], calls)
     (failure,) = run(tmp_path, [FakeConfig("a", 2)], calls)
-    assert isinstance(failure, Failure) and "different configuration" in failure.error
+    assert isinstance(failure, Failure) and "different configuration (value)" in failure.error
     assert calls == ["a"]
     assert run(tmp_path, [FakeConfig("a", 2)], calls, force=True) == []
     assert calls == ["a", "a"]

@@ -107,8 +107,20 @@ def test_rerun_of_a_finished_run_trains_nothing(mosaic_voc, tmp_path):
 
 def test_checkpoint_of_another_config_is_refused(mosaic_voc, tmp_path):
     train_run(tiny_config(mosaic_voc, epochs=1), tmp_path / "r", tmp_path)
-    with pytest.raises(ValueError, match="different configuration"):
+    with pytest.raises(ValueError, match=r"different configuration \(train.alpha\)"):
         train_run(tiny_config(mosaic_voc, epochs=1, alpha=0.2), tmp_path / "r", tmp_path)
+
+
+def test_a_configuration_saved_before_keys_were_added_is_the_same_configuration(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, epochs=2)
+    with pytest.raises(Interrupt):
+        train_run(cfg, tmp_path / "r", tmp_path, on_epoch_end=interrupt_after_first_epoch)
+    state = torch.load(tmp_path / "r" / CHECKPOINT, weights_only=False)
+    for key in ("precision", "memory_format"):  # as 0.5.0 wrote them
+        del state["config"]["train"][key]
+    torch.save(state, tmp_path / "r" / CHECKPOINT)
+    assert cfg.differences(state["config"]) == [] and cfg.differences({**state["config"], "data": {"bogus": 1}}) == ["*"]
+    assert list(train_run(cfg, tmp_path / "r", tmp_path).epoch) == [1, 2]  # resumed, not refused
 
 
 class ExplodesInSecondEpoch(nn.Module):

@@ -26,9 +26,10 @@ def imagenet_stats(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     for the GPU, twice per batch.
     """
     if device not in _STATS:
-        _STATS[device] = tuple(
-            torch.tensor(v, dtype=torch.float32).view(-1, 1, 1).to(device) for v in (IMAGENET_MEAN, IMAGENET_STD)
-        )
+        with torch.inference_mode(False):  # made during a prediction too, they serve training later
+            _STATS[device] = tuple(
+                torch.tensor(v, dtype=torch.float32).view(-1, 1, 1).to(device) for v in (IMAGENET_MEAN, IMAGENET_STD)
+            )
     return _STATS[device]
 
 

@@ -98,7 +98,8 @@ def images_on_device(base: CachedImages, device: torch.device, chunk: int = 256)
     if held is not None and held[0] == stamp:
         return held[1]
     _RESIDENT.pop(key, None)  # an older copy of a rebuilt file: freed before the new one is made
-    pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
+    with torch.inference_mode(False):  # made during a prediction too, it serves training later
+        pixels = torch.empty(base.shape, dtype=torch.uint8, device=device)
     for start in range(0, len(base), chunk):
         rows = list(range(start, min(start + chunk, len(base))))
         pixels[start : start + len(rows)].copy_(base.read_batch(rows)[0].permute(0, 2, 3, 1))

@@ -49,7 +49,9 @@ def run_compute(cfg: RunConfig, device: torch.device) -> Compute:
     chosen = choose(device, t.model, t.precision, t.memory_format)
     if device.type != "cpu" or chosen.precision != "bf16":
         return chosen
-    return checked_cpu_bf16(chosen, t.precision, build_model(t.model, 1), cfg.data.image_size)
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # shapes only: no weights, no draws
+        probe = build_model(t.model, 1)
+    return checked_cpu_bf16(chosen, t.precision, probe, cfg.data.image_size)
 
 
 def teacher_probabilities(teacher, images: torch.Tensor, temperature: float, compute: Compute) -> torch.Tensor | None:
