@@ -119,7 +119,9 @@ def test_a_configuration_saved_before_keys_were_added_is_the_same_configuration(
     for key in ("precision", "memory_format"):  # as 0.5.0 wrote them
         del state["config"]["train"][key]
     torch.save(state, tmp_path / "r" / CHECKPOINT)
-    assert cfg.differences(state["config"]) == [] and cfg.differences({**state["config"], "data": {"bogus": 1}}) == ["*"]
+    assert cfg.differences(state["config"]) == [] and cfg.differences({**state["config"], "data": {"bogus": 1}}) == [
+        "*"
+    ]
     assert list(train_run(cfg, tmp_path / "r", tmp_path).epoch) == [1, 2]  # resumed, not refused
 
 
