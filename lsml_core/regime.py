@@ -1,0 +1,189 @@
+"""The regime a run was read in: over- or underconfident, converged or still learning, above chance or not.
+
+Label smoothing's published claims (Müller, Kornblith & Hinton 2019; Maher & Kull 2021) concern models
+trained until their held-out loss rises while accuracy holds, which leaves them overconfident (Guo, Pleiss,
+Sun & Weinberger 2017). A run records the signs of that regime in its metrics.json (`record`), and a report
+reads its baselines' records into one generated sentence (`reading`):
+
+- confidence gap = mean confidence - accuracy over a split's decisions (> 0: overconfident).
+  Single-label (per group when there are groups): confidence = max_k softmax_k, correct = 1[argmax = label].
+  Multi-label, each unmasked (image, class) pair one binary decision with p = sigmoid(logit):
+  confidence = max(p, 1 - p), correct = 1[1[p >= 0.5] = y]; also over positives (y = 1) and negatives apart.
+- loss gap = selection loss - training loss at the last epoch (history.csv; the training loss is the
+  run's own loss, on its smoothed targets).
+- training still falling: the last fifth of the epochs (at least one) holds more than FALLING of the
+  training loss's whole fall since the first epoch.
+- selection loss rising: the last epoch's selection loss exceeds its minimum by more than RISING (relative).
+- near chance: a score closes less than NEAR_CHANCE of the distance from chance to perfect,
+  (score - chance) / (1 - chance) < NEAR_CHANCE.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, softmax
+
+TOLERANCE = 0.01  # |confidence gap| at most this: calibrated
+FALLING = 0.15
+RISING = 0.02
+NEAR_CHANCE = 0.1
+
+
+def top_label_gap(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean top-label confidence minus accuracy of softmax logits [N, K] against integer labels [N]."""
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
+    if len(labels) == 0:
+        return float("nan")
+    probabilities = softmax(logits, axis=1)
+    return float(probabilities.max(axis=1).mean() - (probabilities.argmax(axis=1) == labels).mean())
+
+
+def binary_gaps(targets: np.ndarray, logits: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """Confidence minus accuracy of sigmoid decisions over the unmasked pairs: all, positives, negatives."""
+    targets, logits = np.asarray(targets, dtype=np.float64), np.asarray(logits, dtype=np.float64)
+    keep = np.ones(targets.shape, bool) if mask is None else np.asarray(mask) > 0
+    y, p = targets[keep], expit(logits[keep])
+    confidence, correct = np.maximum(p, 1 - p), ((p >= 0.5) == (y > 0.5))
+
+    def gap(rows: np.ndarray) -> float:
+        return float(confidence[rows].mean() - correct[rows].mean()) if rows.any() else float("nan")
+
+    return {"all": gap(np.ones_like(y, bool)), "positives": gap(y > 0.5), "negatives": gap(y <= 0.5)}
+
+
+def training_trend(history: pd.DataFrame, train_column: str, selection_column: str) -> dict:
+    """The last epoch's training and selection losses, their gap, and whether each still moves (module doc)."""
+    train, selection = history[train_column].to_numpy(float), history[selection_column].to_numpy(float)
+    window = max(1, math.ceil(len(train) / 5))
+    whole_fall = train[0] - train[-1]
+    late_fall = train[max(len(train) - 1 - window, 0)] - train[-1]
+    best = int(np.argmin(selection))
+    return {
+        "epochs": len(train),
+        "train_loss": float(train[-1]),
+        "selection_loss": float(selection[-1]),
+        "loss_gap": float(selection[-1] - train[-1]),
+        "late_share_of_fall": float(late_fall / whole_fall) if whole_fall > 0 else float("nan"),
+        "train_still_falling": bool(len(train) < 2 or whole_fall <= 0 or late_fall > FALLING * whole_fall),
+        "selection_loss_min": float(selection[best]),
+        "selection_loss_min_epoch": best + 1,
+        "selection_loss_rising": bool(selection[-1] > selection[best] * (1 + RISING)),
+    }
+
+
+def record(*, selection_split: str, gaps: dict, trend: dict, scores: dict) -> dict:
+    """The `regime` entry of a run's metrics.json.
+
+    gaps: split -> confidence gap (a float, or a dict of floats: per group, or all / positives / negatives);
+    scores: name -> {"value", "chance"} on the selection split, for the chance check.
+    """
+    return {"selection_split": selection_split, "confidence_gap": gaps, "training": trend, "scores": scores}
+
+
+def headline_gap(gap) -> float:
+    """One number of a confidence gap entry: itself, its `all` (multi-label), or its largest magnitude (groups)."""
+    if not isinstance(gap, dict):
+        return float(gap)
+    if "all" in gap:
+        return float(gap["all"])
+    return float(max(gap.values(), key=abs))
+
+
+def near_chance(scores: dict) -> list[str]:
+    """Names of the scores that close less than NEAR_CHANCE of the way from chance to perfect."""
+    return [
+        name
+        for name, s in scores.items()
+        if s["chance"] < 1 and (s["value"] - s["chance"]) / (1 - s["chance"]) < NEAR_CHANCE
+    ]
+
+
+def summarise(records: list[dict]) -> dict:
+    """Mean signs over several runs' records (a baseline's seeds): gap, loss gap, shares of runs still moving."""
+    selection = records[0]["selection_split"]
+    trends = [r["training"] for r in records]
+    scores = {
+        name: {k: float(np.mean([r["scores"][name][k] for r in records])) for k in ("value", "chance")}
+        for name in records[0]["scores"]
+    }
+    return {
+        "selection_split": selection,
+        "runs": len(records),
+        "gap": float(np.mean([headline_gap(r["confidence_gap"][selection]) for r in records])),
+        "gap_detail": records[0]["confidence_gap"][selection] if len(records) == 1 else None,
+        "loss_gap": float(np.mean([t["loss_gap"] for t in trends])),
+        "falling": sum(t["train_still_falling"] for t in trends),
+        "rising": sum(t["selection_loss_rising"] for t in trends),
+        "epochs": trends[0]["epochs"],
+        "near_chance": near_chance(scores),
+        "scores": scores,
+    }
+
+
+def label(summary: dict) -> str:
+    """chance, overconfident, calibrated or underconfident (the first that applies)."""
+    if summary["near_chance"]:
+        return "chance"
+    if summary["gap"] > TOLERANCE:
+        return "overconfident"
+    return "calibrated" if summary["gap"] >= -TOLERANCE else "underconfident"
+
+
+def convergence_text(summary: dict) -> str:
+    """How the baseline's losses ended, in words: training flat or still falling, selection loss rising or not."""
+    n, runs = summary["epochs"], summary["runs"]
+    of = "" if runs == 1 else f" in {summary['falling']} of {runs} runs"
+    training = (
+        f"its training loss still falling after {n} epochs{of}"
+        if summary["falling"]
+        else (f"its training loss flat after {n} epochs")
+    )
+    if summary["rising"]:
+        rising_of = "" if runs == 1 else f" ({summary['rising']} of {runs} runs)"
+        training += f", its {summary['selection_split']} loss up from its minimum{rising_of}"
+    return f"{training} ({summary['selection_split']} loss {summary['loss_gap']:+.3f} above training loss)"
+
+
+def reading(summary: dict, baseline: str) -> str:
+    """One generated sentence: which regime the baseline's runs read, and whether the published claims apply."""
+    kind, gap, split = label(summary), summary["gap"], summary["selection_split"]
+    state = convergence_text(summary)
+    if kind == "chance":
+        named = ", ".join(
+            f"{name} {summary['scores'][name]['value']:.3f} (chance {summary['scores'][name]['chance']:.3f})"
+            for name in summary["near_chance"]
+        )
+        return (
+            f"The {baseline} baseline is at chance level on the {split} split ({named}): "
+            "nothing about label smoothing can be read from it."
+        )
+    if kind == "overconfident":
+        where = (
+            "the regime of the published claims"
+            if not summary["falling"] or summary["rising"]
+            else "overconfident like the published baselines, though not yet converged"
+        )
+        return f"The {baseline} baseline is overconfident on the {split} split by {gap:.3f}, {state}: {where}."
+    if kind == "underconfident":
+        fit = "an underfitted regime" if summary["falling"] else "a regime unlike the published baselines'"
+        return (
+            f"The {baseline} baseline is underconfident on the {split} split by {-gap:.3f}, {state}: {fit}; "
+            "the published claims, which concern an overconfident baseline, are not tested here."
+        )
+    return (
+        f"The {baseline} baseline is calibrated on the {split} split (confidence - accuracy {gap:+.3f}), {state}: "
+        "smoothing has little overconfidence to repair; the published calibration claims are not tested here."
+    )
+
+
+def conclusion_caveat(kinds: list[str]) -> str:
+    """The sentence a report's conclusions open with, from the regimes of its baselines."""
+    if kinds and all(k == "overconfident" for k in kinds):
+        return "These conclusions are read from overconfident baselines, the regime of the published claims."
+    if "chance" in kinds:
+        return "Some baselines are at chance level: their comparisons say nothing about label smoothing."
+    return (
+        "These conclusions are read from baselines that are not overconfident: they say what smoothing does in "
+        "this regime, not whether the published claims hold."
+    )

@@ -1,0 +1,105 @@
+"""The regime diagnostic against its formulas, and the sentences it generates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, softmax
+
+from lsml_core import regime
+
+
+def test_top_label_gap_is_mean_max_softmax_minus_accuracy():
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(50, 4)) * 3, rng.integers(0, 4, 50)
+    p = softmax(logits, axis=1)
+    expected = np.mean([p[i].max() for i in range(50)]) - np.mean([p[i].argmax() == labels[i] for i in range(50)])
+    assert regime.top_label_gap(logits, labels) == pytest.approx(expected)
+
+
+def test_top_label_gap_of_a_certain_wrong_model_is_one():
+    assert regime.top_label_gap(np.array([[100.0, 0.0]]), np.array([1])) == pytest.approx(1.0)
+
+
+def test_binary_gaps_by_hand_with_a_mask():
+    targets = np.array([[1, 0], [0, 1]], dtype=float)
+    logits = np.array([[2.0, -1.0], [0.5, 7.0]])
+    mask = np.array([[1, 1], [1, 0]], dtype=float)  # the last pair is left out
+    p = expit(np.array([2.0, -1.0, 0.5]))
+    confidence = np.maximum(p, 1 - p)
+    correct = np.array([1.0, 1.0, 0.0])  # 0.5 -> sigmoid > 0.5 predicts 1 for a negative: wrong
+    gaps = regime.binary_gaps(targets, logits, mask)
+    assert gaps["all"] == pytest.approx(confidence.mean() - correct.mean())
+    assert gaps["positives"] == pytest.approx(confidence[0] - 1.0)
+    assert gaps["negatives"] == pytest.approx(confidence[1:].mean() - correct[1:].mean())
+
+
+def test_binary_gaps_without_positives_are_nan():
+    gaps = regime.binary_gaps(np.zeros((2, 2)), np.zeros((2, 2)))
+    assert np.isnan(gaps["positives"]) and gaps["negatives"] == pytest.approx(0.5 - 0.0)  # p = 0.5 predicts 1: wrong
+
+
+def history(train, selection) -> pd.DataFrame:
+    return pd.DataFrame({"train_loss": train, "heldout_loss": selection})
+
+
+def test_training_trend_of_a_converged_overfitting_run():
+    train = [1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.11, 0.105, 0.1, 0.1]
+    selection = [0.9, 0.6, 0.5, 0.45, 0.44, 0.45, 0.47, 0.5, 0.52, 0.53]
+    trend = regime.training_trend(history(train, selection), "train_loss", "heldout_loss")
+    # the last fifth (2 epochs) holds (0.105 - 0.1) / 0.9 of the fall
+    assert trend["late_share_of_fall"] == pytest.approx(0.005 / 0.9)
+    assert not trend["train_still_falling"]
+    assert trend["selection_loss_rising"] and trend["selection_loss_min_epoch"] == 5
+    assert trend["loss_gap"] == pytest.approx(0.43)
+
+
+def test_training_trend_of_an_underfitted_run():
+    trend = regime.training_trend(history([1.0, 0.8, 0.6, 0.45], [0.9, 0.8, 0.7, 0.6]), "train_loss", "heldout_loss")
+    assert trend["train_still_falling"] and not trend["selection_loss_rising"]
+
+
+def run_record(gap: float, falling: bool, rising: bool, value: float = 0.8, chance: float = 0.1) -> dict:
+    trend = {
+        "epochs": 40,
+        "loss_gap": 0.3,
+        "train_still_falling": falling,
+        "selection_loss_rising": rising,
+    }
+    return regime.record(
+        selection_split="heldout",
+        gaps={"heldout": {"all": gap, "positives": 0.1, "negatives": 0.0}},
+        trend=trend,
+        scores={"mAP": {"value": value, "chance": chance}},
+    )
+
+
+def test_an_overconfident_converged_baseline_reads_the_regime_of_the_claims():
+    summary = regime.summarise([run_record(0.05, False, True), run_record(0.03, False, False)])
+    assert summary["gap"] == pytest.approx(0.04) and regime.label(summary) == "overconfident"
+    sentence = regime.reading(summary, "BCE")
+    assert "overconfident on the heldout split by 0.040" in sentence
+    assert "the regime of the published claims" in sentence and "1 of 2 runs" in sentence
+
+
+def test_an_underconfident_falling_baseline_reads_underfitted():
+    sentence = regime.reading(regime.summarise([run_record(-0.03, True, False)]), "CE")
+    assert "underconfident" in sentence and "still falling" in sentence
+    assert "an underfitted regime" in sentence and "not tested here" in sentence
+
+
+def test_a_small_gap_reads_calibrated_and_chance_overrides_everything():
+    assert regime.label(regime.summarise([run_record(0.005, False, False)])) == "calibrated"
+    at_chance = regime.summarise([run_record(0.2, False, True, value=0.105, chance=0.1)])
+    assert regime.label(at_chance) == "chance"
+    assert "at chance level" in regime.reading(at_chance, "control")
+
+
+def test_group_gaps_take_the_largest_magnitude():
+    assert regime.headline_gap({"digit": 0.02, "item": -0.05}) == -0.05
+    assert regime.headline_gap({"all": 0.01, "positives": 0.3}) == 0.01
+
+
+def test_conclusion_caveat_follows_the_regimes():
+    assert "regime of the published claims" in regime.conclusion_caveat(["overconfident", "overconfident"])
+    assert "not overconfident" in regime.conclusion_caveat(["overconfident", "underconfident"])
+    assert "chance level" in regime.conclusion_caveat(["chance"])
