@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, softmax
+from scipy.special import expit
 
 TOLERANCE = 0.01  # |confidence gap| at most this: calibrated
 FALLING = 0.15
@@ -30,12 +30,12 @@ RISING = 0.02
 NEAR_CHANCE = 0.1
 
 
-def top_label_gap(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Mean top-label confidence minus accuracy of softmax logits [N, K] against integer labels [N]."""
-    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels)
+def top_label_gap(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean top-label confidence minus accuracy of class probabilities [N, K] against integer labels [N]
+    (single-label: `softmax(logits)`; a group's probabilities where there are groups)."""
+    probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels)
     if len(labels) == 0:
         return float("nan")
-    probabilities = softmax(logits, axis=1)
     return float(probabilities.max(axis=1).mean() - (probabilities.argmax(axis=1) == labels).mean())
 
 
