@@ -19,10 +19,14 @@ reads its baselines' records into one generated sentence (`reading`):
 """
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+
+from lsml_core.results import finished_runs
 
 TOLERANCE = 0.01  # |confidence gap| at most this: calibrated
 FALLING = 0.15
@@ -183,7 +187,33 @@ def conclusion_caveat(kinds: list[str]) -> str:
         return "These conclusions are read from overconfident baselines, the regime of the published claims."
     if "chance" in kinds:
         return "Some baselines are at chance level: their comparisons say nothing about label smoothing."
+    if "unrecorded" in kinds:
+        return "The regime of some baselines is not recorded: these conclusions may not concern the published claims."
     return (
         "These conclusions are read from baselines that are not overconfident: they say what smoothing does in "
         "this regime, not whether the published claims hold."
     )
+
+
+def profile_readings(profile_dir: Path, baseline_of: Callable[[dict], str | None]) -> list[tuple[str, str]]:
+    """(label, sentence) per baseline of a profile; `baseline_of(config)` names a run's baseline group (None:
+    the run is no baseline). A baseline whose runs predate the diagnostic is named with the command that records it."""
+    records: dict[str, list[dict]] = {}
+    for _, config, metrics in finished_runs(profile_dir):
+        name = baseline_of(config)
+        if name is not None:
+            records.setdefault(name, []).append(metrics.get("regime"))
+    readings = []
+    for name, found in records.items():
+        if any(r is None for r in found):
+            readings.append(
+                (
+                    "unrecorded",
+                    f"The regime of the {name} baseline is not recorded: its runs were "
+                    "evaluated by an older version; rerun the profile with `--force` to record it.",
+                )
+            )
+        else:
+            summary = summarise(found)
+            readings.append((label(summary), reading(summary, name)))
+    return readings

@@ -1,5 +1,7 @@
 """The regime diagnostic against its formulas, and the sentences it generates."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,3 +105,22 @@ def test_conclusion_caveat_follows_the_regimes():
     assert "regime of the published claims" in regime.conclusion_caveat(["overconfident", "overconfident"])
     assert "not overconfident" in regime.conclusion_caveat(["overconfident", "underconfident"])
     assert "chance level" in regime.conclusion_caveat(["chance"])
+
+
+def write_run(profile_dir, name: str, config: dict, metrics: dict) -> None:
+    run_dir = profile_dir / "runs" / name
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_profile_readings_group_the_baselines_and_name_unrecorded_ones(tmp_path):
+    write_run(tmp_path, "a-s0", {"model": "a", "base": True}, {"splits": {}, "regime": run_record(0.05, False, True)})
+    write_run(tmp_path, "a-s1", {"model": "a", "base": True}, {"splits": {}, "regime": run_record(0.03, False, True)})
+    write_run(tmp_path, "a-arm", {"model": "a", "base": False}, {"splits": {}, "regime": run_record(-0.5, True, False)})
+    write_run(tmp_path, "b-s0", {"model": "b", "base": True}, {"splits": {}})  # evaluated before the diagnostic
+
+    readings = regime.profile_readings(tmp_path, lambda c: c["model"] if c["base"] else None)
+    assert [kind for kind, _ in readings] == ["overconfident", "unrecorded"]
+    assert "by 0.040" in readings[0][1] and "--force" in readings[1][1]
+    assert "not recorded" in regime.conclusion_caveat([kind for kind, _ in readings])

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import fit, results
+from lsml_core import fit, regime, results
 from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.calibration import calibration_metrics, fit_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
-from lsml_core.multilabel.metrics import ap_table, mean_average_precision
+from lsml_core.multilabel.metrics import ap_table, chance_map, mean_average_precision
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.multilabel.train import new_model, predict, run_compute
 from lsml_core.records import write_json
@@ -75,6 +75,21 @@ def calibration_entry(targets, masks, logits, temperature: float) -> dict:
     }
 
 
+def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
+    """The run's regime (`lsml_core.regime`): confidence gaps per split, the held-out part as the selection
+    split, the trend of its training and held-out losses, and its held-out mAP against chance."""
+    targets, masks, logits = heldout
+    history = pd.read_csv(Path(run_dir) / fit.HISTORY)
+    return regime.record(
+        selection_split="heldout",
+        gaps={"heldout": regime.binary_gaps(targets, logits, masks), **gaps},
+        trend=regime.training_trend(history, "train_loss", "heldout_loss"),
+        scores={
+            "mAP": {"value": mean_average_precision(targets, logits, mask=masks), "chance": chance_map(targets, masks)}
+        },
+    )
+
+
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict every reported split with the best model; write predictions CSVs and metrics.json.
 
@@ -100,6 +115,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         "thresholds": dict(zip(splits.classes, thresholds.tolist())),
         "splits": {},
     }
+    gaps = {}
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
         loader = make_loader(dataset, t.batch_size, device, t.num_workers)  # test: batch_size images x 5 crops
@@ -112,6 +128,8 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
             "decisions": decision_metrics(targets, scores, masks, thresholds),
             "calibration": calibration_entry(targets, masks, scores, temperature),
         }
+        gaps[split] = regime.binary_gaps(targets, scores, masks)
+    metrics["regime"] = regime_record(run_dir, (heldout_targets, heldout_masks, heldout_logits), gaps)
     write_json(run_dir / results.METRICS, metrics)
     return metrics
 

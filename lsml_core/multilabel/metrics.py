@@ -101,6 +101,15 @@ def mean_average_precision(targets, scores, method: str = "voc2010", mask=None) 
     return _nanmean(average_precision(targets, scores, method=method, mask=mask))
 
 
+def chance_map(targets, mask=None) -> float:
+    """The mAP a random ranking scores in expectation: the mean over classes with a positive of their prevalence
+    among the unmasked images, E[AP_c] ~ positives_c / images_c."""
+    targets, _, mask = _checked(targets, np.zeros(np.shape(targets)), mask, ndim=2)
+    positives, counted = (targets & mask).sum(0), mask.sum(0)
+    keep = positives > 0
+    return float(np.mean(positives[keep] / counted[keep])) if keep.any() else float("nan")
+
+
 def step_average_precision(targets: np.ndarray, scores: np.ndarray) -> float:
     """sklearn's AP of one binary ranking with a positive, without its per-call checks:
     sum over blocks of tied scores, best first, of (R_k - R_{k-1}) * P_k."""

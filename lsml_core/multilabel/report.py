@@ -87,6 +87,14 @@ def model_name(model: str) -> str:
     return MODEL_NAMES.get(model, model)
 
 
+def baseline_of(config: dict) -> str | None:
+    """The regime reading's baseline group of a run: BCE on hard, clean labels, per model; None for other runs."""
+    t = config["train"]
+    if t["scheme"] == "none" and t.get("loss", "bce") == "bce" and not t.get("label_noise", 0.0):
+        return f"{model_name(t['model'])} BCE"
+    return None
+
+
 def run_columns(run_dir: Path, train: dict) -> dict:
     """What identifies a run in the report's frames: its name, model, loss, scheme, alpha, seed and noise rate."""
     return {

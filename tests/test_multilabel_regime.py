@@ -1,0 +1,59 @@
+"""The multi-label run's regime record: confidence gaps equal the formula on its stored predictions, the trend
+its history's, held-out mAP beside the mAP of a random ranking; the report's baseline groups."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lsml_core import regime
+from lsml_core.fit import HISTORY
+from lsml_core.multilabel.evaluate import evaluate_run, read_predictions
+from lsml_core.multilabel.metrics import chance_map
+from lsml_core.multilabel.report import baseline_of
+from lsml_core.multilabel.train import train_run
+from tests.test_training import tiny_config
+
+pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
+
+
+def test_chance_map_is_the_mean_prevalence_of_classes_with_a_positive():
+    targets = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 0]])
+    mask = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1], [1, 1, 1]])  # class b: 1 of 3 unmasked images
+    assert chance_map(targets, mask) == pytest.approx(np.mean([2 / 4, 1 / 3]))
+
+
+def test_a_random_ranking_scores_about_the_chance_map():
+    from lsml_core.multilabel.metrics import mean_average_precision
+
+    rng = np.random.default_rng(0)
+    targets = (rng.random((4000, 3)) < [0.1, 0.3, 0.5]).astype(int)
+    assert mean_average_precision(targets, rng.random(targets.shape)) == pytest.approx(chance_map(targets), abs=0.01)
+
+
+def test_evaluate_records_the_regime_from_predictions_and_history(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, scheme="none", alpha=0.0)
+    run_dir = tmp_path / "run"
+    train_run(cfg, run_dir, tmp_path)
+    record = evaluate_run(cfg, run_dir, tmp_path)["regime"]
+    assert record["selection_split"] == "heldout" and set(record["confidence_gap"]) == {
+        "heldout",
+        "train",
+        "val",
+        "test",
+    }
+    for split in ("val", "test"):
+        pred = read_predictions(run_dir / f"predictions_{split}.csv")
+        assert record["confidence_gap"][split] == pytest.approx(
+            regime.binary_gaps(pred.targets, pred.scores, pred.masks)
+        )
+    history = pd.read_csv(run_dir / HISTORY)
+    assert record["training"] == regime.training_trend(history, "train_loss", "heldout_loss")
+    assert record["training"]["epochs"] == cfg.train.epochs
+    assert 0 < record["scores"]["mAP"]["chance"] < 1
+
+
+def test_the_baseline_groups_are_bce_on_hard_clean_labels_per_model():
+    assert baseline_of({"train": {"model": "resnet18", "scheme": "none", "loss": "bce"}}) == "ResNet-18 BCE"
+    assert baseline_of({"train": {"model": "resnet18", "scheme": "uniform", "loss": "bce"}}) is None
+    assert baseline_of({"train": {"model": "resnet18", "scheme": "none", "loss": "focal"}}) is None
+    assert baseline_of({"train": {"model": "resnet18", "scheme": "none", "label_noise": 0.2}}) is None
