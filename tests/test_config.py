@@ -3,10 +3,20 @@
 import pytest
 
 from lsml_core.multilabel.config import RunConfig, load_profile
+from lsml_core.profiles import CONFIG_DIR
 
 
 @pytest.mark.parametrize(
-    "name, n_runs", [("demo", 6), ("quick", 20), ("voc2012", 6), ("study", 63), ("conventions", 21), ("study-gpu", 30)]
+    "name, n_runs",
+    [
+        ("demo", 6),
+        ("quick", 20),
+        ("voc2012", 6),
+        ("study", 63),
+        ("conventions", 21),
+        ("study-gpu", 30),
+        ("converged", 36),
+    ],
 )
 def test_shipped_profiles_load(name, n_runs):
     profile = load_profile(name)
@@ -48,6 +58,19 @@ def test_losses_are_named_in_run_names_and_their_instance_runs_learn_from_the_bc
         load_profile(path)
 
 
+def test_a_learning_rate_grid_names_its_rates_and_keeps_the_recipes_backbone_ratio(tmp_path):
+    path = tmp_path / "lrs.yaml"
+    path.write_text(
+        "name: lrs\ntrain: {lr_backbone: 0.01, lr_head: 0.1}\ngrids:\n  - {models: [resnet18], schemes: [none]}\n"
+        "  - {models: [resnet18], losses: [focal], schemes: [none], lrs: [0.02, 0.2]}\n"
+    )
+    runs = {r.name: r.train for r in load_profile(path).runs()}
+    assert set(runs) == {"resnet18-none-a0-s0", "resnet18-focal-none-a0-s0-lr0.02", "resnet18-focal-none-a0-s0-lr0.2"}
+    assert (runs["resnet18-none-a0-s0"].lr_head, runs["resnet18-none-a0-s0"].lr_in_name) == (0.1, False)
+    low = runs["resnet18-focal-none-a0-s0-lr0.02"]
+    assert low.lr_head == 0.02 and low.lr_backbone == pytest.approx(0.002) and low.lr_in_name
+
+
 def test_voc2012_profile_is_the_original_recipe():
     profile = load_profile("voc2012")
     t = profile.train
@@ -76,6 +99,7 @@ def test_run_config_round_trips_through_a_dict():
         ("data: {kind: cifar}", "unknown data kind"),
         ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
         ("extra: 1", "unknown section"),
+        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 and lr_head=0"),
     ],
 )
 def test_bad_profiles_are_named(tmp_path, text, message):
@@ -93,8 +117,7 @@ def test_instance_without_baseline_is_refused(tmp_path):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(
-        ValueError,
-        match="conventions, demo, grouped, grouped-gpu, multiclass, multiclass-gpu, quick, study, study-gpu, voc2012",
-    ):
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    assert "conventions, converged, demo" in known
+    with pytest.raises(ValueError, match=known):
         load_profile("nope")

@@ -72,7 +72,9 @@ def test_report_leads_with_its_summary_and_conclusions_then_contents(quick):
     _, out, _ = quick
     report = (out / "notebooks" / "5.0-report.html").read_text()
     headings = re.findall(r"<h2[^>]*>(.*?)<", report)
-    assert headings[:4] == ["Summary", "Conclusions", "Contents", "Arms and metrics"]
+    assert headings[:5] == ["Regime", "Summary", "Conclusions", "Contents", "Arms and metrics"]
+    regime = report[report.index(">Regime<") : report.index(">Summary<")]
+    assert "The ResNet-18 BCE baseline is" in regime and "The MobileNetV2 BCE baseline is" in regime
     summary = report[report.index(">Summary<") : report.index(">Conclusions<")]
     for column in ("mAP - none [95% CI]", "CF1 - none [95% CI]", "OF1 - none [95% CI]", "ECE - none [95% CI]"):
         assert column in summary
@@ -80,6 +82,7 @@ def test_report_leads_with_its_summary_and_conclusions_then_contents(quick):
         assert f">{arm}<" in summary
     conclusions = report[report.index(">Conclusions<") : report.index(">Contents<")]
     assert "against the baseline" in conclusions and "95% CI [" in conclusions
+    assert "These conclusions are read from" in conclusions or "chance level" in conclusions
     anchors = re.findall(r'href="#([^"]+)"', report)
     assert len(anchors) >= 10 and all(f'id="{unquote(a)}"' in report for a in anchors)
     assert not re.search(r">\s*(True|False|None|nan|NaN)\s*<", report)

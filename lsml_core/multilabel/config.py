@@ -71,6 +71,7 @@ class TrainConfig:
     batch_size: int = 64
     lr_backbone: float = 0.05
     lr_head: float = 0.05
+    lr_in_name: bool = False  # a run of a learning-rate grid: its name carries lr_head
     momentum: float = 0.9
     weight_decay: float = 0.0
     cosine_t_max: int | None = None
@@ -97,11 +98,15 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
         check_max_batches(self.max_batches)
+        if self.lr_backbone <= 0 or self.lr_head <= 0:
+            raise ValueError(f"lr_backbone={self.lr_backbone} and lr_head={self.lr_head} must be positive")
 
     @property
     def run_name(self) -> str:
-        """The run's folder name: model-[loss-]scheme-alpha-seed, and -n<rate> under label noise."""
-        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise, self.loss)
+        """The run's folder name: model-[loss-]scheme-alpha-seed, -n<rate> under label noise, -lr<rate> in a
+        learning-rate grid."""
+        lr = self.lr_head if self.lr_in_name else None
+        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise, self.loss, lr)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,11 +117,20 @@ class RunConfig(RunConfigBase):
     train: TrainConfig
 
 
-def run_name(model: str, scheme: str, alpha: float, seed: int, label_noise: float = 0.0, loss: str = "bce") -> str:
-    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0`, `resnet18-none-a0-s1-n0.2` or
-    `resnet18-focal-uniform-a0.1-s0` (the loss is named unless it is BCE)."""
+def run_name(
+    model: str,
+    scheme: str,
+    alpha: float,
+    seed: int,
+    label_noise: float = 0.0,
+    loss: str = "bce",
+    lr: float | None = None,
+) -> str:
+    """Folder name of a run, e.g. `resnet18-uniform-a0.1-s0`, `resnet18-none-a0-s1-n0.2`,
+    `resnet18-focal-uniform-a0.1-s0` (the loss is named unless it is BCE) or `resnet18-focal-none-a0-s0-lr0.02`."""
     named_loss = "" if loss == "bce" else f"{loss}-"
-    return f"{model}-{named_loss}{scheme}-a{alpha:g}-s{seed}" + (f"-n{label_noise:g}" if label_noise else "")
+    noise = f"-n{label_noise:g}" if label_noise else ""
+    return f"{model}-{named_loss}{scheme}-a{alpha:g}-s{seed}{noise}" + (f"-lr{lr:g}" if lr is not None else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,16 +143,18 @@ class Grid:
     alphas: list[float] = field(default_factory=lambda: [0.1])
     seeds: list[int] = field(default_factory=lambda: [0])
     label_noise: list[float] = field(default_factory=lambda: [0.0])
+    lrs: list[float] | None = None  # a learning-rate grid: lr_head per run, lr_backbone in the recipe's ratio
 
     def cells(self):
-        """(model, seed, noise, loss, scheme, alpha) of every run in this block."""
+        """(model, seed, noise, loss, scheme, alpha, lr) of every run in this block (lr None: the recipe's)."""
         for model in self.models:
             for seed in self.seeds:
                 for noise in self.label_noise:
                     for loss in self.losses:
                         for scheme in self.schemes:
                             for alpha in [0.0] if scheme == "none" else self.alphas:
-                                yield model, seed, float(noise), loss, scheme, float(alpha)
+                                for lr in self.lrs or [None]:
+                                    yield model, seed, float(noise), loss, scheme, float(alpha), lr
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,10 +173,17 @@ class Profile(ProfileBase):
         model, seed and noise rate) after the teachers."""
         runs: dict[str, RunConfig] = {}
         for grid in self.grids:
-            for model, seed, noise, loss, scheme, alpha in grid.cells():
+            for model, seed, noise, loss, scheme, alpha, lr in grid.cells():
                 teacher = run_name(model, "none", 0.0, seed, noise) if SCHEMES[scheme].needs_teacher else None
                 run = self.run(
-                    model=model, seed=seed, loss=loss, scheme=scheme, alpha=alpha, label_noise=noise, teacher=teacher
+                    model=model,
+                    seed=seed,
+                    loss=loss,
+                    scheme=scheme,
+                    alpha=alpha,
+                    label_noise=noise,
+                    teacher=teacher,
+                    **self.learning_rates(lr),
                 )
                 runs.setdefault(run.name, run)
         ordered = sorted(runs.values(), key=lambda r: r.train.teacher is not None)
@@ -171,6 +194,12 @@ class Profile(ProfileBase):
                 "add scheme 'none' with loss 'bce' for the same models, seeds and label_noise"
             )
         return ordered
+
+    def learning_rates(self, lr: float | None) -> dict:
+        """The recipe's fields for a grid learning rate: lr_head = lr, lr_backbone in the recipe's ratio to it."""
+        if lr is None:
+            return {}
+        return {"lr_head": lr, "lr_backbone": lr * self.train.lr_backbone / self.train.lr_head, "lr_in_name": True}
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -12,8 +12,8 @@ from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
+from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, model_name, run_columns
-from lsml_core.results import finished_runs
 from lsml_core.smoothing import SCHEMES
 
 CALIBRATION = ("ece_pooled", "ece_classwise", "brier", "nll")
@@ -23,7 +23,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
     """One row per finished run x reported split: mAP, per-image AP, the decision metrics (`<name>_<rule>`),
     calibration before and after T."""
     rows = []
-    for run_dir, config, metrics in finished_runs(profile_dir):
+    for run_dir, config, metrics in kept_runs(profile_dir):
         train = config["train"]
         for split, table in metrics["splits"].items():
             calibration = table.get("calibration", {})

@@ -15,8 +15,8 @@ from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.decisions import RULES
 from lsml_core.multilabel.demo_data import read_params
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
+from lsml_core.multilabel.learning_rates import kept_runs, unchosen
 from lsml_core.multilabel.losses import LOSSES
-from lsml_core.results import finished_runs
 from lsml_core.smoothing import SCHEMES
 
 SPLIT_ORDER = ("train", "val", "test")
@@ -61,7 +61,7 @@ PUBLISHED_ALPHA = 0.1  # the smoothing degree of the original study's published 
 def summary_frame(profile_dir: Path) -> pd.DataFrame:
     """One row per run x split x metric: the long table behind every table and figure."""
     rows = []
-    for run_dir, config, metrics in finished_runs(profile_dir):
+    for run_dir, config, metrics in kept_runs(profile_dir):
         train = config["train"]
         for split, table in metrics["splits"].items():
             values = {method: table[method]["mAP"] for method in ("voc2010", "voc2007", "sklearn")}
@@ -212,6 +212,8 @@ def histories(profile_dir: Path) -> pd.DataFrame:
             "arm": arm(config["train"]["scheme"], config["train"]["alpha"], config["train"].get("loss", "bce")),
         },
     )
+    if not stacked.empty:
+        stacked = stacked[~stacked.run.isin(unchosen(profile_dir))]
     if stacked.empty:
         return stacked
     return by_model_and_arm(stacked, stacked).assign(model=lambda f: f.model.map(model_name))
@@ -222,7 +224,7 @@ def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predi
     the PR curves."""
     found: dict[str, dict[str, Predictions]] = {}
     arms = []
-    for run_dir, config, _ in sorted(finished_runs(profile_dir), key=lambda run: run[1]["train"]["seed"]):
+    for run_dir, config, _ in sorted(kept_runs(profile_dir), key=lambda run: run[1]["train"]["seed"]):
         train = config["train"]
         if train.get("label_noise"):
             continue

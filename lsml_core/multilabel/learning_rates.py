@@ -1,0 +1,65 @@
+"""Learning rates chosen on the held-out part, so that no loss loses by its recipe.
+
+Runs of a learning-rate grid (`lrs` in a grid block) are grouped by model, loss, scheme, alpha and noise rate;
+the group keeps the rate whose runs reach the highest mean over seeds of their best held-out mAP (the score
+that also chooses each run's best epoch), and the report reads only the kept runs. Val and test never choose.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from lsml_core.fit import HISTORY
+from lsml_core.results import finished_runs
+
+GROUP = ["model", "loss", "scheme", "alpha", "noise"]
+
+
+def grid_runs(profile_dir: Path) -> pd.DataFrame:
+    """One row per finished run of a learning-rate grid: its group, lr, seed and best held-out mAP."""
+    rows = []
+    for run_dir, config, _ in finished_runs(profile_dir):
+        t = config["train"]
+        if t.get("lr_in_name"):
+            history = pd.read_csv(run_dir / HISTORY)
+            rows.append(
+                {
+                    "run": run_dir.name,
+                    "model": t["model"],
+                    "loss": t.get("loss", "bce"),
+                    "scheme": t["scheme"],
+                    "alpha": t["alpha"],
+                    "noise": t.get("label_noise", 0.0),
+                    "lr": t["lr_head"],
+                    "seed": t["seed"],
+                    "heldout_map": float(history["heldout_map"].max()),
+                }
+            )
+    return pd.DataFrame(rows, columns=["run", *GROUP, "lr", "seed", "heldout_map"])
+
+
+def choices(profile_dir: Path) -> pd.DataFrame:
+    """Per group and lr: the mean best held-out mAP over seeds, the number of seeds, and whether it is chosen."""
+    runs = grid_runs(profile_dir)
+    table = runs.groupby([*GROUP, "lr"], as_index=False).agg(
+        heldout_map=("heldout_map", "mean"), seeds=("seed", "size")
+    )
+    best = table.groupby(GROUP)["heldout_map"].transform("max")
+    return table.assign(chosen=table.heldout_map == best)
+
+
+def unchosen(profile_dir: Path) -> set[str]:
+    """Names of the grid runs at a rate their group did not choose (ties keep the lowest rate)."""
+    runs, table = grid_runs(profile_dir), choices(profile_dir)
+    kept = table[table.chosen].groupby(GROUP, as_index=False)["lr"].min()
+    merged = runs.merge(kept, on=GROUP, suffixes=("", "_kept"))
+    return set(merged.loc[merged.lr != merged.lr_kept, "run"])
+
+
+def kept_runs(profile_dir: Path) -> Iterator[tuple[Path, dict, dict]]:
+    """`results.finished_runs` without the grid runs at unchosen learning rates: what the report reads."""
+    dropped = unchosen(profile_dir)
+    for run_dir, config, metrics in finished_runs(profile_dir):
+        if run_dir.name not in dropped:
+            yield run_dir, config, metrics
