@@ -15,7 +15,7 @@ from lsml_core.profiles import CONFIG_DIR
         ("study", 63),
         ("conventions", 21),
         ("study-gpu", 30),
-        ("converged", 36),
+        ("converged", 60),
     ],
 )
 def test_shipped_profiles_load(name, n_runs):
