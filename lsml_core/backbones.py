@@ -40,7 +40,7 @@ def load_imagenet_state(name: str) -> dict:
         raise WeightsMissingError(
             f"ImageNet weights for {name} are not available ({exc}). Without internet, download "
             f"{MODELS[name][1].url} elsewhere and put it at {path} (folder {path.parent}), "
-            "or set pretrained: false."
+            "or set pretrained: none (or stage, a backbone pretrained here)."
         ) from exc
 
 

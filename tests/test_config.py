@@ -81,7 +81,7 @@ def test_voc2012_profile_is_the_original_recipe():
         15,
         12,
     )
-    assert (t.lr_backbone, t.lr_head, t.momentum, t.pretrained) == (1.5e-4, 5e-2, 0.9, True)
+    assert (t.lr_backbone, t.lr_head, t.momentum, t.pretrained) == (1.5e-4, 5e-2, 0.9, "imagenet")
 
 
 def test_run_config_round_trips_through_a_dict():

@@ -186,7 +186,7 @@ def test_sgd_is_fused_on_cuda_only_so_the_grad_scaler_steps_it_without_waiting()
 
 def test_a_checkpoint_written_on_another_device_resumes_with_this_devices_sgd(tmp_path):
     cfg = tiny_config(tmp_path)
-    run = make_fit(cfg, 4, torch.device("cpu"))
+    run = make_fit(cfg, 4, torch.device("cpu"), tmp_path / "run", tmp_path)
     state = run.state()
     for group in state["optimizer"]["param_groups"]:
         group["fused"] = True  # as a CUDA run writes it
@@ -234,7 +234,7 @@ def test_a_diverging_model_stops_with_the_divergence_message_not_an_ap_error(mos
 def test_a_checkpoint_of_the_earlier_format_resumes(tmp_path):
     """0.1.0 named the best score per track (`best_map`, `best_accuracy`) and the schedule `schedule`."""
     cfg = tiny_config(tmp_path)
-    run = make_fit(cfg, 4, torch.device("cpu"))
+    run = make_fit(cfg, 4, torch.device("cpu"), tmp_path / "run", tmp_path)
     state = run.state()
     state["best_map"], state["schedule"] = 0.25, state.pop("scheduler")
     del state["best_score"], state["scaler"]

@@ -7,6 +7,7 @@ from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.multilabel.losses import check_loss
+from lsml_core.pretraining import Recipe, Stage, stage_of
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -22,6 +23,7 @@ from lsml_core.smoothing import SCHEMES, check_scheme
 TRACK = "multilabel"
 DATA_KINDS = ("demo", "voc")
 DATA_PATHS = ("cached", "pil")
+PRETRAINED = ("none", "imagenet", "stage")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,7 @@ class DataConfig:
     n_val: int = 1000
     fill_prob: float = 0.5
     demo_seed: int = 0
+    train_pool: int | None = None  # demo: training mosaics draw from the first train_pool Fashion-MNIST training images
     max_images: int | None = None
     data_path: str = "cached"  # cached: decoded once, batches transformed on the device; pil: per sample
 
@@ -66,7 +69,8 @@ class TrainConfig:
     scheme: str = "none"
     alpha: float = 0.0
     seed: int = 0
-    pretrained: bool = False
+    pretrained: str = "none"  # none (from scratch), imagenet (torchvision's weights), stage (`pretraining` below)
+    pretraining: Recipe | None = None  # the pretraining stage's recipe (pretrained: stage; defaults when omitted)
     epochs: int = 6
     batch_size: int = 64
     lr_backbone: float = 0.05
@@ -87,6 +91,17 @@ class TrainConfig:
 
     def __post_init__(self):
         check_model_name(self.model)
+        if isinstance(self.pretrained, bool):  # profiles and records of 0.6.0 and before: true = imagenet
+            object.__setattr__(self, "pretrained", "imagenet" if self.pretrained else "none")
+        check_choice("pretrained", self.pretrained, PRETRAINED)
+        if isinstance(self.pretraining, dict):
+            object.__setattr__(self, "pretraining", stage_of(self.model, self.pretraining).recipe)
+        if self.pretrained == "stage" and self.pretraining is None:
+            object.__setattr__(self, "pretraining", Recipe())
+        if self.pretrained != "stage" and self.pretraining is not None:
+            raise ValueError(
+                "train.pretraining is the recipe of `pretrained: stage`: remove it, or set pretrained: stage"
+            )
         check_compute(self.precision, self.memory_format)
         check_loss(self.loss)
         check_scheme(self.scheme, self.alpha)
@@ -100,6 +115,11 @@ class TrainConfig:
         check_max_batches(self.max_batches)
         if self.lr_backbone <= 0 or self.lr_head <= 0:
             raise ValueError(f"lr_backbone={self.lr_backbone} and lr_head={self.lr_head} must be positive")
+
+    @property
+    def stage(self) -> Stage | None:
+        """The pretraining stage this run fine-tunes from, None unless `pretrained: stage`."""
+        return stage_of(self.model, self.pretraining) if self.pretrained == "stage" else None
 
     @property
     def run_name(self) -> str:
@@ -220,5 +240,25 @@ def load_profile(name_or_path: str | Path) -> Profile:
             for alpha in grid.alphas:
                 check_scheme(scheme, alpha)
     profile = build_profile(Profile, values, str(name_or_path), TRACK, grids=grids)
+    check_disjoint(profile.data, profile.train)
     profile.runs()
     return profile
+
+
+def check_disjoint(data: DataConfig, train: TrainConfig) -> None:
+    """A pretraining stage sees only Fashion-MNIST training images that the profile's mosaics never draw from,
+    and at the size the runs see."""
+    recipe = train.pretraining
+    if recipe is None:
+        return
+    if data.kind == "demo" and (data.train_pool is None or data.train_pool > recipe.first):
+        raise ValueError(
+            f"the pretraining stage learns from Fashion-MNIST training images [{recipe.first}, "
+            f"{recipe.first + recipe.count}), which the demo mosaics may draw from (train_pool={data.train_pool}): "
+            f"set data.train_pool: {recipe.first} or lower, so that they draw from the others only"
+        )
+    if recipe.image_size != data.image_size:
+        raise ValueError(
+            f"train.pretraining.image_size={recipe.image_size} differs from data.image_size={data.image_size}: "
+            "pretrain at the size the runs see"
+        )

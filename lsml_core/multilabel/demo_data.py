@@ -34,6 +34,7 @@ class MosaicSpec:
     grid: int = 2
     fill_prob: float = 0.5
     seed: int = 0
+    train_pool: int | None = None  # training mosaics draw from the first train_pool training images (None: all)
 
 
 def load_source(cache_dir: Path, debian_dir: Path = DEBIAN_FASHION_DIR) -> Source:
@@ -121,8 +122,9 @@ def generate(root: Path, spec: MosaicSpec, source: Source) -> dict:
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (tmp / sub).mkdir(parents=True)
     rng = np.random.default_rng(spec.seed)
+    pool = slice(0, spec.train_pool)
     for split, images, labels, n in (
-        ("train", source.train_images, source.train_labels, spec.n_train),
+        ("train", source.train_images[pool], source.train_labels[pool], spec.n_train),
         ("val", source.test_images, source.test_labels, spec.n_val),
     ):
         mosaics, cell_labels = make_mosaics(images, labels, n, spec, rng)
@@ -149,6 +151,6 @@ def read_params(root: Path) -> dict | None:
 def ensure_demo_data(root: Path, spec: MosaicSpec, cache_dir: Path) -> dict:
     """Generate the demo data unless `root` already holds it with the same parameters."""
     params = read_params(root)
-    if params is not None and params["spec"] == asdict(spec):
+    if params is not None and {**asdict(MosaicSpec()), **params["spec"]} == asdict(spec):  # keys added since: defaults
         return params
     return generate(root, spec, load_source(cache_dir))

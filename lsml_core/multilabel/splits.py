@@ -47,7 +47,9 @@ class Splits:
 
 def demo_spec(cfg: DataConfig) -> MosaicSpec:
     """The mosaic generation parameters named by a data config."""
-    return MosaicSpec(n_train=cfg.n_train, n_val=cfg.n_val, fill_prob=cfg.fill_prob, seed=cfg.demo_seed)
+    return MosaicSpec(
+        n_train=cfg.n_train, n_val=cfg.n_val, fill_prob=cfg.fill_prob, seed=cfg.demo_seed, train_pool=cfg.train_pool
+    )
 
 
 def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str]:

@@ -3,26 +3,40 @@
 from pathlib import Path
 
 from lsml_core.multilabel.config import Profile, load_profile
+from lsml_core.multilabel.demo_data import load_source
 from lsml_core.multilabel.evaluate import is_complete
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import build_splits, prepare
 from lsml_core.notebooks import Notebook
+from lsml_core.pretraining import ensure
 from lsml_core.records import atomic_write_text, read_json
 from lsml_core.results import METRICS
 from lsml_core.runner import Track
 
 
 def prepare_data(profile: Profile, data_dir: Path) -> str:
-    """Generate the demo data or find (download) VOC, and build the decoded-image caches every run reads
-    (so that runs executing at once never build one together); returns where the images came from.
+    """Generate the demo data or find (download) VOC, build the decoded-image caches every run reads (so that
+    runs executing at once never build one together), and pretrain the stages the runs fine-tune from; returns
+    where the images came from.
 
     Images that cannot be decoded leave the caches unbuilt: each run then reports them."""
+    source = None
     if profile.data.data_path == "cached":
         try:
-            return build_splits(profile.data, data_dir).source
+            source = build_splits(profile.data, data_dir).source
         except (ValueError, OSError) as exc:
             print(f"note: the image caches were not built ({exc}); the runs will report it", flush=True)
-    return prepare(profile.data, data_dir)[2]
+    source = source or prepare(profile.data, data_dir)[2]
+    pretrain_stages(profile, data_dir)
+    return source
+
+
+def pretrain_stages(profile: Profile, data_dir: Path) -> None:
+    """Train (or find stored) every pretraining stage a run of the profile fine-tunes from, once each."""
+    stages = {run.train.stage.name: run.train.stage for run in profile.runs() if run.train.stage is not None}
+    for stage in stages.values():
+        record = ensure(stage, data_dir, lambda: load_source(Path(data_dir) / "cache"))
+        print(f"pretraining stage {stage.name}: held-out accuracy {record['heldout_accuracy']:.3f}", flush=True)
 
 
 def write_summary(profile_dir: Path) -> None:

@@ -21,10 +21,12 @@ from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.metrics import mean_average_precision
 from lsml_core.multilabel.models import build_model, parameter_groups
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
+from lsml_core.pretraining import load_backbone
 from lsml_core.records import write_json
 from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
 
 SCORE = "heldout_map"  # the history column that chooses the best epoch
+PRETRAINED_RECORD = "pretrained.json"
 
 
 def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -88,15 +90,27 @@ def heldout_scores(model, loader, device, compute: Compute, desc: str = "") -> d
     return {"heldout_loss": float(loss), SCORE: mean_average_precision(targets, logits, mask=masks)}
 
 
-def new_model(cfg: RunConfig, n_classes: int, device: torch.device, pretrained: bool = False) -> torch.nn.Module:
+def new_model(cfg: RunConfig, n_classes: int, device: torch.device, imagenet: bool = False) -> torch.nn.Module:
     """A fresh model of the run's architecture on `device`, in the run's memory format."""
-    return run_compute(cfg, device).prepare(build_model(cfg.train.model, n_classes, pretrained).to(device))
+    return run_compute(cfg, device).prepare(build_model(cfg.train.model, n_classes, imagenet).to(device))
 
 
-def make_fit(cfg: RunConfig, n_classes: int, device: torch.device) -> fit.Fit:
+def initial_model(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path, data_dir: Path):
+    """The model a run starts from: from scratch, ImageNet's weights, or its pretraining stage's backbone (whose
+    name and weights' SHA-256 go to pretrained.json, so the run says what it was fine-tuned from)."""
+    t = cfg.train
+    model = new_model(cfg, n_classes, device, imagenet=t.pretrained == "imagenet")
+    if t.stage is not None:
+        record = load_backbone(model, data_dir, t.stage)
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / PRETRAINED_RECORD, {"stage": record["stage"], "sha256": record["sha256"]})
+    return model
+
+
+def make_fit(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path, data_dir: Path) -> fit.Fit:
     """The run's model, SGD, cosine schedule and scaler, in its format and precision."""
     t, compute = cfg.train, run_compute(cfg, device)
-    model = new_model(cfg, n_classes, device, t.pretrained)
+    model = initial_model(cfg, n_classes, device, run_dir, data_dir)
     optimizer = make_optimizer(model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
     return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute)
@@ -113,7 +127,7 @@ def train_run(
     run_dir, t = Path(run_dir), cfg.train
     splits = splits or run_splits(cfg, data_dir)
     device = fit.start_run(t.device, t.seed)
-    run = make_fit(cfg, len(splits.classes), device)
+    run = make_fit(cfg, len(splits.classes), device, run_dir, data_dir)
     teacher = None
     if SCHEMES[t.scheme].needs_teacher:
         teacher = fit.load_teacher(run_dir.parent / t.teacher, new_model(cfg, len(splits.classes), device), device)

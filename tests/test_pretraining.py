@@ -1,0 +1,116 @@
+"""The pretraining stage: its images, its record, reuse by key, resume after SIGKILL, repair of damaged weights,
+and the backbone a fine-tuned run starts from."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lsml_core import pretraining
+from lsml_core.records import file_sha256, read_json
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = {"first": 100, "count": 300, "heldout": 60, "image_size": 16, "epochs": 3, "batch_size": 16, "lr": 0.01}
+
+
+class Synthetic:
+    """400 grey 28 x 28 'items' of 4 classes, each a bright band of 7 rows at its class's height."""
+
+    name = "synthetic items"
+    train_labels = np.random.default_rng(0).integers(0, 4, 400)
+    train_images = np.zeros((400, 28, 28), dtype=np.uint8)
+    for band in range(7):
+        train_images[np.arange(400), 7 * train_labels + band, :] = 255
+
+
+def tiny_stage(**recipe) -> pretraining.Stage:
+    return pretraining.stage_of("resnet18", {**TINY, **recipe})
+
+
+def test_recipes_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="within Fashion-MNIST's 60000 training images"):
+        pretraining.Recipe(first=55_000, count=10_000)
+    with pytest.raises(ValueError, match="heldout=0"):
+        pretraining.Recipe(heldout=0)
+    with pytest.raises(ValueError, match="unknown pretraining key"):
+        pretraining.stage_of("resnet18", {"epoch": 3})
+
+
+def test_each_item_sits_in_one_cell_of_an_empty_canvas():
+    items = np.full((5, 28, 28), 200, dtype=np.uint8)
+    canvases = pretraining.canvases(items, grid=2, size=56, rng=np.random.default_rng(0))
+    assert canvases.shape == (5, 3, 56, 56) and canvases.dtype == torch.uint8
+    for canvas in canvases[:, 0]:
+        cells = [canvas[r : r + 28, c : c + 28].float().mean().item() for r in (0, 28) for c in (0, 28)]
+        assert sorted(cells) == [0.0, 0.0, 0.0, 200.0]
+
+
+def test_the_stage_name_is_its_recipe_and_model():
+    assert tiny_stage().name == tiny_stage().name != tiny_stage(epochs=4).name
+    assert tiny_stage().name != pretraining.stage_of("mobilenet_v2", TINY).name
+    assert tiny_stage().name.startswith("resnet18-")
+
+
+def test_a_stage_is_trained_once_recorded_and_reused(tmp_path):
+    stage, loads = tiny_stage(), []
+    record = pretraining.ensure(stage, tmp_path, lambda: loads.append(1) or Synthetic)
+    folder = pretraining.stage_dir(tmp_path, stage)
+    assert record["sha256"] == file_sha256(folder / pretraining.WEIGHTS) and record == read_json(folder / "record.json")
+    assert record["images"] == {"set": "Fashion-MNIST training images", "fit": [100, 340], "heldout": [340, 400]}
+    assert record["recipe"]["epochs"] == 3 and record["source"] == "synthetic items"
+    assert record["heldout_accuracy"] > 0.5  # well above the 0.25 of chance: it learned the items
+    history = (folder / "history.csv").stat().st_mtime_ns
+    assert pretraining.ensure(stage, tmp_path, lambda: loads.append(1) or Synthetic) == record
+    assert loads == [1] and (folder / "history.csv").stat().st_mtime_ns == history
+
+
+def test_damaged_weights_are_made_again_from_the_checkpoint(tmp_path):
+    stage = tiny_stage(epochs=1)
+    record = pretraining.ensure(stage, tmp_path, lambda: Synthetic)
+    weights = pretraining.stage_dir(tmp_path, stage) / pretraining.WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert not pretraining.intact(weights.parent)
+    assert pretraining.ensure(stage, tmp_path, lambda: Synthetic)["sha256"] == record["sha256"]
+
+
+KILLED = """
+import sys
+from lsml_core import pretraining
+from tests.test_pretraining import Synthetic, tiny_stage
+pretraining.ensure(tiny_stage(epochs=4), sys.argv[1], lambda: Synthetic)
+"""
+
+
+def test_a_stage_killed_mid_training_resumes_to_the_same_weights(tmp_path):
+    straight = pretraining.ensure(tiny_stage(epochs=4), tmp_path / "a", lambda: Synthetic)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-c", KILLED, str(tmp_path / "b")], cwd=REPO, env=env)
+    history = pretraining.stage_dir(tmp_path / "b", tiny_stage(epochs=4)) / "history.csv"
+    deadline = time.monotonic() + 300
+    while not history.is_file() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(pd.read_csv(history)) < 4  # killed before its last epoch
+    resumed = pretraining.ensure(tiny_stage(epochs=4), tmp_path / "b", lambda: Synthetic)
+    assert resumed["sha256"] == straight["sha256"]
+
+
+def test_a_backbone_is_loaded_from_a_stage_without_its_classifier(tmp_path):
+    stage = tiny_stage(epochs=1)
+    with pytest.raises(FileNotFoundError, match="run_all.sh trains it before the runs"):
+        pretraining.load_backbone(pretraining.classifier("resnet18", 4), tmp_path, stage)
+    pretraining.ensure(stage, tmp_path, lambda: Synthetic)
+    model = pretraining.classifier("resnet18", 4)
+    fresh_head = model.fc.weight.clone()
+    pretraining.load_backbone(model, tmp_path, stage)
+    saved = torch.load(pretraining.stage_dir(tmp_path, stage) / pretraining.WEIGHTS, weights_only=True)
+    assert torch.equal(model.conv1.weight, saved["conv1.weight"]) and "fc.weight" not in saved
+    assert torch.equal(model.fc.weight, fresh_head)
