@@ -193,8 +193,8 @@ def measure(spec: dict) -> dict:
     torch.manual_seed(0)
     fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
     compute = choose(device, spec["model"], spec["precision"], spec["memory_format"])
-    model = compute.prepare(build_model(spec["model"], len(CLASSES), pretrained=False).to(device))
-    optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device)
+    model = compute.prepare(build_model(spec["model"], len(CLASSES)).to(device))
+    optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device, loss_scaling=compute.precision == "fp16")
     net = maybe_compile(model, spec.get("compile", False))
     scaler = compute.grad_scaler(device)
     eval_batch, n_eval = batch, len(test)  # FiveCrop: batch images x 5 crops per forward, as evaluation does

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lsml_core import fit
+from lsml_core.compute import Compute
 from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
 from lsml_core.images.loaders import DeviceBatches, ResidentBatches, make_loader
 from lsml_core.images.transforms import scaled_recipe
@@ -65,11 +66,16 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     fit_part = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
     loader = make_loader(fit_part, 2, CUDA, shuffle_seed=1)
     model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
-    optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda")
+    # bf16 needs no loss scaler, so SGD is fused and its step waits for nothing (float16's scaler keeps SGD
+    # unfused, whose step reads the inf check back every batch: see make_optimizer)
+    optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda", enabled=False)
+    compute = Compute("channels_last", "bf16")
 
     def one_pass():
         criterion = MultiLabelLoss("bce", "uniform", 0.1)
-        fit.train_pass(model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync")
+        fit.train_pass(
+            model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync", None, compute
+        )
 
     one_pass()  # first pass: cuDNN autotuning and lazy initialisation
     torch.cuda.synchronize()
@@ -83,6 +89,27 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     syncs = [w for w in caught if "synchronizing" in str(w.message)]
     # the loss read-backs (every 4 batches here and at the end) and the pass's order copied to the GPU once
     assert len(loader) > 8 and len(syncs) <= len(loader) // 4 + 2, [str(w.message) for w in syncs]
+
+
+def test_a_step_the_loss_scaler_skips_leaves_sgd_untouched():
+    """torch 2.11's fused SGD advanced its momentum on skipped steps (NaN from the second batch at 16 px)."""
+    model = build_model("resnet18", 4).to(CUDA)
+    optimizer, scaler = (
+        make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA, loss_scaling=True),
+        torch.amp.GradScaler("cuda"),
+    )
+    before = [p.detach().clone() for p in model.parameters()]
+    with torch.autocast("cuda", dtype=torch.float16):
+        loss = model(torch.randn(2, 3, 16, 16, device=CUDA)).float().sum()
+    scaler.scale(loss).backward()
+    next(model.parameters()).grad.fill_(float("inf"))  # an overflow: the scaler must skip this step whole
+    scaler.step(optimizer)
+    scaler.update()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(
+        "momentum_buffer" not in optimizer.state[p] or optimizer.state[p]["momentum_buffer"] is None
+        for p in model.parameters()
+    )
 
 
 @pytest.mark.parametrize("compile_model", [False, True])

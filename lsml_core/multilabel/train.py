@@ -71,14 +71,21 @@ def make_optimizer(
     momentum: float,
     weight_decay: float,
     device: torch.device,
+    *,
+    loss_scaling: bool = False,
 ) -> torch.optim.SGD:
-    """SGD over the backbone and head groups; fused on CUDA, where the GradScaler then steps it without
-    waiting for the device (the unfused step reads its inf check back every batch). CPU keeps the default."""
+    """SGD over the backbone and head groups; fused on CUDA without a loss scaler (one kernel per step).
+
+    With float16's loss scaler it stays unfused: torch 2.11's fused SGD advances its momentum on the steps the
+    scaler must skip (gradients that overflowed), so the routine overflow of the first steps turns the
+    momentum, then the weights, into inf and NaN (seen on an H200 at 16 px; LibreYOLO pull request 771 reports
+    the same). The unfused step skips such steps whole, at the cost of reading the inf check back every batch.
+    CPU keeps torch's default."""
     return torch.optim.SGD(
         parameter_groups(model, lr_backbone, lr_head),
         momentum=momentum,
         weight_decay=weight_decay,
-        fused=True if device.type == "cuda" else None,
+        fused=True if device.type == "cuda" and not loss_scaling else None,
     )
 
 
@@ -111,7 +118,9 @@ def make_fit(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path
     """The run's model, SGD, cosine schedule and scaler, in its format and precision."""
     t, compute = cfg.train, run_compute(cfg, device)
     model = initial_model(cfg, n_classes, device, run_dir, data_dir)
-    optimizer = make_optimizer(model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device)
+    optimizer = make_optimizer(
+        model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device, loss_scaling=compute.precision == "fp16"
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
     return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute)
 
