@@ -10,7 +10,7 @@ from lsml_core.profiles import CONFIG_DIR
     "name, n_runs",
     [
         ("demo", 6),
-        ("quick", 20),
+        ("quick", 22),
         ("voc2012", 6),
         ("study", 63),
         ("conventions", 21),

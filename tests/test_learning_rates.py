@@ -34,6 +34,12 @@ def test_the_rate_with_the_best_mean_over_seeds_is_kept(tmp_path):
     assert [d.name for d, _, _ in learning_rates.kept_runs(tmp_path)] == ["base", "f-s0-lr0.01", "f-s1-lr0.01"]
 
 
+def test_a_run_outside_the_grid_competes_at_its_own_rate(tmp_path):
+    write_run(tmp_path, "f-s0", None, 0, [0.7])  # the recipe's rate, 0.05
+    write_run(tmp_path, "f-s0-lr0.1", 0.1, 0, [0.6])
+    assert learning_rates.unchosen(tmp_path) == {"f-s0-lr0.1"}
+
+
 def test_ties_keep_the_lowest_rate_and_a_profile_without_a_grid_keeps_everything(tmp_path):
     write_run(tmp_path, "a-lr0.1", 0.1, 0, [0.6])
     write_run(tmp_path, "a-lr0.01", 0.01, 0, [0.6])
