@@ -24,20 +24,20 @@ def grid_runs(profile_dir: Path) -> pd.DataFrame:
         t = config["train"]
         rows.append(
             {
-                "run": run_dir.name,
+                "run": run_dir,
                 "model": t["model"],
                 "loss": t.get("loss", "bce"),
                 "scheme": t["scheme"],
                 "alpha": t["alpha"],
                 "noise": t.get("label_noise", 0.0),
-                "lr": t["lr_head"],
+                "lr": t.get("lr_head"),
                 "seed": t["seed"],
-                "heldout_map": float(pd.read_csv(run_dir / HISTORY)["heldout_map"].max()),
             }
         )
-    runs = pd.DataFrame(rows, columns=["run", *GROUP, "lr", "seed", "heldout_map"])
-    rates = runs.groupby(GROUP)["lr"].transform("nunique")
-    return runs[rates > 1].reset_index(drop=True)
+    runs = pd.DataFrame(rows, columns=["run", *GROUP, "lr", "seed"])
+    runs = runs[runs.groupby(GROUP)["lr"].transform("nunique") > 1].reset_index(drop=True)
+    best = [float(pd.read_csv(run_dir / HISTORY)["heldout_map"].max()) for run_dir in runs.run]
+    return runs.assign(run=[run_dir.name for run_dir in runs.run], heldout_map=best)
 
 
 def choices(profile_dir: Path) -> pd.DataFrame:
