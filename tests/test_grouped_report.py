@@ -215,11 +215,11 @@ def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
 def test_comparisons_from_chance_level_arms_are_flagged():
     runs = frame([arm()], regime_record=regime_record(0.12))
     flag = chance_flag({"control": runs[runs.split == "test"], "changed arm": frame([arm()], regime_record=None)})
-    assert flag == "control (accuracy_digit 0.120, chance 0.100)"  # an arm without a record is not flagged
+    assert flag == "control: accuracy_digit 0.120 (chance 0.100)"  # an arm without a record is not flagged
     row = ablation_table().iloc[0].to_dict() | {"chance level": flag}
     (sentence,) = conclusions(pd.DataFrame([row]))
     assert sentence.endswith(
-        "lower. Flagged: at chance level on validation: control (accuracy_digit 0.120, chance 0.100); "
+        "lower. Flagged: at chance level on validation: control: accuracy_digit 0.120 (chance 0.100); "
         "this comparison says nothing."
     )
     assert summary_table(pd.DataFrame([row])).verdict.tolist() == ["lower (chance level)"]

@@ -267,16 +267,16 @@ def identical_reason(factor: str, arms: list[pd.DataFrame]) -> str:
 
 def chance_flag(arms: dict[str, pd.DataFrame]) -> str:
     """Which arms of an ablation are at chance level on validation (`regime.near_chance`), as text:
-    e.g. `control (accuracy_digit 0.124, chance 0.115)`; empty when none is, or none recorded its regime."""
+    e.g. `control: accuracy_digit 0.124 (chance 0.115)`; empty when none is, or none recorded its regime."""
     flagged = []
     for name, frame in arms.items():
         summary = arm_regime(frame.regime.tolist())
         if summary and summary["near_chance"]:
             scores = summary["scores"]
             named = ", ".join(
-                f"{k} {scores[k]['value']:.3f}, chance {scores[k]['chance']:.3f}" for k in summary["near_chance"]
+                f"{k} {scores[k]['value']:.3f} (chance {scores[k]['chance']:.3f})" for k in summary["near_chance"]
             )
-            flagged.append(f"{name} ({named})")
+            flagged.append(f"{name}: {named}")
     return "; ".join(flagged)
 
 
