@@ -268,9 +268,19 @@ def test_table_one_pairs_by_the_harder_group_and_says_what_it_pairs():
     assert "our resnet18 (the control's backbone) stands beside THEIR MobileNetV2" in text
     assert "our mobilenet_v2 beside THEIR ResNet-50" in text
     assert "exact match (every group right, %) at the epoch chosen on validation exact match, of 4 epochs" in text
-    assert "The harder group here is the digit" in text and "digit 0.400, item 0.800" in text
+    assert (
+        "The harder group here is the digit: the lower validation accuracy in the arm weighing the groups alike" in text
+    )
+    assert "digit 0.400, item 0.800" in text
     assert "the control weights the item 5 instead, unlike the source" in text
     assert "weights it 5, the heaviest" in harder_text(frame([arm(weights="digit 1, item 5")]), CONTROL)
+    alike = frame([arm(), arm(weights="digit 1, item 1")]).assign(
+        accuracy_digit=lambda f: np.where(f.run == "r0", 0.3, 0.8), accuracy_item=0.6
+    )
+    assert (
+        "is the item: the lower validation accuracy in the arm weighing the groups alike (digit 0.800, item 0.600"
+        in (harder_text(alike, CONTROL))
+    )  # the control's own weights (item 5) leave its digit the lower: the arm weighing both alike decides
 
 
 def test_differences_are_formatted_with_their_sign():

@@ -141,26 +141,42 @@ def caveat(kind: str | None) -> str:
     return regime.conclusion_caveat([kind])
 
 
-def harder_group(runs: pd.DataFrame, control_factors: dict) -> tuple[str, dict] | None:
-    """(the group of the lowest mean validation accuracy in the control, each group's mean), None without
-    the control's runs."""
-    val = control_runs(runs, control_factors)
-    val = val[val.split == "val"]
-    if val.empty:
-        return None
-    means = {g: float(val[f"accuracy_{g}"].mean()) for g in groups_of(runs)}
-    return min(means, key=means.get), means
+def equal_weights(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
+    """The rows of the arm that differs from the control only in weighing every group alike (Table 1's weight
+    arm), empty when the profile has none."""
+    others = [f for f in FACTORS if f != "weights"]
+    weights = runs[[c for c in runs.columns if c.startswith("weight_")]]
+    alike = weights.nunique(axis=1) == 1
+    return runs[(runs[others] == pd.Series({f: control_factors[f] for f in others})).all(axis=1) & alike]
+
+
+def harder_group(runs: pd.DataFrame, control_factors: dict) -> tuple[str, dict, str] | None:
+    """(the group of the lowest mean validation accuracy, each group's mean, the runs they come from): the arm
+    weighing the groups alike when the profile has it (the control's own weights tilt its accuracies), else the
+    control; None without either."""
+    for rows, basis in (
+        (equal_weights(runs, control_factors), "the arm weighing the groups alike"),
+        (control_runs(runs, control_factors), "the control"),
+    ):
+        val = rows[rows.split == "val"]
+        if not val.empty:
+            means = {g: float(val[f"accuracy_{g}"].mean()) for g in groups_of(runs)}
+            return min(means, key=means.get), means, basis
+    return None
 
 
 def harder_text(runs: pd.DataFrame, control_factors: dict) -> str:
-    """Which group is harder here (lower validation accuracy in the control) and whether the control weights
-    it most, as the source weighted its harder group (the letter) 5."""
+    """Which group is harder here (lower validation accuracy) and whether the control weights it most, as the
+    source weighted its harder group (the letter) 5."""
     found = harder_group(runs, control_factors)
     if found is None:
         return "The control has no finished run: which group is harder is not known."
-    harder, means = found
+    harder, means, basis = found
     accuracies = ", ".join(f"{g} {a:.3f}" for g, a in means.items())
-    weights = {g: float(control_runs(runs, control_factors)[f"weight_{g}"].iloc[0]) for g in means}
+    control_rows = control_runs(runs, control_factors)
+    if control_rows.empty:
+        return f"The harder group here is the {harder}: the lower validation accuracy in {basis} ({accuracies})."
+    weights = {g: float(control_rows[f"weight_{g}"].iloc[0]) for g in means}
     heaviest = max(weights, key=weights.get)
     if len(set(weights.values())) == 1:
         how = f"the control weights every group {weights[harder]:g}"
@@ -172,15 +188,9 @@ def harder_text(runs: pd.DataFrame, control_factors: dict) -> str:
             "weighted its harder group"
         )
     return (
-        f"The harder group here is the {harder}: the lower validation accuracy in the control ({accuracies}, "
-        f"mean over seeds); {how}."
+        f"The harder group here is the {harder}: the lower validation accuracy in {basis} ({accuracies}, mean "
+        f"over seeds); {how}."
     )
-
-
-def control(profile_dir: Path) -> dict:
-    """The control's factors (the profile's `train` section)."""
-    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
-    return factors(vars(profile.train), profile.data.groups)
 
 
 def theirs_weight(rows: pd.DataFrame, harder: str, groups: list[str]) -> pd.Series:
