@@ -17,6 +17,7 @@ from lsml_core.grouped.report import (
     caveat,
     chance_flag,
     conclusions,
+    control,
     control_regime,
     harder_text,
     identical_reason,
@@ -210,6 +211,14 @@ def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
     assert kind is None and "not recorded" in sentence
     assert "`./run_all.sh --profile grouped-x --force`" in sentence
     assert "not known" in caveat(None)
+    assert control(tmp_path) == {
+        "backbone": "mobilenet_v2",
+        "head": "grouped",
+        "sesemi": "labeled",
+        "weights": "digit 1, item 1",
+        "smoothing": "nosmooth",
+        "pseudo": "on",
+    }
 
 
 def test_comparisons_from_chance_level_arms_are_flagged():

@@ -193,6 +193,12 @@ def harder_text(runs: pd.DataFrame, control_factors: dict) -> str:
     )
 
 
+def control(profile_dir: Path) -> dict:
+    """The control's factors (the profile's `train` section)."""
+    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
+    return factors(vars(profile.train), profile.data.groups)
+
+
 def theirs_weight(rows: pd.DataFrame, harder: str, groups: list[str]) -> pd.Series:
     """The weight of the harder group where every other group weighs 1 (the source's settings), else NaN."""
     others_one = np.logical_and.reduce([rows[f"weight_{g}"] == 1 for g in groups if g != harder])
