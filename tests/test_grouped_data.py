@@ -93,6 +93,16 @@ def test_canvases_are_saved_with_their_parameters_and_read_back(tmp_path, monkey
     assert canvases.folder(small(seed=3), tmp_path) != folder
 
 
+def test_the_canvas_side_is_a_parameter_only_away_from_the_sources_56():
+    assert "side" not in canvases.parameters(small())  # canvases made before `side` existed keep their folder
+    assert canvases.parameters(small(side=32, symbol_size=16))["side"] == 32
+    made = generate(small(side=32, symbol_size=16), SOURCES)
+    assert made.images["labeled"].shape == (60, 32, 32) and made.images["test"].shape == (25, 32, 32)
+    positions = placements(500, 16, np.random.default_rng(0), side=32)
+    assert positions.min() >= 0 and positions.max() <= 32 - 16
+    assert (np.abs(positions[:, 0] - positions[:, 1]) >= 16).any(axis=1).all()  # the two never overlap
+
+
 def test_bad_data_config_is_refused():
     with pytest.raises(ValueError, match="n_val"):
         DataConfig(n_labeled=10, n_val=0)

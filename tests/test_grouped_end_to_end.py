@@ -16,7 +16,7 @@ name: grouped-tiny
 description: a few batches per run; numbers mean nothing
 data: {n_labeled: 80, n_val: 16, n_unlabeled: 40, n_test: 40}
 train: {backbone: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
-        group_weights: {item: 5}, pseudo_precision: 0.05}
+        group_weights: {item: 5}, pseudo_precision: 0.05, pseudo_min_count: 2}
 grid:
   arms:
     - {}
@@ -73,6 +73,8 @@ def test_runs_metrics_and_teacher(tiny):
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
         assert set(metrics["splits"]) == {"train", "val", "test"} and metrics["groups"] == ["digit", "item"]
+        assert set(metrics["regime"]["confidence_gap"]) == {"train", "val", "test"}
+        assert metrics["regime"]["training"]["epochs"] == 3
         assert "Fashion-MNIST" in metrics["data_source"] and "scikit-learn digits" in metrics["data_source"]
     taught = [r for r in runs if "instance" in r.name]
     assert len(taught) == 1 and json.loads((taught[0] / "teacher.json").read_text())["teacher"] in {
@@ -86,6 +88,11 @@ def test_report_holds_every_section(tiny):
     assert "from lsml_core" not in report and "THEIRS" in report
     for text in ("Table 1 recomputed", "Ablations", "Pseudo-labels", "Confusion matrices", "per epoch"):
         assert text in report, text
+    # the control's regime first (two batches an epoch: at chance), the conclusions open with the caveat
+    assert re.search(r"Regime of the control.</strong> The control baseline is (at chance level|\w+confident)", report)
+    assert report.index("Regime of the control") < report.index("Table 1 recomputed")
+    assert any(caveat in report for caveat in ("Some baselines are at chance level", "These conclusions are read"))
+    assert "Backbones are paired by role" in report and "The harder group here is the" in report
     # generated sentences, one per ablation, with the numbers and the bootstrap's verdict
     for factor in ("sesemi labeled -&gt; none", "smoothing nosmooth -&gt; item_instance", "head grouped -&gt; flat"):
         assert re.search(

@@ -62,11 +62,40 @@ def test_flat_head_is_a_sigmoid_per_label_with_multi_hot_smoothing(batch):
     train = TrainConfig(head="flat", smoothing={"digit": "uniform"}, epsilon=0.1)
     digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
     onehot = F.one_hot(labels[:, 0], 10).float()
-    expected = F.binary_cross_entropy_with_logits(outputs[:8, :10], onehot * 0.9 + 0.01)
-    torch.testing.assert_close(digit, expected)
-    torch.testing.assert_close(
-        item, F.binary_cross_entropy_with_logits(outputs[:8, 10:14], F.one_hot(labels[:, 1], 4).float())
-    )
+
+    def summed_bce(logits, targets):  # summed over the group's classes, averaged over images
+        return F.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(1).mean()
+
+    torch.testing.assert_close(digit, summed_bce(outputs[:8, :10], onehot * 0.9 + 0.01))
+    torch.testing.assert_close(item, summed_bce(outputs[:8, 10:14], F.one_hot(labels[:, 1], 4).float()))
+
+
+def per_image_gradient_norms(head: str, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """||d L_digit / d z_i|| * N for each image i: the gradient one image's logits get, undone of the mean over
+    images (the digit group alone, K = 10)."""
+    outputs = torch.cat([logits, torch.zeros(len(logits), 4)], 1).requires_grad_(True)
+    digit, _ = group_losses(outputs, torch.stack([labels, labels % 4], 1), GROUPS, SIZES, TrainConfig(head=head))
+    (grad,) = torch.autograd.grad(digit, outputs)
+    return grad[:, :10].norm(dim=1) * len(logits)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.1])  # logits at initialisation: zero, or small random ones
+def test_flat_and_softmax_groups_weigh_the_same_per_image(scale):
+    # At z = 0, softmax CE's gradient p - y has norm sqrt(0.9^2 + 9 * 0.1^2) = 0.949 and the summed BCE's
+    # sigmoid(z) - y has norm sqrt(10) / 2 = 1.581: a ratio of 1.67. A mean over the 10 classes would make it
+    # 0.167, a sixth; the bound [1/2, 2] holds the two heads to the same order and fails the mean.
+    g = torch.Generator().manual_seed(0)
+    logits, labels = scale * torch.randn(64, 10, generator=g), torch.randint(0, 10, (64,), generator=g)
+    softmax_norm = per_image_gradient_norms("grouped", logits, labels)
+    flat_norm = per_image_gradient_norms("flat", logits, labels)
+    ratio = (flat_norm / softmax_norm).mean().item()
+    assert 0.5 <= ratio <= 2.0
+    if scale == 0:
+        assert softmax_norm[0].item() == pytest.approx((0.9**2 + 9 * 0.01) ** 0.5, rel=1e-5)
+        assert ratio == pytest.approx(10**0.5 / 2 / (0.9**2 + 9 * 0.01) ** 0.5, rel=1e-5)
+    mean_bce = F.binary_cross_entropy_with_logits(logits.requires_grad_(True), F.one_hot(labels, 10).float())
+    (grad,) = torch.autograd.grad(mean_bce, logits)
+    assert (grad.norm(dim=1) * len(logits) / softmax_norm).mean().item() < 0.5  # the old mean fails the bound
 
 
 def test_group_probabilities_and_metrics():
@@ -89,6 +118,16 @@ def test_threshold_is_the_lowest_confidence_reaching_the_precision():
     assert choose_threshold(tied, np.array([1, 0, 0], bool), 0.6) == float("inf")  # a threshold keeps both ties
 
 
+def test_threshold_needs_enough_validation_images():
+    conf, right = np.array([0.9, 0.5, 0.4, 0.3]), np.array([1, 0, 0, 0], bool)
+    assert choose_threshold(conf, right, 0.6) == 0.9  # one sure, right image sets it alone
+    assert choose_threshold(conf, right, 0.6, min_count=2) == float("inf")
+    conf, right = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6]), np.array([1, 1, 0, 1, 0, 0], bool)
+    assert choose_threshold(conf, right, 1.0, min_count=2) == 0.95  # two images, both right
+    assert choose_threshold(conf, right, 0.75, min_count=4) == 0.8  # top 4: 3 of 4 right
+    assert choose_threshold(conf, right, 0.75, min_count=5) == float("inf")  # top 5 or 6: below 0.75
+
+
 def test_pseudo_labels_keep_confident_images_and_score_them():
     sure, unsure = np.array([[0.98, 0.01, 0.01]]), np.array([[0.4, 0.3, 0.3]])
     probs_val = [np.vstack([sure, sure, unsure])]
@@ -97,6 +136,10 @@ def test_pseudo_labels_keep_confident_images_and_score_them():
     record, keep, labels = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), 0.9)
     assert keep.tolist() == [0, 2] and labels[:, 0].tolist() == [0, 1]
     assert record["fraction_kept"] == pytest.approx(2 / 3) and record["accuracy_of_kept"] == 0.5
+    assert record["kept"] == 2 and record["kept_right"] == 1 and record["val_count"] == 2
+    none, keep, _ = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), 0.9, min_count=3)
+    assert none["threshold"] is None and none["kept"] == 0 and none["kept_right"] == 0 and not len(keep)
+    assert none["val_count"] == 0 and none["min_count"] == 3
     assert confidence([np.array([[0.5, 0.5]]), np.array([[0.2, 0.8]])])[0] == pytest.approx(0.4)
 
 
@@ -129,3 +172,22 @@ def test_run_names_phases_and_teachers():
 def test_bad_arms_are_refused(arms, message):
     with pytest.raises(ValueError, match=message):
         Profile(name="p", data=DataConfig(), train=TrainConfig(), grid=Grid(arms=arms))
+
+
+@pytest.mark.parametrize("count", [0, 2.5, True, "50"])
+def test_pseudo_min_count_must_be_a_positive_integer(count):
+    with pytest.raises(ValueError, match="pseudo_min_count"):
+        TrainConfig(pseudo_min_count=count)
+
+
+def test_pseudo_min_count_must_fit_the_validation_images():
+    with pytest.raises(ValueError, match="pseudo_min_count=50 exceeds n_val=40"):
+        Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(), grid=Grid())
+    Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(pseudo=False), grid=Grid())  # no threshold needed
+    Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(pseudo_min_count=40), grid=Grid())
+
+
+def test_canvas_side_bounds_the_symbol_size():
+    assert DataConfig(side=32, symbol_size=16).side == 32
+    with pytest.raises(ValueError, match=r"\[8, side // 2 = 16\]"):
+        DataConfig(side=32, symbol_size=17)

@@ -1,22 +1,35 @@
 """The grouped report's logic on a hand-made table of runs: which pairs are ablations, Table 1 beside THEIRS,
 the summary and its figure, tables without missing or raw values."""
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 
-from lsml_core import tables
+from lsml_core import regime, results, tables
+from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
 from lsml_core.grouped.report import (
     FACTORS,
     ablation_pairs,
     ablations_figure,
+    caveat,
+    chance_flag,
     conclusions,
+    control,
+    control_regime,
+    harder_text,
+    identical_reason,
     pseudo_table,
     runs_on_test,
+    same_outputs,
     signed,
     summary_table,
     table_one,
+    table_one_text,
 )
+from lsml_core.profiles import PROFILE_FILE
 
 CONTROL = dict(
     backbone="resnet18", head="grouped", sesemi="labeled", weights="digit 1, item 5", smoothing="nosmooth", pseudo="on"
@@ -27,13 +40,21 @@ def arm(**changes) -> dict:
     return {**CONTROL, **changes}
 
 
-def frame(arms: list[dict], split: str = "test") -> pd.DataFrame:
+def weights(text: str) -> dict:
+    """`digit 1, item 5` -> {"weight_digit": 1.0, "weight_item": 5.0}."""
+    return {f"weight_{g}": float(w) for g, w in (part.split() for part in text.split(", "))}
+
+
+def frame(arms: list[dict], accuracy: dict | None = None, regime_record: dict | None = None) -> pd.DataFrame:
+    """Runs of the arms (one seed), every split; per-group accuracy `accuracy` (the item the harder by default)."""
+    accuracy = accuracy or {"digit": 0.9, "item": 0.7}
     rows = []
     for i, a in enumerate(arms):
-        weight = 1.0 if a["weights"].endswith("item 1") else 5.0
         for s in ("train", "val", "test"):
             rows.append(
-                {"run": f"r{i}", **a, "harder_weight": weight, "seed": 0, "split": s, "exact_match": 0.1 * (i + 1)}
+                {"run": f"r{i}", **a, **weights(a["weights"]), "seed": 0, "epochs": 4, "split": s}
+                | {"exact_match": 0.1 * (i + 1), **{f"accuracy_{g}": v for g, v in accuracy.items()}}
+                | {"regime": regime_record}
             )
     return pd.DataFrame(rows)
 
@@ -148,15 +169,127 @@ def test_ablations_figure_draws_each_difference_with_its_interval():
 
 def test_test_and_pseudo_tables_hold_no_raw_missing_values():
     runs = frame([arm(), arm(pseudo="off")]).assign(
-        pseudo_threshold=[0.9] * 3 + [None] * 3, pseudo_fraction_kept=[0.5] * 3 + [None] * 3, pseudo_accuracy=None
+        pseudo_threshold=[0.9] * 3 + [None] * 3,
+        pseudo_val_count=[60] * 3 + [None] * 3,
+        pseudo_kept=[40] * 3 + [None] * 3,
+        pseudo_kept_right=[36] * 3 + [None] * 3,
+        pseudo_fraction_kept=[0.5] * 3 + [None] * 3,
+        pseudo_accuracy=None,
     )
     test = runs_on_test(runs)
     assert test.run.tolist() == ["r0", "r1"] and "pseudo" in test  # the factor stays
-    assert not [c for c in test if c.startswith("pseudo_") or c in ("split", "harder_weight")]
+    assert not [c for c in test if c.startswith(("pseudo_", "weight_")) or c in ("split", "regime", "epochs")]
     pseudo = pseudo_table(runs)
     assert pseudo.run.tolist() == ["r0"]
+    assert pseudo[["unlabeled images kept", "kept and exactly right"]].values.tolist() == [[40, 36]]
     html = tables.styled(pseudo, missing="n/a (none kept)").to_html()
     assert "n/a (none kept)" in html and "None" not in html and "nan" not in html.lower()
+
+
+def regime_record(value: float, chance: float = 0.1, gap: float = 0.05) -> dict:
+    """A run's regime record, converged and overfitting, with its digit accuracy `value` against `chance`."""
+    trend = {"epochs": 20, "loss_gap": 0.4, "train_still_falling": False, "selection_loss_rising": True}
+    scores = {"accuracy_digit": {"value": value, "chance": chance}, "accuracy_item": {"value": 0.8, "chance": 0.1}}
+    return regime.record(selection_split="val", gaps={"val": {"digit": gap, "item": 0.01}}, trend=trend, scores=scores)
+
+
+def test_the_control_regime_is_read_into_a_sentence(tmp_path):
+    runs = frame([arm(), arm(sesemi="none")], regime_record=regime_record(0.9))
+    sentence, kind = control_regime(tmp_path, runs, CONTROL)
+    assert kind == "overconfident" and sentence.startswith("The control baseline is overconfident on the val split")
+    assert caveat(kind) == regime.conclusion_caveat(["overconfident"])
+    at_chance = frame([arm()], regime_record=regime_record(0.12))
+    sentence, kind = control_regime(tmp_path, at_chance, CONTROL)
+    assert kind == "chance" and "accuracy_digit 0.120 (chance 0.100)" in sentence
+    assert "chance level" in caveat(kind)
+
+
+def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
+    profile = Profile(name="grouped-x", data=DataConfig(), train=TrainConfig(), grid=Grid())
+    (tmp_path / PROFILE_FILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+    sentence, kind = control_regime(tmp_path, frame([arm()]), CONTROL)
+    assert kind is None and "not recorded" in sentence
+    assert "`./run_all.sh --profile grouped-x --force`" in sentence
+    assert "not known" in caveat(None)
+    assert control(tmp_path) == {
+        "backbone": "mobilenet_v2",
+        "head": "grouped",
+        "sesemi": "labeled",
+        "weights": "digit 1, item 1",
+        "smoothing": "nosmooth",
+        "pseudo": "on",
+    }
+
+
+def test_comparisons_from_chance_level_arms_are_flagged():
+    runs = frame([arm()], regime_record=regime_record(0.12))
+    flag = chance_flag({"control": runs[runs.split == "test"], "changed arm": frame([arm()], regime_record=None)})
+    assert flag == "control: accuracy_digit 0.120 (chance 0.100)"  # an arm without a record is not flagged
+    row = ablation_table().iloc[0].to_dict() | {"chance level": flag}
+    (sentence,) = conclusions(pd.DataFrame([row]))
+    assert sentence.endswith(
+        "lower. Flagged: at chance level on validation: control: accuracy_digit 0.120 (chance 0.100); "
+        "this comparison says nothing."
+    )
+    assert summary_table(pd.DataFrame([row])).verdict.tolist() == ["lower (chance level)"]
+    converged = frame([arm()], regime_record=regime_record(0.9))
+    assert chance_flag({"control": converged, "changed arm": converged}) == ""
+
+
+def write_outputs(run_dir: Path, logits: np.ndarray) -> Path:
+    run_dir.mkdir(parents=True)
+    labels = pd.DataFrame({"label_digit": [0, 1], "label_item": [1, 0]})
+    columns = [f"logit_{g}_{c}" for g in ("digit", "item") for c in range(2)]
+    results.write_predictions(run_dir / "predictions_test.csv", labels, logits, columns)
+    return run_dir
+
+
+def test_arms_equal_to_the_bit_read_identical(tmp_path):
+    logits = np.array([[1.0, 0.0, 0.5, 0.25], [0.0, 2.0, 0.0, 1.0]], np.float32)
+    a, b = write_outputs(tmp_path / "a", logits), write_outputs(tmp_path / "b", logits)
+    c = write_outputs(tmp_path / "c", logits + np.float32(1e-6) * np.eye(2, 4, dtype=np.float32))
+    assert same_outputs(a, b) and not same_outputs(a, c)
+    on = frame([arm()]).assign(pseudo_kept=0)
+    off = frame([arm(pseudo="off")]).assign(pseudo_kept=None)
+    assert identical_reason("pseudo", [on, off]) == "no pseudo-label was kept"
+    assert identical_reason("pseudo", [on.assign(pseudo_kept=3), off]) == "their test outputs are equal to the bit"
+    row = ablation_table().iloc[0].to_dict() | {"factor": "pseudo", "control": "on", "changed to": "off"}
+    row |= {"verdict": "identical to the control: no pseudo-label was kept", "difference": 0.0}
+    (sentence,) = conclusions(pd.DataFrame([row]))
+    assert (
+        sentence
+        == "pseudo on -> off: identical to the control: no pseudo-label was kept (test exact match 0.500, 2 seeds)."
+    )
+
+
+def test_table_one_pairs_by_the_harder_group_and_says_what_it_pairs():
+    # the digit is the harder group here; the control weights the item 5, which the source never ran
+    runs = frame(
+        [arm(), arm(weights="digit 1, item 1"), arm(weights="digit 5, item 1"), arm(backbone="mobilenet_v2")],
+        accuracy={"digit": 0.4, "item": 0.8},
+    )
+    table = table_one(runs, CONTROL)
+    control_row = table[(table["ours weights"] == "digit 1, item 5") & (table["ours backbone"] == "resnet18")]
+    assert control_row["THEIRS backbone"].tolist() == ["not run by the source"]
+    heavy = table[table["ours weights"] == "digit 5, item 1"]
+    assert heavy["THEIRS 20 ep val"].tolist() == [91.75] and heavy["weight of the harder group"].tolist() == [5.0]
+    text = table_one_text(runs, CONTROL)
+    assert "our resnet18 (the control's backbone) stands beside THEIR MobileNetV2" in text
+    assert "our mobilenet_v2 beside THEIR ResNet-50" in text
+    assert "exact match (every group right, %) at the epoch chosen on validation exact match, of 4 epochs" in text
+    assert (
+        "The harder group here is the digit: the lower validation accuracy in the arm weighing the groups alike" in text
+    )
+    assert "digit 0.400, item 0.800" in text
+    assert "the control weights the item 5 instead, unlike the source" in text
+    assert "weights it 5, the heaviest" in harder_text(frame([arm(weights="digit 1, item 5")]), CONTROL)
+    alike = frame([arm(), arm(weights="digit 1, item 1")]).assign(
+        accuracy_digit=lambda f: np.where(f.run == "r0", 0.3, 0.8), accuracy_item=0.6
+    )
+    assert (
+        "is the item: the lower validation accuracy in the arm weighing the groups alike (digit 0.800, item 0.600"
+        in (harder_text(alike, CONTROL))
+    )  # the control's own weights (item 5) leave its digit the lower: the arm weighing both alike decides
 
 
 def test_differences_are_formatted_with_their_sign():

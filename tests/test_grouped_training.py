@@ -46,6 +46,12 @@ def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
     assert is_complete(tmp_path / "full") and set(metrics["splits"]) == {"train", "val", "test"}
     assert set(metrics["confusion_matrices"]) == {"digit", "item"} and metrics["pseudo_labels"]["kept"] == 30
     assert (tmp_path / "full" / "predictions_test.csv").is_file()
+    assert set(metrics["regime"]["confidence_gap"]) == {"train", "val", "test"}
+    assert set(metrics["regime"]["confidence_gap"]["val"]) == {"digit", "item"}
+    assert metrics["regime"]["training"]["epochs"] == 4
+    assert metrics["regime"]["training"]["train_column"] == "train_group_loss"
+    assert set(metrics["regime"]["scores"]) == {"accuracy_digit", "accuracy_item", "exact_match"}
+    assert (full.train_group_loss < full.train_loss).all()  # SESEMI on labeled images adds to the training loss
 
 
 def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
@@ -59,5 +65,6 @@ def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
     alone = run(epochs_augmented=0, epochs_pseudo=0, sesemi="none", smoothing={"item": "uniform"})
     uniform = train_run(alone, tmp_path / alone.name, tmp_path, splits)
     assert history.train_loss.notna().all() and history.train_loss.iloc[0] != uniform.train_loss.iloc[0]
+    assert uniform.train_group_loss.tolist() == pytest.approx(uniform.train_loss.tolist())  # without SESEMI
     flat = run(epochs_augmented=0, epochs_pseudo=0, head="flat", smoothing={"digit": "binary"}, sesemi="unlabeled")
     assert train_run(flat, tmp_path / flat.name, tmp_path, splits).train_loss.notna().all()

@@ -1,7 +1,8 @@
 """Canvases of two symbols, one per label group, generated deterministically from real images.
 
-Each 56x56 grey canvas holds one symbol of each group (e.g. a scikit-learn digit and a Fashion-MNIST
-item), each resized to `symbol_size` squares and placed at random without overlap, then salt-and-pepper
+Each grey canvas (`side` x `side` pixels, the source's 56 by default) holds one symbol of each group (e.g. a
+scikit-learn digit and a Fashion-MNIST item), each resized to `symbol_size` squares and placed at random
+without overlap, then salt-and-pepper
 noise: a fraction `noise` of the pixels set to black or white with equal odds. Labeled, validation and
 unlabeled canvases take their symbols from disjoint parts of each source's training images (split by
 the seed in proportion to the three sizes), test canvases only from the sources' test images; a symbol
@@ -24,13 +25,13 @@ from lsml_core.datasets.emnist import load_emnist
 from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.records import atomic_write_npz, read_json, write_json
 
-SIDE = 56
+SIDE = 56  # the source's canvas side, the default of `side`
 SPLITS = ("labeled", "val", "unlabeled", "test")
 
 
 @dataclass(frozen=True)
 class Canvases:
-    """uint8 canvases [N, 56, 56] per split, int64 labels [N, groups], the groups' names and classes."""
+    """uint8 canvases [N, side, side] per split, int64 labels [N, groups], the groups' names and classes."""
 
     images: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
@@ -53,14 +54,14 @@ def resize(images: np.ndarray, side: int) -> np.ndarray:
     return scaled[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-def placements(n: int, symbol: int, rng: np.random.Generator) -> np.ndarray:
+def placements(n: int, symbol: int, rng: np.random.Generator, side: int = SIDE) -> np.ndarray:
     """[n, 2 symbols, (top, left)] positions of two symbol squares inside the canvas that do not overlap."""
-    positions = rng.integers(0, SIDE - symbol + 1, size=(n, 2, 2))
+    positions = rng.integers(0, side - symbol + 1, size=(n, 2, 2))
     while True:
         overlap = (np.abs(positions[:, 0] - positions[:, 1]) < symbol).all(axis=1)
         if not overlap.any():
             return positions
-        positions[overlap] = rng.integers(0, SIDE - symbol + 1, size=(int(overlap.sum()), 2, 2))
+        positions[overlap] = rng.integers(0, side - symbol + 1, size=(int(overlap.sum()), 2, 2))
 
 
 def salt_and_pepper(canvases: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
@@ -70,28 +71,30 @@ def salt_and_pepper(canvases: np.ndarray, rate: float, rng: np.random.Generator)
     return np.where(hit, np.where(salt, 255, 0), canvases).astype(np.uint8)
 
 
-def compose(symbols: list[np.ndarray], positions: np.ndarray) -> np.ndarray:
-    """Canvases [N, 56, 56] with symbol g of canvas i at positions[i, g] (symbols [N, s, s] per group)."""
-    side = symbols[0].shape[-1]
-    canvases = np.zeros((len(positions), SIDE, SIDE), np.uint8)
+def compose(symbols: list[np.ndarray], positions: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """Canvases [N, side, side] with symbol g of canvas i at positions[i, g] (symbols [N, s, s] per group)."""
+    size = symbols[0].shape[-1]
+    canvases = np.zeros((len(positions), side, side), np.uint8)
     for i, place in enumerate(positions):
         for g, (top, left) in enumerate(place):
-            canvases[i, top : top + side, left : left + side] = symbols[g][i]
+            canvases[i, top : top + size, left : left + size] = symbols[g][i]
     return canvases
 
 
 def generate_split(sources: list[tuple[np.ndarray, np.ndarray]], n: int, cfg, rng: np.random.Generator):
-    """(canvases [n, 56, 56], labels [n, groups]) from (images, labels) of each group's source part."""
+    """(canvases [n, side, side], labels [n, groups]) from (images, labels) of each group's source part."""
     picks = [rng.integers(0, len(labels), n) for _, labels in sources]
     symbols = [resize(images[pick], cfg.symbol_size) for (images, _), pick in zip(sources, picks)]
-    canvases = compose(symbols, placements(n, cfg.symbol_size, rng))
+    canvases = compose(symbols, placements(n, cfg.symbol_size, rng, cfg.side), cfg.side)
     labels = np.stack([labels[pick] for (_, labels), pick in zip(sources, picks)], axis=1).astype(np.int64)
     return salt_and_pepper(canvases, cfg.noise, rng), labels
 
 
 def parameters(cfg) -> dict:
-    """What determines the canvases (the data config without where they live)."""
-    return {k: v for k, v in asdict(cfg).items() if k not in ("root", "download")}
+    """What determines the canvases (the data config without where they live; `side` only when it is not the
+    source's 56, so canvases made before `side` existed keep their folder and are read back)."""
+    dropped = ("root", "download") + (("side",) if cfg.side == SIDE else ())
+    return {k: v for k, v in asdict(cfg).items() if k not in dropped}
 
 
 def training_pools(n_images: int, sizes: list[int], rng: np.random.Generator) -> list[np.ndarray]:

@@ -36,6 +36,7 @@ class DataConfig:
     n_val: int = 1000  # labeled canvases kept for validation (every selection)
     n_unlabeled: int = 6000
     n_test: int = 2000
+    side: int = 56  # the canvas is this square (the source's 56); smaller canvases train faster on a CPU
     symbol_size: int = 24  # each symbol is resized to this square
     noise: float = 0.05  # salt-and-pepper: this fraction of pixels set to black or white
     seed: int = 0
@@ -47,8 +48,11 @@ class DataConfig:
                 f"n_labeled={self.n_labeled}, n_val={self.n_val}, n_unlabeled={self.n_unlabeled}, "
                 f"n_test={self.n_test} must all be >= 1"
             )
-        if not 8 <= self.symbol_size <= 28:
-            raise ValueError(f"symbol_size={self.symbol_size} must lie in [8, 28]: two must fit a 56x56 canvas")
+        if not 8 <= self.symbol_size <= self.side // 2:
+            raise ValueError(
+                f"symbol_size={self.symbol_size} must lie in [8, side // 2 = {self.side // 2}]: two must fit a "
+                f"{self.side}x{self.side} canvas side by side"
+            )
         if not 0.0 <= self.noise < 1.0:
             raise ValueError(f"noise={self.noise} must lie in [0, 1)")
 
@@ -73,6 +77,7 @@ class TrainConfig:
     sesemi_weight: float = 1.0
     pseudo: bool = True  # phase 3 adds pseudo-labeled unlabeled images
     pseudo_precision: float = 0.95  # the threshold keeps images whose validation precision reaches this
+    pseudo_min_count: int = 50  # ... over at least this many validation images (one sure image sets no threshold)
     epochs_plain: int = 2  # phase 1: labeled images, unaugmented
     epochs_augmented: int = 2  # phase 2: labeled images, +-10 degrees, 3% shifts
     epochs_pseudo: int = 2  # phase 3: labeled (+ pseudo-labeled) images, augmented
@@ -102,6 +107,15 @@ class TrainConfig:
             raise ValueError(
                 f"epsilon={self.epsilon} must lie in [0, 1), temperature={self.temperature} be > 0 and "
                 f"pseudo_precision={self.pseudo_precision} lie in (0, 1]"
+            )
+        if (
+            isinstance(self.pseudo_min_count, bool)
+            or not isinstance(self.pseudo_min_count, int)
+            or (self.pseudo_min_count < 1)
+        ):
+            raise ValueError(
+                f"pseudo_min_count={self.pseudo_min_count!r} must be an integer >= 1: the validation images at or "
+                "above the pseudo-label threshold that its precision is measured on"
             )
         if min(self.epochs_plain, self.epochs_augmented, self.epochs_pseudo) < 0 or self.epochs < 1:
             raise ValueError(
@@ -159,6 +173,16 @@ class TrainConfig:
         )
 
 
+def check_pseudo_count(train: TrainConfig, data: DataConfig) -> None:
+    """A run with pseudo-labels needs at least `pseudo_min_count` validation images to set its threshold on."""
+    if train.pseudo and train.pseudo_min_count > data.n_val:
+        raise ValueError(
+            f"pseudo_min_count={train.pseudo_min_count} exceeds n_val={data.n_val}: no threshold could rest on "
+            "that many validation images, so no pseudo-label would ever be kept; lower pseudo_min_count or raise "
+            "n_val (or set pseudo: false)"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunConfig(RunConfigBase):
     """Everything that determines one run of the track; saved beside its results (marked with the track)."""
@@ -210,6 +234,7 @@ class Profile(ProfileBase):
                 taught = "instance" in dict(arm.get("smoothing", self.train.smoothing)).values()
                 teacher = self.run(seed=seed, **{**arm, "smoothing": {}}).name if taught else None
                 runs.append(self.run(seed=seed, teacher=teacher, **arm))
+                check_pseudo_count(runs[-1].train, self.data)
                 for group in {**runs[-1].train.group_weights, **runs[-1].train.smoothing}:
                     check_choice(
                         f"label group (group_weights / smoothing of dataset {self.data.dataset})",

@@ -2,7 +2,7 @@
 for every selection), unlabeled (labels kept only to score pseudo-labels), test; augmentation and
 SESEMI images per batch.
 
-Images stay uint8 [N, 1, 56, 56]; a batch becomes float, standardised with the training part's mean
+Images stay uint8 [N, 1, side, side]; a batch becomes float, standardised with the training part's mean
 and std. Augmentation (phases 2 and 3, as in the source): each image rotated by an angle drawn
 uniformly from [-10, 10] degrees and shifted by up to 3% of its side in x and y (bilinear, zero fill).
 """

@@ -1,5 +1,6 @@
 """Evaluation of a trained grouped run: metrics of train, val and test with the best model, confusion
-matrices on test, the pseudo-labels' record, predictions files for the report's paired bootstrap.
+matrices on test, the pseudo-labels' record, the run's regime (`run_regime`), predictions files for the
+report's paired bootstrap.
 
 `train` is the labeled training part read unaugmented (the source's "train accuracy"); test is only reported.
 """
@@ -12,7 +13,8 @@ import pandas as pd
 from lsml_core import fit, results
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, load_splits
-from lsml_core.grouped.metrics import confusion_matrices, split_metrics
+from lsml_core.grouped.metrics import confusion_matrices, group_probabilities, split_metrics
+from lsml_core.grouped.run_regime import run_regime
 from lsml_core.grouped.train import model_for, predict, pseudo_record
 from lsml_core.records import write_json
 
@@ -51,15 +53,18 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         "pseudo_labels": pseudo_record(run_dir),
         "splits": {},
     }
+    read = {}
     for name, part in parts.items():
         labels, logits = part.labels.numpy(), predict(model, part, splits, device, f"{cfg.name}, {name}")
         metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
+        read[name] = (labels, group_probabilities(logits, splits.sizes, cfg.train.head), metrics["splits"][name])
         if name != "train":
             write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits)
         if name == "test":
             metrics["confusion_matrices"] = confusion_matrices(
                 labels, logits, splits.groups, splits.sizes, cfg.train.head
             )
+    metrics["regime"] = run_regime(cfg, run_dir, read, splits.groups)
     write_json(run_dir / METRICS, metrics)
     return metrics
 

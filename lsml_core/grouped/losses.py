@@ -5,9 +5,18 @@
 `grouped` head: L_g is the softmax cross-entropy of group g's block; its targets smoothed per group:
 `none` (one-hot), `uniform` (torch's `label_smoothing=e`: (1 - e) onehot + e/K_g) or `instance` (1 - e on
 the true class, e p_j / (1 - p_y) on wrong class j, p the teacher's softmax of the group at temperature T;
-`lsml_core.soft_targets`). `flat` head: L_g is the mean binary cross-entropy of group g's columns (one
+`lsml_core.soft_targets`). `flat` head: L_g is the binary cross-entropy of group g's columns (one
 sigmoid per label) against its one-hot labels smoothed by a multi-hot scheme (`lsml_core.smoothing`;
-`instance` with the teacher's sigmoids of the group).
+`instance` with the teacher's sigmoids of the group), summed over the group's K_g classes and averaged
+over images:
+
+    L_g = mean_i sum_k BCE(z_ik, t_ik)
+
+so that a flat group weighs as much per image as a softmax group. At initialisation (logits near 0) the
+softmax cross-entropy's gradient per image is p - y, of norm sqrt((1 - 1/K)^2 + (K - 1)/K^2) ~ 0.95 for
+K = 10, and the summed BCE's is sigmoid(z) - t, of norm sqrt(K)/2 ~ 1.58; the mean over classes would
+divide the latter by K (~ 0.16, a sixth of the softmax's), and SESEMI's fixed-weight loss would then weigh
+six times more in a flat run than in a grouped one, confounding the comparison of the heads.
 """
 
 import torch
@@ -15,7 +24,7 @@ import torch.nn.functional as F
 
 from lsml_core.grouped.config import TrainConfig
 from lsml_core.grouped.models import group_logits, sesemi_logits
-from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
+from lsml_core.smoothing import SCHEMES
 from lsml_core.soft_targets import instance_targets, soft_cross_entropy
 
 
@@ -31,10 +40,12 @@ def softmax_group_loss(
 
 
 def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, epsilon: float, teacher):
-    """Mean BCE of one group's sigmoid columns against its smoothed one-hot labels."""
+    """BCE of one group's sigmoid columns against its smoothed one-hot labels, summed over the group's classes
+    and averaged over images (module doc: the per-image scale of a softmax group)."""
     onehot = F.one_hot(labels, logits.shape[1]).float()
     probs = torch.sigmoid(teacher.float()) if teacher is not None else None
-    return masked_bce_with_logits(logits, SCHEMES[scheme].targets(onehot, epsilon, probs))
+    targets = SCHEMES[scheme].targets(onehot, epsilon, probs)
+    return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").sum(1).mean()
 
 
 def group_losses(
@@ -57,6 +68,26 @@ def group_losses(
     return losses
 
 
+def loss_parts(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    aux_labels: torch.Tensor,
+    groups: tuple[str, ...],
+    sizes: tuple[int, ...],
+    train: TrainConfig,
+    teacher_outputs: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum_g w_g L_g + w_aux CE(SESEMI), its group part sum_g w_g L_g): the first len(labels) rows are
+    labeled images, the rest SESEMI's. The group part is what the history's `train_group_loss` averages."""
+    n = len(labels)
+    losses = group_losses(outputs[:n], labels, groups, sizes, train, teacher_outputs)
+    groups_part = sum(train.weight(group) * value for group, value in zip(groups, losses))
+    loss = groups_part
+    if len(aux_labels):
+        loss = loss + train.sesemi_weight * F.cross_entropy(sesemi_logits(outputs[n:], sizes), aux_labels)
+    return loss, groups_part
+
+
 def total_loss(
     outputs: torch.Tensor,
     labels: torch.Tensor,
@@ -67,9 +98,4 @@ def total_loss(
     teacher_outputs: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """sum_g w_g L_g + w_aux CE(SESEMI): the first len(labels) rows are labeled images, the rest SESEMI's."""
-    n = len(labels)
-    losses = group_losses(outputs[:n], labels, groups, sizes, train, teacher_outputs)
-    loss = sum(train.weight(group) * value for group, value in zip(groups, losses))
-    if len(aux_labels):
-        loss = loss + train.sesemi_weight * F.cross_entropy(sesemi_logits(outputs[n:], sizes), aux_labels)
-    return loss
+    return loss_parts(outputs, labels, aux_labels, groups, sizes, train, teacher_outputs)[0]

@@ -17,7 +17,7 @@ from lsml_core import fit
 from lsml_core.compute import device_default
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, batches, in_order, load_splits
-from lsml_core.grouped.losses import total_loss
+from lsml_core.grouped.losses import loss_parts
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.models import GroupedNet, group_logits
 from lsml_core.grouped.pseudo import pseudo_labels
@@ -68,6 +68,12 @@ def validation_scores(model, cfg: RunConfig, splits: Splits, device: torch.devic
     return {f"val_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
 
 
+def weighted_log_loss(history: pd.DataFrame, cfg: RunConfig, groups: tuple[str, ...], split: str = "val") -> pd.Series:
+    """sum_g w_g log_loss_g of a split per epoch, from the history's per-group columns: the selection
+    counterpart of `train_group_loss` (sum_g w_g L_g on the training batches, SESEMI left out)."""
+    return sum(cfg.train.weight(g) * history[f"{split}_log_loss_{g}"] for g in groups)
+
+
 def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
     """The labeled training part plus the unlabeled images kept with their pseudo-labels (chosen once, then read)."""
     path = Path(run_dir) / PSEUDO_LABELS
@@ -78,7 +84,12 @@ def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.devi
             predict(model, splits.unlabeled, splits, device, "pseudo-labels: unlabeled"), sizes, head
         )
         record, keep, labels = pseudo_labels(
-            probs_val, splits.val.labels.numpy(), probs_unl, splits.unlabeled.labels.numpy(), cfg.train.pseudo_precision
+            probs_val,
+            splits.val.labels.numpy(),
+            probs_unl,
+            splits.unlabeled.labels.numpy(),
+            cfg.train.pseudo_precision,
+            cfg.train.pseudo_min_count,
         )
         write_json(Path(run_dir) / PSEUDO_RECORD, record)
         atomic_write_npz(path, keep=keep, labels=labels)
@@ -103,7 +114,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             if phase == "pseudo" and t.pseudo
             else splits.fit
         )
-        right, seen = [], []
+        right, seen, group_part = [], [], []
 
         def loss_of(outputs, images, labels, aux_labels):
             n = len(labels)
@@ -113,7 +124,11 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
                 )
             )
             seen.append(n)
-            return total_loss(outputs, labels, aux_labels, groups, sizes, t, teacher(images[:n]) if teacher else None)
+            loss, groups_loss = loss_parts(
+                outputs, labels, aux_labels, groups, sizes, t, teacher(images[:n]) if teacher else None
+            )
+            group_part.append(groups_loss.detach() * n)
+            return loss
 
         stream = batches(
             data, splits, t.batch_size, fit.epoch_seed(t.seed, epoch), phase != "plain", t.sesemi, splits.unlabeled
@@ -127,6 +142,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             "phase": phase,
             "train_images": len(data),
             "train_loss": loss,
+            "train_group_loss": float(torch.stack(group_part).sum()) / max(sum(seen), 1) if group_part else 0.0,
             **{f"train_accuracy_{g}": float(a) for g, a in zip(groups, accuracy)},
         }
 
