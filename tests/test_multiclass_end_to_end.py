@@ -67,6 +67,7 @@ def test_runs_metrics_and_selection(tiny):
         metrics = json.loads((run / "metrics.json").read_text())
         assert set(metrics["splits"]) == {"val", "test"} and metrics["temperature"] > 0
         assert "Fashion-MNIST" in metrics["data_source"]
+        assert set(metrics["regime"]["confidence_gap"]) == {"val", "test"}
     selection = json.loads((out / "selection.json").read_text())["per_model_seed"]["resnet8-s0"]
     assert selection["chosen"] in selection["scores"] and len(selection["scores"]) == 2
 
@@ -86,6 +87,11 @@ def test_report_holds_every_section(tiny):
         "classwise_ece",
     ):
         assert text in report, text
+    # the generated regime sentence of the CE baseline, then the conclusions opening with the caveat
+    assert re.search(
+        r"<strong>Regime.</strong> The CE \(resnet8\) baseline is ((over|under)confident|calibrated|at chance)", report
+    )
+    assert re.search(r"<strong>Conclusions.</strong> (These conclusions|Some baselines)", report)
     # the generated sentences (not the static text): one per claim, with the model and the seed count
     assert re.search(
         r"LS lowers ECE vs CE \(resnet8\): (not )?reproduced \(one seed: no spread\) "

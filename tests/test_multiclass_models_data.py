@@ -73,3 +73,12 @@ def test_the_gpu_profile_trains_every_teacher_of_all_fashion_mnist_three_times()
     assert track.name == "multiclass" and profile.data.n_train is None and profile.train.epochs == 60
     names = [r.name for r in profile.teacher_runs()]
     assert len(names) == 18 and names[0] == "resnet20-ce-s0" and {n[-2:] for n in names} == {"s0", "s1", "s2"}
+
+
+def test_the_converged_profile_trains_every_run_to_its_last_epoch_without_regularisers():
+    track, profile = tracks.load_profile("multiclass-converged")
+    t, d = profile.train, profile.data
+    assert track.name == "multiclass" and t.weight_decay == 0 and d.shift == 0 and not d.flip
+    assert t.patience >= t.epochs  # no early stop: the training loss is followed until it flattens
+    names = [r.name for r in profile.teacher_runs()]
+    assert names[:2] == ["resnet8-ce-s0", "resnet8-ls-e0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)

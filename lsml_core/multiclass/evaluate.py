@@ -1,17 +1,21 @@
 """Evaluation of a trained single-label run: logits per split, metrics before/after temperature scaling, metrics.json.
 
 The temperature is fitted on the validation part; test is only reported. Also written: scikit-learn's
-per-class classification report and confusion matrix on test, and the penultimate-layer features of
-test images of the three projection classes (for the Mueller et al. figure).
+per-class classification report and confusion matrix on test, the penultimate-layer features of
+test images of the three projection classes (for the Mueller et al. figure), and the run's regime
+(`lsml_core.regime`): the top-label confidence gap of softmax(logits) at T = 1 per split, the trend of
+the training loss against the validation loss in history.csv, and the validation accuracy against the
+majority-class frequency of validation (chance).
 """
 
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 from sklearn.metrics import classification_report, confusion_matrix
 
-from lsml_core import fit, results
+from lsml_core import fit, regime, results
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, load_splits
 from lsml_core.multiclass.metrics import fit_temperature, split_metrics
@@ -20,6 +24,7 @@ from lsml_core.records import atomic_write_npz, write_json
 
 METRICS = results.METRICS
 REPORTED = ("val", "test")
+SELECTION_SPLIT = "val"  # early stopping, the temperature and the instance-based grid point are chosen on it
 PROJECTION = "projection_test.npz"
 LOGIT_PREFIX = "logit_"
 
@@ -43,6 +48,28 @@ def write_projection(
     keep = np.isin(labels, classes)
     atomic_write_npz(
         path, features=features[keep], labels=labels[keep], classes=np.asarray(classes), templates=templates
+    )
+
+
+def majority_frequency(labels: np.ndarray) -> float:
+    """The share of the most frequent class: the accuracy of always answering it (chance)."""
+    labels = np.asarray(labels)
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd.DataFrame) -> dict:
+    """The run's `regime` entry from its (labels, logits) per split and its history: the top-label gap of
+    softmax(logits) per split, train_loss against val_loss, and val accuracy against the majority class."""
+    labels, logits = outputs[SELECTION_SPLIT]
+    accuracy = float((np.asarray(logits).argmax(1) == labels).mean())
+    return regime.record(
+        selection_split=SELECTION_SPLIT,
+        gaps={
+            name: regime.top_label_gap(softmax(np.asarray(x, np.float64), axis=1), y)
+            for name, (y, x) in outputs.items()
+        },
+        trend=regime.training_trend(history, "train_loss", "val_loss"),
+        scores={"accuracy": {"value": accuracy, "chance": majority_frequency(labels)}},
     )
 
 
@@ -84,6 +111,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         output_dict=True,
         zero_division=0,
     )
+    metrics["regime"] = regime_record(outputs, pd.read_csv(run_dir / fit.HISTORY))
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(
         run_dir / PROJECTION,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import results
+from lsml_core import regime, results
 from lsml_core.multiclass.evaluate import METRICS, PROJECTION, read_predictions
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES
@@ -31,6 +31,7 @@ ARMS = tuple(dict.fromkeys(("CE", "LS", "ILS", *(loss.arm for loss in LOSSES.val
 HEADLINE_METRICS = {"accuracy": "accuracy", "ece": "ECE", "log_loss": "log loss"}  # column -> name in the summary
 BETTER = {"accuracy": "higher", "ece": "lower", "log_loss": "lower"}  # which way each headline metric improves
 ONE_SEED = "n/a (one seed)"
+REDO = "./run_all.sh --profile {profile} --force"  # the command that redoes a profile's finished runs
 
 
 def teacher_arm(train: dict) -> str:
@@ -419,3 +420,70 @@ def projections(profile_dir: Path, runs: dict[str, str]) -> dict[str, pd.DataFra
 def histories(profile_dir: Path) -> pd.DataFrame:
     """Every run's history.csv stacked, with its run name."""
     return results.histories(profile_dir)
+
+
+def baseline_records(profile_dir: Path) -> dict[str, list[dict | None]]:
+    """Per teacher model: the `regime` entry of each of its CE runs (None where an older revision finished the
+    run without one). The students are distilled only: there is no plain-CE student baseline."""
+    records: dict[str, list[dict | None]] = {}
+    for _, config, metrics in finished_runs(profile_dir):
+        if config["train"]["loss"] == "ce":
+            records.setdefault(config["train"]["model"], []).append(metrics.get("regime"))
+    return records
+
+
+def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str | None]]:
+    """Per teacher model, the generated sentence on its CE baseline's regime and its kind (`regime.label`);
+    kind None where the regime is not recorded, with the command that records it."""
+    readings = []
+    for model, records in sorted(baseline_records(profile_dir).items()):
+        name = f"{BASELINE} ({model})"
+        missing = sum(r is None for r in records)
+        if missing:
+            readings.append(
+                (
+                    f"The regime of the {name} baseline is not recorded: {missing} of its {len(records)} runs were "
+                    f"finished by an older revision; `{REDO.format(profile=profile)}` redoes them.",
+                    None,
+                )
+            )
+            continue
+        summary = regime.summarise(records)
+        readings.append((regime.reading(summary, name), regime.label(summary)))
+    if not readings:
+        readings.append((f"No {BASELINE} baseline has finished: the regime of this profile is not known.", None))
+    return readings
+
+
+def conclusion_caveat(readings: list[tuple[str, str | None]]) -> str:
+    """The sentence the conclusions open with: `regime.conclusion_caveat` of the baselines' kinds, or that
+    their regime is not known."""
+    kinds = [kind for _, kind in readings]
+    if None in kinds:
+        return (
+            "The regime of some baselines is not recorded: these conclusions cannot say whether they were read "
+            "in the regime of the published claims."
+        )
+    return regime.conclusion_caveat(kinds)
+
+
+def regime_table(profile_dir: Path) -> pd.DataFrame:
+    """Per run with a recorded regime: the confidence gap per split at T = 1, the last epoch's losses and
+    whether the training loss still fell and the validation loss rose (`lsml_core.regime`)."""
+    rows = []
+    for run_dir, _, metrics in finished_runs(profile_dir):
+        if "regime" not in metrics:
+            continue
+        entry, trend = metrics["regime"], metrics["regime"]["training"]
+        rows.append(
+            {
+                "run": run_dir.name,
+                **{f"confidence - accuracy ({split})": gap for split, gap in entry["confidence_gap"].items()},
+                "epochs": trend["epochs"],
+                "training loss": trend["train_loss"],
+                f"{entry['selection_split']} loss": trend["selection_loss"],
+                "training loss still falling": trend["train_still_falling"],
+                f"{entry['selection_split']} loss rising": trend["selection_loss_rising"],
+            }
+        )
+    return pd.DataFrame(rows)
