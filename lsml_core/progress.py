@@ -32,9 +32,17 @@ def history_rows(run_dir: Path) -> list[dict]:
         return []
 
 
+def shown_value(value: str) -> str:
+    """A history field as the epoch line shows it: numbers to four digits, words (a phase) as they are."""
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
+
+
 def epoch_text(name: str, row: dict, epochs: int | None) -> str:
-    """'  <run>: epoch 2/5 train_loss 0.4312, heldout_map 0.5120 (3 s)': the row's losses and scores."""
-    shown = [f"{key} {float(value):.4g}" for key, value in row.items() if key not in ("epoch", "seconds") and value]
+    """'  <run>: epoch 2/5 train_loss 0.4312, heldout_map 0.5120 (3 s)': the row's losses, scores and words."""
+    shown = [f"{key} {shown_value(value)}" for key, value in row.items() if key not in ("epoch", "seconds") and value]
     shown = [text for text in shown if not text.startswith("lr")]
     total = f"/{epochs}" if epochs else ""
     seconds = f" ({float(row['seconds']):.0f} s)" if row.get("seconds") else ""

@@ -50,3 +50,9 @@ def test_the_epochs_of_running_runs_are_shown_once_each(tmp_path):
     (run_dir / "history.csv").write_text(header + "1,0.69,0.21,0.05,3.0\n")  # started afresh (--force)
     assert progress.new_epochs() == ["  a: epoch 1/3 train_loss 0.69, heldout_map 0.21 (3 s)"]
     assert epoch_text("b", {"epoch": "4", "train_loss": "0.123456"}, None) == "  b: epoch 4 train_loss 0.1235"
+
+
+def test_epoch_text_shows_words_as_they_are():
+    """A grouped run's history names its phase; the line shows it instead of failing on float()."""
+    row = {"epoch": "2", "phase": "pseudo", "train_loss": "0.5"}
+    assert epoch_text("g", row, 3) == "  g: epoch 2/3 phase pseudo, train_loss 0.5"
