@@ -22,7 +22,7 @@ def distillation_loss(
     """a T^2 KL(q || p) + (1 - a) CE(student, y), q = softmax(teacher/T), p = softmax(student/T) (Hinton).
 
     KL(q || p) = (1/B) sum_i sum_k q_ik (log q_ik - log p_ik), torch's `kl_div(log p, q, "batchmean")`.
-    The study brief writes KL(student/T || teacher/T); this is the standard direction, teacher first.
+    Maher & Kull write KL(student/T || teacher/T); this is the standard direction, teacher first.
     """
     soft = F.kl_div(
         F.log_softmax(student_logits / temperature, dim=1),

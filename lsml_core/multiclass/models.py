@@ -2,7 +2,7 @@
 
 - `resnet8` / `resnet20`: the CIFAR ResNet of He et al. (3 stages of 16-32-64 channels, 1 or 3 basic
   blocks each, global average pooling).
-- `shallow`: the brief's distillation student: 3 blocks (conv 3x3, BN, ReLU, max-pool 2) of 32-64-128
+- `shallow`: Maher & Kull's distillation student: 3 blocks (conv 3x3, BN, ReLU, max-pool 2) of 32-64-128
   channels, FC 128 + ReLU, dropout 0.5, FC K.
 - `minigooglenet`: MiniGoogLeNet as in seeds/003 (conv 96; inception 32+32, 32+48; downsample 80;
   inception 112+48, 96+64, 80+80, 48+96; downsample 96; inception 176+160 twice; global average pool (their

@@ -19,7 +19,7 @@ from lsml_core.multiclass.selection import SELECTION
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
 
-# THEIR test figures (Maher & Kull 2021, brief section 4): Fashion-MNIST, a small DenseNet. Not ours.
+# THEIR test figures (Maher & Kull 2021): Fashion-MNIST, a small DenseNet. Not ours.
 MAHER_KULL_FASHION = pd.DataFrame(
     [("CE", 92.68, 0.220, 0.026), ("LS", 92.52, 0.223, 0.010), ("ILS", 93.96, 0.203, 0.010)],
     columns=["arm", "accuracy %", "log loss", "ECE"],

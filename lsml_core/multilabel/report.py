@@ -29,7 +29,7 @@ METRIC_NAMES = {
 }
 MODEL_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "mobilenet_v2": "MobileNetV2"}
 
-# Published per-image AP of the original study (brief, section 1): Pascal VOC 2012, ImageNet-pretrained,
+# Published per-image AP of the original study (label-smoothing-multi-label-classification): Pascal VOC 2012, ImageNet-pretrained,
 # alpha = 0.1. THEIR numbers, from their README; their code never applied smoothing.
 ORIGINAL_PER_IMAGE_AP = pd.DataFrame(
     [
