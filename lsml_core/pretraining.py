@@ -49,7 +49,7 @@ class Recipe:
     image_size: int = 32
     epochs: int = 15
     batch_size: int = 128
-    lr: float = 0.1
+    lr: float = 0.03
     momentum: float = 0.9
     weight_decay: float = 5e-4
     seed: int = 0
