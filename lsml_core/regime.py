@@ -12,7 +12,9 @@ reads its baselines' records into one generated sentence (`reading`):
 - loss gap = selection loss - training loss at the last epoch (history.csv; the training loss is the
   run's own loss, on its smoothed targets).
 - training still falling: the last fifth of the epochs (at least one) holds more than FALLING of the
-  training loss's whole fall since the first epoch.
+  training loss's whole fall since the first epoch; training not decreasing: the last epoch's training
+  loss is no lower than the first's (both count as not converged).
+- invalid: a gap or loss that is not finite (a diverged run); nothing is read from it.
 - selection loss rising: the last epoch's selection loss exceeds its minimum by more than RISING (relative).
 - near chance: a score closes less than NEAR_CHANCE of the distance from chance to perfect,
   (score - chance) / (1 - chance) < NEAR_CHANCE.
@@ -43,6 +45,12 @@ def top_label_gap(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(probabilities.max(axis=1).mean() - (probabilities.argmax(axis=1) == labels).mean())
 
 
+def majority_frequency(labels: np.ndarray) -> float:
+    """The share of the most frequent class among integer labels: the accuracy of always answering it (chance)."""
+    labels = np.asarray(labels)
+    return float(np.bincount(labels).max() / len(labels))
+
+
 def binary_gaps(targets: np.ndarray, logits: np.ndarray, mask: np.ndarray | None = None) -> dict:
     """Confidence minus accuracy of sigmoid decisions over the unmasked pairs: all, positives, negatives."""
     targets, logits = np.asarray(targets, dtype=np.float64), np.asarray(logits, dtype=np.float64)
@@ -62,14 +70,16 @@ def training_trend(history: pd.DataFrame, train_column: str, selection_column: s
     window = max(1, math.ceil(len(train) / 5))
     whole_fall = train[0] - train[-1]
     late_fall = train[max(len(train) - 1 - window, 0)] - train[-1]
-    best = int(np.argmin(selection))
+    best = int(np.nanargmin(selection)) if np.isfinite(selection).any() else len(selection) - 1
+    not_decreasing = len(train) >= 2 and not whole_fall > 0
     return {
         "epochs": len(train),
         "train_loss": float(train[-1]),
         "selection_loss": float(selection[-1]),
         "loss_gap": float(selection[-1] - train[-1]),
         "late_share_of_fall": float(late_fall / whole_fall) if whole_fall > 0 else float("nan"),
-        "train_still_falling": bool(len(train) < 2 or whole_fall <= 0 or late_fall > FALLING * whole_fall),
+        "train_still_falling": bool(len(train) < 2 or not_decreasing or late_fall > FALLING * whole_fall),
+        "train_not_decreasing": bool(not_decreasing),
         "selection_loss_min": float(selection[best]),
         "selection_loss_min_epoch": best + 1,
         "selection_loss_rising": bool(selection[-1] > selection[best] * (1 + RISING)),
@@ -115,9 +125,9 @@ def summarise(records: list[dict]) -> dict:
         "selection_split": selection,
         "runs": len(records),
         "gap": float(np.mean([headline_gap(r["confidence_gap"][selection]) for r in records])),
-        "gap_detail": records[0]["confidence_gap"][selection] if len(records) == 1 else None,
         "loss_gap": float(np.mean([t["loss_gap"] for t in trends])),
         "falling": sum(t["train_still_falling"] for t in trends),
+        "not_decreasing": sum(t.get("train_not_decreasing", False) for t in trends),
         "rising": sum(t["selection_loss_rising"] for t in trends),
         "epochs": trends[0]["epochs"],
         "near_chance": near_chance(scores),
@@ -126,7 +136,9 @@ def summarise(records: list[dict]) -> dict:
 
 
 def label(summary: dict) -> str:
-    """chance, overconfident, calibrated or underconfident (the first that applies)."""
+    """invalid, chance, overconfident, calibrated or underconfident (the first that applies)."""
+    if not (math.isfinite(summary["gap"]) and math.isfinite(summary["loss_gap"])):
+        return "invalid"
     if summary["near_chance"]:
         return "chance"
     if summary["gap"] > TOLERANCE:
@@ -138,11 +150,12 @@ def convergence_text(summary: dict) -> str:
     """How the baseline's losses ended, in words: training flat or still falling, selection loss rising or not."""
     n, runs = summary["epochs"], summary["runs"]
     of = "" if runs == 1 else f" in {summary['falling']} of {runs} runs"
-    training = (
-        f"its training loss still falling after {n} epochs{of}"
-        if summary["falling"]
-        else (f"its training loss flat after {n} epochs")
-    )
+    if summary.get("not_decreasing"):
+        training = f"its training loss no lower after {n} epochs than after the first{of}"
+    elif summary["falling"]:
+        training = f"its training loss still falling after {n} epochs{of}"
+    else:
+        training = f"its training loss flat after {n} epochs"
     if summary["rising"]:
         rising_of = "" if runs == 1 else f" ({summary['rising']} of {runs} runs)"
         training += f", its {summary['selection_split']} loss up from its minimum{rising_of}"
@@ -152,6 +165,11 @@ def convergence_text(summary: dict) -> str:
 def reading(summary: dict, baseline: str) -> str:
     """One generated sentence: which regime the baseline's runs read, and whether the published claims apply."""
     kind, gap, split = label(summary), summary["gap"], summary["selection_split"]
+    if kind == "invalid":
+        return (
+            f"The {baseline} baseline's confidence gap or losses on the {split} split are not finite (a diverged "
+            "run): nothing about label smoothing can be read from it."
+        )
     state = convergence_text(summary)
     if kind == "chance":
         named = ", ".join(
@@ -182,24 +200,35 @@ def reading(summary: dict, baseline: str) -> str:
 
 
 def conclusion_caveat(kinds: list[str]) -> str:
-    """The sentence a report's conclusions open with, from the regimes of its baselines."""
-    if kinds and all(k == "overconfident" for k in kinds):
+    """The sentence a report's conclusions open with, from the kinds of its baselines (`label`, or unrecorded:
+    finished by an older revision; unknown: no baseline finished)."""
+    if not kinds or "unknown" in kinds:
+        return "No baseline has finished: the regime these conclusions were read in is not known."
+    if all(k == "overconfident" for k in kinds):
         return "These conclusions are read from overconfident baselines, the regime of the published claims."
+    if "invalid" in kinds:
+        return "Some baselines diverged: their comparisons say nothing about label smoothing."
     if "chance" in kinds:
         return "Some baselines are at chance level: their comparisons say nothing about label smoothing."
     if "unrecorded" in kinds:
-        return "The regime of some baselines is not recorded: these conclusions may not concern the published claims."
+        return (
+            "The regime of some baselines is not recorded: these conclusions cannot say whether they were read in "
+            "the regime of the published claims."
+        )
     return (
         "These conclusions are read from baselines that are not overconfident: they say what smoothing does in "
         "this regime, not whether the published claims hold."
     )
 
 
-def profile_readings(profile_dir: Path, baseline_of: Callable[[dict], str | None]) -> list[tuple[str, str]]:
+def profile_readings(
+    profile_dir: Path, baseline_of: Callable[[dict], str | None], runs: Callable = finished_runs
+) -> list[tuple[str, str]]:
     """(label, sentence) per baseline of a profile; `baseline_of(config)` names a run's baseline group (None:
-    the run is no baseline). A baseline whose runs predate the diagnostic is named with the command that records it."""
+    the run is no baseline); `runs(profile_dir)` yields the runs a report reads (default every finished one).
+    A baseline whose runs predate the diagnostic is named with the command that records it."""
     records: dict[str, list[dict]] = {}
-    for _, config, metrics in finished_runs(profile_dir):
+    for _, config, metrics in runs(profile_dir):
         name = baseline_of(config)
         if name is not None:
             records.setdefault(name, []).append(metrics.get("regime"))

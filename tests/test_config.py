@@ -16,6 +16,7 @@ from lsml_core.profiles import CONFIG_DIR
         ("conventions", 21),
         ("study-gpu", 30),
         ("converged", 60),
+        ("pretrained", 36),
     ],
 )
 def test_shipped_profiles_load(name, n_runs):
@@ -69,6 +70,14 @@ def test_a_learning_rate_grid_names_its_rates_and_keeps_the_recipes_backbone_rat
     assert (runs["resnet18-none-a0-s0"].lr_head, runs["resnet18-none-a0-s0"].lr_in_name) == (0.1, False)
     low = runs["resnet18-focal-none-a0-s0-lr0.02"]
     assert low.lr_head == 0.02 and low.lr_backbone == pytest.approx(0.002) and low.lr_in_name
+
+
+def test_an_instance_run_in_a_learning_rate_grid_learns_from_the_baseline_at_its_rate(tmp_path):
+    path = tmp_path / "lrs.yaml"
+    path.write_text("name: lrs\ngrid: {models: [resnet18], schemes: [none, instance], lrs: [0.02, 0.2]}\n")
+    runs = {r.name: r.train for r in load_profile(path).runs()}
+    assert runs["resnet18-instance-a0.1-s0-lr0.02"].teacher == "resnet18-none-a0-s0-lr0.02"
+    assert runs["resnet18-instance-a0.1-s0-lr0.2"].teacher == "resnet18-none-a0-s0-lr0.2"
 
 
 def test_voc2012_profile_is_the_original_recipe():

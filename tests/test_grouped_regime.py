@@ -8,8 +8,9 @@ from scipy.special import softmax
 
 from lsml_core import regime
 from lsml_core.grouped.config import DataConfig, RunConfig, TrainConfig
-from lsml_core.grouped.run_regime import chance_scores, group_gaps, majority_frequency, run_regime, trend
+from lsml_core.grouped.run_regime import chance_scores, group_gaps, run_regime, trend
 from lsml_core.grouped.train import weighted_log_loss
+from lsml_core.regime import majority_frequency
 
 GROUPS = ("digit", "item")
 

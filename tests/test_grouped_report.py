@@ -208,9 +208,9 @@ def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
     profile = Profile(name="grouped-x", data=DataConfig(), train=TrainConfig(), grid=Grid())
     (tmp_path / PROFILE_FILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
     sentence, kind = control_regime(tmp_path, frame([arm()]), CONTROL)
-    assert kind is None and "not recorded" in sentence
+    assert kind == "unrecorded" and "not recorded" in sentence
     assert "`./run_all.sh --profile grouped-x --force`" in sentence
-    assert "not known" in caveat(None)
+    assert "cannot say whether" in caveat(kind)
     assert control(tmp_path) == {
         "backbone": "mobilenet_v2",
         "head": "grouped",

@@ -95,7 +95,7 @@ def test_runs_of_an_older_revision_say_the_regime_is_not_recorded_and_how_to_red
     write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
     write_run(tmp_path, "resnet8-ce-s1", loss="ce")  # finished before regimes were recorded
     ((sentence, kind),) = regime_readings(tmp_path, "multiclass")
-    assert kind is None and "not recorded" in sentence and "1 of its 2 runs" in sentence
+    assert kind == "unrecorded" and "not recorded" in sentence and "1 of its 2 runs" in sentence
     assert "`./run_all.sh --profile multiclass --force`" in sentence
     assert "not recorded" in conclusion_caveat([(sentence, kind)])
     assert regime_table(tmp_path).run.tolist() == ["resnet8-ce-s0"]
@@ -104,7 +104,8 @@ def test_runs_of_an_older_revision_say_the_regime_is_not_recorded_and_how_to_red
 def test_no_ce_run_reads_as_unknown(tmp_path):
     (tmp_path / "runs").mkdir()
     ((sentence, kind),) = regime_readings(tmp_path, "mc")
-    assert kind is None and "No CE baseline has finished" in sentence
+    assert kind == "unknown" and "No CE baseline has finished" in sentence
+    assert "not known" in conclusion_caveat([(sentence, kind)])
     assert regime_table(tmp_path).empty
 
 

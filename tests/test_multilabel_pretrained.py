@@ -81,3 +81,9 @@ def test_a_fine_tuned_run_starts_from_the_stage_backbone_and_records_it(tmp_path
     assert torch.equal(model.layer4[1].conv2.weight, saved["layer4.1.conv2.weight"])
     assert read_json(tmp_path / "run" / PRETRAINED_RECORD) == {"stage": record["stage"], "sha256": record["sha256"]}
     assert cfg.to_dict()["train"]["pretraining"]["epochs"] == 1  # config.json names the stage's recipe
+
+
+@pytest.mark.parametrize("pool", [-1, 0, 60_001])
+def test_a_train_pool_outside_fashion_mnist_is_refused_by_name(pool):
+    with pytest.raises(ValueError, match=f"train_pool={pool} must lie in"):
+        DataConfig(kind="demo", train_pool=pool)

@@ -16,18 +16,25 @@ from tests.test_training import tiny_config
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 
 
-def test_chance_map_is_the_mean_prevalence_of_classes_with_a_positive():
-    targets = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 0]])
-    mask = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1], [1, 1, 1]])  # class b: 1 of 3 unmasked images
-    assert chance_map(targets, mask) == pytest.approx(np.mean([2 / 4, 1 / 3]))
-
-
-def test_a_random_ranking_scores_about_the_chance_map():
+def test_chance_map_is_the_mean_map_of_random_rankings_at_small_sizes():
+    """At 200 images a random ranking scores above the prevalence; chance_map follows it, not the prevalence."""
     from lsml_core.multilabel.metrics import mean_average_precision
 
+    rng = np.random.default_rng(1)
+    targets = (rng.random((200, 10)) < 0.185).astype(int)
+    random_maps = [mean_average_precision(targets, rng.random(targets.shape)) for _ in range(200)]
+    assert chance_map(targets) == pytest.approx(np.mean(random_maps), abs=0.01)
+    assert chance_map(targets) > targets.mean(0).mean() + 0.02
+
+
+def test_chance_map_tends_to_the_prevalence_and_respects_the_mask():
     rng = np.random.default_rng(0)
     targets = (rng.random((4000, 3)) < [0.1, 0.3, 0.5]).astype(int)
-    assert mean_average_precision(targets, rng.random(targets.shape)) == pytest.approx(chance_map(targets), abs=0.01)
+    prevalence = targets.mean(0)
+    assert chance_map(targets) == pytest.approx(prevalence.mean(), abs=0.02)
+    mask = np.ones_like(targets)
+    mask[:, 0] = 0  # class a never counted: the mean over b and c
+    assert chance_map(targets, mask) == pytest.approx(prevalence[1:].mean(), abs=0.02)
 
 
 def test_evaluate_records_the_regime_from_predictions_and_history(mosaic_voc, tmp_path):

@@ -124,3 +124,26 @@ def test_profile_readings_group_the_baselines_and_name_unrecorded_ones(tmp_path)
     assert [kind for kind, _ in readings] == ["overconfident", "unrecorded"]
     assert "by 0.040" in readings[0][1] and "--force" in readings[1][1]
     assert "not recorded" in regime.conclusion_caveat([kind for kind, _ in readings])
+
+
+def test_a_diverged_baseline_reads_invalid_not_underconfident():
+    """NaN gaps or losses (a diverged run) are no regime: the sentence and the caveat say so."""
+    trend = regime.training_trend(pd.DataFrame({"t": [1.0, np.nan], "s": [1.0, np.nan]}), "t", "s")
+    rec = regime.record(selection_split="val", gaps={"val": float("nan")}, trend=trend, scores={})
+    summary = regime.summarise([rec])
+    assert regime.label(summary) == "invalid"
+    assert "not finite" in regime.reading(summary, "CE") and "underconfident" not in regime.reading(summary, "CE")
+    assert "diverged" in regime.conclusion_caveat(["overconfident", "invalid"])
+
+
+def test_a_training_loss_that_rose_is_not_read_as_still_falling():
+    trend = regime.training_trend(pd.DataFrame({"t": [0.5, 0.4, 0.6], "s": [0.5, 0.5, 0.5]}), "t", "s")
+    assert trend["train_not_decreasing"] and trend["train_still_falling"]  # not converged either way
+    rec = regime.record(selection_split="val", gaps={"val": 0.05}, trend=trend, scores={})
+    sentence = regime.reading(regime.summarise([rec]), "BCE")
+    assert "no lower after 3 epochs than after the first" in sentence and "still falling" not in sentence
+
+
+def test_without_a_baseline_the_caveat_says_the_regime_is_unknown():
+    assert "not known" in regime.conclusion_caveat([])
+    assert "not known" in regime.conclusion_caveat(["unknown"])

@@ -106,6 +106,7 @@ def control_runs(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
 
 
 def profile_name(profile_dir: Path) -> str:
+    """The name of the profile whose results are in `profile_dir` (its recorded profile.yaml)."""
     return load_profile(Path(profile_dir) / PROFILE_FILE).name
 
 
@@ -114,30 +115,25 @@ def arm_regime(records: list) -> dict | None:
     return regime.summarise(records) if records and all(r is not None for r in records) else None
 
 
-def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> tuple[str, str | None]:
-    """(the generated sentence on the control's regime, its kind: chance, overconfident, calibrated,
-    underconfident; None when not recorded)."""
+def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> tuple[str, str]:
+    """(the generated sentence on the control's regime, its kind: `regime.label`'s, or unknown (no finished
+    run) or unrecorded (finished by an older revision))."""
     test = control_runs(runs, control_factors)
     test = test[test.split == "test"]
     summary = arm_regime(test.regime.tolist())
     if summary is None:
         if test.empty:
-            return "The control has no finished run: its regime is unknown.", None
+            return "The control has no finished run: its regime is unknown.", "unknown"
         return (
             "The regime of the control is not recorded (its runs were finished by an older revision): "
             f"`./run_all.sh --profile {profile_name(profile_dir)} --force` redoes them with it.",
-            None,
+            "unrecorded",
         )
     return regime.reading(summary, "control"), regime.label(summary)
 
 
-def caveat(kind: str | None) -> str:
-    """The sentence the conclusions open with (`regime.conclusion_caveat`), or why it cannot be said."""
-    if kind is None:
-        return (
-            "The control's regime is not recorded: whether these conclusions come from the regime of the "
-            "published claims (an overconfident, converged control) is not known."
-        )
+def caveat(kind: str) -> str:
+    """The sentence the conclusions open with: `regime.conclusion_caveat` of the control's kind."""
     return regime.conclusion_caveat([kind])
 
 

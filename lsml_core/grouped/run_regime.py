@@ -36,14 +36,9 @@ def group_gaps(labels: np.ndarray, probs: list[np.ndarray], groups) -> dict:
     return {group: regime.top_label_gap(p, labels[:, g]) for g, (group, p) in enumerate(zip(groups, probs))}
 
 
-def majority_frequency(labels: np.ndarray) -> float:
-    """The share of the most frequent class among integer labels: the accuracy of always predicting it."""
-    return float(np.bincount(labels).max() / len(labels))
-
-
 def chance_scores(labels: np.ndarray, metrics: dict, groups) -> dict:
     """accuracy_<group> vs its majority-class frequency, exact_match vs the product of those."""
-    chances = {group: majority_frequency(labels[:, g]) for g, group in enumerate(groups)}
+    chances = {group: regime.majority_frequency(labels[:, g]) for g, group in enumerate(groups)}
     scores = {f"accuracy_{g}": {"value": metrics[f"accuracy_{g}"], "chance": chances[g]} for g in groups}
     scores["exact_match"] = {"value": metrics["exact_match"], "chance": float(np.prod(list(chances.values())))}
     return scores

@@ -51,12 +51,6 @@ def write_projection(
     )
 
 
-def majority_frequency(labels: np.ndarray) -> float:
-    """The share of the most frequent class: the accuracy of always answering it (chance)."""
-    labels = np.asarray(labels)
-    return float(np.bincount(labels).max() / len(labels))
-
-
 def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd.DataFrame) -> dict:
     """The run's `regime` entry from its (labels, logits) per split and its history: the top-label gap of
     softmax(logits) per split, train_loss against val_loss, and val accuracy against the majority class."""
@@ -69,7 +63,7 @@ def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd
             for name, (y, x) in outputs.items()
         },
         trend=regime.training_trend(history, "train_loss", "val_loss"),
-        scores={"accuracy": {"value": accuracy, "chance": majority_frequency(labels)}},
+        scores={"accuracy": {"value": accuracy, "chance": regime.majority_frequency(labels)}},
     )
 
 

@@ -432,9 +432,10 @@ def baseline_records(profile_dir: Path) -> dict[str, list[dict | None]]:
     return records
 
 
-def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str | None]]:
+def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str]]:
     """Per teacher model, the generated sentence on its CE baseline's regime and its kind (`regime.label`);
-    kind None where the regime is not recorded, with the command that records it."""
+    kind unrecorded where an older revision finished its runs (with the command that redoes them), unknown
+    where no baseline finished."""
     readings = []
     for model, records in sorted(baseline_records(profile_dir).items()):
         name = f"{BASELINE} ({model})"
@@ -444,27 +445,20 @@ def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str | No
                 (
                     f"The regime of the {name} baseline is not recorded: {missing} of its {len(records)} runs were "
                     f"finished by an older revision; `{REDO.format(profile=profile)}` redoes them.",
-                    None,
+                    "unrecorded",
                 )
             )
             continue
         summary = regime.summarise(records)
         readings.append((regime.reading(summary, name), regime.label(summary)))
     if not readings:
-        readings.append((f"No {BASELINE} baseline has finished: the regime of this profile is not known.", None))
+        readings.append((f"No {BASELINE} baseline has finished: the regime of this profile is not known.", "unknown"))
     return readings
 
 
-def conclusion_caveat(readings: list[tuple[str, str | None]]) -> str:
-    """The sentence the conclusions open with: `regime.conclusion_caveat` of the baselines' kinds, or that
-    their regime is not known."""
-    kinds = [kind for _, kind in readings]
-    if None in kinds:
-        return (
-            "The regime of some baselines is not recorded: these conclusions cannot say whether they were read "
-            "in the regime of the published claims."
-        )
-    return regime.conclusion_caveat(kinds)
+def conclusion_caveat(readings: list[tuple[str, str]]) -> str:
+    """The sentence the conclusions open with: `regime.conclusion_caveat` of the baselines' kinds."""
+    return regime.conclusion_caveat([kind for _, kind in readings])
 
 
 def regime_table(profile_dir: Path) -> pd.DataFrame:

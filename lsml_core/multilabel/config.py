@@ -7,7 +7,7 @@ from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.multilabel.losses import check_loss
-from lsml_core.pretraining import Recipe, Stage, stage_of
+from lsml_core.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -58,6 +58,11 @@ class DataConfig:
             )
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
+        if self.train_pool is not None and not 1 <= self.train_pool <= FASHION_TRAIN:
+            raise ValueError(
+                f"train_pool={self.train_pool} must lie in [1, {FASHION_TRAIN}]: the number of Fashion-MNIST training "
+                "images, counted from the first, that the demo mosaics draw from (leave it out to draw from all)"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,11 +195,11 @@ class Profile(ProfileBase):
 
     def runs(self) -> list[RunConfig]:
         """Every run of every grid block once, in block order; runs with a teacher (the BCE baseline of the same
-        model, seed and noise rate) after the teachers."""
+        model, seed, noise rate and, in a learning-rate grid, rate) after the teachers."""
         runs: dict[str, RunConfig] = {}
         for grid in self.grids:
             for model, seed, noise, loss, scheme, alpha, lr in grid.cells():
-                teacher = run_name(model, "none", 0.0, seed, noise) if SCHEMES[scheme].needs_teacher else None
+                teacher = run_name(model, "none", 0.0, seed, noise, lr=lr) if SCHEMES[scheme].needs_teacher else None
                 run = self.run(
                     model=model,
                     seed=seed,
@@ -211,7 +216,7 @@ class Profile(ProfileBase):
         if missing:
             raise ValueError(
                 f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
-                "add scheme 'none' with loss 'bce' for the same models, seeds and label_noise"
+                "add scheme 'none' with loss 'bce' for the same models, seeds, label_noise and lrs"
             )
         return ordered
 

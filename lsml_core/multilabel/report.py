@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import results
+from lsml_core import regime, results
 from lsml_core.multilabel.config import Profile
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.decisions import RULES
@@ -93,6 +93,11 @@ def baseline_of(config: dict) -> str | None:
     if t["scheme"] == "none" and t.get("loss", "bce") == "bce" and not t.get("label_noise", 0.0):
         return f"{model_name(t['model'])} BCE"
     return None
+
+
+def regime_readings(profile_dir: Path) -> list[tuple[str, str]]:
+    """(label, sentence) per BCE baseline, read from the runs the report keeps (chosen learning rates only)."""
+    return regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
 
 
 def run_columns(run_dir: Path, train: dict) -> dict:
