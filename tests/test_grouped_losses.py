@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
-from lsml_core.grouped.losses import group_losses, total_loss
+from lsml_core.grouped.losses import group_losses, loss_parts
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.pseudo import choose_threshold, confidence, pseudo_labels
 from lsml_core.soft_targets import instance_targets, smoothed_targets
@@ -31,8 +31,8 @@ def test_total_loss_is_the_weighted_sum_of_group_and_sesemi_losses(batch):
         + 5.0 * F.cross_entropy(outputs[:8, 10:14], labels[:, 1])
         + 0.5 * F.cross_entropy(outputs[8:, 14:], aux)
     )
-    torch.testing.assert_close(total_loss(outputs, labels, aux, GROUPS, SIZES, train), expected)
-    no_aux = total_loss(outputs[:8], labels, aux[:0], GROUPS, SIZES, train)
+    torch.testing.assert_close(loss_parts(outputs, labels, aux, GROUPS, SIZES, train)[0], expected)
+    no_aux = loss_parts(outputs[:8], labels, aux[:0], GROUPS, SIZES, train)[0]
     torch.testing.assert_close(no_aux, expected - 0.5 * F.cross_entropy(outputs[8:, 14:], aux))
 
 

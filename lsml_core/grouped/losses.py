@@ -86,16 +86,3 @@ def loss_parts(
     if len(aux_labels):
         loss = loss + train.sesemi_weight * F.cross_entropy(sesemi_logits(outputs[n:], sizes), aux_labels)
     return loss, groups_part
-
-
-def total_loss(
-    outputs: torch.Tensor,
-    labels: torch.Tensor,
-    aux_labels: torch.Tensor,
-    groups: tuple[str, ...],
-    sizes: tuple[int, ...],
-    train: TrainConfig,
-    teacher_outputs: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """sum_g w_g L_g + w_aux CE(SESEMI): the first len(labels) rows are labeled images, the rest SESEMI's."""
-    return loss_parts(outputs, labels, aux_labels, groups, sizes, train, teacher_outputs)[0]
