@@ -2,6 +2,7 @@
 
 import pytest
 
+from lsml_core import tracks
 from lsml_core.multilabel.config import RunConfig, load_profile
 from lsml_core.profiles import CONFIG_DIR
 
@@ -91,6 +92,24 @@ def test_voc2012_profile_is_the_original_recipe():
         12,
     )
     assert (t.lr_backbone, t.lr_head, t.momentum, t.pretrained) == (1.5e-4, 5e-2, 0.9, "imagenet")
+
+
+def test_the_grouped_converged_profile_runs_table_1s_arms_over_three_seeds():
+    track, profile = tracks.load_profile("grouped-converged")
+    t, d = profile.train, profile.data
+    assert track.name == "grouped" and profile.grid.seeds == [0, 1, 2] and len(profile.runs()) == 15
+    assert (d.side, d.symbol_size, d.n_labeled, d.n_val) == (32, 16, 3000, 500)
+    assert (t.backbone, t.sesemi, t.epochs, t.lr, t.lr_drop) == ("resnet18", "labeled", 9, 0.001, 0.3)
+    assert t.group_weights == {"digit": 1, "item": 2}  # the harder group (the item) weighted most, as the source
+    assert t.pseudo and t.pseudo_precision >= 0.6 and 30 <= t.pseudo_min_count <= d.n_val
+    arms = [r.train for r in profile.runs() if r.train.seed == 0]
+    assert [(a.backbone, a.sesemi, a.weight("item")) for a in arms] == [
+        ("resnet18", "labeled", 2),
+        ("resnet18", "labeled", 1),
+        ("mobilenet_v2", "labeled", 2),
+        ("resnet18", "none", 2),
+        ("resnet18", "unlabeled", 2),
+    ]
 
 
 def test_run_config_round_trips_through_a_dict():
