@@ -40,9 +40,10 @@ def grid_runs(profile_dir: Path) -> pd.DataFrame:
     return runs.assign(run=[run_dir.name for run_dir in runs.run], heldout_map=best)
 
 
-def choices(profile_dir: Path) -> pd.DataFrame:
-    """Per group and lr: the mean best held-out mAP over seeds, the number of seeds, and whether it is chosen."""
-    runs = grid_runs(profile_dir)
+def choices(profile_dir: Path, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per group and lr: the mean best held-out mAP over seeds, the number of seeds, and whether it is chosen
+    (`runs`: `grid_runs(profile_dir)` when the caller has read it already)."""
+    runs = grid_runs(profile_dir) if runs is None else runs
     table = runs.groupby([*GROUP, "lr"], as_index=False).agg(
         heldout_map=("heldout_map", "mean"), seeds=("seed", "size")
     )
@@ -52,7 +53,8 @@ def choices(profile_dir: Path) -> pd.DataFrame:
 
 def unchosen(profile_dir: Path) -> set[str]:
     """Names of the grid runs at a rate their group did not choose (ties keep the lowest rate)."""
-    runs, table = grid_runs(profile_dir), choices(profile_dir)
+    runs = grid_runs(profile_dir)
+    table = choices(profile_dir, runs)
     kept = table[table.chosen].groupby(GROUP, as_index=False)["lr"].min()
     merged = runs.merge(kept, on=GROUP, suffixes=("", "_kept"))
     return set(merged.loc[merged.lr != merged.lr_kept, "run"])
