@@ -8,12 +8,18 @@ VENV="${LSML_VENV:-$ROOT/.venv}"
 FASHION_DIR=/usr/share/datasets/fashion-mnist
 
 usage() {
-  cat <<'TXT'
+  local profiles text
+  profiles="$(cd "$ROOT/configs" && ls -- *.yaml | sed 's/\.yaml$//' | paste -sd ' ' | fmt -w 98 | sed 's/^/                     /')"
+  text="$(cat <<'TXT'
 Usage: ./run_all.sh [options]          regenerate a profile's experiments and report
        ./run_all.sh --test [PYTEST...]  check the style (ruff), then run the test suite (extra arguments go to pytest)
 
 Options:
-  --profile NAME     profile in configs/ (demo, quick, study, voc2012, multiclass) or a YAML path (default: demo)
+  --profile NAME     a profile in configs/ or a YAML path (default: demo); the profiles:
+PROFILES
+  --all              every profile of the study, one after the other in an order that shares data (configs/
+                     with study: cpu, and study: gpu where a GPU is present), then the front page
+  --configs DIR      with --all: the folder of profiles (default: configs/)
   --results-dir DIR  where results/<profile>/ is written (default: results/)
   --data-dir DIR     where data sets are generated or looked for (default: data/)
   --force            redo runs that already finished (default: skip them, resume unfinished ones)
@@ -29,11 +35,15 @@ Options:
   -h, --help         this help
 
 The environment is .venv/ in the checkout (override with LSML_VENV); it is created or updated
-when pyproject.toml or constraints.txt change. On success the path of results/<profile>/index.html
-is printed; if any notebook failed, the failures are listed and the exit status is 1. Two invocations
-on one results folder share the work: a run another process is training is left to it (tried again
-after the other runs, then waited for and skipped).
+when pyproject.toml or constraints.txt change. After every profile the study's front page,
+results/index.html, is rewritten from whatever profiles have finished. On success the paths of
+results/<profile>/index.html and the front page are printed; if any notebook failed, the failures
+are listed and the exit status is 1. Two invocations on one results folder share the work: a run
+another process is training is left to it (tried again after the other runs, then waited for and
+skipped).
 TXT
+)"
+  echo "${text/PROFILES/$profiles}"
 }
 
 env_ready() {
@@ -90,10 +100,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --setup-only) setup_only=1; shift ;;
-    --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run)
+    --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run|--configs)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
-    --force) args+=("$1"); shift ;;
+    --force|--all) args+=("$1"); shift ;;
     --runs)
       args+=("$1"); shift
       [ $# -ge 1 ] && [[ "$1" != --* ]] || { echo "error: --runs needs at least one name pattern" >&2; exit 2; }

@@ -10,19 +10,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from lsml_core import tracks
+from lsml_core import front_page, tracks
 from lsml_core.executors import make_executor
 from lsml_core.notebooks import KERNEL
+from lsml_core.profiles import CONFIG_DIR
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
+from lsml_core.study import run_study
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m lsml_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--profile", default="demo", help="profile name in configs/ or a YAML path (default: demo)")
+    parser.add_argument("--profile", help="profile name in configs/ or a YAML path (default: demo)")
+    parser.add_argument(
+        "--all", action="store_true", help="every profile of the study (configs/ with study: cpu, and gpu with a GPU)"
+    )
+    parser.add_argument("--configs", type=Path, default=CONFIG_DIR, help="with --all: the folder of profiles")
     parser.add_argument(
         "--results-dir", type=Path, default=REPO_ROOT / "results", help="where results go (default: results/)"
     )
@@ -51,40 +57,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="with ray: GPUs of each run, fractions pack several on one GPU (default: 1 if the cluster has GPUs, else 0)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.all and (args.profile or args.runs):
+        parser.error("--all regenerates every profile: leave out --profile and --runs")
+    args.profile = args.profile or "demo"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    results_dir, data_dir = args.results_dir.resolve(), args.data_dir.resolve()
     executor = None
     try:
-        track, profile = tracks.load_profile(args.profile)
-        executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
-        failures = run_profile(
-            track,
-            profile,
-            args.results_dir.resolve(),
-            args.data_dir.resolve(),
-            args.force,
-            args.runs,
-            args.kernel,
-            executor,
-        )
+        if args.all:
+            front_page.study_profiles(args.configs)  # a bad `study:` key is refused before any work
+            executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
+            failures = run_study(
+                results_dir, data_dir, executor=executor, kernel=args.kernel, force=args.force, config_dir=args.configs
+            )
+            index = results_dir / f"{front_page.PAGE}.html"
+        else:
+            track, profile = tracks.load_profile(args.profile)
+            executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
+            failures = run_profile(track, profile, results_dir, data_dir, args.force, args.runs, args.kernel, executor)
+            failures += [f for f in [front_page.render(results_dir, args.kernel)] if f is not None]
+            index = results_dir / profile.name / "index.html"
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         if executor is not None:
             executor.close()
-    index = args.results_dir.resolve() / profile.name / "index.html"
+    return report(failures, index, results_dir / f"{front_page.PAGE}.html")
+
+
+def report(failures: list, index: Path, front: Path) -> int:
+    """List the failures (exit status 1) or name the pages to read (0)."""
     if failures:
-        print(f"\n{len(failures)} notebook(s) failed:", file=sys.stderr)
+        print(f"\n{len(failures)} failure(s):", file=sys.stderr)
         for failure in failures:
             print(f"  {failure.what}: {failure.error}\n    see {failure.notebook}", file=sys.stderr)
-        print(f"report (incomplete): {index}")
-        return 1
-    print(f"report: {index}")
-    return 0
+    state = " (incomplete)" if failures else ""
+    if index != front:
+        print(f"report{state}: {index}")
+    print(f"the study's front page{state}: {front}")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

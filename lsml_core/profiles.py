@@ -15,6 +15,7 @@ from lsml_core.records import REPO_ROOT
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_TRACK = "multilabel"
 PROFILE_FILE = "profile.yaml"  # the resolved profile, written into every results folder
+STUDY_KINDS = ("cpu", "gpu", "none")  # a profile's `study:` key: what `run_all.sh --all` does with it
 
 
 def check_choice(name: str, value, allowed) -> None:
@@ -70,7 +71,17 @@ def read_profile_yaml(name_or_path: str | Path) -> tuple[str, dict]:
     if not isinstance(values, dict):
         raise ValueError(f"profile {path} must be a YAML mapping of sections, got {type(values).__name__}")
     values.setdefault("name", path.stem)
+    check_choice(f"study kind of profile {path}", values.pop("study", "cpu"), STUDY_KINDS)
     return values.pop("track", DEFAULT_TRACK), values
+
+
+def study_kind(path: Path) -> str:
+    """What `run_all.sh --all` does with a profile (its YAML's `study:` key, default cpu): cpu, regenerate it;
+    gpu, regenerate it where a GPU is present; none, leave it out (a profile for the tests)."""
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    kind = values.get("study", "cpu") if isinstance(values, dict) else "cpu"
+    check_choice(f"study kind of profile {path}", kind, STUDY_KINDS)
+    return kind
 
 
 def build_profile(cls, values: dict, source: str, track: str, **built):

@@ -68,6 +68,7 @@ class Progress:
 
     slots: int
     clock: Callable[[], float] = time.monotonic
+    context: str = ""  # what the line opens with (`--all`: which profile of how many)
     finished: int = 0
     queued: int = 0
     durations: list[float] = field(default_factory=list)
@@ -107,8 +108,9 @@ class Progress:
     def line(self) -> str:
         left = self.time_left()
         estimate = "time left unknown until a run finishes" if left is None else f"about {duration(left)} left"
+        context = f"{self.context}; " if self.context else ""
         return (
-            f"[runs: {self.finished} finished, {len(self.running)} running, {self.queued} queued; "
+            f"[{context}runs: {self.finished} finished, {len(self.running)} running, {self.queued} queued; "
             f"{duration(self.clock() - self.start)} elapsed, {estimate}]"
         )
 

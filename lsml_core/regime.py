@@ -34,6 +34,8 @@ TOLERANCE = 0.01  # |confidence gap| at most this: calibrated
 FALLING = 0.15
 RISING = 0.02
 NEAR_CHANCE = 0.1
+AXIS = ("from scratch, underfitted", "from scratch, converged", "pretrained, fine-tuned")
+NOT_READ = "not read"
 
 
 def top_label_gap(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -221,20 +223,28 @@ def conclusion_caveat(kinds: list[str]) -> str:
     )
 
 
-def profile_readings(
+def baseline_summaries(
     profile_dir: Path, baseline_of: Callable[[dict], str | None], runs: Callable = finished_runs
-) -> list[tuple[str, str]]:
-    """(label, sentence) per baseline of a profile; `baseline_of(config)` names a run's baseline group (None:
-    the run is no baseline); `runs(profile_dir)` yields the runs a report reads (default every finished one).
-    A baseline whose runs predate the diagnostic is named with the command that records it."""
+) -> dict[str, dict | None]:
+    """Per baseline of a profile, `summarise` of its runs' records (None when a run predates the diagnostic);
+    `baseline_of(config)` names a run's baseline group (None: no baseline), `runs(profile_dir)` yields the runs a
+    report reads (default every finished one)."""
     records: dict[str, list[dict]] = {}
     for _, config, metrics in runs(profile_dir):
         name = baseline_of(config)
         if name is not None:
             records.setdefault(name, []).append(metrics.get("regime"))
+    return {name: None if any(r is None for r in found) else summarise(found) for name, found in records.items()}
+
+
+def profile_readings(
+    profile_dir: Path, baseline_of: Callable[[dict], str | None], runs: Callable = finished_runs
+) -> list[tuple[str, str]]:
+    """(label, sentence) per baseline of a profile (`baseline_summaries`); a baseline whose runs predate the
+    diagnostic is named with the command that records it."""
     readings = []
-    for name, found in records.items():
-        if any(r is None for r in found):
+    for name, summary in baseline_summaries(profile_dir, baseline_of, runs).items():
+        if summary is None:
             readings.append(
                 (
                     "unrecorded",
@@ -243,6 +253,16 @@ def profile_readings(
                 )
             )
         else:
-            summary = summarise(found)
             readings.append((label(summary), reading(summary, name)))
     return readings
+
+
+def axis(pretrained: bool, summaries: list[dict | None]) -> str:
+    """Where a profile sits on the regime axis (`AXIS`), from its baselines' summaries: pretrained then fine-tuned;
+    from scratch, converged when every baseline's training loss ended flat; from scratch, underfitted when one
+    still fell. `not read` when a baseline is missing, unrecorded, diverged or at chance level: nothing is read."""
+    if not summaries or any(s is None or label(s) in ("invalid", "chance") for s in summaries):
+        return NOT_READ
+    if pretrained:
+        return AXIS[2]
+    return AXIS[0] if any(s["falling"] or s.get("not_decreasing") for s in summaries) else AXIS[1]

@@ -67,8 +67,11 @@ def run_profile(
     patterns: list[str] | None = None,
     kernel: str = KERNEL,
     executor=None,
+    *,
+    context: str = "",
 ) -> list[Failure]:
-    """Everything for one profile of a track, its runs on `executor` (local by default); returns the failures."""
+    """Everything for one profile of a track, its runs on `executor` (local by default); returns the failures.
+    `context` opens every progress line (`--all`: which profile of how many)."""
     check_patterns(track.run_names(profile), patterns)
     executor = executor or LocalExecutor(train_run)
     out = results_dir / profile.name
@@ -81,7 +84,7 @@ def run_profile(
         write_json(out / "environment.json", environment_record(REPO_ROOT))
         atomic_write_text(out / PROFILE_FILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
     print(f"runs on the {executor.name} executor, {executor.slots()} at once", flush=True)
-    failures, planned = Scheduler(track, profile, out, data_dir, force, kernel).run(executor, patterns)
+    failures, planned = Scheduler(track, profile, out, data_dir, force, kernel, context=context).run(executor, patterns)
     order = {name: i for i, name in enumerate(track.run_names(profile))}
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     params = {"profile_dir": str(out), "data_dir": str(data_dir)}

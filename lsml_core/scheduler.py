@@ -72,15 +72,17 @@ class Plan:
 class Scheduler:
     """Runs a track's planned runs on an executor; returns the failures and the planned run names."""
 
-    def __init__(self, track, profile, profile_dir: Path, data_dir: Path, force: bool, kernel: str, say=print):
+    def __init__(
+        self, track, profile, profile_dir: Path, data_dir: Path, force: bool, kernel: str, say=print, context: str = ""
+    ):
         self.track, self.profile, self.out, self.data_dir = track, profile, profile_dir, data_dir
-        self.force, self.kernel, self.say = force, kernel, say
+        self.force, self.kernel, self.say, self.context = force, kernel, say, context
         self.runs_dir = profile_dir / "runs"
         self.since = now()
 
     def run(self, executor, patterns: list[str] | None) -> tuple[list[Failure], list[str]]:
         plan = Plan(patterns)
-        progress = Progress(executor.slots())
+        progress = Progress(executor.slots(), context=self.context)
         watcher = EpochWatcher(progress, self.say)
         watcher.start()
         failures: list[Failure] = []

@@ -1,0 +1,112 @@
+"""A profile's answer, for the study's front page: its regime, each arm's headline effects against the baseline,
+and the published numbers beside ours, as its report computed them.
+
+Each track's report notebook writes `answer.json` into the profile folder (`write_answer`) from the same frames
+its summary table shows, so the front page (`lsml_core.front_page`) repeats the profile's own numbers and
+never recomputes them. An effect's `text` is the difference exactly as the profile's summary prints it;
+`low` and `high` bound its interval (None where the track gives a spread over seeds instead).
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lsml_core.records import atomic_write_text
+
+ANSWER_FILE = "answer.json"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One arm's headline metric against its baseline: the arm's mean, the difference (arm - baseline) and its
+    interval, and whether higher is better."""
+
+    model: str
+    arm: str
+    metric: str
+    higher_is_better: bool
+    value: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+    text: str
+    is_baseline: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """better, worse or no clear difference (the interval excludes zero or not); `no interval` without one,
+        `baseline` for the baseline itself, `not paired` for an arm without a paired baseline run."""
+        if self.is_baseline:
+            return "baseline"
+        if self.difference is None:
+            return "not paired"
+        if self.low is None or self.high is None:
+            return "no interval"
+        if self.low > 0 or self.high < 0:
+            return "better" if (self.low > 0) == self.higher_is_better else "worse"
+        return "no clear difference"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a profile's report answers: who (profile, track), in which regime (`regime.axis` and the generated
+    readings), the effects of its arms with what their intervals cover, and THEIR numbers beside ours."""
+
+    profile: str
+    track: str
+    title: str
+    description: str
+    regime: str
+    readings: list[str]
+    caveat: str
+    interval: str
+    effects: list[Effect]
+    theirs_title: str = ""
+    theirs: list[dict] = field(default_factory=list)
+
+    def effects_frame(self) -> pd.DataFrame:
+        """The effects as a frame, with their verdicts."""
+        rows = [{**asdict(e), "verdict": e.verdict} for e in self.effects]
+        return pd.DataFrame(rows, columns=[*Effect.__dataclass_fields__, "verdict"])
+
+
+def finite(value) -> float | None:
+    """A number as the answer stores it: a float, or None for a missing or non-finite one."""
+    if value is None or pd.isna(value):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A table's rows as JSON-safe records (missing values as None), for `Answer.theirs`."""
+    frame = frame.reset_index(drop=True).astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")
+
+
+def write_answer(profile_dir: Path, answer: Answer) -> Path:
+    """Write `answer.json` into the profile folder (atomically), for the front page."""
+    path = Path(profile_dir) / ANSWER_FILE
+    atomic_write_text(path, json.dumps(asdict(answer), indent=1, default=str))
+    return path
+
+
+def read_answer(profile_dir: Path) -> Answer:
+    """The answer a profile's report wrote; ValueError naming the file and the fix when it does not read."""
+    path = Path(profile_dir) / ANSWER_FILE
+    try:
+        values = json.loads(path.read_text())
+        return Answer(**{**values, "effects": [Effect(**e) for e in values["effects"]]})
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(
+            f"{path} does not read as a profile's answer ({exc}): rerun the profile "
+            f"(./run_all.sh --profile {Path(profile_dir).name}) to write it again"
+        ) from exc
+
+
+def clear_answer(profile_dir: Path) -> None:
+    """Remove a previous report's answer, so that a report that fails leaves none behind."""
+    (Path(profile_dir) / ANSWER_FILE).unlink(missing_ok=True)

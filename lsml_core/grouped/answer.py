@@ -1,0 +1,62 @@
+"""The grouped profile's answer for the study's front page (`lsml_core.answers`): the regime of its control,
+each ablation's difference in test exact match with its paired bootstrap interval exactly as the report's
+summary shows it, and the source's Table 1 (THEIRS) beside ours."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from lsml_core import regime
+from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.grouped.config import load_profile
+from lsml_core.grouped.report import (
+    LEVEL,
+    ablation_label,
+    arm_regime,
+    caveat,
+    control_regime,
+    control_runs,
+    interval_text,
+    table_one,
+)
+from lsml_core.grouped.track import TRACK
+from lsml_core.profiles import PROFILE_FILE
+
+
+def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataFrame) -> Answer:
+    """The profile's answer from the report's frames: `runs_frame`, the control's factors, `ablations`."""
+    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
+    sentence, kind = control_regime(profile_dir, runs, control)
+    test = control_runs(runs, control)
+    summary = arm_regime(test[test.split == "test"].regime.tolist())
+    return Answer(
+        profile=profile.name,
+        track=TRACK.name,
+        title=TRACK.title,
+        description=profile.description,
+        regime=regime.axis(bool(profile.train.pretrained), [summary]),
+        readings=[sentence],
+        caveat=caveat(kind),
+        interval=f"test exact match; {LEVEL:.0%} paired bootstrap interval over test images, seeds paired",
+        effects=[ablation_effect(row) for row in table.to_dict("records")],
+        theirs_title="Table 1 of the source (THEIRS, exact match %) beside ours",
+        theirs=records(table_one(runs, control)) if not runs.empty else [],
+    )
+
+
+def ablation_effect(row: dict) -> Effect:
+    """An ablation as an effect: the changed arm against its control in test exact match."""
+    verdict = row["verdict"] if row["verdict"].startswith("identical") else ""
+    flags = [f for f in (verdict, "chance level" if row.get("chance level") else "") if f]
+    return Effect(
+        model="",
+        arm=ablation_label(row),
+        metric="exact match",
+        higher_is_better=True,
+        value=finite(row["exact match, changed"]),
+        difference=finite(row["difference"]),
+        low=finite(row["interval low"]),
+        high=finite(row["interval high"]),
+        text=f"{row['difference']:+.3f} {interval_text(row['interval low'], row['interval high'])}"
+        + "".join(f" ({f})" for f in flags),
+    )

@@ -1,0 +1,62 @@
+"""The single-label profile's answer for the study's front page (`lsml_core.answers`): the regime of its CE
+baselines, each arm's headline metrics against CE exactly as the report's summary shows them (± the paired
+difference's std over seeds: no interval over images), and the replication of Maher & Kull's claims."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from lsml_core import regime
+from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.multiclass.config import Profile
+from lsml_core.multiclass.report import (
+    BASELINE,
+    BETTER,
+    HEADLINE_METRICS,
+    THEIR_ARCHITECTURE,
+    baseline_records,
+    conclusion_caveat,
+    difference_text,
+    regime_readings,
+    replication_table,
+)
+from lsml_core.multiclass.track import TRACK
+
+
+def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.DataFrame) -> Answer:
+    """The profile's answer: regime, the test effects of `report.arm_effects`, THEIR claims beside ours."""
+    readings = regime_readings(profile_dir, profile.name)
+    records_of = baseline_records(profile_dir).values()
+    summaries = [regime.summarise(r) if all(x is not None for x in r) else None for r in records_of]
+    return Answer(
+        profile=profile.name,
+        track=TRACK.name,
+        title=TRACK.title,
+        description=profile.description,
+        regime=regime.axis(False, summaries),
+        readings=[sentence for sentence, _ in readings],
+        caveat=conclusion_caveat(readings),
+        interval="test, before temperature scaling; ± the paired difference's std over seeds (no interval)",
+        effects=answer_effects(effects),
+        theirs_title=f"Maher & Kull's claims on Fashion-MNIST (THEIRS: {THEIR_ARCHITECTURE}) beside ours",
+        theirs=records(replication_table(runs).reset_index()) if not runs.empty else [],
+    )
+
+
+def answer_effects(effects: pd.DataFrame) -> list[Effect]:
+    """One effect per model, arm and headline metric, in the summary's order; the text as the summary shows it."""
+    return [
+        Effect(
+            model=r["model"],
+            arm=r["arm"],
+            metric=HEADLINE_METRICS[r["metric"]],
+            higher_is_better=BETTER[r["metric"]] == "higher",
+            value=finite(r["mean"]),
+            difference=finite(r["difference"]),
+            low=None,
+            high=None,
+            text="baseline" if r["arm"] == BASELINE else difference_text(r["difference"], r["std"], r["paired seeds"]),
+            is_baseline=r["arm"] == BASELINE,
+        )
+        for r in effects.to_dict("records")
+    ]

@@ -1,0 +1,57 @@
+"""The multi-label profile's answer for the study's front page (`lsml_core.answers`): the regime of its BCE
+baselines, the headline effects on val exactly as the report's summary shows them, THEIR numbers beside ours."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lsml_core import regime
+from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.multilabel.config import Profile
+from lsml_core.multilabel.learning_rates import kept_runs
+from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
+from lsml_core.multilabel.summary import HEADLINE, interval_text
+from lsml_core.multilabel.track import TRACK
+
+
+def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, long: pd.DataFrame) -> Answer:
+    """The profile's answer for the front page (`lsml_core.answers`): the regime of its BCE baselines, the
+    headline effects on val as its summary table shows them, THEIR per-image AP beside ours."""
+    summaries = regime.baseline_summaries(profile_dir, baseline_of, runs=kept_runs)
+    readings = regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
+    comparison = original_comparison(long) if not long.empty else pd.DataFrame()
+    theirs = comparison if not comparison.empty else ORIGINAL_PER_IMAGE_AP
+    return Answer(
+        profile=profile.name,
+        track=TRACK.name,
+        title=TRACK.title,
+        description=profile.description,
+        regime=regime.axis(profile.train.pretrained != "none", list(summaries.values())),
+        readings=[sentence for _, sentence in readings],
+        caveat=regime.conclusion_caveat([kind for kind, _ in readings]),
+        interval="val, clean labels; 95% paired bootstrap interval over images, seeds paired",
+        effects=[] if effects is None else answer_effects(effects),
+        theirs_title="Per-image AP on Pascal VOC 2012, ImageNet-pretrained (the original study's README)",
+        theirs=records(theirs),
+    )
+
+
+def answer_effects(effects: pd.DataFrame) -> list[Effect]:
+    """The headline effects as the answer holds them: one per model, arm and metric, in the report's order."""
+    effects = effects.assign(**{c: effects.get(c, np.nan) for c in ("difference", "ci_low", "ci_high")})
+    return [
+        Effect(
+            model=model_name(r.model),
+            arm=r.arm,
+            metric=r.metric,
+            higher_is_better=HEADLINE[r.metric],
+            value=finite(r.value),
+            difference=finite(r.difference),
+            low=finite(r.ci_low),
+            high=finite(r.ci_high),
+            text=interval_text(r.arm, r.difference, r.ci_low, r.ci_high),
+            is_baseline=r.arm == "none",
+        )
+        for r in effects.itertuples()
+    ]

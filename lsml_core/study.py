@@ -1,0 +1,74 @@
+"""`run_all.sh --all`: every profile of the study in one invocation, then the front page after each.
+
+The profiles are those of `configs/` whose `study:` key is cpu (and gpu where a GPU is present), in an order that
+shares work: by track, then by the data they read (a data set generated once serves the next profile at once),
+then by name. Each profile runs as `run_all.sh --profile` would, so kills, reruns and concurrent invocations
+behave the same; a profile that cannot start or whose notebooks fail does not stop the others, and every
+failure is listed at the end.
+"""
+
+from pathlib import Path
+
+import torch
+
+from lsml_core import front_page, tracks
+from lsml_core.notebooks import Failure
+from lsml_core.profiles import CONFIG_DIR
+from lsml_core.runner import run_profile
+
+
+def gpu_present(executor) -> bool:
+    """Whether the runs can use a GPU: the Ray cluster's runs ask for one, or this machine has one (local)."""
+    gpus = getattr(executor, "gpus", None)
+    return bool(gpus) if gpus is not None else torch.cuda.is_available()
+
+
+def study_order(config_dir: Path, gpu: bool) -> list[Path]:
+    """The YAML files `--all` regenerates, in the order that shares work (module docstring); a profile that does
+    not read comes last (its run names the problem)."""
+    kinds = ("cpu", "gpu") if gpu else ("cpu",)
+    paths = [Path(config_dir) / f"{n}.yaml" for n, k in front_page.study_profiles(config_dir).items() if k in kinds]
+    rank = {name: i for i, name in enumerate(tracks.TRACKS)}
+
+    def key(path: Path) -> tuple:
+        try:
+            track, profile = tracks.load_profile(path)
+        except (ValueError, FileNotFoundError):
+            return len(rank), "", path.stem
+        return rank[track.name], str(getattr(profile.data, "root", "")), profile.name
+
+    return sorted(paths, key=key)
+
+
+def run_study(
+    results_dir: Path,
+    data_dir: Path,
+    *,
+    executor,
+    kernel: str,
+    force: bool = False,
+    config_dir: Path = CONFIG_DIR,
+) -> list[Failure]:
+    """Every profile of `study_order` on one executor, the front page rewritten after each; the failures of all."""
+    paths = study_order(config_dir, gpu_present(executor))
+    failures: list[Failure] = []
+    for i, path in enumerate(paths, 1):
+        print(f"\n== profile {i} of {len(paths)}: {path.stem}", flush=True)
+        try:
+            track, profile = tracks.load_profile(path)
+            failures += run_profile(
+                track,
+                profile,
+                results_dir,
+                data_dir,
+                force,
+                None,
+                kernel,
+                executor,
+                context=f"{i}/{len(paths)} {path.stem}",
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", flush=True)
+            failures.append(Failure(f"profile {path.stem}", path, str(exc)))
+        failures += [f for f in [front_page.render(results_dir, kernel, config_dir)] if f is not None]
+    return failures

@@ -1,0 +1,144 @@
+"""The study's answer on one page: profiles' answers, the regime axis, the study's profiles and their order."""
+
+import json
+
+import pytest
+
+from lsml_core import front_page, regime
+from lsml_core.__main__ import parse_args
+from lsml_core.answers import Answer, Effect, read_answer, write_answer
+from lsml_core.study import study_order
+
+
+def effect(arm: str, difference: float | None, low: float | None, high: float | None, metric: str = "mAP", **kw):
+    text = "baseline" if low is None else f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]"
+    values = dict(model="ResNet-18", arm=arm, metric=metric, higher_is_better=metric != "ECE", value=0.5)
+    values.update(difference=difference, low=low, high=high, text=text, is_baseline=difference is None)
+    return Effect(**{**values, **kw})
+
+
+def answer(profile: str, kind: str, effects: list[Effect], track: str = "multilabel") -> Answer:
+    return Answer(
+        profile=profile,
+        track=track,
+        title=f"{track} title",
+        description="d",
+        regime=kind,
+        readings=["The baseline is overconfident."],
+        caveat="c",
+        interval="95% interval",
+        effects=effects,
+    )
+
+
+def test_verdict_reads_the_interval_and_the_metric_s_direction():
+    assert effect("none", None, None, None).verdict == "baseline"
+    assert effect("uniform", 0.02, 0.01, 0.03).verdict == "better"
+    assert effect("uniform", -0.02, -0.03, -0.01).verdict == "worse"
+    assert effect("uniform", -0.02, -0.03, -0.01, metric="ECE").verdict == "better"
+    assert effect("uniform", 0.01, -0.01, 0.03).verdict == "no clear difference"
+    assert effect("uniform", 0.01, None, None, text="+0.010 ± 0.002").verdict == "no interval"
+    assert effect("uniform", None, None, None, is_baseline=False).verdict == "not paired"
+
+
+def test_answer_round_trips_and_a_damaged_one_names_its_file_and_fix(tmp_path):
+    original = answer("demo", regime.AXIS[1], [effect("none", None, None, None), effect("uniform", 0.02, 0.01, 0.03)])
+    write_answer(tmp_path, original)
+    assert read_answer(tmp_path) == original
+    (tmp_path / "answer.json").write_text("{")
+    with pytest.raises(ValueError, match=r"answer.json.*--profile"):
+        read_answer(tmp_path)
+
+
+def test_regime_axis_from_baseline_summaries():
+    flat = {"gap": 0.05, "loss_gap": 0.3, "falling": 0, "not_decreasing": 0, "near_chance": [], "runs": 1}
+    falling = {**flat, "falling": 1}
+    chance = {**flat, "near_chance": ["mAP"]}
+    assert regime.axis(False, [flat, flat]) == "from scratch, converged"
+    assert regime.axis(False, [flat, falling]) == "from scratch, underfitted"
+    assert regime.axis(True, [flat]) == "pretrained, fine-tuned"
+    assert regime.axis(False, [flat, chance]) == regime.axis(False, [None]) == regime.axis(False, []) == "not read"
+
+
+def test_axis_table_puts_each_regime_beside_the_others_in_axis_order(tmp_path):
+    for name, kind, diff in (("conv", regime.AXIS[1], 0.02), ("under", regime.AXIS[0], -0.01)):
+        write_answer(
+            tmp_path / name,
+            answer(name, kind, [effect("none", None, None, None), effect("uniform", diff, diff - 0.01, diff + 0.01)]),
+        )
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "answer.json").write_text("[]")
+    found, problems = front_page.answers(tmp_path)
+    assert [a.profile for a in found] == ["under", "conv"] and len(problems) == 1 and "broken" in problems[0]
+    table = front_page.axis_table(found)
+    assert list(table.columns) == [
+        ("mAP", "from scratch, underfitted (under)"),
+        ("mAP", "from scratch, converged (conv)"),
+    ]
+    assert table.loc[("ResNet-18", "uniform")].tolist() == ["-0.010 [-0.020, +0.000]", "+0.020 [+0.010, +0.030]"]
+    sentences = front_page.axis_sentences(found)
+    assert "better than the baseline: ResNet-18: uniform +0.020 [+0.010, +0.030]" in sentences[1]
+    assert sentences[0].endswith("No clear difference: 1 of 1.")
+    assert front_page.axis_figure(found, "t") is not None
+
+
+def test_sentences_flag_a_regime_that_was_not_read():
+    found = [answer("q", regime.NOT_READ, [effect("uniform", 0.02, 0.01, 0.03)])]
+    assert front_page.axis_sentences(found) == [
+        "Not read (q): the baseline's regime was not read (at chance level, diverged or not recorded: its regime "
+        "sentence says which), so nothing follows from its differences."
+    ]
+
+
+def test_summary_table_repeats_the_answer_s_values_and_texts():
+    table = front_page.summary_table(
+        answer("p", regime.AXIS[1], [effect("none", None, None, None), effect("uniform", 0.02, 0.01, 0.03)])
+    )
+    assert table.columns.tolist() == ["model", "arm", "mAP", "mAP - baseline"]
+    assert table["mAP - baseline"].tolist() == ["baseline", "+0.020 [+0.010, +0.030]"]
+
+
+def write_profile(folder, name: str, study: str | None = None, root: str = "r", track: str = "") -> None:
+    kind = f"study: {study}\n" if study else ""
+    if track == "multiclass":
+        body = "track: multiclass\ndata: {n_train: 256, n_val: 128, n_test: 200}\n"
+    else:
+        body = f"data: {{kind: demo, root: {root}}}\ngrid: {{models: [resnet18], schemes: [none], alphas: [0.0], seeds: [0]}}\n"
+    (folder / f"{name}.yaml").write_text(f"name: {name}\n{kind}{body}")
+
+
+def test_study_profiles_their_order_and_what_is_missing(tmp_path):
+    write_profile(tmp_path, "b-ml", root="shared")
+    write_profile(tmp_path, "a-ml", root="zz")
+    write_profile(tmp_path, "c-ml", root="shared")
+    write_profile(tmp_path, "mc", track="multiclass")
+    write_profile(tmp_path, "gpu", study="gpu")
+    write_profile(tmp_path, "tests", study="none")
+    assert front_page.study_profiles(tmp_path) == {n: "cpu" for n in ("a-ml", "b-ml", "c-ml", "mc")} | {
+        "gpu": "cpu"
+    } | {"gpu": "gpu"}
+    # by track, then by the data they share, then by name
+    assert [p.stem for p in study_order(tmp_path, gpu=False)] == ["b-ml", "c-ml", "a-ml", "mc"]
+    assert "gpu" in [p.stem for p in study_order(tmp_path, gpu=True)]
+    text = front_page.missing_text([answer("b-ml", regime.AXIS[1], [])], tmp_path)
+    assert "`a-ml`, `c-ml`, `mc`" in text and "`gpu`" in text and "tests" not in text and "`b-ml`" not in text
+
+
+def test_a_bad_study_kind_is_refused_with_the_choices(tmp_path):
+    write_profile(tmp_path, "odd", study="sometimes")
+    with pytest.raises(ValueError, match="cpu, gpu, none"):
+        front_page.study_profiles(tmp_path)
+
+
+def test_all_excludes_profile_and_runs(capsys):
+    for argv in (["--all", "--profile", "demo"], ["--all", "--runs", "x*"]):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert "--all regenerates every profile" in capsys.readouterr().err
+    assert parse_args([]).profile == "demo" and parse_args(["--all"]).all
+
+
+def test_answer_json_holds_no_nan(tmp_path):
+    write_answer(tmp_path, answer("p", regime.AXIS[0], [effect("uniform", None, None, None, is_baseline=False)]))
+    assert "NaN" not in (tmp_path / "answer.json").read_text()
+    json.loads((tmp_path / "answer.json").read_text())
