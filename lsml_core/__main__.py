@@ -17,7 +17,7 @@ from lsml_core.profiles import CONFIG_DIR
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
-from lsml_core.study import run_study
+from lsml_core.study import PAGE, render_front_page, run_study
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -75,12 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             failures = run_study(
                 results_dir, data_dir, executor=executor, kernel=args.kernel, force=args.force, config_dir=args.configs
             )
-            index = results_dir / f"{front_page.PAGE}.html"
+            index = results_dir / f"{PAGE}.html"
         else:
             track, profile = tracks.load_profile(args.profile)
             executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
             failures = run_profile(track, profile, results_dir, data_dir, args.force, args.runs, args.kernel, executor)
-            failures += [f for f in [front_page.render(results_dir, args.kernel)] if f is not None]
+            failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
             index = results_dir / profile.name / "index.html"
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if executor is not None:
             executor.close()
-    return report(failures, index, results_dir / f"{front_page.PAGE}.html")
+    return report(failures, index, results_dir / f"{PAGE}.html")
 
 
 def report(failures: list, index: Path, front: Path) -> int:

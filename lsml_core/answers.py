@@ -66,6 +66,7 @@ class Answer:
     effects: list[Effect]
     theirs_title: str = ""
     theirs: list[dict] = field(default_factory=list)
+    pages: list[tuple[str, str]] = field(default_factory=list)  # (path in the profile folder, label) to link
 
     def effects_frame(self) -> pd.DataFrame:
         """The effects as a frame, with their verdicts."""
@@ -99,7 +100,8 @@ def read_answer(profile_dir: Path) -> Answer:
     path = Path(profile_dir) / ANSWER_FILE
     try:
         values = json.loads(path.read_text())
-        return Answer(**{**values, "effects": [Effect(**e) for e in values["effects"]]})
+        effects, pages = [Effect(**e) for e in values["effects"]], [tuple(p) for p in values.get("pages", [])]
+        return Answer(**{**values, "effects": effects, "pages": pages})
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ValueError(
             f"{path} does not read as a profile's answer ({exc}): rerun the profile "
@@ -110,3 +112,8 @@ def read_answer(profile_dir: Path) -> Answer:
 def clear_answer(profile_dir: Path) -> None:
     """Remove a previous report's answer, so that a report that fails leaves none behind."""
     (Path(profile_dir) / ANSWER_FILE).unlink(missing_ok=True)
+
+
+def report_pages(track) -> list[tuple[str, str]]:
+    """A track's reader-facing report pages (notebooks rendered without code), as an answer links them."""
+    return [(f"notebooks/{nb.name}.html", nb.label) for nb in track.report_notebooks if nb.hide_code]

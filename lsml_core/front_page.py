@@ -4,7 +4,7 @@ have not finished.
 
 Everything shown comes from the profiles' `answer.json` files (`lsml_core.answers`), which their reports wrote
 from the numbers their own summaries show; the page is the executed notebook `notebooks/front-page.ipynb`,
-rendered by `render` after every profile's run and by `run_all.sh --all`.
+rendered by `lsml_core.study.render_front_page` after every profile's run and by `run_all.sh --all`.
 """
 
 from pathlib import Path
@@ -15,13 +15,8 @@ import pandas as pd
 
 from lsml_core import regime, tracks
 from lsml_core.answers import ANSWER_FILE, Answer, read_answer
-from lsml_core.locks import held
-from lsml_core.notebooks import NOTEBOOK_DIR, Failure, execute
 from lsml_core.profiles import CONFIG_DIR, study_kind
 
-NOTEBOOK = NOTEBOOK_DIR / "front-page.ipynb"
-PAGE = "index"  # results/index.ipynb, rendered to results/index.html
-LOCK = "front-page"
 AXIS_ORDER = (*regime.AXIS, regime.NOT_READ)
 
 
@@ -34,7 +29,7 @@ def answers(results_dir: Path) -> tuple[list[Answer], list[str]]:
             found.append(read_answer(path.parent))
         except ValueError as exc:
             problems.append(str(exc))
-    track_rank = {name: i for i, name in enumerate(tracks.TRACKS)}
+    track_rank = {name: i for i, name in enumerate(tracks.NAMES)}
     found.sort(key=lambda a: (track_rank.get(a.track, len(track_rank)), axis_rank(a.regime), a.profile))
     return found, problems
 
@@ -190,20 +185,8 @@ def theirs_table(answer: Answer) -> pd.DataFrame:
 
 
 def links(answer: Answer, results_dir: Path) -> str:
-    """Markdown links (relative to the front page) to a profile's index and reader-facing report."""
-    track = tracks.TRACKS.get(answer.track)
-    reports = [nb for nb in (track.report_notebooks if track else ()) if nb.hide_code]
-    targets = [(f"{answer.profile}/index.html", "index: every run and notebook")]
-    targets += [(f"{answer.profile}/notebooks/{nb.name}.html", nb.label) for nb in reports]
-    shown = [f"[{label}]({href})" for href, label in targets if (Path(results_dir) / href).is_file()]
+    """Markdown links (relative to the front page) to a profile's index and its reader-facing pages."""
+    targets = [("index.html", "index: every run and notebook"), *answer.pages]
+    hrefs = [(f"{answer.profile}/{page}", label) for page, label in targets]
+    shown = [f"[{label}]({href})" for href, label in hrefs if (Path(results_dir) / href).is_file()]
     return " · ".join(shown) or "no page rendered"
-
-
-def render(results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR) -> Failure | None:
-    """Execute the front-page notebook into results_dir/index.ipynb and render index.html beside it (under the
-    results folder's lock, so that two invocations never write it together); its failure, or None."""
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
-    with held(results_dir, LOCK, f"the front page of {results_dir}"):
-        return execute(NOTEBOOK, results_dir / f"{PAGE}.ipynb", params, kernel, hide_code=True)

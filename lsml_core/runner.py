@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from lsml_core.answers import clear_answer
 from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.locks import held
@@ -93,6 +94,7 @@ def run_profile(
         if track.summarise is not None:
             track.summarise(out)
         clear_headline(out)
+        clear_answer(out)
         failures += execute_all(track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel)
         failures = [f for f in failures if f is not None]
         write_index(

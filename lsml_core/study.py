@@ -1,4 +1,5 @@
-"""`run_all.sh --all`: every profile of the study in one invocation, then the front page after each.
+"""`run_all.sh --all`: every profile of the study in one invocation, the study's front page rewritten after each
+(`render_front_page`, also after a single profile's run).
 
 The profiles are those of `configs/` whose `study:` key is cpu (and gpu where a GPU is present), in an order that
 shares work: by track, then by the data they read (a data set generated once serves the next profile at once),
@@ -12,9 +13,14 @@ from pathlib import Path
 import torch
 
 from lsml_core import front_page, tracks
-from lsml_core.notebooks import Failure
+from lsml_core.locks import held
+from lsml_core.notebooks import NOTEBOOK_DIR, Failure, execute
 from lsml_core.profiles import CONFIG_DIR
 from lsml_core.runner import run_profile
+
+FRONT_PAGE = NOTEBOOK_DIR / "front-page.ipynb"
+PAGE = "index"  # results/index.ipynb, rendered to results/index.html
+LOCK = "front-page"
 
 
 def gpu_present(executor) -> bool:
@@ -28,7 +34,7 @@ def study_order(config_dir: Path, gpu: bool) -> list[Path]:
     not read comes last (its run names the problem)."""
     kinds = ("cpu", "gpu") if gpu else ("cpu",)
     paths = [Path(config_dir) / f"{n}.yaml" for n, k in front_page.study_profiles(config_dir).items() if k in kinds]
-    rank = {name: i for i, name in enumerate(tracks.TRACKS)}
+    rank = {name: i for i, name in enumerate(tracks.NAMES)}
 
     def key(path: Path) -> tuple:
         try:
@@ -70,5 +76,15 @@ def run_study(
         except (ValueError, FileNotFoundError) as exc:
             print(f"error: {exc}", flush=True)
             failures.append(Failure(f"profile {path.stem}", path, str(exc)))
-        failures += [f for f in [front_page.render(results_dir, kernel, config_dir)] if f is not None]
+        failures += [f for f in [render_front_page(results_dir, kernel, config_dir)] if f is not None]
     return failures
+
+
+def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR) -> Failure | None:
+    """Execute the front-page notebook into results_dir/index.ipynb and render index.html beside it (under the
+    results folder's lock, so that two invocations never write it together); its failure, or None."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
+    with held(results_dir, LOCK, f"the front page of {results_dir}"):
+        return execute(FRONT_PAGE, results_dir / f"{PAGE}.ipynb", params, kernel, hide_code=True)

@@ -1,25 +1,27 @@
 """The registry of tracks: a profile's `track:` names one (default `multilabel`).
 
 A new track is a folder `lsml_core/<track>/` whose `track.py` defines `TRACK` (a `runner.Track`),
-a folder `notebooks/<track>/`, and one line here.
+a folder `notebooks/<track>/`, and its name in `NAMES`. Track modules are imported when a track is asked
+for, so that what needs only the names (the front page) does not load every track's models.
 """
 
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lsml_core.grouped.track import TRACK as GROUPED
-from lsml_core.multiclass.track import TRACK as MULTICLASS
-from lsml_core.multilabel.track import TRACK as MULTILABEL
 from lsml_core.profiles import read_profile_yaml
-from lsml_core.runner import Track
 
-TRACKS: dict[str, Track] = {track.name: track for track in (MULTILABEL, MULTICLASS, GROUPED)}
+if TYPE_CHECKING:
+    from lsml_core.runner import Track
+
+NAMES = ("multilabel", "multiclass", "grouped")  # in the order the reports and the front page show them
 
 
-def get(name: str) -> Track:
+def get(name: str) -> "Track":
     """The track called `name`; the error lists the known ones."""
-    if name not in TRACKS:
-        raise ValueError(f"unknown track {name!r}: choose one of {', '.join(TRACKS)} (the profile's `track:` key)")
-    return TRACKS[name]
+    if name not in NAMES:
+        raise ValueError(f"unknown track {name!r}: choose one of {', '.join(NAMES)} (the profile's `track:` key)")
+    return import_module(f"lsml_core.{name}.track").TRACK
 
 
 def load_profile(name_or_path: str | Path):

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from lsml_core import tracks
+
 PACKAGE = Path(__file__).resolve().parent.parent / "lsml_core"
-TRACKS = ("multilabel", "multiclass")
+TRACKS = tracks.NAMES  # every registered track
 SHARED_FOLDERS = ("datasets", "images")
 REGISTRY = ("lsml_core.tracks", "lsml_core.__main__")  # the only top-level modules that know the tracks
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.answers import Answer, Effect, finite, records, report_pages
 from lsml_core.grouped.config import load_profile
 from lsml_core.grouped.report import (
     LEVEL,
@@ -33,6 +33,7 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
         profile=profile.name,
         track=TRACK.name,
         title=TRACK.title,
+        pages=report_pages(TRACK),
         description=profile.description,
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
         readings=[sentence],

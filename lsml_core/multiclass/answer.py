@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.answers import Answer, Effect, finite, records, report_pages
 from lsml_core.multiclass.config import Profile
 from lsml_core.multiclass.report import (
     BASELINE,
@@ -32,6 +32,7 @@ def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.
         profile=profile.name,
         track=TRACK.name,
         title=TRACK.title,
+        pages=report_pages(TRACK),
         description=profile.description,
         regime=regime.axis(False, summaries),
         readings=[sentence for sentence, _ in readings],

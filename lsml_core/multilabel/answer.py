@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records
+from lsml_core.answers import Answer, Effect, finite, records, report_pages
 from lsml_core.multilabel.config import Profile
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
@@ -26,6 +26,7 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
         profile=profile.name,
         track=TRACK.name,
         title=TRACK.title,
+        pages=report_pages(TRACK),
         description=profile.description,
         regime=regime.axis(profile.train.pretrained != "none", list(summaries.values())),
         readings=[sentence for _, sentence in readings],
