@@ -1,7 +1,8 @@
 """The architecture, checked: a track imports the top level and itself, never another track; no cycles;
-no module imports another's private names; every module is listed in README's layout section."""
+no module imports another's private names; every module is listed in docs/architecture.md's layout section."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -86,12 +87,37 @@ def test_no_module_imports_private_names(module):
     assert not private, f"{module} imports private names {private}"
 
 
-def test_readme_lists_every_module():
-    readme = (PACKAGE.parent / "README.md").read_text()
-    layout = readme[readme.index("## Layout") :]
+def test_architecture_lists_every_module():
+    architecture = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    layout = architecture[architecture.index("## Layout") :]
     missing = [
         name
         for name in MODULES
         if not name.endswith("__init__") and name.rsplit(".", 1)[-1] not in layout and name != "lsml_core"
     ]
-    assert not missing, f"README's layout section does not name {missing}"
+    assert not missing, f"docs/architecture.md's layout section does not name {missing}"
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_documentation_links_resolve():
+    root = PACKAGE.parent
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    prose = {page: re.sub(r"```.*?```", "", page.read_text(), flags=re.S) for page in pages}
+    anchors = {
+        page.resolve(): {heading_anchor(h) for h in re.findall(r"^#+\s+(.*)$", text, flags=re.M)}
+        for page, text in prose.items()
+    }
+    broken = []
+    for page, text in prose.items():
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page.resolve()
+            if not linked.exists() or (anchor and linked in anchors and anchor not in anchors[linked]):
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert not broken, f"links to missing files or headings: {broken}"
