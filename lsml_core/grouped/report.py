@@ -1,8 +1,8 @@
 """Tables and generated conclusions of the grouped report, computed from the runs' metrics.json and
 predictions files.
 
-The source's Table 1 (COMP551 mini-project 3, seeds/004) is kept here, labelled THEIRS, only to be shown
-beside this project's numbers; nothing of ours is typed in. An ablation compares a run with its
+The source's Table 1 (Dossev, Gallant & Shahrad, "Multi-label Classification of Image Data", COMP551
+mini-project 3, 2021) is kept here, labelled THEIRS, only to be shown beside this project's numbers; nothing of ours is typed in. An ablation compares a run with its
 control: the run that differs from it in exactly one factor and holds the profile's control value of
 that factor; the difference in test exact match carries a paired bootstrap interval over test images.
 An ablation whose arms give the same test outputs to the bit is called identical, not compared; one

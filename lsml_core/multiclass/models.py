@@ -4,7 +4,8 @@
   blocks each, global average pooling).
 - `shallow`: Maher & Kull's distillation student: 3 blocks (conv 3x3, BN, ReLU, max-pool 2) of 32-64-128
   channels, FC 128 + ReLU, dropout 0.5, FC K.
-- `minigooglenet`: MiniGoogLeNet as in seeds/003 (conv 96; inception 32+32, 32+48; downsample 80;
+- `minigooglenet`: MiniGoogLeNet as in Rosebrock, "Label smoothing with Keras, TensorFlow, and Deep Learning"
+  (2019) (conv 96; inception 32+32, 32+48; downsample 80;
   inception 112+48, 96+64, 80+80, 48+96; downsample 96; inception 176+160 twice; global average pool (their
   7x7 pool at 32x32, adaptive so that 28x28 works); dropout 0.5).
 """
