@@ -17,6 +17,9 @@ Options:
   --results-dir DIR  where results/<profile>/ is written (default: results/)
   --data-dir DIR     where data sets are generated or looked for (default: data/)
   --force            redo runs that already finished (default: skip them, resume unfinished ones)
+  --verify           check every run against the record of what it produced (each file's size and
+                     SHA-256) and list what is damaged and what a rerun would do; changes nothing,
+                     exit status 1 when something is damaged
   --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
   --executor NAME    local: one run after the other in this process (default); ray: each run a Ray task,
                      as many at once as the CPUs and GPUs allow (this machine, or a cluster with --address)
@@ -32,7 +35,9 @@ The environment is .venv/ in the checkout (override with LSML_VENV); it is creat
 when pyproject.toml or constraints.txt change. On success the path of results/<profile>/index.html
 is printed; if any notebook failed, the failures are listed and the exit status is 1. Two invocations
 on one results folder share the work: a run another process is training is left to it (tried again
-after the other runs, then waited for and skipped).
+after the other runs, then waited for and skipped). A rerun checks every finished run against its record
+before skipping it: a damaged evaluation output (metrics, predictions, a rendered notebook) is evaluated
+again from the intact best model; a damaged best model, checkpoint or history is trained again.
 TXT
 }
 
@@ -93,7 +98,7 @@ while [ $# -gt 0 ]; do
     --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
-    --force) args+=("$1"); shift ;;
+    --force|--verify) args+=("$1"); shift ;;
     --runs)
       args+=("$1"); shift
       [ $# -ge 1 ] && [[ "$1" != --* ]] || { echo "error: --runs needs at least one name pattern" >&2; exit 2; }

@@ -1,8 +1,9 @@
 """Regenerate a profile: every notebook through papermill, rendered to HTML, linked from index.html.
 
 Called by run_all.sh (`python -m lsml_core --profile demo`). The profile's `track:` chooses the track.
-Finished runs are skipped unless --force; a failed run does not stop the others; failures are listed
-at the end and make the exit status non-zero. `--executor ray` runs several runs at once on Ray (this
+A finished run is checked against the record of what it produced: skipped when intact, repaired when
+damaged (`--verify` only lists what a rerun would repair); --force redoes it. A failed run does not stop
+the others; failures are listed at the end and make the exit status non-zero. `--executor ray` runs several runs at once on Ray (this
 machine, or a cluster with --address).
 """
 
@@ -16,6 +17,7 @@ from lsml_core.notebooks import KERNEL
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
+from lsml_core.verify import verify_profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)"
     )
     parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every run against the record of what it produced and list what a rerun would repair; "
+        "change nothing (exit status 1 when something is damaged)",
+    )
     parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
     parser.add_argument(
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     executor = None
     try:
         track, profile = tracks.load_profile(args.profile)
+        if args.verify:
+            return int(verify_profile(track, profile, args.results_dir.resolve(), args.runs))
         executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
         failures = run_profile(
             track,
