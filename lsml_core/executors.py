@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # runs exchange no data through Ray, only small records
+CONNECT_TIMEOUT_S = 30.0
 
 
 def threads_of(cpus: float | None) -> int | None:
@@ -90,6 +91,23 @@ def check_resources(cpus: float, gpus: float, nodes: list[dict]) -> None:
         )
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse an --address HOST:PORT where nothing accepts a connection within `timeout` seconds, before Ray's
+    client would retry for minutes ('auto' is left to Ray, which finds a cluster of this machine or says so)."""
+    if address == "auto":
+        return
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        raise ValueError(f"--address {address!r} must be 'auto' or HOST:PORT of a Ray head, e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(
+            f"no Ray cluster answers at --address {address} within {timeout:g} s ({exc}): start one there with "
+            "`ray start --head` (it prints the address to give), or leave out --address to start Ray on this machine"
+        ) from None
+
+
 class RayExecutor:
     """Each run a Ray task with `cpus_per_run` CPUs and `gpus_per_run` GPUs (fractions pack several runs on a
     GPU); Ray gives the task only its GPUs (CUDA_VISIBLE_DEVICES) and the run's torch threads follow its
@@ -117,6 +135,7 @@ class RayExecutor:
                 log_to_driver=False,
             )
         else:
+            check_reachable(address)
             ray.init(address=address, log_to_driver=False)
         try:
             nodes = self.nodes()
