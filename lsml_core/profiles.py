@@ -5,6 +5,7 @@ sections that track's `Profile` declares; an unknown key is an error that lists 
 run's configuration is saved as JSON beside its results and read back with the same types.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -21,6 +22,14 @@ def check_choice(name: str, value, allowed) -> None:
     """Raise ValueError naming the allowed values unless `value` is one of them."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
+
+
+def check_each(rule: str, test: Callable, **values) -> None:
+    """Raise ValueError naming the first of `values` that fails `test` (`name=value must <rule>`): each message
+    names one problem, never a value that is fine."""
+    for name, value in values.items():
+        if not test(value):
+            raise ValueError(f"{name}={value!r} must {rule}")
 
 
 def check_max_batches(max_batches: int | None) -> None:

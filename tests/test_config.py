@@ -127,7 +127,7 @@ def test_run_config_round_trips_through_a_dict():
         ("data: {kind: cifar}", "unknown data kind"),
         ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
         ("extra: 1", "unknown section"),
-        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 and lr_head=0"),
+        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 must be positive"),
     ],
 )
 def test_bad_profiles_are_named(tmp_path, text, message):
