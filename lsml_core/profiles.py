@@ -59,10 +59,18 @@ def build(cls, values: dict | None, section: str):
 
 
 def profile_path(name_or_path: str | Path) -> Path:
-    """A profile's YAML file, from its name (configs/<name>.yaml) or a path."""
+    """A profile's YAML file, from its name (configs/<name>.yaml) or a path; a path to no file is said to be
+    missing (a results folder's profile.yaml with the command that writes it)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path
+    if path.suffix in (".yaml", ".yml"):
+        made_by = (
+            f": ./run_all.sh --profile {path.parent.name} writes it (with the results of that profile)"
+            if path.name == PROFILE_FILE
+            else ""
+        )
+        raise FileNotFoundError(f"the profile file {path} is missing{made_by}")
     path = CONFIG_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
