@@ -121,7 +121,8 @@ class Scheduler:
                 and not self.force
                 and finished(run_dir, self.track.is_complete, self.track.run_notebooks)
             )
-            if refusal is not None or (skip and not teacher_changed(teacher_of(cfg), run_dir)):
+            relearn = not self.force and teacher_changed(teacher_of(cfg), run_dir)
+            if refusal is not None or (skip and not relearn):
                 plan.settle(cfg.name)
                 settled_here = True
                 if refusal is not None:
@@ -129,7 +130,7 @@ class Scheduler:
                 else:
                     self.skipped(cfg, run_dir)
                 continue
-            self.warn_of(cfg.name, run_dir, damaged)
+            self.warn_of(cfg, run_dir, damaged, relearn)
             del plan.queue[cfg.name]
             progress.queued = len(plan.queue)
             progress.started(cfg.name, run_dir, getattr(cfg.train, "epochs", None))
@@ -147,9 +148,12 @@ class Scheduler:
         else:
             self.say(f"{cfg.name}: finished, skipped (--force redoes it)")
 
-    def warn_of(self, name: str, run_dir: Path, damaged: Damage | None) -> None:
+    def warn_of(self, cfg, run_dir: Path, damaged: Damage | None, relearn: bool) -> None:
         """Say what a run about to start repairs and why, or that its last checkpoint is damaged."""
-        if damaged is not None:
+        name = cfg.name
+        if relearn:
+            self.say(f"redo {name}: its teacher {teacher_of(cfg)} is not the model it learnt from; trained again")
+        elif damaged is not None:
             self.say(f"repair {name}: {damaged.describe()} since it finished; {damaged.action()}")
         elif damaged_checkpoint(run_dir / CHECKPOINT):
             self.say(f"warning: {run_dir / CHECKPOINT} is damaged: {name} starts again from its first epoch")

@@ -17,7 +17,7 @@ from lsml_core.outputs import OUTPUTS
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 NONE, UNIFORM = "resnet18-none-a0-s0", "resnet18-uniform-a0.1-s0"
-RESULTS = ("metrics.json", "predictions_val.csv", "predictions_test.csv")
+RESULTS = ("metrics.json", "predictions_train.csv", "predictions_val.csv", "predictions_test.csv")
 
 
 def run_all(base: Path, results: Path, *options) -> subprocess.CompletedProcess:
