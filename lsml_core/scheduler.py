@@ -4,9 +4,9 @@ A track plans its runs (`Track.plan`), possibly more once some have settled (the
 plans the students of the teachers it chose). A run that learns from a teacher starts as soon as its
 teacher has settled, not after every other run. A finished run is checked against the record of what
 it produced: intact, it is skipped; damaged, it is repaired (evaluated again, or trained again) with a
-line that says what and why. Folders of another configuration are refused unless --force, and a run whose
-teacher was retrained since is redone (`run_task`). A run another process holds is handed back and tried again after the others, then waited
-for: two invocations on one results folder share the work.
+line that says what and why. Folders of another configuration are refused unless --force, and a run
+whose teacher was retrained since is redone (`run_task`). A run another process holds is handed back and
+tried again after the others, then waited for: two invocations on one results folder share the work.
 """
 
 import fnmatch

@@ -1,6 +1,7 @@
-"""End to end: a finished tiny profile damaged from outside (files deleted or truncated) is verified and
-repaired by a rerun through the real notebooks, ending with the numbers of the undamaged run: evaluation
-outputs evaluated again without training, a damaged model trained again, a damaged checkpoint started again.
+"""End to end: a finished tiny profile damaged from outside (files deleted or truncated) is listed by --verify
+and repaired by a rerun through the real notebooks, ending with the numbers of the undamaged run: evaluation
+outputs (metrics, predictions, rendered notebooks, the configuration) evaluated again without training, a
+damaged checkpoint started again. (A damaged model or history: the grouped and single-label end-to-end tests.)
 
 Its val split holds six images: fewer than the eight examples the exploration notebook shows."""
 
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import write_mosaic_voc
 
-from lsml_core.fit import BEST_MODEL, CHECKPOINT, HISTORY
+from lsml_core import tracks
+from lsml_core.fit import CHECKPOINT
 from lsml_core.outputs import OUTPUTS
+from lsml_core.verify import verify_profile
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -64,58 +67,36 @@ def same_results(finished, copy: Path, run: str) -> bool:
     )
 
 
-def test_the_finished_profile_verifies_intact(finished):
-    base, results = finished
-    proc = run_all(base, results, "--verify")
-    assert proc.returncode == 0 and "2 runs verified, none damaged" in proc.stdout, proc.stdout + proc.stderr
-    assert (results / "damage" / "notebooks" / "1.0-explore-labels.html").is_file()  # six val images shown
-
-
-def test_damaged_outputs_are_listed_then_evaluated_or_trained_again(finished, tmp_path):
+def test_a_damaged_profile_is_listed_then_repaired_to_the_undamaged_numbers(finished, tmp_path):
+    track, profile = tracks.load_profile(finished[0] / "damage.yaml")
+    assert not verify_profile(track, profile, finished[1], say=lambda text: None)
+    assert (finished[1] / "damage" / "notebooks" / "1.0-explore-labels.html").is_file()  # six val images shown
     base, copy = damaged_copy(
         finished,
         tmp_path,
         {
-            (NONE, "predictions_test.csv"): "delete",
+            (NONE, "predictions_test.csv"): "delete",  # evaluation outputs: evaluated again
             (NONE, "metrics.json"): "truncate",
             (NONE, "3.0-evaluate.html"): "delete",
-            (UNIFORM, BEST_MODEL): "truncate",
+            (NONE, "2.0-train.ipynb"): "truncate",
+            (NONE, "config.json"): "truncate",
+            (UNIFORM, CHECKPOINT): "truncate",  # unfinished, its checkpoint damaged: a fresh start, no torch error
+            (UNIFORM, "metrics.json"): "delete",
+            (UNIFORM, OUTPUTS): "delete",
         },
     )
     checkpoint = (copy / "damage" / "runs" / NONE / CHECKPOINT).read_bytes()
     verified = run_all(base, copy, "--verify")
     assert verified.returncode == 1, verified.stdout + verified.stderr
-    assert f"{NONE}: damaged (3.0-evaluate.html missing, metrics.json changed, predictions_test.csv missing)" in (
-        verified.stdout
-    )
-    assert f"{UNIFORM}: damaged (model_best.pt changed): a rerun has it trained again" in verified.stdout
+    damaged = "2.0-train.ipynb changed, 3.0-evaluate.html missing, config.json changed, metrics.json changed"
+    assert f"{NONE}: damaged ({damaged}, predictions_test.csv missing): a rerun has it evaluated" in verified.stdout
+    assert f"{UNIFORM}: unfinished, checkpoint_last.pt damaged: a rerun starts it again" in verified.stdout
     assert not (copy / "damage" / "runs" / NONE / "predictions_test.csv").exists()  # --verify changed nothing
     proc = run_all(base, copy)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"repair {NONE}: 3.0-evaluate.html missing" in proc.stdout and "nothing retrained" in proc.stdout
-    assert f"repair {UNIFORM}: model_best.pt changed since it finished; trained again" in proc.stdout
+    assert f"repair {NONE}: {damaged}" in proc.stdout and "nothing retrained" in proc.stdout
+    damaged_checkpoint = copy / "damage" / "runs" / UNIFORM / CHECKPOINT
+    assert f"warning: {damaged_checkpoint} is damaged: {UNIFORM} starts again from its first epoch" in proc.stdout
     assert (copy / "damage" / "runs" / NONE / CHECKPOINT).read_bytes() == checkpoint  # not trained again
     assert same_results(finished, copy, NONE) and same_results(finished, copy, UNIFORM)
-    assert run_all(base, copy, "--verify").returncode == 0
-
-
-def test_a_damaged_checkpoint_history_or_configuration_ends_with_the_same_numbers(finished, tmp_path):
-    base, copy = damaged_copy(
-        finished,
-        tmp_path,
-        {
-            (NONE, CHECKPOINT): "truncate",  # unfinished, its checkpoint damaged: no torch error, a fresh start
-            (NONE, "metrics.json"): "delete",
-            (NONE, OUTPUTS): "delete",
-            (UNIFORM, "config.json"): "truncate",
-            (UNIFORM, HISTORY): "delete",
-            (UNIFORM, "2.0-train.ipynb"): "truncate",
-        },
-    )
-    proc = run_all(base, copy)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    checkpoint = copy / "damage" / "runs" / NONE / CHECKPOINT
-    assert f"warning: {checkpoint} is damaged: {NONE} starts again from its first epoch" in proc.stdout
-    assert f"repair {UNIFORM}: 2.0-train.ipynb changed, config.json changed, history.csv missing" in proc.stdout
-    assert same_results(finished, copy, NONE) and same_results(finished, copy, UNIFORM)
-    assert run_all(base, copy, "--verify").returncode == 0
+    assert not verify_profile(track, profile, copy, say=lambda text: None)
