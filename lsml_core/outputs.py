@@ -69,7 +69,7 @@ def record_outputs(run_dir: Path) -> None:
 
 
 def is_recorded(run_dir: Path) -> bool:
-    """Whether the run has a record of its outputs (a run finished by an older version has none)."""
+    """Whether the run has a record of its outputs (one finished by an older version, or killed just before it was written, has none)."""
     return (Path(run_dir) / OUTPUTS).is_file()
 
 

@@ -180,8 +180,9 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
 
 
 def record_unrecorded(task: RunTask) -> bool:
-    """Record the outputs of a run finished by an older version (it has no record), as they are now, under its
-    lock; False when another process holds it or it is not such a run."""
+    """Record the outputs of a finished run without a record (an older version finished it, or a kill came
+    between its last page and its record), as they are now, under its lock; False when another process holds
+    it or it is not such a run."""
     with held(task.profile_dir, f"runs/{task.name}", f"run {task.name}", wait=False) as waited:
         if waited is None or is_recorded(task.run_dir):
             return False

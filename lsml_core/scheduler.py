@@ -140,10 +140,10 @@ class Scheduler:
         return settled_here
 
     def skipped(self, cfg, run_dir: Path) -> None:
-        """Say that a finished run is skipped; one finished by an older version has its outputs recorded now."""
+        """Say that a finished run is skipped; one finished without a record of its outputs has them recorded now."""
         if not is_recorded(run_dir) and record_unrecorded(self.task(cfg, run_dir, False)):
             self.say(
-                f"{cfg.name}: finished, skipped; no record of its outputs (an older version finished it): recorded now"
+                f"{cfg.name}: finished, skipped; its outputs had no record (an older version, or a kill): recorded now"
             )
         else:
             self.say(f"{cfg.name}: finished, skipped (--force redoes it)")

@@ -17,7 +17,10 @@ def run_state(run_dir: Path, track) -> tuple[str, bool]:
         return f"damaged ({damaged.describe()}): a rerun has it {damaged.action()}", True
     if finished(run_dir, track.is_complete, track.run_notebooks):
         if not is_recorded(run_dir):
-            return "finished by an older version, no record of its outputs: a rerun records them as they are", False
+            return (
+                "finished without a record of its outputs (an older version, or killed before it): a rerun records them",
+                False,
+            )
         return "finished, intact: a rerun skips it", False
     if damaged_checkpoint(run_dir / CHECKPOINT):
         return f"unfinished, {CHECKPOINT} damaged: a rerun starts it again from its first epoch", True

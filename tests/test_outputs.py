@@ -2,7 +2,7 @@
 or trained again, said in the log), runs finished without a record, damaged checkpoints, --verify."""
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -71,10 +71,10 @@ def notebooks(trained: list):
     return execute
 
 
-def rerun(tmp_path, trained: list, force: bool = False) -> list[str]:
+def rerun(tmp_path, trained: list, track: Track = TRACK) -> list[str]:
     """The log lines of one invocation over the fake profile."""
     lines = []
-    scheduler = Scheduler(TRACK, None, tmp_path, tmp_path / "data", force, "lsml", say=lines.append)
+    scheduler = Scheduler(track, None, tmp_path, tmp_path / "data", False, "lsml", say=lines.append)
     work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
     assert scheduler.run(work, None)[0] == []
     return lines
@@ -132,7 +132,7 @@ def test_a_run_finished_without_a_record_is_recorded_on_the_first_rerun(tmp_path
     rerun(tmp_path, trained)
     (tmp_path / "runs" / "a" / OUTPUTS).unlink()
     lines = rerun(tmp_path, trained)
-    assert any(line.startswith("a: finished, skipped; no record of its outputs") for line in lines)
+    assert any(line.startswith("a: finished, skipped; its outputs had no record") for line in lines)
     assert is_recorded(tmp_path / "runs" / "a") and trained == ["a", "b"]
 
 
@@ -208,3 +208,16 @@ def test_a_rerun_says_a_damaged_checkpoint_of_an_unfinished_run_is_started_again
     lines = rerun(tmp_path, trained)
     assert f"warning: {run_dir / CHECKPOINT} is damaged: a starts again from its first epoch" in lines
     assert trained == ["a", "b"]
+
+
+def test_a_damaged_teacher_is_trained_again_first_then_its_student_redone(tmp_path):
+    student = FakeConfig("b", train=Train(teacher="a"))
+    taught = replace(TRACK, plan=lambda profile, runs_dir, settled: [FakeConfig("a"), student])
+    trained = []
+    rerun(tmp_path, trained, taught)
+    (tmp_path / "runs" / "a" / BEST_MODEL).write_bytes(b"")
+    lines = rerun(tmp_path, trained, taught)
+    assert lines.index("repair a: model_best.pt changed since it finished; trained again from its first epoch") < (
+        lines.index("redo b: its teacher a is not the model it learnt from; trained again")
+    )
+    assert trained == ["a", "b", "a", "b"]
