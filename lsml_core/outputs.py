@@ -15,6 +15,7 @@ from pathlib import Path
 from lsml_core.records import file_sha256, read_json, write_json
 
 OUTPUTS = "outputs.json"
+RUN_OUTPUTS = ("config.json", "history.csv", "checkpoint_last.pt", "model_best.pt", "metrics.json")  # every track's
 UNRECORDED = (OUTPUTS, "execution.json")  # the record itself; the execution record changes with every attempt
 REEVALUATED = (  # written again when the run's notebooks resume after the last epoch
     "metrics.json",
@@ -101,6 +102,13 @@ def damage(run_dir: Path) -> Damage | None:
     if not files:
         return None
     return Damage(files, retrain=any(needs_training(name) for name in files))
+
+
+def missing_outputs(run_dir: Path, required: tuple[str, ...]) -> Damage | None:
+    """Of the files every finished run of a track holds (`required`), those missing from a run without a record;
+    None when none is."""
+    files = {name: "missing" for name in required if not (Path(run_dir) / name).is_file()}
+    return Damage(files, retrain=any(needs_training(name) for name in files)) if files else None
 
 
 def damaged_checkpoint(path: Path) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook, execute_all
-from lsml_core.outputs import damage, is_recorded, record_outputs
+from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
 from lsml_core.records import file_sha256, read_json, write_json
 
 TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
@@ -45,6 +45,7 @@ class RunTask:
     notebooks: tuple[Notebook, ...]
     is_complete: Callable[[Path], bool]
     kernel: str
+    outputs: tuple[str, ...] = ()  # the files every finished run of the track holds
     since: str = ""  # when the invocation began (ISO time, UTC): --force redoes runs started before it
     force: bool = False
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
@@ -82,6 +83,16 @@ def finished(run_dir: Path, is_complete: Callable[[Path], bool], notebooks: tupl
     last epoch and re-evaluates)."""
     rendered = all((run_dir / f"{nb.name}.html").is_file() for nb in notebooks)
     return is_complete(run_dir) and rendered and not execution_record(run_dir).get("failed", False)
+
+
+def damage_of(
+    run_dir: Path, *, is_complete: Callable[[Path], bool], notebooks: tuple[Notebook, ...], outputs: tuple[str, ...]
+) -> Damage | None:
+    """How a run differs from the record of what it produced; for a finished run without a record, which of the
+    files every finished run of its track holds (`outputs`) are missing; None when nothing is damaged."""
+    if is_recorded(run_dir):
+        return damage(run_dir)
+    return missing_outputs(run_dir, outputs) if finished(run_dir, is_complete, notebooks) else None
 
 
 def teacher_fingerprint(teacher: str | None, run_dir: Path) -> dict | None:
@@ -156,7 +167,7 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
-        damaged = damage(task.run_dir)
+        damaged = damage_of(task.run_dir, is_complete=task.is_complete, notebooks=task.notebooks, outputs=task.outputs)
         redo = forced(task) or teacher_changed(task.teacher, task.run_dir) or (damaged is not None and damaged.retrain)
         if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from lsml_core.fit import CHECKPOINT
 from lsml_core.notebooks import Failure
-from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded
+from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
 from lsml_core.progress import EpochWatcher, Progress
 from lsml_core.results import CONFIG, config_differences
-from lsml_core.run_task import Outcome, RunTask, finished, now, record_unrecorded, teacher_changed
+from lsml_core.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 
 WAIT_S = 5.0
 
@@ -114,7 +114,7 @@ class Scheduler:
             if len(plan.running) >= slots:
                 break
             run_dir = self.runs_dir / cfg.name
-            damaged = None if self.force else damage(run_dir)
+            damaged = None if self.force else self.damage(run_dir)
             refusal = self.refusal(cfg, run_dir, damaged)
             skip = (
                 damaged is None
@@ -138,6 +138,11 @@ class Scheduler:
             plan.running[executor.submit(self.task(cfg, run_dir, cfg.name in plan.waits))] = cfg
         progress.queued = len(plan.queue)
         return settled_here
+
+    def damage(self, run_dir: Path) -> Damage | None:
+        """How a run of the track differs from its record (or, without one, lacks a file a finished run holds)."""
+        t = self.track
+        return damage_of(run_dir, is_complete=t.is_complete, notebooks=t.run_notebooks, outputs=t.outputs)
 
     def skipped(self, cfg, run_dir: Path) -> None:
         """Say that a finished run is skipped; one finished without a record of its outputs has them recorded now."""
@@ -195,6 +200,7 @@ class Scheduler:
             notebooks=self.track.run_notebooks,
             is_complete=self.track.is_complete,
             kernel=self.kernel,
+            outputs=self.track.outputs,
             since=self.since,
             force=self.force,
             wait=wait,

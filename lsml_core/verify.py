@@ -5,14 +5,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lsml_core.fit import CHECKPOINT
-from lsml_core.outputs import damage, damaged_checkpoint, is_recorded
-from lsml_core.run_task import finished
+from lsml_core.outputs import damaged_checkpoint, is_recorded
+from lsml_core.run_task import damage_of, finished
 from lsml_core.scheduler import selected
 
 
 def run_state(run_dir: Path, track) -> tuple[str, bool]:
     """(what a run folder holds and what a rerun does about it, whether it is damaged)."""
-    damaged = damage(run_dir)
+    damaged = damage_of(run_dir, is_complete=track.is_complete, notebooks=track.run_notebooks, outputs=track.outputs)
     if damaged is not None:
         return f"damaged ({damaged.describe()}): a rerun has it {damaged.action()}", True
     if finished(run_dir, track.is_complete, track.run_notebooks):

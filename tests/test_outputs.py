@@ -49,6 +49,7 @@ TRACK = Track(
     run_names=None,
     is_complete=complete,
     run_notebooks=(Notebook("train", "train"),),
+    outputs=(BEST_MODEL, "metrics.json", "predictions_test.csv"),
 )
 
 
@@ -133,6 +134,16 @@ def test_a_run_finished_without_a_record_is_recorded_on_the_first_rerun(tmp_path
     (tmp_path / "runs" / "a" / OUTPUTS).unlink()
     lines = rerun(tmp_path, trained)
     assert any(line.startswith("a: finished, skipped; its outputs had no record") for line in lines)
+    assert is_recorded(tmp_path / "runs" / "a") and trained == ["a", "b"]
+
+
+def test_a_run_without_a_record_lacking_an_output_is_repaired_not_skipped(tmp_path):
+    trained = []
+    rerun(tmp_path, trained)
+    for name in (OUTPUTS, "predictions_test.csv"):
+        (tmp_path / "runs" / "a" / name).unlink()
+    lines = rerun(tmp_path, trained)
+    assert "repair a: predictions_test.csv missing since it finished; evaluated again" in " ".join(lines)
     assert is_recorded(tmp_path / "runs" / "a") and trained == ["a", "b"]
 
 
