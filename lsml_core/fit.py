@@ -287,9 +287,9 @@ def fit(
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
-    checkpoint (refused when another configuration wrote it; a damaged one is passed over); config.json and environment.json (data from
-    `source`) first, then after every epoch: the best model (by `score`, higher is better), the checkpoint
-    and history.csv. Returns the history."""
+    checkpoint (refused when another configuration wrote it; a damaged one is passed over); config.json and
+    environment.json (data from `source`) first, then after every epoch: the best model (by `score`, higher
+    is better), the checkpoint and history.csv. Returns the history."""
     run_dir = Path(run_dir)
     if resumable(run_dir / CHECKPOINT):
         run.load(run_dir / CHECKPOINT, device)
