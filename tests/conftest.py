@@ -54,21 +54,17 @@ def synthetic_source(n: int = 60, classes: tuple[str, ...] = ("a", "b", "c", "d"
     return Source("synthetic", classes, images(train_labels), train_labels, images(test_labels), test_labels)
 
 
-def write_mosaic_voc(root: Path, n_train: int = 40, n_val: int = 16) -> Path:
-    """A tiny mosaic data set in VOC layout with `n_train` train and `n_val` val images, written at `root`."""
+@pytest.fixture
+def mosaic_voc(tmp_path) -> Path:
+    """A tiny mosaic data set in VOC layout (train 40, val 16) under tmp/data/tiny."""
+    root = tmp_path / "data" / "tiny"
     for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
         (root / sub).mkdir(parents=True)
     source, spec, rng = synthetic_source(), MosaicSpec(), np.random.default_rng(2)
     for split, n, images, labels in (
-        ("train", n_train, source.train_images, source.train_labels),
-        ("val", n_val, source.test_images, source.test_labels),
+        ("train", 40, source.train_images, source.train_labels),
+        ("val", 16, source.test_images, source.test_labels),
     ):
         mosaics, cells = make_mosaics(images, labels, n, spec, rng)
         write_split(root, split, mosaics, cells, source.classes, spec.grid)
     return root
-
-
-@pytest.fixture
-def mosaic_voc(tmp_path) -> Path:
-    """A tiny mosaic data set in VOC layout (train 40, val 16) under tmp/data/tiny."""
-    return write_mosaic_voc(tmp_path / "data" / "tiny")
