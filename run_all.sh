@@ -23,6 +23,9 @@ PROFILES
   --results-dir DIR  where results/<profile>/ is written (default: results/)
   --data-dir DIR     where data sets are generated or looked for (default: data/)
   --force            redo runs that already finished (default: skip them, resume unfinished ones)
+  --verify           check every run against the record of what it produced (each file's size and
+                     SHA-256) and list what is damaged and what a rerun would do; changes nothing,
+                     exit status 1 when something is damaged
   --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
   --executor NAME    local: one run after the other in this process (default); ray: each run a Ray task,
                      as many at once as the CPUs and GPUs allow (this machine, or a cluster with --address)
@@ -40,7 +43,9 @@ results/index.html, is rewritten from whatever profiles have finished. On succes
 results/<profile>/index.html and the front page are printed; if any notebook failed, the failures
 are listed and the exit status is 1. Two invocations on one results folder share the work: a run
 another process is training is left to it (tried again after the other runs, then waited for and
-skipped).
+skipped). A rerun checks every finished run against its record before skipping it: a damaged
+evaluation output (metrics, predictions, a rendered notebook) is evaluated again from the intact best
+model; a damaged best model, checkpoint or history is trained again.
 TXT
 )"
   echo "${text/PROFILES/$profiles}"
@@ -103,7 +108,7 @@ while [ $# -gt 0 ]; do
     --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run|--configs)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
-    --force|--all) args+=("$1"); shift ;;
+    --force|--all|--verify) args+=("$1"); shift ;;
     --runs)
       args+=("$1"); shift
       [ $# -ge 1 ] && [[ "$1" != --* ]] || { echo "error: --runs needs at least one name pattern" >&2; exit 2; }

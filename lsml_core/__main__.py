@@ -1,8 +1,9 @@
 """Regenerate a profile: every notebook through papermill, rendered to HTML, linked from index.html.
 
 Called by run_all.sh (`python -m lsml_core --profile demo`). The profile's `track:` chooses the track.
-Finished runs are skipped unless --force; a failed run does not stop the others; failures are listed
-at the end and make the exit status non-zero. `--executor ray` runs several runs at once on Ray (this
+A finished run is checked against the record of what it produced: skipped when intact, repaired when
+damaged (`--verify` only lists what a rerun would repair); --force redoes it. A failed run does not stop
+the others; failures are listed at the end and make the exit status non-zero. `--executor ray` runs several runs at once on Ray (this
 machine, or a cluster with --address).
 """
 
@@ -17,7 +18,8 @@ from lsml_core.profiles import CONFIG_DIR
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
-from lsml_core.study import PAGE, render_front_page, run_study
+from lsml_core.study import PAGE, render_front_page, run_study, study_order
+from lsml_core.verify import verify_profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--data-dir", type=Path, default=REPO_ROOT / "data", help="where data sets live (default: data/)"
     )
     parser.add_argument("--force", action="store_true", help="redo finished runs")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every run against the record of what it produced and list what a rerun would repair; "
+        "change nothing (exit status 1 when something is damaged)",
+    )
     parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
     parser.add_argument(
@@ -69,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     results_dir, data_dir = args.results_dir.resolve(), args.data_dir.resolve()
     executor = None
     try:
+        if args.verify:
+            return verify(args, results_dir)
         if args.all:
             front_page.study_profiles(args.configs)  # a bad `study:` key is refused before any work
             executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
@@ -89,6 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         if executor is not None:
             executor.close()
     return report(failures, index, results_dir / f"{PAGE}.html")
+
+
+def verify(args: argparse.Namespace, results_dir: Path) -> int:
+    """--verify: the state of every run of the profile (with --all, of every study profile); 1 when one is
+    damaged."""
+    paths = study_order(args.configs, gpu=True) if args.all else [args.profile]
+    damaged = False
+    for path in paths:
+        track, profile = tracks.load_profile(path)
+        if args.all:
+            print(f"== {profile.name}")
+        damaged |= verify_profile(track, profile, results_dir, args.runs)
+    return int(damaged)
 
 
 def report(failures: list, index: Path, front: Path) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # runs exchange no data through Ray, only small records
+CONNECT_TIMEOUT_S = 30.0
 
 
 def threads_of(cpus: float | None) -> int | None:
@@ -80,14 +81,33 @@ def gpu_runs(resources: dict, gpus: float) -> int:
 
 def check_resources(cpus: float, gpus: float, nodes: list[dict]) -> None:
     """Refuse resources per run that no node of the cluster can give a single run."""
-    if cpus <= 0 or gpus < 0:
-        raise ValueError(f"--cpus-per-run {cpus} must be positive and --gpus-per-run {gpus} at least 0")
+    if cpus <= 0:
+        raise ValueError(f"--cpus-per-run {cpus} must be positive")
+    if gpus < 0:
+        raise ValueError(f"--gpus-per-run {gpus} must be at least 0")
     if not any(runs_on_node(node, cpus, gpus) for node in nodes):
         have = ", ".join(f"{node.get('CPU', 0):g} CPU / {node.get('GPU', 0):g} GPU" for node in nodes)
         raise ValueError(
             f"a run asks for {cpus:g} CPU(s) and {gpus:g} GPU(s) but no node of the Ray cluster has them "
             f"(nodes: {have}): lower --cpus-per-run / --gpus-per-run"
         )
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse an --address HOST:PORT where nothing accepts a connection within `timeout` seconds, before Ray's
+    client would retry for minutes ('auto' is left to Ray, which finds a cluster of this machine or says so)."""
+    if address == "auto":
+        return
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        raise ValueError(f"--address {address!r} must be 'auto' or HOST:PORT of a Ray head, e.g. 10.0.0.5:6379")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(
+            f"no Ray cluster answers at --address {address} within {timeout:g} s ({exc}): start one there with "
+            "`ray start --head` (it prints the address to give), or leave out --address to start Ray on this machine"
+        ) from None
 
 
 class RayExecutor:
@@ -117,6 +137,7 @@ class RayExecutor:
                 log_to_driver=False,
             )
         else:
+            check_reachable(address)
             ray.init(address=address, log_to_driver=False)
         try:
             nodes = self.nodes()

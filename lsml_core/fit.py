@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from lsml_core.compute import Compute, device_default
+from lsml_core.outputs import damaged_checkpoint
 from lsml_core.records import REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record, write_json
 from lsml_core.seeding import make_deterministic, seed_everything
 
@@ -255,6 +256,19 @@ class Fit:
         self.history = state["history"]
 
 
+def resumable(path: Path) -> bool:
+    """Whether a run resumes from the checkpoint at `path`. One that does not read back whole was damaged from
+    outside (it is written atomically): the run starts again from its first epoch, with a warning naming it."""
+    if not path.is_file():
+        return False
+    if damaged_checkpoint(path):
+        warnings.warn(
+            f"{path} is damaged (it does not read back whole): the run starts again from its first epoch", stacklevel=3
+        )
+        return False
+    return True
+
+
 def learning_rates(optimizer) -> dict:
     """`lr_<group name>` per named parameter group, `lr` for an unnamed single group."""
     return {f"lr_{g['name']}" if "name" in g else "lr": g["lr"] for g in optimizer.param_groups}
@@ -273,11 +287,11 @@ def fit(
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> pd.DataFrame:
     """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
-    checkpoint (refused when another configuration wrote it); config.json and environment.json (data from
-    `source`) first, then after every epoch: the best model (by `score`, higher is better), the checkpoint
-    and history.csv. Returns the history."""
+    checkpoint (refused when another configuration wrote it; a damaged one is passed over); config.json and
+    environment.json (data from `source`) first, then after every epoch: the best model (by `score`, higher
+    is better), the checkpoint and history.csv. Returns the history."""
     run_dir = Path(run_dir)
-    if (run_dir / CHECKPOINT).is_file():
+    if resumable(run_dir / CHECKPOINT):
         run.load(run_dir / CHECKPOINT, device)
     write_run_records(run_dir, run.cfg, device, source, run.compute)
     while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):

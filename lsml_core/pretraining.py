@@ -29,6 +29,7 @@ from lsml_core.backbones import MODELS, check_model_name, head, replace_head
 from lsml_core.images.batch_transforms import TrainBatch, augmentation_seed, normalize
 from lsml_core.images.transforms import scaled_recipe
 from lsml_core.locks import held
+from lsml_core.profiles import check_each
 from lsml_core.records import atomic_torch_save, file_sha256, read_json, write_json
 
 STORE = "pretrained"
@@ -62,8 +63,8 @@ class Recipe:
             )
         if not 0 < self.heldout < self.count:
             raise ValueError(f"heldout={self.heldout} must be positive and below count={self.count}")
-        if min(self.epochs, self.batch_size, self.grid) < 1 or self.lr <= 0:
-            raise ValueError(f"epochs, batch_size, grid must be at least 1 and lr positive: {self}")
+        check_each("be at least 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, grid=self.grid)
+        check_each("be positive", lambda v: v > 0, lr=self.lr)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ sections that track's `Profile` declares; an unknown key is an error that lists 
 run's configuration is saved as JSON beside its results and read back with the same types.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -22,6 +23,14 @@ def check_choice(name: str, value, allowed) -> None:
     """Raise ValueError naming the allowed values unless `value` is one of them."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
+
+
+def check_each(rule: str, test: Callable, **values) -> None:
+    """Raise ValueError naming the first of `values` that fails `test` (`name=value must <rule>`): each message
+    names one problem, never a value that is fine."""
+    for name, value in values.items():
+        if not test(value):
+            raise ValueError(f"{name}={value!r} must {rule}")
 
 
 def check_max_batches(max_batches: int | None) -> None:
@@ -51,10 +60,18 @@ def build(cls, values: dict | None, section: str):
 
 
 def profile_path(name_or_path: str | Path) -> Path:
-    """A profile's YAML file, from its name (configs/<name>.yaml) or a path."""
+    """A profile's YAML file, from its name (configs/<name>.yaml) or a path; a path to no file is said to be
+    missing (a results folder's profile.yaml with the command that writes it)."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path
+    if path.suffix in (".yaml", ".yml"):
+        made_by = (
+            f": ./run_all.sh --profile {path.parent.name} writes it (with the results of that profile)"
+            if path.name == PROFILE_FILE
+            else ""
+        )
+        raise FileNotFoundError(f"the profile file {path} is missing{made_by}")
     path = CONFIG_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))

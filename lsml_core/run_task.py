@@ -2,9 +2,11 @@
 skip, resume or start afresh, then execute its notebooks with its CPU threads, and record where it ran.
 
 A run is redone from scratch when --force asked for it and it was last started before this invocation
-began (a retry after a lost worker, or a run another invocation started meanwhile, is not), or when its
-teacher was retrained since it learnt from it; otherwise a finished run is skipped and an unfinished one
-resumes from its last epoch.
+began (a retry after a lost worker, or a run another invocation started meanwhile, is not), when its
+teacher was retrained since it learnt from it, or when a file that only training writes differs from the
+record of what it produced (`outputs`); a run whose evaluation outputs differ from that record executes its
+notebooks again (they resume after the last epoch); an intact finished run is skipped and an unfinished
+one resumes from its last epoch. A run that finishes here has its outputs recorded.
 """
 
 import os
@@ -20,6 +22,7 @@ from pathlib import Path
 from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook, execute_all
+from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
 from lsml_core.records import file_sha256, read_json, write_json
 
 TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
@@ -42,6 +45,7 @@ class RunTask:
     notebooks: tuple[Notebook, ...]
     is_complete: Callable[[Path], bool]
     kernel: str
+    outputs: tuple[str, ...] = ()  # the files every finished run of the track holds
     since: str = ""  # when the invocation began (ISO time, UTC): --force redoes runs started before it
     force: bool = False
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
@@ -66,9 +70,11 @@ def now() -> str:
 
 
 def execution_record(run_dir: Path) -> dict:
-    """The run's execution.json ({} before it was first started)."""
-    path = run_dir / EXECUTION
-    return read_json(path) if path.is_file() else {}
+    """The run's execution.json ({} before it was first started, or when it was damaged from outside)."""
+    try:
+        return read_json(run_dir / EXECUTION)
+    except (OSError, ValueError):
+        return {}
 
 
 def finished(run_dir: Path, is_complete: Callable[[Path], bool], notebooks: tuple[Notebook, ...]) -> bool:
@@ -77,6 +83,16 @@ def finished(run_dir: Path, is_complete: Callable[[Path], bool], notebooks: tupl
     last epoch and re-evaluates)."""
     rendered = all((run_dir / f"{nb.name}.html").is_file() for nb in notebooks)
     return is_complete(run_dir) and rendered and not execution_record(run_dir).get("failed", False)
+
+
+def damage_of(
+    run_dir: Path, *, is_complete: Callable[[Path], bool], notebooks: tuple[Notebook, ...], outputs: tuple[str, ...]
+) -> Damage | None:
+    """How a run differs from the record of what it produced; for a finished run without a record, which of the
+    files every finished run of its track holds (`outputs`) are missing; None when nothing is damaged."""
+    if is_recorded(run_dir):
+        return damage(run_dir)
+    return missing_outputs(run_dir, outputs) if finished(run_dir, is_complete, notebooks) else None
 
 
 def teacher_fingerprint(teacher: str | None, run_dir: Path) -> dict | None:
@@ -95,7 +111,10 @@ def teacher_changed(teacher: str | None, run_dir: Path) -> bool:
     stamp = run_dir / TEACHER_STAMP
     if not stamp.is_file():
         return (run_dir / CHECKPOINT).is_file()
-    return read_json(stamp) != teacher_fingerprint(teacher, run_dir)
+    try:
+        return read_json(stamp) != teacher_fingerprint(teacher, run_dir)
+    except ValueError:  # a stamp damaged from outside: which teacher it learnt from is unknown
+        return True
 
 
 def forced(task: "RunTask") -> bool:
@@ -148,13 +167,14 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
-        redo = forced(task) or teacher_changed(task.teacher, task.run_dir)
-        if not redo and finished(task.run_dir, task.is_complete, task.notebooks):
+        damaged = damage_of(task.run_dir, is_complete=task.is_complete, notebooks=task.notebooks, outputs=task.outputs)
+        redo = forced(task) or teacher_changed(task.teacher, task.run_dir) or (damaged is not None and damaged.retrain)
+        if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")
         if redo:
             wipe(task.run_dir)
-        record = {"started": now(), **placement, "threads": task.threads}
-        write_json(task.run_dir / EXECUTION, record)
+        started = {"started": now(), **placement, "threads": task.threads}
+        write_json(task.run_dir / EXECUTION, started)
         for notebook in task.notebooks:  # an earlier attempt's pages must not make the run look finished
             (task.run_dir / f"{notebook.name}.html").unlink(missing_ok=True)
         if task.teacher:  # before training: a run killed midway is judged by it too
@@ -164,5 +184,20 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             failure = execute(task)
         ended = now()
         seconds = round(time.perf_counter() - start, 1)
-        write_json(task.run_dir / EXECUTION, {**record, "seconds": seconds, "ended": ended, "failed": bool(failure)})
+        write_json(task.run_dir / EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)})
+        if finished(task.run_dir, task.is_complete, task.notebooks):
+            record_outputs(task.run_dir)
     return Outcome(task.name, failure, trained=True, note=note)
+
+
+def record_unrecorded(task: RunTask) -> bool:
+    """Record the outputs of a finished run without a record (an older version finished it, or a kill came
+    between its last page and its record), as they are now, under its lock; False when another process holds
+    it or it is not such a run."""
+    with held(task.profile_dir, f"runs/{task.name}", f"run {task.name}", wait=False) as waited:
+        if waited is None or is_recorded(task.run_dir):
+            return False
+        if not finished(task.run_dir, task.is_complete, task.notebooks):
+            return False
+        record_outputs(task.run_dir)
+        return True

@@ -38,6 +38,8 @@ class Track:
     - `run_names(profile)`: every run the profile can have (for checking `--runs` patterns).
     - `summarise(profile_dir)`: tables written after the runs (e.g. summary.csv), or None.
     - `index_score`: (column header, run folder -> text) of the index page.
+    - `outputs`: the files every finished run holds (a run finished without a record of its outputs lacking
+      one is repaired, not skipped).
     """
 
     name: str
@@ -53,6 +55,7 @@ class Track:
     summarise: Callable | None = None
     index_score: tuple[str, Callable[[Path], str]] = ("", lambda run_dir: "")
     warning: Callable[[str], bool] = field(default=lambda source: False)
+    outputs: tuple[str, ...] = ()
 
     @property
     def notebook_dir(self) -> Path:

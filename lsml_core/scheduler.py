@@ -2,20 +2,23 @@
 
 A track plans its runs (`Track.plan`), possibly more once some have settled (the single-label track
 plans the students of the teachers it chose). A run that learns from a teacher starts as soon as its
-teacher has settled, not after every other run. Finished runs are skipped, folders of another
-configuration refused unless --force, and a run whose teacher was retrained since is redone
-(`run_task`). A run another process holds is handed back and tried again after the others, then waited
-for: two invocations on one results folder share the work.
+teacher has settled, not after every other run. A finished run is checked against the record of what
+it produced: intact, it is skipped; damaged, it is repaired (evaluated again, or trained again) with a
+line that says what and why. Folders of another configuration are refused unless --force, and a run
+whose teacher was retrained since is redone (`run_task`). A run another process holds is handed back and
+tried again after the others, then waited for: two invocations on one results folder share the work.
 """
 
 import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsml_core.fit import CHECKPOINT
 from lsml_core.notebooks import Failure
+from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
 from lsml_core.progress import EpochWatcher, Progress
-from lsml_core.results import config_differences
-from lsml_core.run_task import Outcome, RunTask, finished, now, teacher_changed
+from lsml_core.results import CONFIG, config_differences
+from lsml_core.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 
 WAIT_S = 5.0
 
@@ -113,16 +116,23 @@ class Scheduler:
             if len(plan.running) >= slots:
                 break
             run_dir = self.runs_dir / cfg.name
-            refusal = self.refusal(cfg, run_dir)
-            skip = not self.force and finished(run_dir, self.track.is_complete, self.track.run_notebooks)
-            if refusal is not None or (skip and not teacher_changed(teacher_of(cfg), run_dir)):
+            damaged = None if self.force else self.damage(run_dir)
+            refusal = self.refusal(cfg, run_dir, damaged)
+            skip = (
+                damaged is None
+                and not self.force
+                and finished(run_dir, self.track.is_complete, self.track.run_notebooks)
+            )
+            relearn = not self.force and teacher_changed(teacher_of(cfg), run_dir)
+            if refusal is not None or (skip and not relearn):
                 plan.settle(cfg.name)
                 settled_here = True
                 if refusal is not None:
                     failures.append(refusal)
                 else:
-                    self.say(f"{cfg.name}: finished, skipped (--force redoes it)")
+                    self.skipped(cfg, run_dir)
                 continue
+            self.warn_of(cfg, run_dir, damaged, relearn)
             del plan.queue[cfg.name]
             progress.queued = len(plan.queue)
             progress.started(cfg.name, run_dir, getattr(cfg.train, "epochs", None))
@@ -131,9 +141,42 @@ class Scheduler:
         progress.queued = len(plan.queue)
         return settled_here
 
-    def refusal(self, cfg, run_dir: Path) -> Failure | None:
-        """Why a run cannot start: its folder holds another configuration, or its teacher did not finish."""
-        differing = [] if self.force else config_differences(run_dir, cfg)
+    def damage(self, run_dir: Path) -> Damage | None:
+        """How a run of the track differs from its record (or, without one, lacks a file a finished run holds)."""
+        t = self.track
+        return damage_of(run_dir, is_complete=t.is_complete, notebooks=t.run_notebooks, outputs=t.outputs)
+
+    def skipped(self, cfg, run_dir: Path) -> None:
+        """Say that a finished run is skipped; one finished without a record of its outputs has them recorded now."""
+        if not is_recorded(run_dir) and record_unrecorded(self.task(cfg, run_dir, False)):
+            self.say(
+                f"{cfg.name}: finished, skipped; its outputs had no record (an older version, or a kill): recorded now"
+            )
+        else:
+            self.say(f"{cfg.name}: finished, skipped (--force redoes it)")
+
+    def warn_of(self, cfg, run_dir: Path, damaged: Damage | None, relearn: bool) -> None:
+        """Say what a run about to start repairs and why, or that its last checkpoint is damaged."""
+        name = cfg.name
+        if relearn:
+            self.say(f"redo {name}: its teacher {teacher_of(cfg)} is not the model it learnt from; trained again")
+        elif damaged is not None:
+            self.say(f"repair {name}: {damaged.describe()} since it finished; {damaged.action()}")
+        elif damaged_checkpoint(run_dir / CHECKPOINT):
+            self.say(f"warning: {run_dir / CHECKPOINT} is damaged: {name} starts again from its first epoch")
+
+    def refusal(self, cfg, run_dir: Path, damaged: Damage | None = None) -> Failure | None:
+        """Why a run cannot start: its folder holds another configuration (or a config.json that does not read
+        and no record to repair it from), or its teacher did not finish."""
+        try:
+            unchecked = self.force or (damaged is not None and CONFIG in damaged.files)
+            differing = [] if unchecked else config_differences(run_dir, cfg)
+        except ValueError:
+            return Failure(
+                cfg.name,
+                run_dir / CONFIG,
+                f"{run_dir / CONFIG} does not read (damaged from outside); rerun with --force to redo the run",
+            )
         if differing:
             return Failure(
                 cfg.name,
@@ -159,6 +202,7 @@ class Scheduler:
             notebooks=self.track.run_notebooks,
             is_complete=self.track.is_complete,
             kernel=self.kernel,
+            outputs=self.track.outputs,
             since=self.since,
             force=self.force,
             wait=wait,

@@ -127,7 +127,7 @@ def test_run_config_round_trips_through_a_dict():
         ("data: {kind: cifar}", "unknown data kind"),
         ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
         ("extra: 1", "unknown section"),
-        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 and lr_head=0"),
+        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 must be positive"),
     ],
 )
 def test_bad_profiles_are_named(tmp_path, text, message):
@@ -149,3 +149,10 @@ def test_unknown_profile_lists_the_known_ones():
     assert "conventions, converged, demo" in known
     with pytest.raises(ValueError, match=known):
         load_profile("nope")
+
+
+def test_a_missing_profile_file_is_said_to_be_missing_with_the_command_that_writes_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"results/quick/profile.yaml is missing: ./run_all.sh --profile quick"):
+        load_profile("../../results/quick/profile.yaml")
+    with pytest.raises(FileNotFoundError, match=r"^the profile file .*mine.yaml is missing$"):
+        load_profile(tmp_path / "mine.yaml")

@@ -187,7 +187,17 @@ grid: {{models: [resnet18], schemes: [none, uniform], alphas: [0.1]}}
 
 def test_help_and_bad_arguments():
     help_text = run_all("--help").stdout
-    for option in ("--profile", "--results-dir", "--data-dir", "--force", "--runs", "--test", "--setup-only", "--help"):
+    for option in (
+        "--profile",
+        "--results-dir",
+        "--data-dir",
+        "--force",
+        "--verify",
+        "--runs",
+        "--test",
+        "--setup-only",
+        "--help",
+    ):
         assert option in help_text
     proc = run_all("--profile", "nope")
     assert proc.returncode == 2 and "unknown profile 'nope'" in proc.stderr

@@ -1,8 +1,10 @@
 """The executors end to end on a tiny profile (a teacher and two runs that learn from it): a Ray cluster of
 two nodes gives the results of the local executor to the bit; two invocations at once train every run
-once; SIGKILL at several points, then a rerun, gives the results of an uninterrupted run."""
+once; SIGKILL at several points, then a rerun, gives the results of an uninterrupted run; so does a rerun
+after files of finished runs were deleted or truncated, which --verify lists first."""
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,8 +13,12 @@ from pathlib import Path
 import pytest
 from ray.cluster_utils import Cluster
 
+from lsml_core import tracks
+from lsml_core.fit import BEST_MODEL, CHECKPOINT
+from lsml_core.outputs import OUTPUTS
 from lsml_core.records import read_json
 from lsml_core.run_task import EXECUTION
+from lsml_core.verify import verify_profile
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 RUN_ALL = REPO / "run_all.sh"
 TINY = """name: tiny
 description: A teacher and two runs that learn from it, a few batches each.
-data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 32, fill_prob: 0.5, heldout_fraction: 0.25}
+data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 6, fill_prob: 0.5, heldout_fraction: 0.25}
 train: {pretrained: false, epochs: 2, batch_size: 16, max_batches: 2, lr_backbone: 0.05, lr_head: 0.05}
 grid: {models: [mobilenet_v2], schemes: [none, instance], alphas: [0.1, 0.3], seeds: [0]}
 """
+# n_val: 6, fewer val images than the eight examples the label exploration shows
 TEACHER = "mobilenet_v2-none-a0-s0"
 TAUGHT = ("mobilenet_v2-instance-a0.1-s0", "mobilenet_v2-instance-a0.3-s0")
 RESULTS = ("metrics.json", "predictions_train.csv", "predictions_val.csv", "predictions_test.csv", "model_best.pt")
@@ -121,3 +128,46 @@ def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base)
     assert (profile_dir / "notebooks" / "5.0-report.html").is_file()
     for run in (TEACHER, *TAUGHT):  # a run killed between its last record and its HTML was taken up again
         assert (profile_dir / "runs" / run / "3.0-evaluate.html").is_file(), run
+
+
+DAMAGE = {  # (run, file): how
+    (TEACHER, "predictions_test.csv"): "delete",  # evaluation outputs: evaluated again, nothing retrained
+    (TEACHER, "metrics.json"): "truncate",
+    (TEACHER, "3.0-evaluate.html"): "delete",
+    (TEACHER, "2.0-train.ipynb"): "truncate",
+    (TEACHER, "config.json"): "truncate",
+    (TAUGHT[0], CHECKPOINT): "truncate",  # unfinished with a damaged checkpoint: started again, no torch error
+    (TAUGHT[0], "metrics.json"): "delete",
+    (TAUGHT[0], OUTPUTS): "delete",
+    (TAUGHT[1], BEST_MODEL): "truncate",  # a damaged model: trained again
+}
+
+
+def test_damaged_runs_are_listed_by_verify_then_repaired_to_the_uninterrupted_results(base):
+    track, profile = tracks.load_profile(base / "tiny.yaml")
+    assert not verify_profile(track, profile, base / "reference", say=lambda text: None)
+    shutil.copytree(base / "reference", base / "damaged")
+    runs = base / "damaged" / "tiny" / "runs"
+    for (run, name), how in DAMAGE.items():
+        path = runs / run / name
+        if how == "delete":
+            path.unlink()
+        else:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    teacher_checkpoint = (runs / TEACHER / CHECKPOINT).read_bytes()
+    verified = run_all(base, "damaged", "--verify")
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    damaged = "2.0-train.ipynb changed, 3.0-evaluate.html missing, config.json changed, metrics.json changed"
+    assert f"{TEACHER}: damaged ({damaged}, predictions_test.csv missing): a rerun has it evaluated" in verified.stdout
+    assert f"{TAUGHT[0]}: unfinished, checkpoint_last.pt damaged: a rerun starts it again" in verified.stdout
+    assert f"{TAUGHT[1]}: damaged (model_best.pt changed): a rerun has it trained again" in verified.stdout
+    assert not (runs / TEACHER / "predictions_test.csv").exists()  # --verify changed nothing
+    proc = run_all(base, "damaged")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"repair {TEACHER}: {damaged}" in proc.stdout and "nothing retrained" in proc.stdout
+    checkpoint = runs / TAUGHT[0] / CHECKPOINT
+    assert f"warning: {checkpoint} is damaged: {TAUGHT[0]} starts again from its first epoch" in proc.stdout
+    assert f"repair {TAUGHT[1]}: model_best.pt changed since it finished; trained again" in proc.stdout
+    assert (runs / TEACHER / CHECKPOINT).read_bytes() == teacher_checkpoint  # the teacher was not trained again
+    assert outputs(base, "damaged") == outputs(base, "reference")
+    assert not verify_profile(track, profile, base / "damaged", say=lambda text: None)

@@ -1,7 +1,9 @@
 """Executors: local runs in this process; ray runs tasks with their CPUs as torch threads, reports a task that
 raised instead of stopping, and refuses resources the cluster cannot give."""
 
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import ray
 from lsml_core.executors import (
     LocalExecutor,
     RayExecutor,
+    check_reachable,
     check_resources,
     default_cpus,
     fits,
@@ -79,3 +82,19 @@ def test_runs_per_node_pack_fractions_of_each_gpu_and_share_its_cpus():
     assert runs_on_node(two_gpus, 1, 0.25) == 8 and runs_on_node(two_gpus, 4, 0.25) == 4
     assert runs_on_node(two_gpus, 1, 2) == 1 and runs_on_node({"CPU": 2}, 1, 0) == 2
     assert default_cpus([{"CPU": 64}, two_gpus], 0.25) == 2.0 and default_cpus([two_gpus], 0) == 1.0
+
+
+def test_an_address_where_no_cluster_answers_is_refused_at_once_and_starts_no_ray(monkeypatch):
+    with socket.socket() as probe:  # a port of this machine where nothing listens once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = []
+    monkeypatch.setattr(ray, "init", lambda *args, **kwargs: started.append(kwargs))
+    begin = time.monotonic()
+    with pytest.raises(ValueError, match=f"no Ray cluster answers at --address 127.0.0.1:{port} .*ray start --head"):
+        RayExecutor(where, address=f"127.0.0.1:{port}")
+    assert time.monotonic() - begin < 5 and started == []
+    with pytest.raises(ValueError, match="must be 'auto' or HOST:PORT"):
+        check_reachable("nowhere")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        check_reachable(f"127.0.0.1:{server.getsockname()[1]}")

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -110,3 +111,24 @@ def test_rerun_skips_finished_runs(tiny):
     proc = run_all(base)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == RUNS
+
+
+def test_damaged_runs_are_repaired_to_the_same_numbers(tiny, tmp_path):
+    base, out, _ = tiny
+    copy = tmp_path / "results"
+    shutil.copytree(out.parent, copy)
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    evaluated, trained = runs[0], runs[1]
+    (copy / out.name / "runs" / evaluated / "metrics.json").unlink()
+    history = copy / out.name / "runs" / trained / "history.csv"
+    history.write_bytes(history.read_bytes()[:20])
+    command = [str(REPO / "run_all.sh"), "--profile", base / "grouped-tiny.yaml", "--results-dir", copy]
+    proc = subprocess.run(
+        [*command, "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"repair {evaluated}: metrics.json missing since it finished; evaluated again" in proc.stdout
+    assert f"repair {trained}: history.csv changed since it finished; trained again" in proc.stdout
+    for run in runs:
+        for name in ("metrics.json", "predictions_test.csv"):
+            assert (copy / out.name / "runs" / run / name).read_bytes() == (out / "runs" / run / name).read_bytes()

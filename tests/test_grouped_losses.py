@@ -166,7 +166,7 @@ def test_run_names_phases_and_teachers():
         ([{"smoothing": {"item": "binary"}}], "smoothing scheme"),
         ([{"seed": 3}], "grid.seeds"),
         ([{}, {"lr": 0.1}], "same name"),
-        ([{"group_weights": {"item": "five"}}], "numbers"),
+        ([{"group_weights": {"item": "five"}}], "must be a number >= 0"),
     ],
 )
 def test_bad_arms_are_refused(arms, message):

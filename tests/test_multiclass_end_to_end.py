@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -127,3 +128,26 @@ def test_rerun_skips_finished_runs(tiny):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS
+
+
+def test_a_damaged_teacher_is_trained_again_first_and_its_students_kept(tiny, tmp_path):
+    out, _ = tiny
+    copy = tmp_path / "results"
+    shutil.copytree(out.parent, copy)
+    student = next(p.name for p in sorted((out / "runs").iterdir()) if "-kd-" in p.name)
+    teacher = json.loads((out / "runs" / student / "config.json").read_text())["train"]["teacher"]
+    model = copy / out.name / "runs" / teacher / "model_best.pt"
+    model.write_bytes(model.read_bytes()[:100])
+    (copy / out.name / "runs" / student / "predictions_test.csv").unlink()
+    base = out.parent.parent
+    command = [str(REPO / "run_all.sh"), "--profile", base / "mc-tiny.yaml", "--results-dir", copy]
+    proc = subprocess.run(
+        [*command, "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert f"repair {teacher}: model_best.pt changed since it finished; trained again" in proc.stdout
+    assert f"repair {student}: predictions_test.csv missing since it finished; evaluated again" in proc.stdout
+    assert proc.stdout.index(f"repair {teacher}") < proc.stdout.index(f"repair {student}")
+    for run in (teacher, student):
+        for name in ("metrics.json", "predictions_test.csv"):
+            assert (copy / out.name / "runs" / run / name).read_bytes() == (out / "runs" / run / name).read_bytes()

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from lsml_core.multiclass.config import DataConfig, RunConfig, TrainConfig
@@ -60,6 +61,16 @@ def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     projection = np.load(tmp_path / "full" / "projection_test.npz")
     assert projection["templates"].shape == (3, projection["features"].shape[1])
     assert set(projection["labels"]) <= {0, 1, 2} and projection["classes"].tolist() == [0, 1, 2]
+
+
+def test_a_damaged_checkpoint_starts_the_run_again_with_a_warning_naming_it(tmp_path):
+    splits, cfg = tiny_splits(), run()
+    full = train_run(cfg, tmp_path / "run", tmp_path, splits)
+    checkpoint = tmp_path / "run" / "checkpoint_last.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match=f"{checkpoint} is damaged .*starts again from its first epoch"):
+        again = train_run(cfg, tmp_path / "run", tmp_path, splits)
+    pd.testing.assert_frame_equal(full.drop(columns="seconds"), again.drop(columns="seconds"))
 
 
 def test_instance_and_distillation_runs_use_the_teacher(tmp_path):

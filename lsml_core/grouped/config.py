@@ -13,6 +13,7 @@ from lsml_core.profiles import (
     RunConfigBase,
     build_profile,
     check_choice,
+    check_each,
     check_max_batches,
     read_profile_yaml,
 )
@@ -43,11 +44,8 @@ class DataConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        if min(self.n_labeled, self.n_val, self.n_unlabeled, self.n_test) < 1:
-            raise ValueError(
-                f"n_labeled={self.n_labeled}, n_val={self.n_val}, n_unlabeled={self.n_unlabeled}, "
-                f"n_test={self.n_test} must all be >= 1"
-            )
+        sizes = {"n_labeled": self.n_labeled, "n_val": self.n_val, "n_unlabeled": self.n_unlabeled}
+        check_each("be >= 1", lambda n: n >= 1, **sizes, n_test=self.n_test)
         if not 8 <= self.symbol_size <= self.side // 2:
             raise ValueError(
                 f"symbol_size={self.symbol_size} must lie in [8, side // 2 = {self.side // 2}]: two must fit a "
@@ -59,6 +57,11 @@ class DataConfig:
     @property
     def groups(self) -> tuple[str, ...]:
         return DATASETS[self.dataset]
+
+
+def is_weight(value) -> bool:
+    """A loss weight: a number (not a bool) >= 0."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,16 +101,11 @@ class TrainConfig:
             check_choice(f"smoothing scheme of group {group!r} (head {self.head})", scheme, allowed)
             if self.head == "flat":
                 check_scheme(scheme, self.epsilon)
-        weights = [*self.group_weights.values(), self.sesemi_weight]
-        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
-            raise ValueError(
-                f"group_weights={self.group_weights}, sesemi_weight={self.sesemi_weight} must be numbers >= 0"
-            )
-        if not 0.0 <= self.epsilon < 1.0 or self.temperature <= 0 or not 0.0 < self.pseudo_precision <= 1.0:
-            raise ValueError(
-                f"epsilon={self.epsilon} must lie in [0, 1), temperature={self.temperature} be > 0 and "
-                f"pseudo_precision={self.pseudo_precision} lie in (0, 1]"
-            )
+        weights = {f"group_weights[{group!r}]": w for group, w in self.group_weights.items()}
+        check_each("be a number >= 0", is_weight, **weights, sesemi_weight=self.sesemi_weight)
+        check_each("lie in [0, 1)", lambda v: 0.0 <= v < 1.0, epsilon=self.epsilon)
+        check_each("be > 0", lambda v: v > 0, temperature=self.temperature)
+        check_each("lie in (0, 1]", lambda v: 0.0 < v <= 1.0, pseudo_precision=self.pseudo_precision)
         if (
             isinstance(self.pseudo_min_count, bool)
             or not isinstance(self.pseudo_min_count, int)
@@ -117,13 +115,13 @@ class TrainConfig:
                 f"pseudo_min_count={self.pseudo_min_count!r} must be an integer >= 1: the validation images at or "
                 "above the pseudo-label threshold that its precision is measured on"
             )
-        if min(self.epochs_plain, self.epochs_augmented, self.epochs_pseudo) < 0 or self.epochs < 1:
-            raise ValueError(
-                f"epochs_plain={self.epochs_plain}, epochs_augmented={self.epochs_augmented}, "
-                f"epochs_pseudo={self.epochs_pseudo} must be >= 0 and add up to at least 1"
-            )
-        if self.batch_size < 1 or self.lr <= 0 or not 0 < self.lr_drop <= 1:
-            raise ValueError(f"batch_size={self.batch_size}, lr={self.lr} > 0 and lr_drop={self.lr_drop} in (0, 1]")
+        phases = {"epochs_plain": self.epochs_plain, "epochs_augmented": self.epochs_augmented}
+        check_each("be >= 0", lambda n: n >= 0, **phases, epochs_pseudo=self.epochs_pseudo)
+        if self.epochs < 1:
+            raise ValueError("epochs_plain, epochs_augmented and epochs_pseudo are all 0: give one phase an epoch")
+        check_each("be >= 1", lambda n: n >= 1, batch_size=self.batch_size)
+        check_each("be > 0", lambda v: v > 0, lr=self.lr)
+        check_each("lie in (0, 1]", lambda v: 0 < v <= 1, lr_drop=self.lr_drop)
         if self.needs_teacher != (self.teacher is not None):
             raise ValueError(
                 f"smoothing={self.smoothing} with teacher={self.teacher!r}: a run learns from a teacher exactly "

@@ -6,6 +6,7 @@ from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import Profile, load_profile
 from lsml_core.grouped.evaluate import METRICS, is_complete
 from lsml_core.notebooks import Notebook
+from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.records import read_json
 from lsml_core.runner import Track
 
@@ -33,4 +34,5 @@ TRACK = Track(
     profile_notebooks=(Notebook("1.0-explore-data", "Explore the canvases"),),
     report_notebooks=(Notebook("3.0-report", "Report: grouped track", hide_code=True),),
     index_score=("val exact match", val_exact_match),
+    outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
 )

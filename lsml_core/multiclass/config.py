@@ -10,6 +10,7 @@ from lsml_core.profiles import (
     RunConfigBase,
     build_profile,
     check_choice,
+    check_each,
     check_max_batches,
     check_teacher,
     read_profile_yaml,
@@ -38,19 +39,14 @@ class DataConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        if (
-            self.n_val < 1
-            or (self.n_train is not None and self.n_train < 1)
-            or (self.n_test is not None and self.n_test < 1)
-        ):
-            raise ValueError(
-                f"n_train={self.n_train}, n_val={self.n_val}, n_test={self.n_test} must be positive (or null)"
-            )
-        if self.shift < 0 or len(self.projection_classes) != 3:
-            raise ValueError(
-                f"shift={self.shift} must be >= 0 and projection_classes={self.projection_classes} "
-                "must name exactly three class indices"
-            )
+        check_each("be positive", lambda n: n >= 1, n_val=self.n_val)
+        check_each(
+            "be positive, or null for all", lambda n: n is None or n >= 1, n_train=self.n_train, n_test=self.n_test
+        )
+        check_each("be >= 0", lambda v: v >= 0, shift=self.shift)
+        check_each(
+            "name exactly three class indices", lambda c: len(c) == 3, projection_classes=self.projection_classes
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,13 +80,10 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         if not 0.0 <= self.epsilon < 1.0:
             raise ValueError(f"epsilon={self.epsilon} must lie in [0, 1)")
-        if self.temperature <= 0 or not 0.0 <= self.kd_alpha <= 1.0:
-            raise ValueError(f"temperature={self.temperature} must be > 0 and kd_alpha={self.kd_alpha} in [0, 1]")
+        check_each("be > 0", lambda v: v > 0, temperature=self.temperature)
+        check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_alpha=self.kd_alpha)
         check_teacher("loss", self.loss, self.teacher, LOSSES)
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise ValueError(
-                f"epochs={self.epochs}, batch_size={self.batch_size}, patience={self.patience} must be >= 1"
-            )
+        check_each("be >= 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, patience=self.patience)
         check_max_batches(self.max_batches)
 
     @property

@@ -7,6 +7,7 @@ from lsml_core.multiclass.data import load_splits
 from lsml_core.multiclass.evaluate import METRICS, is_complete
 from lsml_core.multiclass.selection import student_runs
 from lsml_core.notebooks import Notebook
+from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.records import read_json
 from lsml_core.runner import Track
 
@@ -33,4 +34,5 @@ TRACK = Track(
     run_notebooks=(Notebook("1.0-train", "train and evaluate"),),
     report_notebooks=(Notebook("2.0-report", "Report: single-label track", hide_code=True),),
     index_score=("val accuracy", val_accuracy),
+    outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
 )

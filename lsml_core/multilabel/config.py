@@ -14,6 +14,7 @@ from lsml_core.profiles import (
     build,
     build_profile,
     check_choice,
+    check_each,
     check_max_batches,
     check_teacher,
     read_profile_yaml,
@@ -51,11 +52,10 @@ class DataConfig:
         check_choice("data kind", self.kind, DATA_KINDS)
         check_choice("data_path", self.data_path, DATA_PATHS)
         check_choice("difficult policy", self.difficult, DIFFICULT_POLICIES)
-        if self.classes is not None and (self.kind != "voc" or len(set(self.classes)) != len(self.classes)):
-            raise ValueError(
-                f"classes={self.classes} must be distinct names, and only for kind: voc "
-                "(the demo data record their own classes)"
-            )
+        if self.classes is not None and self.kind != "voc":
+            raise ValueError(f"classes={self.classes} is only for kind: voc (the demo data record their own classes)")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes={self.classes} must be distinct names")
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
         if self.train_pool is not None and not 1 <= self.train_pool <= FASHION_TRAIN:
@@ -115,11 +115,9 @@ class TrainConfig:
         check_teacher("scheme", self.scheme, self.teacher, SCHEMES)
         if self.teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be at least 1")
+        check_each("be at least 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size)
         check_max_batches(self.max_batches)
-        if self.lr_backbone <= 0 or self.lr_head <= 0:
-            raise ValueError(f"lr_backbone={self.lr_backbone} and lr_head={self.lr_head} must be positive")
+        check_each("be positive", lambda v: v > 0, lr_backbone=self.lr_backbone, lr_head=self.lr_head)
 
     @property
     def stage(self) -> Stage | None:

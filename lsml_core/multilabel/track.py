@@ -8,6 +8,7 @@ from lsml_core.multilabel.evaluate import is_complete
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import build_splits, prepare
 from lsml_core.notebooks import Notebook
+from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.pretraining import ensure
 from lsml_core.records import atomic_write_text, read_json
 from lsml_core.results import METRICS
@@ -67,4 +68,5 @@ TRACK = Track(
     summarise=write_summary,
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,
+    outputs=RUN_OUTPUTS + tuple(f"predictions_{split}.csv" for split in ("train", "val", "test")),
 )

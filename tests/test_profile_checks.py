@@ -1,0 +1,50 @@
+"""Every refusal of a profile value names one problem: the value that is wrong, never one that is fine."""
+
+import re
+
+import pytest
+
+from lsml_core.executors import check_resources
+from lsml_core.grouped import config as grouped
+from lsml_core.multiclass import config as multiclass
+from lsml_core.multilabel import config as multilabel
+from lsml_core.pretraining import Recipe
+
+
+@pytest.mark.parametrize(
+    "make, values, message",
+    [
+        (grouped.TrainConfig, {"pseudo_precision": 1.5}, "pseudo_precision=1.5 must lie in (0, 1]"),
+        (grouped.TrainConfig, {"temperature": 0}, "temperature=0 must be > 0"),
+        (grouped.TrainConfig, {"epsilon": 1.0}, "epsilon=1.0 must lie in [0, 1)"),
+        (grouped.TrainConfig, {"lr_drop": 2}, "lr_drop=2 must lie in (0, 1]"),
+        (grouped.TrainConfig, {"batch_size": 0}, "batch_size=0 must be >= 1"),
+        (grouped.TrainConfig, {"epochs_pseudo": -1}, "epochs_pseudo=-1 must be >= 0"),
+        (grouped.TrainConfig, {"sesemi_weight": -1}, "sesemi_weight=-1 must be a number >= 0"),
+        (grouped.TrainConfig, {"group_weights": {"item": -2}}, "group_weights['item']=-2 must be a number >= 0"),
+        (grouped.DataConfig, {"n_test": 0}, "n_test=0 must be >= 1"),
+        (multiclass.TrainConfig, {"kd_alpha": 2}, "kd_alpha=2 must lie in [0, 1]"),
+        (multiclass.TrainConfig, {"patience": 0}, "patience=0 must be >= 1"),
+        (multiclass.DataConfig, {"n_test": 0}, "n_test=0 must be positive, or null for all"),
+        (multiclass.DataConfig, {"projection_classes": [0, 1]}, "projection_classes=[0, 1] must name exactly three"),
+        (multilabel.TrainConfig, {"lr_head": 0}, "lr_head=0 must be positive"),
+        (multilabel.TrainConfig, {"batch_size": 0}, "batch_size=0 must be at least 1"),
+        (multilabel.DataConfig, {"kind": "voc", "classes": ["a", "a"]}, "classes=['a', 'a'] must be distinct names"),
+        (Recipe, {"lr": 0}, "lr=0 must be positive"),
+    ],
+)
+def test_a_refusal_names_only_the_wrong_value(make, values, message):
+    with pytest.raises(ValueError) as refused:
+        make(**values)
+    assert str(refused.value).startswith(message)
+    named = set(re.findall(r"(\w+)=", str(refused.value)))
+    assert named == {re.match(r"\w+", message).group()}, str(refused.value)
+
+
+def test_phases_that_add_up_to_no_epoch_and_bad_resources_are_one_problem_each():
+    with pytest.raises(ValueError, match="^epochs_plain, epochs_augmented and epochs_pseudo are all 0"):
+        grouped.TrainConfig(epochs_plain=0, epochs_augmented=0, epochs_pseudo=0)
+    with pytest.raises(ValueError, match=r"^--gpus-per-run -1 must be at least 0$"):
+        check_resources(1, -1, [{"CPU": 2}])
+    with pytest.raises(ValueError, match=r"^--cpus-per-run 0 must be positive$"):
+        check_resources(0, 0, [{"CPU": 2}])
