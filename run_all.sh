@@ -27,11 +27,11 @@ PROFILES
                      SHA-256) and list what is damaged and what a rerun would do; changes nothing,
                      exit status 1 when something is damaged
   --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
-  --executor NAME    local: one run after the other in this process (default); ray: each run a Ray task,
-                     as many at once as the CPUs and GPUs allow (this machine, or a cluster with --address)
+  --executor NAME    local: runs in this process (default); ray: each run a Ray task (this machine, or a
+                     cluster with --address); both run as many at once as the CPUs and GPUs allow
   --address ADDR     with ray: join a running Ray cluster ('auto' or HOST:PORT) instead of starting one here
-  --cpus-per-run N   CPUs (torch threads) of each run (default: local every core; ray 1 without GPUs,
-                     with GPUs the CPUs shared among the runs the GPUs hold at once)
+  --cpus-per-run N   CPU threads of each run, in place of the profile's train.threads (default 1): part of
+                     each run's configuration, so the numbers are the same under every executor
   --gpus-per-run N   with ray: GPUs of each run; 0.25 packs four runs on one GPU (default: 1 if there are GPUs)
   --setup-only       create the environment (.venv/ and the 'lsml' Jupyter kernel) and stop
   --test             run the test suite instead (must be the first option)

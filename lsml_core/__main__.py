@@ -50,15 +50,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local: one run after the other in this process (default); ray: runs as Ray tasks, several at once",
+        help="local: runs in this process, as many at once as the CPUs hold (default); ray: runs as Ray tasks",
     )
     parser.add_argument(
         "--address", help="with ray: a running Ray cluster to join ('auto' or HOST:PORT); default: start one here"
     )
     parser.add_argument(
         "--cpus-per-run",
-        type=float,
-        help="CPUs (torch threads) of each run (default: local every core; ray 1, or the CPUs shared by the GPU runs)",
+        type=int,
+        help="CPU threads of each run, recorded in its configuration (default: the profile's train.threads, 1)",
     )
     parser.add_argument(
         "--gpus-per-run",
@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.all and (args.profile or args.runs):
         parser.error("--all regenerates every profile: leave out --profile and --runs")
+    if args.cpus_per_run is not None and args.cpus_per_run < 1:
+        parser.error(f"--cpus-per-run {args.cpus_per_run} must be at least 1")
     args.profile = args.profile or "demo"
     return args
 
@@ -81,15 +83,31 @@ def main(argv: list[str] | None = None) -> int:
             return verify(args, results_dir)
         if args.all:
             front_page.study_profiles(args.configs)  # a bad `study:` key is refused before any work
-            executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
+            executor = make_executor(args.executor, train_run, args.address, args.gpus_per_run)
             failures = run_study(
-                results_dir, data_dir, executor=executor, kernel=args.kernel, force=args.force, config_dir=args.configs
+                results_dir,
+                data_dir,
+                executor=executor,
+                kernel=args.kernel,
+                force=args.force,
+                config_dir=args.configs,
+                threads=args.cpus_per_run,
             )
             index = results_dir / f"{PAGE}.html"
         else:
             track, profile = tracks.load_profile(args.profile)
-            executor = make_executor(args.executor, train_run, args.address, args.cpus_per_run, args.gpus_per_run)
-            failures = run_profile(track, profile, results_dir, data_dir, args.force, args.runs, args.kernel, executor)
+            executor = make_executor(args.executor, train_run, args.address, args.gpus_per_run)
+            failures = run_profile(
+                track,
+                profile,
+                results_dir,
+                data_dir,
+                args.force,
+                args.runs,
+                args.kernel,
+                executor,
+                threads=args.cpus_per_run,
+            )
             failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
             index = results_dir / profile.name / "index.html"
     except (ValueError, FileNotFoundError) as exc:

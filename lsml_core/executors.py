@@ -1,47 +1,60 @@
-"""Where runs execute: `local` (one after the other in this process, no Ray started) or `ray` (each run a
-Ray task, as many at once as the nodes of the machine or cluster have CPUs and GPUs for).
+"""Where runs execute: `local` (in this process, no Ray started) or `ray` (each run a Ray task, on this machine
+or a cluster). Both execute as many runs at once as the CPUs (and GPUs) hold, each run on its own CPU threads
+(`RunTask.threads`, its configuration's `train.threads`): the same runs on the same threads, whichever executor.
 
 An executor takes `RunTask`s (`submit`) and hands back what ended (`wait`): (handle, Outcome or the
-exception that ended the task). `slots()` says how many runs may execute at once.
+exception that ended the task). `slots(cpus)` says how many runs of `cpus` threads may execute at once.
 """
 
 import os
+import queue
 import socket
+import threading
 from collections.abc import Callable
-from dataclasses import replace
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # runs exchange no data through Ray, only small records
 CONNECT_TIMEOUT_S = 30.0
 
 
-def threads_of(cpus: float | None) -> int | None:
-    """The torch threads of a run given `cpus` (None: torch's default, every core)."""
-    return None if cpus is None else max(1, int(cpus))
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which a batch scheduler may narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class LocalExecutor:
-    """Runs in this process, one after the other: `submit` runs the task at once."""
+    """Runs in this process, each in a thread of its own that waits for the run's notebook kernels: as many at
+    once as this machine's CPUs hold at `cpus` threads per run."""
 
     name = "local"
 
-    def __init__(self, work: Callable, cpus_per_run: float | None = None):
-        self.work, self.threads = work, threads_of(cpus_per_run)
-        self.done: list = []
+    def __init__(self, work: Callable):
+        self.work = work
+        self.done: queue.Queue = queue.Queue()
 
-    def slots(self) -> int:
-        return 1
+    def slots(self, cpus: int = 1) -> int:
+        return max(1, usable_cpus() // cpus)
 
     def submit(self, task) -> object:
         handle = object()
-        placement = {"executor": self.name, "node": socket.gethostname()}
-        try:
-            self.done.append((handle, self.work(replace(task, threads=self.threads), placement)))
-        except Exception as exc:  # a fault of the run loop itself, reported like a failed run
-            self.done.append((handle, exc))
+        threading.Thread(target=self.execute, args=(handle, task), name=f"run {task.name}", daemon=True).start()
         return handle
 
+    def execute(self, handle: object, task) -> None:
+        placement = {"executor": self.name, "node": socket.gethostname()}
+        try:
+            result = self.work(task, placement)
+        except Exception as exc:  # a fault of the run loop itself, reported like a failed run
+            result = exc
+        self.done.put((handle, result))
+
     def wait(self, handles: list, timeout: float) -> list:
-        done, self.done = self.done, []
+        """What ended, after at most `timeout` seconds for the first."""
+        try:
+            done = [self.done.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while not self.done.empty():
+            done.append(self.done.get())
         return done
 
     def close(self) -> None:
@@ -111,9 +124,8 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
 
 
 class RayExecutor:
-    """Each run a Ray task with `cpus_per_run` CPUs and `gpus_per_run` GPUs (fractions pack several runs on a
-    GPU); Ray gives the task only its GPUs (CUDA_VISIBLE_DEVICES) and the run's torch threads follow its
-    CPUs. A task lost with its worker or node is retried (`retries`); the retry resumes the run. The
+    """Each run a Ray task with as many CPUs as its threads and `gpus_per_run` GPUs (fractions pack several runs
+    on a GPU); Ray gives the task only its GPUs (CUDA_VISIBLE_DEVICES). A task lost with its worker or node is retried (`retries`); the retry resumes the run. The
     tasks' own output stays in Ray's logs: this process reports their starts, epochs and ends."""
 
     name = "ray"
@@ -122,7 +134,6 @@ class RayExecutor:
         self,
         work: Callable,
         address: str | None = None,
-        cpus_per_run: float | None = None,
         gpus_per_run: float | None = None,
         retries: int = 3,
     ):
@@ -139,27 +150,29 @@ class RayExecutor:
         else:
             check_reachable(address)
             ray.init(address=address, log_to_driver=False)
+        nodes = self.nodes()
+        self.gpus = gpus_per_run if gpus_per_run is not None else float(any(n.get("GPU", 0) >= 1 for n in nodes))
         try:
-            nodes = self.nodes()
-            self.gpus = gpus_per_run if gpus_per_run is not None else float(any(n.get("GPU", 0) >= 1 for n in nodes))
-            self.cpus = cpus_per_run if cpus_per_run is not None else default_cpus(nodes, self.gpus)
-            check_resources(self.cpus, self.gpus, nodes)
+            check_resources(1, self.gpus, nodes)
         except ValueError:
             ray.shutdown()
             raise
-        self.threads = threads_of(self.cpus)
-        self.remote = ray.remote(run_in_ray).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=retries)
+        self.remote, self.retries = ray.remote(run_in_ray), retries
         self.work = work
 
     def nodes(self) -> list[dict]:
         """The resources of each live node."""
         return [node["Resources"] for node in self.ray.nodes() if node["Alive"]]
 
-    def slots(self) -> int:
-        return max(1, sum(runs_on_node(node, self.cpus, self.gpus) for node in self.nodes()))
+    def slots(self, cpus: int = 1) -> int:
+        """How many runs of `cpus` threads the cluster holds at once (refused when no node holds one)."""
+        nodes = self.nodes()
+        check_resources(cpus, self.gpus, nodes)
+        return max(1, sum(runs_on_node(node, cpus, self.gpus) for node in nodes))
 
     def submit(self, task):
-        return self.remote.remote(self.work, replace(task, threads=self.threads))
+        options = {"num_cpus": task.threads or 1, "num_gpus": self.gpus, "max_retries": self.retries}
+        return self.remote.options(**options).remote(self.work, task)
 
     def wait(self, handles: list, timeout: float) -> list:
         ready, _ = self.ray.wait(handles, num_returns=len(handles), timeout=timeout, fetch_local=True)
@@ -175,23 +188,12 @@ class RayExecutor:
         self.ray.shutdown()
 
 
-def default_cpus(nodes: list[dict], gpus: float) -> float:
-    """1 CPU per run without GPUs; with GPUs, each GPU node's CPUs shared among the runs its GPUs hold at once
-    (the smallest share over the GPU nodes)."""
-    if not gpus:
-        return 1.0
-    shares = [node.get("CPU", 1) // max(1, gpu_runs(node, gpus)) for node in nodes if node.get("GPU", 0) > 0]
-    return float(max(1, int(min(shares, default=1))))
-
-
-def make_executor(name: str, work: Callable, address: str | None, cpus: float | None, gpus: float | None):
+def make_executor(name: str, work: Callable, address: str | None, gpus: float | None):
     """The executor called `name` (local or ray); the Ray options are refused with `local`."""
     if name == "local":
         if address is not None or gpus is not None:
             raise ValueError("--address and --gpus-per-run need --executor ray")
-        if cpus is not None and cpus <= 0:
-            raise ValueError(f"--cpus-per-run {cpus} must be positive")
-        return LocalExecutor(work, cpus)
+        return LocalExecutor(work)
     if name == "ray":
-        return RayExecutor(work, address, cpus, gpus)
+        return RayExecutor(work, address, gpus)
     raise ValueError(f"unknown executor {name!r}: choose local or ray")

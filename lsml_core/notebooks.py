@@ -8,7 +8,7 @@ import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter
 
-from lsml_core.kernels import QuietKernelManager
+from lsml_core.kernels import with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
 KERNEL = "lsml"
@@ -42,9 +42,11 @@ def render_html(notebook: Path, hide_code: bool = False) -> Path:
     return target
 
 
-def execute(source: Path, output: Path, parameters: dict, kernel: str, hide_code: bool = False) -> Failure | None:
-    """Execute one notebook with typed parameters and render it; a failure (an error in a cell, a kernel
-    that died) is returned, not raised."""
+def execute(
+    source: Path, output: Path, parameters: dict, kernel: str, hide_code: bool = False, *, threads: int | None = None
+) -> Failure | None:
+    """Execute one notebook with typed parameters (its kernel on `threads` CPU threads; None: every core) and
+    render it; a failure (an error in a cell, a kernel that died) is returned, not raised."""
     output.parent.mkdir(parents=True, exist_ok=True)
     print(f"  {source.stem} -> {output}", flush=True)
     failure = None
@@ -57,7 +59,7 @@ def execute(source: Path, output: Path, parameters: dict, kernel: str, hide_code
             cwd=str(REPO_ROOT),
             progress_bar=False,
             start_timeout=300,
-            kernel_manager_class=QuietKernelManager,
+            kernel_manager_class=with_threads(threads),
         )
     except pm.PapermillExecutionError as exc:
         failure = Failure(source.stem, output, f"{exc.ename}: {exc.evalue}")
@@ -75,8 +77,11 @@ def execute_all(
     parameters: dict,
     kernel: str,
     stop_on_failure: bool = False,
+    *,
+    threads: int | None = None,
 ) -> list[Failure | None]:
-    """Execute notebooks of `notebook_dir` into `folder` one after the other (up to the first failure if asked)."""
+    """Execute notebooks of `notebook_dir` into `folder` one after the other (up to the first failure if asked),
+    their kernels on `threads` CPU threads."""
     failures = []
     for notebook in notebooks:
         failures.append(
@@ -86,6 +91,7 @@ def execute_all(
                 parameters,
                 kernel,
                 notebook.hide_code,
+                threads=threads,
             )
         )
         if stop_on_failure and failures[-1] is not None:

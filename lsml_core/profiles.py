@@ -124,6 +124,23 @@ def with_track(track: str, values: dict) -> dict:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrainBase:
+    """What every track's training recipe has: the CPU threads a run computes with. A run's numbers depend on
+    them (the order of floating-point sums), so they are part of its configuration: the same profile gives
+    the same numbers under every executor and on machines with any number of cores."""
+
+    threads: int = 1
+
+    def __post_init__(self):
+        check_each("be at least 1 (the CPU threads of each run)", lambda n: n >= 1, threads=self.threads)
+
+
+def with_threads(profile, threads: int | None):
+    """`profile` with its runs on `threads` CPU threads (`--cpus-per-run`; None keeps the profile's own)."""
+    return profile if threads is None else replace(profile, train=replace(profile.train, threads=threads))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProfileBase:
     """What every track's profile has: a name, a description, one data config and one training recipe."""
 

@@ -1,5 +1,6 @@
 """One run as a process executes it (this one, or a Ray worker): under its folder's lock, decide whether to
-skip, resume or start afresh, then execute its notebooks with its CPU threads, and record where it ran.
+skip, resume or start afresh, then execute its notebooks (their kernels on the run's CPU threads), and record
+where it ran.
 
 A run is redone from scratch when --force asked for it and it was last started before this invocation
 began (a retry after a lost worker, or a run another invocation started meanwhile, is not), when its
@@ -13,8 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +27,6 @@ from lsml_core.records import file_sha256, read_json, write_json
 
 TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
 EXECUTION = "execution.json"  # in every run started: which invocation, where, how long (not a result)
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TRASH_DIR = ".trash"  # in the profile folder: run folders being deleted
 
 
@@ -49,7 +48,7 @@ class RunTask:
     since: str = ""  # when the invocation began (ISO time, UTC): --force redoes runs started before it
     force: bool = False
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
-    threads: int | None = None
+    threads: int | None = None  # the CPU threads its kernels compute with (the run's train.threads)
 
 
 @dataclass(frozen=True)
@@ -136,26 +135,12 @@ def wipe(run_dir: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)  # another process may be deleting it too
 
 
-@contextmanager
-def thread_count(threads: int | None) -> Iterator[None]:
-    """The kernels started in the block use `threads` CPU threads (OpenMP, MKL); None leaves torch's default."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    if threads is not None:
-        os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def execute_run_notebooks(task: RunTask) -> Failure | None:
     """A run's notebooks (train, evaluate), up to the first failure (returned, or None)."""
     params = {"config": task.config, "run_dir": str(task.run_dir), "data_dir": str(task.data_dir)}
-    failures = execute_all(task.notebook_dir, task.notebooks, task.run_dir, params, task.kernel, True)
+    failures = execute_all(
+        task.notebook_dir, task.notebooks, task.run_dir, params, task.kernel, True, threads=task.threads
+    )
     return next(filter(None, failures), None)
 
 
@@ -180,8 +165,7 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if task.teacher:  # before training: a run killed midway is judged by it too
             write_json(task.run_dir / TEACHER_STAMP, teacher_fingerprint(task.teacher, task.run_dir))
         start = time.perf_counter()
-        with thread_count(task.threads):
-            failure = execute(task)
+        failure = execute(task)
         ended = now()
         seconds = round(time.perf_counter() - start, 1)
         write_json(task.run_dir / EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)})

@@ -17,7 +17,7 @@ from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.locks import held
 from lsml_core.notebooks import KERNEL, NOTEBOOK_DIR, Failure, Notebook, execute_all
-from lsml_core.profiles import PROFILE_FILE
+from lsml_core.profiles import PROFILE_FILE, with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler, check_patterns
@@ -73,10 +73,14 @@ def run_profile(
     executor=None,
     *,
     context: str = "",
+    threads: int | None = None,
 ) -> list[Failure]:
     """Everything for one profile of a track, its runs on `executor` (local by default); returns the failures.
-    `context` opens every progress line (`--all`: which profile of how many)."""
+    `context` opens every progress line (`--all`: which profile of how many); `threads` (--cpus-per-run)
+    replaces the profile's CPU threads per run, recorded in each run's configuration."""
     check_patterns(track.run_names(profile), patterns)
+    profile = with_threads(profile, threads)
+    cpus = profile.train.threads
     executor = executor or LocalExecutor(train_run)
     out = results_dir / profile.name
     out.mkdir(parents=True, exist_ok=True)
@@ -87,18 +91,23 @@ def run_profile(
     with held(out, PROFILE_LOCK, f"the records of {out}"):
         write_json(out / "environment.json", environment_record(REPO_ROOT))
         atomic_write_text(out / PROFILE_FILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
-    print(f"runs on the {executor.name} executor, {executor.slots()} at once", flush=True)
+    slots = executor.slots(cpus)
+    print(f"runs on the {executor.name} executor, {slots} at once, {cpus} CPU thread(s) each", flush=True)
     failures, planned = Scheduler(track, profile, out, data_dir, force, kernel, context=context).run(executor, patterns)
     order = {name: i for i, name in enumerate(track.run_names(profile))}
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     params = {"profile_dir": str(out), "data_dir": str(data_dir)}
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
-        failures += execute_all(track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel)
+        failures += execute_all(
+            track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel, threads=cpus
+        )
         if track.summarise is not None:
             track.summarise(out)
         clear_headline(out)
         clear_answer(out)
-        failures += execute_all(track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel)
+        failures += execute_all(
+            track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel, threads=cpus
+        )
         failures = [f for f in failures if f is not None]
         write_index(
             out,

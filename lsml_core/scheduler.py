@@ -17,6 +17,7 @@ from lsml_core.fit import CHECKPOINT
 from lsml_core.notebooks import Failure
 from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
 from lsml_core.progress import EpochWatcher, Progress
+from lsml_core.records import read_json
 from lsml_core.results import CONFIG, config_differences
 from lsml_core.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 
@@ -85,7 +86,7 @@ class Scheduler:
 
     def run(self, executor, patterns: list[str] | None) -> tuple[list[Failure], list[str]]:
         plan = Plan(patterns)
-        progress = Progress(executor.slots(), context=self.context)
+        progress = Progress(executor.slots(self.profile.train.threads), context=self.context)
         watcher = EpochWatcher(progress, self.say)
         watcher.start()
         failures: list[Failure] = []
@@ -111,7 +112,7 @@ class Scheduler:
         """Start ready runs while slots are free; settle at once those skipped or refused.
         Returns True when a run settled here (the plan may grow)."""
         settled_here = False
-        slots = executor.slots()
+        slots = executor.slots(self.profile.train.threads)
         for cfg in plan.ready():
             if len(plan.running) >= slots:
                 break
@@ -177,10 +178,19 @@ class Scheduler:
                 run_dir / CONFIG,
                 f"{run_dir / CONFIG} does not read (damaged from outside); rerun with --force to redo the run",
             )
+        if differing == ["train.threads"]:
+            saved = read_json(run_dir / CONFIG)["train"].get("threads", 1)
+            return Failure(
+                cfg.name,
+                run_dir / CONFIG,
+                f"the run folder holds results computed on {saved} CPU thread(s), not {cfg.train.threads} (the "
+                f"numbers depend on it): rerun with --cpus-per-run {saved} to keep them, --force to redo the run, "
+                "or use another --results-dir",
+            )
         if differing:
             return Failure(
                 cfg.name,
-                run_dir / "config.json",
+                run_dir / CONFIG,
                 f"the run folder holds results of a different configuration ({', '.join(differing)}); "
                 "rerun with --force to redo it, or use another --results-dir",
             )
@@ -206,6 +216,7 @@ class Scheduler:
             since=self.since,
             force=self.force,
             wait=wait,
+            threads=cfg.train.threads,
         )
 
     def ended(self, plan: Plan, cfg, result, progress: Progress) -> list[Failure]:

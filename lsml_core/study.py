@@ -54,8 +54,10 @@ def run_study(
     kernel: str,
     force: bool = False,
     config_dir: Path = CONFIG_DIR,
+    threads: int | None = None,
 ) -> list[Failure]:
-    """Every profile of `study_order` on one executor, the front page rewritten after each; the failures of all."""
+    """Every profile of `study_order` on one executor (`threads`: --cpus-per-run), the front page rewritten
+    after each; the failures of all."""
     paths = study_order(config_dir, gpu_present(executor))
     failures: list[Failure] = []
     for i, path in enumerate(paths, 1):
@@ -72,6 +74,7 @@ def run_study(
                 kernel,
                 executor,
                 context=f"{i}/{len(paths)} {path.stem}",
+                threads=threads,
             )
         except (ValueError, FileNotFoundError) as exc:
             print(f"error: {exc}", flush=True)

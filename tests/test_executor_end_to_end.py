@@ -1,5 +1,5 @@
 """The executors end to end on a tiny profile (a teacher and two runs that learn from it): a Ray cluster of
-two nodes gives the results of the local executor to the bit; two invocations at once train every run
+two nodes gives the results of the local executor to the bit, both with default options; two invocations at once train every run
 once; SIGKILL at several points, then a rerun, gives the results of an uninterrupted run; so does a rerun
 after files of finished runs were deleted or truncated, which --verify lists first."""
 
@@ -37,9 +37,9 @@ RESULTS = ("metrics.json", "predictions_train.csv", "predictions_val.csv", "pred
 
 
 def command(base: Path, results: str, *options) -> list[str]:
-    """run_all.sh on the tiny profile with one CPU thread per run (results depend on the thread count)."""
+    """run_all.sh on the tiny profile with default options (one CPU thread per run, the profile's default)."""
     paths = ("--profile", base / "tiny.yaml", "--results-dir", base / results, "--data-dir", base / "data")
-    return [str(RUN_ALL), *map(str, paths), "--cpus-per-run", "1", *map(str, options)]
+    return [str(RUN_ALL), *map(str, paths), *map(str, options)]
 
 
 def run_all(base: Path, results: str, *options) -> subprocess.CompletedProcess:

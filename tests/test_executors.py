@@ -1,8 +1,9 @@
-"""Executors: local runs in this process; ray runs tasks with their CPUs as torch threads, reports a task that
-raised instead of stopping, and refuses resources the cluster cannot give."""
+"""Executors: local runs in this process, as many at once as the CPUs hold; ray runs tasks with as many CPUs as
+their threads, reports a task that raised instead of stopping, and refuses resources the cluster cannot give."""
 
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,18 +15,20 @@ from lsml_core.executors import (
     RayExecutor,
     check_reachable,
     check_resources,
-    default_cpus,
     fits,
     make_executor,
     runs_on_node,
+    usable_cpus,
 )
 from lsml_core.run_task import RunTask
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's work functions travel to the workers
 
 
-def task(name: str) -> RunTask:
-    return RunTask(name, {}, None, Path("/nowhere") / name, Path("."), Path("."), Path("."), (), bool, "lsml")
+def task(name: str, threads: int = 1) -> RunTask:
+    return RunTask(
+        name, {}, None, Path("/nowhere") / name, Path("."), Path("."), Path("."), (), bool, "lsml", threads=threads
+    )
 
 
 def where(task, placement):
@@ -36,7 +39,7 @@ def where(task, placement):
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    executor = RayExecutor(where, cpus_per_run=1)
+    executor = RayExecutor(where)
     yield executor
     executor.close()
 
@@ -50,21 +53,32 @@ def test_ray_runs_tasks_with_their_threads_and_returns_what_raised(ray_executor)
     assert (name, threads, placement["executor"], placement["gpus"]) == ("a", 1, "ray", [])
     assert len(placement["node"]) > 10
     assert isinstance(done[handles[1]], ray.exceptions.RayTaskError) and "the run loop broke" in str(done[handles[1]])
-    assert ray_executor.slots() == int(ray.cluster_resources()["CPU"]) and ray_executor.gpus == 0
+    cpus = int(ray.cluster_resources()["CPU"])
+    assert ray_executor.slots(1) == cpus and ray_executor.slots(cpus) == 1 and ray_executor.gpus == 0
+    with pytest.raises(ValueError, match=f"asks for {cpus + 1} CPU"):
+        ray_executor.slots(cpus + 1)
 
 
-def test_local_runs_at_once_and_reports_what_raised():
-    executor = LocalExecutor(where, cpus_per_run=2)
-    good, bad = executor.submit(task("a")), executor.submit(task("bad"))
-    done = dict(executor.wait([good, bad], 0))
-    assert done[good][:2] == ("a", 2) and isinstance(done[bad], RuntimeError) and executor.slots() == 1
+def test_local_runs_several_at_once_and_reports_what_raised():
+    executor = LocalExecutor(where)
+    started = threading.Barrier(2, timeout=30)  # both runs must be executing at once to pass it
+
+    def together(task, placement):
+        started.wait()
+        return where(task, placement)
+
+    executor.work = together
+    good, bad = executor.submit(task("a", threads=2)), executor.submit(task("bad"))
+    done = {}
+    while len(done) < 2:
+        done.update(executor.wait([good, bad], 30))
+    assert done[good][:2] == ("a", 2) and isinstance(done[bad], RuntimeError)
+    assert executor.slots(1) == usable_cpus() and executor.slots(usable_cpus()) == 1 and executor.slots(999) == 1
 
 
 def test_bad_executor_options_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="need --executor ray"):
-        make_executor("local", where, "auto", None, None)
-    with pytest.raises(ValueError, match="must be positive"):
-        make_executor("local", where, None, 0, None)
+        make_executor("local", where, "auto", None)
     with pytest.raises(ValueError, match="asks for 3 CPU.* no node .*nodes: 2 CPU / 0 GPU.*lower --cpus-per-run"):
         check_resources(3, 0, [{"CPU": 2}])
     head, gpu_node = {"CPU": 64}, {"CPU": 8, "GPU": 1}
@@ -81,7 +95,6 @@ def test_runs_per_node_pack_fractions_of_each_gpu_and_share_its_cpus():
     assert runs_on_node(two_gpus, 1, 0.4) == 4  # two per GPU, not five
     assert runs_on_node(two_gpus, 1, 0.25) == 8 and runs_on_node(two_gpus, 4, 0.25) == 4
     assert runs_on_node(two_gpus, 1, 2) == 1 and runs_on_node({"CPU": 2}, 1, 0) == 2
-    assert default_cpus([{"CPU": 64}, two_gpus], 0.25) == 2.0 and default_cpus([two_gpus], 0) == 1.0
 
 
 def test_an_address_where_no_cluster_answers_is_refused_at_once_and_starts_no_ray(monkeypatch):

@@ -3,11 +3,12 @@ or trained again, said in the log), runs finished without a record, damaged chec
 
 import warnings
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import torch
 
 from lsml_core import fit
-from lsml_core.executors import LocalExecutor
+from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.fit import BEST_MODEL, CHECKPOINT, HISTORY
 from lsml_core.notebooks import Notebook
 from lsml_core.outputs import OUTPUTS, Damage, damage, damaged_checkpoint, is_recorded
@@ -22,6 +23,10 @@ from lsml_core.verify import verify_profile
 class Train:
     teacher: str | None = None
     epochs: int = 1
+    threads: int = 1
+
+
+PROFILE = SimpleNamespace(train=Train(threads=usable_cpus()))  # the local executor runs one run at a time
 
 
 @dataclass
@@ -75,7 +80,7 @@ def notebooks(trained: list):
 def rerun(tmp_path, trained: list, track: Track = TRACK) -> list[str]:
     """The log lines of one invocation over the fake profile."""
     lines = []
-    scheduler = Scheduler(track, None, tmp_path, tmp_path / "data", False, "lsml", say=lines.append)
+    scheduler = Scheduler(track, PROFILE, tmp_path, tmp_path / "data", False, "lsml", say=lines.append)
     work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
     assert scheduler.run(work, None)[0] == []
     return lines
@@ -163,7 +168,7 @@ def test_a_config_that_does_not_read_without_a_record_is_refused_naming_it(tmp_p
     rerun(tmp_path, trained)
     (tmp_path / "runs" / "a" / "config.json").write_text("{")
     (tmp_path / "runs" / "a" / OUTPUTS).unlink()
-    scheduler = Scheduler(TRACK, None, tmp_path, tmp_path / "data", False, "lsml", say=lambda text: None)
+    scheduler = Scheduler(TRACK, PROFILE, tmp_path, tmp_path / "data", False, "lsml", say=lambda text: None)
     work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
     (failure,) = scheduler.run(work, None)[0]
     assert str(tmp_path / "runs" / "a" / "config.json") in failure.error and "--force" in failure.error

@@ -1,17 +1,18 @@
 """The run loop of every track and executor: finished runs skipped, other configurations refused, --force
 redoes, a run starts as soon as its teacher settled, failures listed while the others go on."""
 
-import os
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from lsml_core import tracks
-from lsml_core.executors import LocalExecutor
+from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook
+from lsml_core.profiles import with_threads
 from lsml_core.records import read_json, write_json
 from lsml_core.run_task import EXECUTION, Outcome, RunTask, now, teacher_changed, train_run
 from lsml_core.run_task import finished as finished_run
@@ -23,6 +24,10 @@ from lsml_core.scheduler import Scheduler, check_patterns, selected
 class Train:
     teacher: str | None = None
     epochs: int = 1
+    threads: int = 1
+
+
+PROFILE = SimpleNamespace(train=Train(threads=usable_cpus()))  # the local executor runs one run at a time
 
 
 @dataclass
@@ -77,7 +82,7 @@ def fake_work(calls: list, fail: tuple = ()):
 def run(tmp_path, runs, calls, force=False, patterns=None, fail=(), executor=None):
     """The failures of scheduling `runs` (a list, or a plan function) with the fake training."""
     plan = runs if callable(runs) else lambda profile, runs_dir, settled: runs
-    scheduler = Scheduler(fake_track(plan), None, tmp_path, tmp_path / "data", force, "lsml", say=lambda text: None)
+    scheduler = Scheduler(fake_track(plan), PROFILE, tmp_path, tmp_path / "data", force, "lsml", say=lambda text: None)
     failures, planned = scheduler.run(executor or LocalExecutor(fake_work(calls, fail)), patterns)
     return failures
 
@@ -119,7 +124,7 @@ class ManualExecutor:
     def __init__(self, work, order: list[str]):
         self.work, self.order, self.running, self.log = work, order, {}, []
 
-    def slots(self) -> int:
+    def slots(self, cpus: int = 1) -> int:
         return 2
 
     def submit(self, task):
@@ -211,9 +216,11 @@ def test_train_run_skips_a_run_another_process_finished_and_records_where_it_ran
     assert outcome == Outcome("a", None, trained=False, note="another process finished it")
     threads = []
     forced = replace(task, force=True, threads=3)
-    outcome = train_run(forced, {"node": "here"}, lambda t: threads.append(environ_threads()))
+    outcome = train_run(forced, {"node": "here"}, lambda t: threads.append(t.threads))
     assert outcome == Outcome("a", None, trained=True) and not (run_dir / "done").exists()
-    assert threads == [("3", "3")] and read_json(run_dir / EXECUTION)["node"] == "here"
+    assert threads == [3] and read_json(run_dir / EXECUTION) | {"node": "here", "threads": 3} == read_json(
+        run_dir / EXECUTION
+    )
     (run_dir / "partial").write_text("")  # started since the invocation began (a retry, another's): no wipe
     train_run(forced, {}, lambda t: None)
     assert (run_dir / "partial").is_file()
@@ -228,10 +235,6 @@ def test_train_run_hands_back_a_run_another_process_holds(tmp_path):
     with held(tmp_path, "runs/a", "run a"):
         # a lock is per open file: another open file of the same lock stands for another process
         assert train_run(task, {}, lambda t: None).busy
-
-
-def environ_threads() -> tuple:
-    return os.environ.get("OMP_NUM_THREADS"), os.environ.get("MKL_NUM_THREADS")
 
 
 def test_runs_patterns_that_match_nothing_are_an_error_in_every_track():
@@ -278,3 +281,17 @@ def test_train_run_removes_an_earlier_attempts_pages_before_executing(tmp_path):
     seen = []
     train_run(task, {}, lambda t: seen.append((run_dir / "train.html").exists()))
     assert seen == [False]
+
+
+def test_a_folder_computed_on_other_threads_is_refused_naming_the_option_that_keeps_it(tmp_path):
+    track, profile = tracks.load_profile("quick")
+    (cfg, *_) = track.plan(profile, tmp_path / "runs", lambda name: False)
+    write_json(tmp_path / "runs" / cfg.name / "config.json", cfg.to_dict())
+    two = with_threads(profile, 2)
+    (other, *_) = track.plan(two, tmp_path / "runs", lambda name: False)
+    assert (other.name, other.train.threads, two.train.threads) == (cfg.name, 2, 2)
+    failure = Scheduler(track, two, tmp_path, tmp_path, False, "lsml").refusal(other, tmp_path / "runs" / cfg.name)
+    assert "computed on 1 CPU thread(s), not 2" in failure.error and "--cpus-per-run 1" in failure.error
+    assert (
+        Scheduler(track, profile, tmp_path, tmp_path, False, "lsml").refusal(cfg, tmp_path / "runs" / cfg.name) is None
+    )

@@ -11,6 +11,7 @@ from lsml_core.backbones import check_model_name
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
+    TrainBase,
     build_profile,
     check_choice,
     check_each,
@@ -65,7 +66,7 @@ def is_weight(value) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class TrainConfig(TrainBase):
     """One run: backbone, head, loss weights, smoothing per group, SESEMI, pseudo-labels, and the three phases."""
 
     backbone: str = "mobilenet_v2"
@@ -93,6 +94,7 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
+        super().__post_init__()
         check_model_name(self.backbone)
         check_choice("head", self.head, HEADS)
         check_choice("sesemi", self.sesemi, SESEMI_ON)

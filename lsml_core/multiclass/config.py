@@ -8,6 +8,7 @@ from lsml_core.multiclass.models import MODELS
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
+    TrainBase,
     build_profile,
     check_choice,
     check_each,
@@ -50,7 +51,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class TrainConfig(TrainBase):
     """One model x loss x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
 
     model: str = "resnet8"
@@ -75,6 +76,7 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
+        super().__post_init__()
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("schedule", self.schedule, SCHEDULES)

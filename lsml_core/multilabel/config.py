@@ -11,6 +11,7 @@ from lsml_core.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
+    TrainBase,
     build,
     build_profile,
     check_choice,
@@ -66,7 +67,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainConfig:
+class TrainConfig(TrainBase):
     """One model x loss x scheme x alpha x seed, and the optimisation recipe."""
 
     model: str = "resnet18"
@@ -95,6 +96,7 @@ class TrainConfig:
     memory_format: str = "auto"  # auto (measured per model and device), channels_last, contiguous
 
     def __post_init__(self):
+        super().__post_init__()
         check_model_name(self.model)
         if isinstance(self.pretrained, bool):  # profiles and records of 0.6.0 and before: true = imagenet
             object.__setattr__(self, "pretrained", "imagenet" if self.pretrained else "none")
