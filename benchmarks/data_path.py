@@ -84,9 +84,9 @@ def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
     from torch.utils.data import Subset
 
     from lsml_core.datasets.voc import VOCMultiLabel
-    from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
-    from lsml_core.images.image_cache import CachedImages
-    from lsml_core.images.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
+    from lsml_core.multilabel.images.batch_transforms import FiveCropBatch, TrainBatch
+    from lsml_core.multilabel.images.image_cache import CachedImages
+    from lsml_core.multilabel.images.transforms import VOC_RECIPE, five_crop_transform, scaled_recipe, train_transform
 
     recipe = VOC_RECIPE if size == VOC_RECIPE.size else scaled_recipe(size)
     if way == "pil":
@@ -181,7 +181,7 @@ def measure(spec: dict) -> dict:
     """One way x model x size in this process: training and FiveCrop evaluation images/s, peak memory."""
     from lsml_core.compute import choose
     from lsml_core.fit import choose_device, maybe_compile, train_pass
-    from lsml_core.images.loaders import make_loader
+    from lsml_core.multilabel.images.loaders import make_loader
     from lsml_core.multilabel.losses import MultiLabelLoss
     from lsml_core.multilabel.models import build_model
     from lsml_core.multilabel.train import make_optimizer, predict

@@ -1,13 +1,11 @@
 """Regenerate a profile, for every track: data, records, the runs (by `scheduler` on an executor), then the
 profile's exploration notebooks, the track's summary, the report notebooks and index.html.
 
-A track describes itself with a `Track`; `run_profile` does the rest in the same order for all. The
+A track describes itself with a `tracks.Track`; `run_profile` does the rest in the same order for all. The
 steps every invocation shares (data, the profile's notebooks, the report) are done under locks, so two
 invocations on one results folder never write the same file at once.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -16,50 +14,15 @@ from lsml_core.answers import clear_answer
 from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.locks import held
-from lsml_core.notebooks import KERNEL, NOTEBOOK_DIR, Failure, Notebook, execute_all
+from lsml_core.notebooks import KERNEL, Failure, execute_all
 from lsml_core.profiles import PROFILE_FILE, with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler, check_patterns
+from lsml_core.tracks import Track
 
 DATA_LOCK = "data"
 PROFILE_LOCK = "profile"
-
-
-@dataclass(frozen=True)
-class Track:
-    """What the runner needs to know of a track.
-
-    - `prepare(profile, data_dir)`: make sure the data (and their image caches) exist; returns where they
-      came from. Runs never prepare data themselves.
-    - `plan(profile, runs_dir, settled)`: the runs known so far; asked again whenever runs settle
-      (`settled(name)`: the run will not change in this invocation), so a track may add runs chosen from
-      finished ones. A run whose config names a `teacher` starts once that teacher has settled.
-    - `run_names(profile)`: every run the profile can have (for checking `--runs` patterns).
-    - `summarise(profile_dir)`: tables written after the runs (e.g. summary.csv), or None.
-    - `index_score`: (column header, run folder -> text) of the index page.
-    - `outputs`: the files every finished run holds (a run finished without a record of its outputs lacking
-      one is repaired, not skipped).
-    """
-
-    name: str
-    title: str
-    load_profile: Callable
-    prepare: Callable
-    plan: Callable
-    run_names: Callable
-    is_complete: Callable[[Path], bool]
-    run_notebooks: tuple[Notebook, ...]
-    profile_notebooks: tuple[Notebook, ...] = ()
-    report_notebooks: tuple[Notebook, ...] = ()
-    summarise: Callable | None = None
-    index_score: tuple[str, Callable[[Path], str]] = ("", lambda run_dir: "")
-    warning: Callable[[str], bool] = field(default=lambda source: False)
-    outputs: tuple[str, ...] = ()
-
-    @property
-    def notebook_dir(self) -> Path:
-        return NOTEBOOK_DIR / self.name
 
 
 def run_profile(

@@ -6,9 +6,9 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch, normalize, rotate
-from lsml_core.images.image_cache import eval_window
-from lsml_core.images.transforms import (
+from lsml_core.multilabel.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch, normalize, rotate
+from lsml_core.multilabel.images.image_cache import eval_window
+from lsml_core.multilabel.images.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Recipe,

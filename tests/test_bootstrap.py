@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lsml_core.bootstrap import resample_counts, verdict
-from lsml_core.multilabel.bootstrap import paired_bootstrap, per_class_ap
+from lsml_core.multilabel.map_bootstrap import paired_bootstrap, per_class_ap
 from lsml_core.multilabel.metrics import average_precision
 
 

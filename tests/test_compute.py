@@ -10,9 +10,9 @@ import torch
 
 from lsml_core import compute, fit
 from lsml_core.compute import CPU_CHOICES, CPU_DEFAULT, CUDA_CHOICE, Compute, bf16_hazards, choose
-from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.config import TrainConfig
 from lsml_core.multilabel.evaluate import evaluate_run, read_predictions
+from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.splits import run_splits
 from lsml_core.multilabel.train import forward_logits, run_compute, train_run

@@ -12,12 +12,12 @@ import torch
 
 from lsml_core import fit
 from lsml_core.compute import Compute
-from lsml_core.images.batch_transforms import FiveCropBatch, TrainBatch
-from lsml_core.images.loaders import DeviceBatches, ResidentBatches, make_loader
-from lsml_core.images.transforms import scaled_recipe
 from lsml_core.multiclass import evaluate as multiclass_evaluation
 from lsml_core.multiclass import train as multiclass
 from lsml_core.multilabel.evaluate import evaluate_run
+from lsml_core.multilabel.images.batch_transforms import FiveCropBatch, TrainBatch
+from lsml_core.multilabel.images.loaders import DeviceBatches, ResidentBatches, make_loader
+from lsml_core.multilabel.images.transforms import scaled_recipe
 from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.splits import build_splits

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from lsml_core.images.loaders import DeviceBatches, make_loader
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig
+from lsml_core.multilabel.images.loaders import DeviceBatches, make_loader
 from lsml_core.multilabel.splits import build_splits, labels_of
 from lsml_core.multilabel.train import train_run
 

@@ -11,8 +11,8 @@ from PIL import Image
 from torchvision import transforms as T
 
 from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
-from lsml_core.images.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
-from lsml_core.images.transforms import Recipe, scaled_recipe
+from lsml_core.multilabel.images.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
+from lsml_core.multilabel.images.transforms import Recipe, scaled_recipe
 
 RECIPE = scaled_recipe(32)
 

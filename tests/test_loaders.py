@@ -5,10 +5,16 @@ import os
 import pytest
 import torch
 
-from lsml_core.images import loaders
-from lsml_core.images.batch_transforms import TrainBatch
-from lsml_core.images.loaders import DeviceBatches, ResidentBatches, fits_on_device, images_on_device, make_loader
-from lsml_core.images.transforms import scaled_recipe
+from lsml_core.multilabel.images import loaders
+from lsml_core.multilabel.images.batch_transforms import TrainBatch
+from lsml_core.multilabel.images.loaders import (
+    DeviceBatches,
+    ResidentBatches,
+    fits_on_device,
+    images_on_device,
+    make_loader,
+)
+from lsml_core.multilabel.images.transforms import scaled_recipe
 from lsml_core.multilabel.splits import build_splits
 from tests.test_batch_transforms import uint8_batch
 from tests.test_data_path import data_config

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsml_core import pretraining
+from lsml_core.multilabel import pretraining
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.multilabel.demo_data import MosaicSpec, make_mosaics
 from lsml_core.multilabel.train import PRETRAINED_RECORD, initial_model

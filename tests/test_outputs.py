@@ -14,8 +14,8 @@ from lsml_core.notebooks import Notebook
 from lsml_core.outputs import OUTPUTS, Damage, damage, damaged_checkpoint, is_recorded
 from lsml_core.records import write_json
 from lsml_core.run_task import train_run
-from lsml_core.runner import Track
 from lsml_core.scheduler import Scheduler
+from lsml_core.tracks import Track
 from lsml_core.verify import verify_profile
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lsml_core import pretraining
+from lsml_core.multilabel import pretraining
 from lsml_core.records import file_sha256, read_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_damaged_weights_are_made_again_from_the_checkpoint(tmp_path):
 
 KILLED = """
 import sys
-from lsml_core import pretraining
+from lsml_core.multilabel import pretraining
 from tests.test_pretraining import Synthetic, tiny_stage
 pretraining.ensure(tiny_stage(epochs=4), sys.argv[1], lambda: Synthetic)
 """

@@ -8,7 +8,7 @@ from lsml_core.executors import check_resources
 from lsml_core.grouped import config as grouped
 from lsml_core.multiclass import config as multiclass
 from lsml_core.multilabel import config as multilabel
-from lsml_core.pretraining import Recipe
+from lsml_core.multilabel.pretraining import Recipe
 
 
 @pytest.mark.parametrize(

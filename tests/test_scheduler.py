@@ -16,8 +16,8 @@ from lsml_core.profiles import with_threads
 from lsml_core.records import read_json, write_json
 from lsml_core.run_task import EXECUTION, Outcome, RunTask, now, teacher_changed, train_run
 from lsml_core.run_task import finished as finished_run
-from lsml_core.runner import Track
 from lsml_core.scheduler import Scheduler, check_patterns, selected
+from lsml_core.tracks import Track
 
 
 @dataclass

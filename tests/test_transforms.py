@@ -3,7 +3,13 @@
 import torch
 from PIL import Image
 
-from lsml_core.images.transforms import VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe, train_transform
+from lsml_core.multilabel.images.transforms import (
+    VOC_RECIPE,
+    eval_transform,
+    five_crop_transform,
+    scaled_recipe,
+    train_transform,
+)
 
 
 def test_voc_recipe_sizes():

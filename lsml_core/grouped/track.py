@@ -8,7 +8,7 @@ from lsml_core.grouped.evaluate import METRICS, is_complete
 from lsml_core.notebooks import Notebook
 from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.records import read_json
-from lsml_core.runner import Track
+from lsml_core.tracks import Track
 
 
 def val_exact_match(run_dir: Path) -> str:

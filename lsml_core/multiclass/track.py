@@ -9,7 +9,7 @@ from lsml_core.multiclass.selection import student_runs
 from lsml_core.notebooks import Notebook
 from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.records import read_json
-from lsml_core.runner import Track
+from lsml_core.tracks import Track
 
 
 def run_names(profile: Profile) -> list[str]:

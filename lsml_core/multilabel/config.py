@@ -7,7 +7,7 @@ from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.multilabel.losses import check_loss
-from lsml_core.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
+from lsml_core.multilabel.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import fit, regime, results
-from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.calibration import calibration_metrics, fit_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
+from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.metrics import ap_table, chance_map, mean_average_precision
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.multilabel.train import new_model, predict, run_compute

@@ -8,11 +8,11 @@ import pandas as pd
 
 from lsml_core import results
 from lsml_core.bootstrap import verdict
-from lsml_core.multilabel.bootstrap import paired_bootstrap
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.learning_rates import kept_runs
+from lsml_core.multilabel.map_bootstrap import paired_bootstrap
 from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, model_name, run_columns
 from lsml_core.smoothing import SCHEMES
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD
+from lsml_core.multilabel.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
 from lsml_core.multilabel.report import model_name
 from lsml_core.multilabel.summary import HEADLINE

@@ -13,11 +13,17 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from lsml_core.datasets.voc import VOC_CLASSES, VOCMultiLabel, download_voc, resolve_voc_root
-from lsml_core.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch
-from lsml_core.images.image_cache import CachedImages
-from lsml_core.images.transforms import VOC_RECIPE, eval_transform, five_crop_transform, scaled_recipe, train_transform
 from lsml_core.multilabel.config import DataConfig, RunConfig
 from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data
+from lsml_core.multilabel.images.batch_transforms import CentreCropBatch, FiveCropBatch, TrainBatch
+from lsml_core.multilabel.images.image_cache import CachedImages
+from lsml_core.multilabel.images.transforms import (
+    VOC_RECIPE,
+    eval_transform,
+    five_crop_transform,
+    scaled_recipe,
+    train_transform,
+)
 from lsml_core.multilabel.noise import corrupt_labels
 from lsml_core.splits import carve_selection
 

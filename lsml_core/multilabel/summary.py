@@ -16,9 +16,9 @@ from scipy.special import expit
 
 from lsml_core.bootstrap import paired_difference, verdict
 from lsml_core.calibration import N_BINS
-from lsml_core.multilabel.bootstrap import per_class_ap
 from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_counts
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
+from lsml_core.multilabel.map_bootstrap import per_class_ap
 from lsml_core.multilabel.report import arm_order, model_name
 
 # Headline metric: higher is better.

@@ -5,14 +5,14 @@ from pathlib import Path
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.demo_data import load_source
 from lsml_core.multilabel.evaluate import is_complete
+from lsml_core.multilabel.pretraining import ensure
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import build_splits, prepare
 from lsml_core.notebooks import Notebook
 from lsml_core.outputs import RUN_OUTPUTS
-from lsml_core.pretraining import ensure
 from lsml_core.records import atomic_write_text, read_json
 from lsml_core.results import METRICS
-from lsml_core.runner import Track
+from lsml_core.tracks import Track
 
 
 def prepare_data(profile: Profile, data_dir: Path) -> str:

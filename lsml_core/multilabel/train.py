@@ -15,13 +15,13 @@ from torch.utils.data import DataLoader
 
 from lsml_core import fit
 from lsml_core.compute import Compute, checked_cpu_bf16, choose
-from lsml_core.images.loaders import make_loader
 from lsml_core.multilabel.config import RunConfig
+from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.metrics import mean_average_precision
 from lsml_core.multilabel.models import build_model, parameter_groups
+from lsml_core.multilabel.pretraining import load_backbone
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
-from lsml_core.pretraining import load_backbone
 from lsml_core.records import write_json
 from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
 

@@ -25,7 +25,7 @@ from torch.utils.data import Subset
 from torchvision.transforms import functional as F
 
 from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
-from lsml_core.images.transforms import Recipe
+from lsml_core.multilabel.images.transforms import Recipe
 from lsml_core.records import atomic_write_text, read_json
 
 GEOMETRIES = ("train", "eval")

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
 
-from lsml_core.images.batch_transforms import augmentation_seed, model_input
-from lsml_core.images.image_cache import CachedImages, batch_transform_of
+from lsml_core.multilabel.images.batch_transforms import augmentation_seed, model_input
+from lsml_core.multilabel.images.image_cache import CachedImages, batch_transform_of
 
 RESIDENT_SHARE = 0.25  # a cached split is held on the GPU when it takes at most this share of its free memory
 _RESIDENT: dict[tuple[str, torch.device], tuple[tuple, torch.Tensor]] = {}  # (file, device) -> (its stamp, images)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as nnf
 from torchvision.transforms.v2 import functional as F
 
-from lsml_core.images.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe
+from lsml_core.multilabel.images.transforms import IMAGENET_MEAN, IMAGENET_STD, Recipe
 
 _STATS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
