@@ -17,7 +17,7 @@ from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.splits import run_splits
 from lsml_core.multilabel.train import forward_logits, run_compute, train_run
 from lsml_core.records import read_json
-from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
+from tests.multilabel.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")

@@ -22,9 +22,9 @@ from lsml_core.multilabel.losses import MultiLabelLoss
 from lsml_core.multilabel.models import build_model
 from lsml_core.multilabel.splits import build_splits
 from lsml_core.multilabel.train import make_optimizer, train_run
-from tests.test_data_path import data_config
-from tests.test_multiclass_training import run, tiny_splits
-from tests.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
+from tests.multiclass.test_training import run, tiny_splits
+from tests.multilabel.test_data_path import data_config
+from tests.multilabel.test_training import Interrupt, interrupt_after_first_epoch, tiny_config
 
 pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),

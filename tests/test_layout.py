@@ -1,5 +1,6 @@
 """The architecture, checked: a track imports the top level and itself, never another track; no cycles;
-no module imports another's private names; every module is listed in docs/architecture.md's layout section."""
+no module imports another's private names; every module is listed in docs/architecture.md's layout section;
+every track's tests live in tests/<track>/ and import no other track."""
 
 import ast
 import re
@@ -11,7 +12,7 @@ from lsml_core import tracks
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lsml_core"
 TRACKS = tracks.NAMES  # every registered track
-SHARED_FOLDERS = ("datasets", "images")
+SHARED_FOLDERS = ("datasets",)
 REGISTRY = ("lsml_core.tracks", "lsml_core.__main__")  # the only top-level modules that know the tracks
 
 
@@ -121,3 +122,14 @@ def test_documentation_links_resolve():
             if not linked.exists() or (anchor and linked in anchors and anchor not in anchors[linked]):
                 broken.append(f"{page.relative_to(root)}: {target}")
     assert not broken, f"links to missing files or headings: {broken}"
+
+
+@pytest.mark.parametrize("track", TRACKS)
+def test_each_track_has_a_test_folder_that_imports_no_other_track(track):
+    folder = PACKAGE.parent / "tests" / track
+    assert (folder / "__init__.py").is_file(), f"tests/{track}/ is missing: a track's tests live in a folder of its own"
+    for path in folder.glob("test_*.py"):
+        for module, names in imports(path):
+            targets = {f"{module}.{n}" for n in names} | {module}
+            others = {t for t in targets if area(t) in TRACKS and area(t) != track}
+            assert not others, f"{path.name} of tests/{track}/ imports another track: {sorted(others)}"

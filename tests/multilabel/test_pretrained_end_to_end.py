@@ -8,7 +8,7 @@ import pytest
 
 from lsml_core.datasets.fashion_mnist import installed
 from lsml_core.records import read_json
-from tests.test_end_to_end import run_all
+from tests.multilabel.test_end_to_end import run_all
 
 pytestmark = [
     pytest.mark.e2e,

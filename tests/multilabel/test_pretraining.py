@@ -16,7 +16,7 @@ import torch
 from lsml_core.multilabel import pretraining
 from lsml_core.records import file_sha256, read_json
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 TINY = {"first": 100, "count": 300, "heldout": 60, "image_size": 16, "epochs": 3, "batch_size": 16, "lr": 0.01}
 
 
@@ -83,7 +83,7 @@ def test_damaged_weights_are_made_again_from_the_checkpoint(tmp_path):
 KILLED = """
 import sys
 from lsml_core.multilabel import pretraining
-from tests.test_pretraining import Synthetic, tiny_stage
+from tests.multilabel.test_pretraining import Synthetic, tiny_stage
 pretraining.ensure(tiny_stage(epochs=4), sys.argv[1], lambda: Synthetic)
 """
 

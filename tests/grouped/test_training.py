@@ -9,7 +9,7 @@ from lsml_core.grouped import pseudo, train
 from lsml_core.grouped.config import RunConfig, TrainConfig
 from lsml_core.grouped.evaluate import evaluate_run, is_complete
 from lsml_core.grouped.train import PSEUDO_LABELS, PSEUDO_RECORD, train_run
-from tests.test_grouped_data import small, tiny_splits
+from tests.grouped.test_data import small, tiny_splits
 
 
 def run(**train) -> RunConfig:

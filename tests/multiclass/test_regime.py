@@ -12,7 +12,7 @@ from lsml_core import regime
 from lsml_core.multiclass.evaluate import evaluate_run, read_predictions
 from lsml_core.multiclass.report import conclusion_caveat, regime_readings, regime_table
 from lsml_core.multiclass.train import train_run
-from tests.test_multiclass_training import run, tiny_splits
+from tests.multiclass.test_training import run, tiny_splits
 
 
 def test_evaluate_records_the_regime_of_its_stored_predictions_and_history(tmp_path):

@@ -10,8 +10,8 @@ from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load
 from lsml_core.multilabel.demo_data import MosaicSpec, make_mosaics
 from lsml_core.multilabel.train import PRETRAINED_RECORD, initial_model
 from lsml_core.records import read_json
-from tests.test_pretraining import TINY, Synthetic
-from tests.test_training import tiny_config
+from tests.multilabel.test_pretraining import TINY, Synthetic
+from tests.multilabel.test_training import tiny_config
 
 
 def test_pretrained_reads_none_imagenet_stage_and_the_booleans_of_earlier_profiles():

@@ -11,7 +11,7 @@ from lsml_core.multilabel.evaluate import evaluate_run, read_predictions
 from lsml_core.multilabel.metrics import chance_map
 from lsml_core.multilabel.report import baseline_of
 from lsml_core.multilabel.train import train_run
-from tests.test_training import tiny_config
+from tests.multilabel.test_training import tiny_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 

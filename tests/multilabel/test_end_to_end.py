@@ -12,7 +12,7 @@ import pytest
 
 from lsml_core.multilabel.evaluate import is_complete
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RUN_ALL = str(REPO / "run_all.sh")
 N_RUNS = 22  # the quick profile
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -5,12 +5,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import synthetic_source
 
 from lsml_core.datasets.fashion_mnist import FASHION_CLASSES
 from lsml_core.datasets.voc import VOCMultiLabel
 from lsml_core.multilabel import demo_data
 from lsml_core.multilabel.demo_data import MosaicSpec, ensure_demo_data, generate, make_mosaics, read_params
+from tests.conftest import synthetic_source
 
 SPEC = MosaicSpec(n_train=30, n_val=12, seed=3)
 

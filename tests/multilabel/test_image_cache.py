@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_xml
 from PIL import Image
 from torchvision import transforms as T
 
 from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
 from lsml_core.multilabel.images.image_cache import CachedImages, decode, ensure_cache, eval_window, open_cache
 from lsml_core.multilabel.images.transforms import Recipe, scaled_recipe
+from tests.conftest import write_xml
 
 RECIPE = scaled_recipe(32)
 

@@ -16,8 +16,8 @@ from lsml_core.multilabel.images.loaders import (
 )
 from lsml_core.multilabel.images.transforms import scaled_recipe
 from lsml_core.multilabel.splits import build_splits
-from tests.test_batch_transforms import uint8_batch
-from tests.test_data_path import data_config
+from tests.multilabel.test_batch_transforms import uint8_batch
+from tests.multilabel.test_data_path import data_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive examples")
 CPU = torch.device("cpu")
