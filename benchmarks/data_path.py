@@ -99,8 +99,8 @@ def datasets(way: str, voc: Path, work: Path, size: int, n_fit: int):
         VOCMultiLabel(voc, "val", CLASSES),
         work / "cache" / "images",
     )
-    fit = CachedImages(train_set, cache_dir, recipe, "train", len(train_set), TrainBatch(recipe))
-    test = CachedImages(val_set, cache_dir, recipe, "eval", len(val_set), FiveCropBatch(recipe))
+    fit = CachedImages(train_set, cache_dir, recipe, "train", count=len(train_set), batch_transform=TrainBatch(recipe))
+    test = CachedImages(val_set, cache_dir, recipe, "eval", count=len(val_set), batch_transform=FiveCropBatch(recipe))
     return Subset(fit, range(n_fit)), Subset(test, range(len(test)))
 
 
@@ -194,7 +194,15 @@ def measure(spec: dict) -> dict:
     fit, test = datasets(way, Path(spec["voc"]), Path(spec["work"]), size, (warmup + steps + 1) * batch)
     compute = choose(device, spec["model"], spec["precision"], spec["memory_format"])
     model = compute.prepare(build_model(spec["model"], len(CLASSES)).to(device))
-    optimizer = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, device, loss_scaling=compute.precision == "fp16")
+    optimizer = make_optimizer(
+        model,
+        lr_backbone=0.01,
+        lr_head=0.01,
+        momentum=0.9,
+        weight_decay=0.0,
+        device=device,
+        loss_scaling=compute.precision == "fp16",
+    )
     net = maybe_compile(model, spec.get("compile", False))
     scaler = compute.grad_scaler(device)
     eval_batch, n_eval = batch, len(test)  # FiveCrop: batch images x 5 crops per forward, as evaluation does
@@ -204,8 +212,8 @@ def measure(spec: dict) -> dict:
         train_loader = in_memory((batch, 3, size, size), warmup + steps, device, compute)
         eval_loader = in_memory((eval_batch, 5, 3, size, size), -(-n_eval // eval_batch), device, compute)
     else:
-        train_loader = make_loader(fit, batch, device, workers, shuffle_seed=0, resident=resident)
-        eval_loader = make_loader(test, eval_batch, device, workers, resident=resident)
+        train_loader = make_loader(fit, batch, device, num_workers=workers, shuffle_seed=0, resident=resident)
+        eval_loader = make_loader(test, eval_batch, device, num_workers=workers, resident=resident)
     clock, workers_memory = Clock(train_loader, warmup, steps), WorkerMemory()
     workers_memory.start()
     criterion = MultiLabelLoss("bce", "none", 0.0)
@@ -213,10 +221,10 @@ def measure(spec: dict) -> dict:
         net,
         clock,
         lambda logits, images, targets, masks: criterion(logits, targets, masks),
-        optimizer,
-        scaler,
-        device,
-        warmup + steps,
+        optimizer=optimizer,
+        scaler=scaler,
+        device=device,
+        max_batches=warmup + steps,
         desc=f"{way} {spec['model']} {size}px",
         total=warmup + steps,
         compute=compute,
@@ -226,7 +234,7 @@ def measure(spec: dict) -> dict:
     start = now()
     predict(net, eval_loader, device, compute)
     eval_seconds = now() - start
-    again = make_loader(fit, batch, device, workers, shuffle_seed=1, resident=resident)
+    again = make_loader(fit, batch, device, num_workers=workers, shuffle_seed=1, resident=resident)
     loader_rate = float("nan") if way == "ceiling" else loader_images_per_s(again, device, warmup, steps, batch)
     return {
         "train_images_per_s": steps * batch / (clock.stop - clock.start),

@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
                 profile,
                 results_dir,
                 data_dir,
-                args.force,
-                args.runs,
-                args.kernel,
-                executor,
+                force=args.force,
+                patterns=args.runs,
+                kernel=args.kernel,
+                executor=executor,
                 threads=args.cpus_per_run,
             )
             failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]

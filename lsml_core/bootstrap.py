@@ -53,6 +53,7 @@ def paired_difference(
     baseline: list[Callable[[np.ndarray], np.ndarray]],
     other: list[Callable[[np.ndarray], np.ndarray]],
     n_images: int,
+    *,
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,

@@ -108,6 +108,7 @@ def train_pass(
     model,
     batches: Iterable,
     loss_of: Callable,
+    *,
     optimizer,
     scaler,
     device: torch.device,
@@ -146,6 +147,7 @@ def predict(
     model: torch.nn.Module,
     images: Iterable[torch.Tensor],
     device: torch.device,
+    *,
     forward: Callable | None = None,
     desc: str = "",
     compute: Compute | None = None,
@@ -206,7 +208,7 @@ class Fit:
     """The checkpointed state of one run (model, optimiser, schedule, scaler, history, best epoch), and the
     format and precision it computes in (the device's default when not given)."""
 
-    def __init__(self, cfg, model, optimizer, scheduler, scaler, compute: Compute | None = None):
+    def __init__(self, cfg, model, optimizer, scheduler, scaler, *, compute: Compute | None = None):
         self.cfg, self.model, self.optimizer, self.scheduler, self.scaler = cfg, model, optimizer, scheduler, scaler
         self.compute = compute
         self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
@@ -278,6 +280,7 @@ def fit(
     run: Fit,
     run_dir: Path,
     epoch: Epoch,
+    *,
     score: str,
     epochs: int,
     seed: int,

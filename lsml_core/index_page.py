@@ -83,6 +83,7 @@ class Link:
 
 def write_index(
     out: Path,
+    *,
     name: str,
     description: str,
     links: list[Link],

@@ -75,9 +75,9 @@ def execute_all(
     notebooks: tuple[Notebook, ...],
     folder: Path,
     parameters: dict,
+    *,
     kernel: str,
     stop_on_failure: bool = False,
-    *,
     threads: int | None = None,
 ) -> list[Failure | None]:
     """Execute notebooks of `notebook_dir` into `folder` one after the other (up to the first failure if asked),

@@ -139,7 +139,13 @@ def execute_run_notebooks(task: RunTask) -> Failure | None:
     """A run's notebooks (train, evaluate), up to the first failure (returned, or None)."""
     params = {"config": task.config, "run_dir": str(task.run_dir), "data_dir": str(task.data_dir)}
     failures = execute_all(
-        task.notebook_dir, task.notebooks, task.run_dir, params, task.kernel, True, threads=task.threads
+        task.notebook_dir,
+        task.notebooks,
+        task.run_dir,
+        params,
+        kernel=task.kernel,
+        stop_on_failure=True,
+        threads=task.threads,
     )
     return next(filter(None, failures), None)
 

@@ -30,11 +30,11 @@ def run_profile(
     profile,
     results_dir: Path,
     data_dir: Path,
+    *,
     force: bool = False,
     patterns: list[str] | None = None,
     kernel: str = KERNEL,
     executor=None,
-    *,
     context: str = "",
     threads: int | None = None,
 ) -> list[Failure]:
@@ -56,33 +56,35 @@ def run_profile(
         atomic_write_text(out / PROFILE_FILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
     slots = executor.slots(cpus)
     print(f"runs on the {executor.name} executor, {slots} at once, {cpus} CPU thread(s) each", flush=True)
-    failures, planned = Scheduler(track, profile, out, data_dir, force, kernel, context=context).run(executor, patterns)
+    failures, planned = Scheduler(track, profile, out, data_dir, force=force, kernel=kernel, context=context).run(
+        executor, patterns
+    )
     order = {name: i for i, name in enumerate(track.run_names(profile))}
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     params = {"profile_dir": str(out), "data_dir": str(data_dir)}
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
         failures += execute_all(
-            track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel, threads=cpus
+            track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel=kernel, threads=cpus
         )
         if track.summarise is not None:
             track.summarise(out)
         clear_headline(out)
         clear_answer(out)
         failures += execute_all(
-            track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel, threads=cpus
+            track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel=kernel, threads=cpus
         )
         failures = [f for f in failures if f is not None]
         write_index(
             out,
-            profile.name,
-            profile.description,
-            index_links(track, out),
-            index_rows(track, planned, out),
-            failures,
-            source,
-            track.warning(source),
-            track.title,
-            track.index_score[0],
+            name=profile.name,
+            description=profile.description,
+            links=index_links(track, out),
+            rows=index_rows(track, planned, out),
+            failures=failures,
+            source=source,
+            warn=track.warning(source),
+            title=track.title,
+            score=track.index_score[0],
         )
     return failures
 

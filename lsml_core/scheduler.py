@@ -77,7 +77,16 @@ class Scheduler:
     """Runs a track's planned runs on an executor; returns the failures and the planned run names."""
 
     def __init__(
-        self, track, profile, profile_dir: Path, data_dir: Path, force: bool, kernel: str, say=print, context: str = ""
+        self,
+        track,
+        profile,
+        profile_dir: Path,
+        data_dir: Path,
+        *,
+        force: bool,
+        kernel: str,
+        say=print,
+        context: str = "",
     ):
         self.track, self.profile, self.out, self.data_dir = track, profile, profile_dir, data_dir
         self.force, self.kernel, self.say, self.context = force, kernel, say, context

@@ -69,10 +69,9 @@ def run_study(
                 profile,
                 results_dir,
                 data_dir,
-                force,
-                None,
-                kernel,
-                executor,
+                force=force,
+                kernel=kernel,
+                executor=executor,
                 context=f"{i}/{len(paths)} {path.stem}",
                 threads=threads,
             )

@@ -66,5 +66,5 @@ def mosaic_voc(tmp_path) -> Path:
         ("val", 16, source.test_images, source.test_labels),
     ):
         mosaics, cells = make_mosaics(images, labels, n, spec, rng)
-        write_split(root, split, mosaics, cells, source.classes, spec.grid)
+        write_split(root, split, mosaics, cell_labels=cells, classes=source.classes, grid=spec.grid)
     return root

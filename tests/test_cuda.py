@@ -68,13 +68,24 @@ def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_v
     model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
     # bf16 needs no loss scaler, so SGD is fused and its step waits for nothing (float16's scaler keeps SGD
     # unfused, whose step reads the inf check back every batch: see make_optimizer)
-    optimizer, scaler = make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA), torch.amp.GradScaler("cuda", enabled=False)
+    optimizer, scaler = (
+        make_optimizer(model, lr_backbone=0.01, lr_head=0.01, momentum=0.9, weight_decay=0.0, device=CUDA),
+        torch.amp.GradScaler("cuda", enabled=False),
+    )
     compute = Compute("channels_last", "bf16")
 
     def one_pass():
         criterion = MultiLabelLoss("bce", "uniform", 0.1)
         fit.train_pass(
-            model, loader, lambda z, x, y, m: criterion(z, y, m), optimizer, scaler, CUDA, None, "sync", None, compute
+            model,
+            loader,
+            lambda z, x, y, m: criterion(z, y, m),
+            optimizer=optimizer,
+            scaler=scaler,
+            device=CUDA,
+            max_batches=None,
+            desc="sync",
+            compute=compute,
         )
 
     one_pass()  # first pass: cuDNN autotuning and lazy initialisation
@@ -95,7 +106,9 @@ def test_a_step_the_loss_scaler_skips_leaves_sgd_untouched():
     """torch 2.11's fused SGD advanced its momentum on skipped steps (NaN from the second batch at 16 px)."""
     model = build_model("resnet18", 4).to(CUDA)
     optimizer, scaler = (
-        make_optimizer(model, 0.01, 0.01, 0.9, 0.0, CUDA, loss_scaling=True),
+        make_optimizer(
+            model, lr_backbone=0.01, lr_head=0.01, momentum=0.9, weight_decay=0.0, device=CUDA, loss_scaling=True
+        ),
         torch.amp.GradScaler("cuda"),
     )
     before = [p.detach().clone() for p in model.parameters()]

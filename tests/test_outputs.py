@@ -80,7 +80,7 @@ def notebooks(trained: list):
 def rerun(tmp_path, trained: list, track: Track = TRACK) -> list[str]:
     """The log lines of one invocation over the fake profile."""
     lines = []
-    scheduler = Scheduler(track, PROFILE, tmp_path, tmp_path / "data", False, "lsml", say=lines.append)
+    scheduler = Scheduler(track, PROFILE, tmp_path, tmp_path / "data", force=False, kernel="lsml", say=lines.append)
     work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
     assert scheduler.run(work, None)[0] == []
     return lines
@@ -168,7 +168,9 @@ def test_a_config_that_does_not_read_without_a_record_is_refused_naming_it(tmp_p
     rerun(tmp_path, trained)
     (tmp_path / "runs" / "a" / "config.json").write_text("{")
     (tmp_path / "runs" / "a" / OUTPUTS).unlink()
-    scheduler = Scheduler(TRACK, PROFILE, tmp_path, tmp_path / "data", False, "lsml", say=lambda text: None)
+    scheduler = Scheduler(
+        TRACK, PROFILE, tmp_path, tmp_path / "data", force=False, kernel="lsml", say=lambda text: None
+    )
     work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
     (failure,) = scheduler.run(work, None)[0]
     assert str(tmp_path / "runs" / "a" / "config.json") in failure.error and "--force" in failure.error

@@ -82,7 +82,9 @@ def fake_work(calls: list, fail: tuple = ()):
 def run(tmp_path, runs, calls, force=False, patterns=None, fail=(), executor=None):
     """The failures of scheduling `runs` (a list, or a plan function) with the fake training."""
     plan = runs if callable(runs) else lambda profile, runs_dir, settled: runs
-    scheduler = Scheduler(fake_track(plan), PROFILE, tmp_path, tmp_path / "data", force, "lsml", say=lambda text: None)
+    scheduler = Scheduler(
+        fake_track(plan), PROFILE, tmp_path, tmp_path / "data", force=force, kernel="lsml", say=lambda text: None
+    )
     failures, planned = scheduler.run(executor or LocalExecutor(fake_work(calls, fail)), patterns)
     return failures
 
@@ -290,8 +292,13 @@ def test_a_folder_computed_on_other_threads_is_refused_naming_the_option_that_ke
     two = with_threads(profile, 2)
     (other, *_) = track.plan(two, tmp_path / "runs", lambda name: False)
     assert (other.name, other.train.threads, two.train.threads) == (cfg.name, 2, 2)
-    failure = Scheduler(track, two, tmp_path, tmp_path, False, "lsml").refusal(other, tmp_path / "runs" / cfg.name)
+    failure = Scheduler(track, two, tmp_path, tmp_path, force=False, kernel="lsml").refusal(
+        other, tmp_path / "runs" / cfg.name
+    )
     assert "computed on 1 CPU thread(s), not 2" in failure.error and "--cpus-per-run 1" in failure.error
     assert (
-        Scheduler(track, profile, tmp_path, tmp_path, False, "lsml").refusal(cfg, tmp_path / "runs" / cfg.name) is None
+        Scheduler(track, profile, tmp_path, tmp_path, force=False, kernel="lsml").refusal(
+            cfg, tmp_path / "runs" / cfg.name
+        )
+        is None
     )

@@ -50,17 +50,23 @@ def test_styled_hides_the_index_and_formats_numbers():
     assert "row_heading" not in html
 
 
+def empty_index(out) -> str:
+    """The index page of a profile folder without runs, links or failures."""
+    fields = dict(name="p", description="d", links=[], rows=[], failures=[], source="source", warn=False)
+    return write_index(out, **fields, title="Title", score="score").read_text()
+
+
 def test_index_page_leads_with_the_headline(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     write_headline(tmp_path, fig, tables.styled(pd.DataFrame({"summary": ["summary row"]})))
     assert (tmp_path / HEADLINE_FIGURE).read_bytes()[:4] == b"\x89PNG" and (tmp_path / HEADLINE_TABLE).is_file()
-    page = write_index(tmp_path, "p", "d", [], [], [], "source", False, "Title", "score").read_text()
+    page = empty_index(tmp_path)
     assert page.index(f'<img src="{HEADLINE_FIGURE}"') < page.index("summary row") < page.index("<h2>Report</h2>")
 
 
 def test_index_page_without_a_headline_has_no_summary(tmp_path):
-    page = write_index(tmp_path, "p", "d", [], [], [], "source", False, "Title", "score").read_text()
+    page = empty_index(tmp_path)
     assert "<h2>Summary</h2>" not in page
 
 

@@ -135,7 +135,15 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         )
         n_batches = -(-len(data) // t.batch_size)
         loss = fit.train_pass(
-            run.model, stream, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, n_batches
+            run.model,
+            stream,
+            loss_of,
+            optimizer=run.optimizer,
+            scaler=run.scaler,
+            device=device,
+            max_batches=t.max_batches,
+            desc=desc,
+            total=n_batches,
         )
         accuracy = (torch.stack(right).sum(0).cpu().numpy() / max(sum(seen), 1)) if right else np.zeros(len(groups))
         return {
@@ -147,7 +155,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run.model, cfg, splits, device, f"{cfg.name}, validation"))
-    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source)
+    return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, seed=t.seed, device=device, source=splits.source)
 
 
 def pseudo_record(run_dir: Path) -> dict | None:

@@ -35,7 +35,9 @@ def predict(
 ) -> np.ndarray:
     """float32 logits (or penultimate features) of a split, in order."""
     forward = (lambda net, x: net.features(x)) if features else None
-    return fit.predict(model, (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH)), device, forward, desc)
+    return fit.predict(
+        model, (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH)), device, forward=forward, desc=desc
+    )
 
 
 class Teacher:
@@ -102,7 +104,15 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         )
         n_batches = -(-len(splits.fit) // t.batch_size)
         train_loss = fit.train_pass(
-            run.model, augmented, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, total=n_batches
+            run.model,
+            augmented,
+            loss_of,
+            optimizer=run.optimizer,
+            scaler=run.scaler,
+            device=device,
+            max_batches=t.max_batches,
+            desc=desc,
+            total=n_batches,
         )
         seen = min(len(splits.fit), (t.max_batches or n_batches) * t.batch_size)
         return {
@@ -111,4 +121,14 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run.model, splits, device, f"{cfg.name}, validation"))
-    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source, patience=t.patience)
+    return fit.fit(
+        run,
+        run_dir,
+        epoch,
+        score=SCORE,
+        epochs=t.epochs,
+        seed=t.seed,
+        device=device,
+        source=splits.source,
+        patience=t.patience,
+    )

@@ -131,7 +131,9 @@ class TrainConfig(TrainBase):
         """The run's folder name: model-[loss-]scheme-alpha-seed, -n<rate> under label noise, -lr<rate> in a
         learning-rate grid."""
         lr = self.lr_head if self.lr_in_name else None
-        return run_name(self.model, self.scheme, self.alpha, self.seed, self.label_noise, self.loss, lr)
+        return run_name(
+            self.model, self.scheme, self.alpha, self.seed, label_noise=self.label_noise, loss=self.loss, lr=lr
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +149,7 @@ def run_name(
     scheme: str,
     alpha: float,
     seed: int,
+    *,
     label_noise: float = 0.0,
     loss: str = "bce",
     lr: float | None = None,
@@ -199,7 +202,11 @@ class Profile(ProfileBase):
         runs: dict[str, RunConfig] = {}
         for grid in self.grids:
             for model, seed, noise, loss, scheme, alpha, lr in grid.cells():
-                teacher = run_name(model, "none", 0.0, seed, noise, lr=lr) if SCHEMES[scheme].needs_teacher else None
+                teacher = (
+                    run_name(model, "none", 0.0, seed, label_noise=noise, lr=lr)
+                    if SCHEMES[scheme].needs_teacher
+                    else None
+                )
                 run = self.run(
                     model=model,
                     seed=seed,

@@ -94,7 +94,7 @@ def annotation_xml(image_id: str, size: int, cell_labels: np.ndarray, classes: t
 
 
 def write_split(
-    root: Path, split: str, mosaics: np.ndarray, cell_labels: np.ndarray, classes: tuple[str, ...], grid: int
+    root: Path, split: str, mosaics: np.ndarray, *, cell_labels: np.ndarray, classes: tuple[str, ...], grid: int
 ) -> None:
     """Write one split's images, annotations and id list in VOC layout."""
     ids = [f"{split}_{i:06d}" for i in range(len(mosaics))]
@@ -128,7 +128,7 @@ def generate(root: Path, spec: MosaicSpec, source: Source) -> dict:
         ("val", source.test_images, source.test_labels, spec.n_val),
     ):
         mosaics, cell_labels = make_mosaics(images, labels, n, spec, rng)
-        write_split(tmp, split, mosaics, cell_labels, source.classes, spec.grid)
+        write_split(tmp, split, mosaics, cell_labels=cell_labels, classes=source.classes, grid=spec.grid)
     params = {
         "spec": asdict(spec),
         "source": source.name,

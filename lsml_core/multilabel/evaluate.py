@@ -104,7 +104,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     best_epoch = fit.load_best(run_dir, model, device)
     model = fit.maybe_compile(model, t.compile)
     heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
-    heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
+    heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
     heldout_logits = predict(model, heldout_loader, device, compute, cfg.name)
     temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
     thresholds = best_thresholds(heldout_targets, heldout_logits, heldout_masks)
@@ -118,7 +118,9 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     gaps = {}
     for split, dataset in splits.reported().items():
         targets, masks, ids = labels_of(dataset)
-        loader = make_loader(dataset, t.batch_size, device, t.num_workers)  # test: batch_size images x 5 crops
+        loader = make_loader(
+            dataset, t.batch_size, device, num_workers=t.num_workers
+        )  # test: batch_size images x 5 crops
         scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
         write_predictions(
             run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores)

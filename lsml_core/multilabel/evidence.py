@@ -64,6 +64,7 @@ def compare(
     runs: pd.DataFrame,
     split: str,
     pairs: list[tuple[str, str]],
+    *,
     noise: float = 0.0,
     n_boot: int = 1000,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -84,7 +85,7 @@ def compare(
                 first.targets,
                 [predictions[by_arm[reference][s]].scores for s in seeds],
                 [predictions[by_arm[other][s]].scores for s in seeds],
-                first.masks,
+                mask=first.masks,
                 n_boot=n_boot,
             )
             effects.append(
@@ -200,7 +201,7 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
 def noise_effects(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int = 1000) -> pd.DataFrame:
     """Each smoothed arm minus the baseline at every label-noise rate, with bootstrap intervals."""
     frames = [
-        compare(profile_dir, runs, split, baseline_pairs(runs[runs.noise == rate]), rate, n_boot)[0]
+        compare(profile_dir, runs, split, baseline_pairs(runs[runs.noise == rate]), noise=rate, n_boot=n_boot)[0]
         for rate in sorted(runs.noise.unique())
     ]
     frames = [f for f in frames if not f.empty]

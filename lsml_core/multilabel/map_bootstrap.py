@@ -41,7 +41,7 @@ def per_class_ap(targets, scores, mask, weights) -> np.ndarray:
 
 
 def paired_bootstrap(
-    targets, baseline: list, other: list, mask=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+    targets, baseline: list, other: list, *, mask=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict:
     """Difference in mAP (other - baseline), averaged over paired runs (e.g. seeds), with a percentile CI.
 

@@ -161,17 +161,19 @@ def train_stage(stage: Stage, folder: Path, train_images: np.ndarray, train_labe
             model,
             batches(epoch),
             lambda logits, _, y: nn.functional.cross_entropy(logits, y),
-            optimizer,
-            run.scaler,
-            device,
-            None,
-            desc,
-            -(-len(fit_images) // r.batch_size),
+            optimizer=optimizer,
+            scaler=run.scaler,
+            device=device,
+            max_batches=None,
+            desc=desc,
+            total=-(-len(fit_images) // r.batch_size),
         )
         return {"train_loss": loss}
 
     epoch = fit.Epoch(train, lambda: heldout_accuracy(model, held_images, held_labels, r.batch_size))
-    history = fit.fit(run, folder, epoch, "heldout_accuracy", r.epochs, r.seed, device, source)
+    history = fit.fit(
+        run, folder, epoch, score="heldout_accuracy", epochs=r.epochs, seed=r.seed, device=device, source=source
+    )
     best_epoch = fit.load_best(folder, model, device)
     backbone = {k: v for k, v in model.state_dict().items() if not k.startswith(head_prefix(model))}
     atomic_torch_save(backbone, folder / WEIGHTS)

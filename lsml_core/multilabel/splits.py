@@ -113,14 +113,14 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
             train_set,
             learned_from,
             val_set,
-            n_train,
-            n_val,
-            fit_idx,
-            heldout_idx,
-            recipe,
-            Path(data_dir) / "cache" / "images",
-            source,
-            noise,
+            n_train=n_train,
+            n_val=n_val,
+            fit_idx=fit_idx,
+            heldout_idx=heldout_idx,
+            recipe=recipe,
+            cache_dir=Path(data_dir) / "cache" / "images",
+            source=source,
+            noise=noise,
         )
     return Splits(
         classes=classes,
@@ -135,17 +135,21 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
 
 
 def _cached_splits(
-    train_set, learned_from, val_set, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir, source, noise
+    train_set, learned_from, val_set, *, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir, source, noise
 ) -> Splits:
     """The five datasets read from decoded-image caches, each with its batch transform.
 
     `learned_from` is `train_set` with the labels the model learns from (noisy under label noise).
     """
-    fit = CachedImages(learned_from, cache_dir, recipe, "train", n_train, TrainBatch(recipe))
-    heldout = CachedImages(learned_from, cache_dir, recipe, "eval", n_train, CentreCropBatch(recipe))
-    train_eval = CachedImages(train_set, cache_dir, recipe, "eval", n_train, CentreCropBatch(recipe))
-    val = CachedImages(val_set, cache_dir, recipe, "eval", n_val, CentreCropBatch(recipe))
-    test = CachedImages(val_set, cache_dir, recipe, "eval", n_val, FiveCropBatch(recipe))
+    fit = CachedImages(learned_from, cache_dir, recipe, "train", count=n_train, batch_transform=TrainBatch(recipe))
+    heldout = CachedImages(
+        learned_from, cache_dir, recipe, "eval", count=n_train, batch_transform=CentreCropBatch(recipe)
+    )
+    train_eval = CachedImages(
+        train_set, cache_dir, recipe, "eval", count=n_train, batch_transform=CentreCropBatch(recipe)
+    )
+    val = CachedImages(val_set, cache_dir, recipe, "eval", count=n_val, batch_transform=CentreCropBatch(recipe))
+    test = CachedImages(val_set, cache_dir, recipe, "eval", count=n_val, batch_transform=FiveCropBatch(recipe))
     return Splits(
         classes=train_set.classes,
         fit=Subset(fit, fit_idx.tolist()),

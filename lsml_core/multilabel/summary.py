@@ -78,7 +78,7 @@ def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", 
                         "metric": metric,
                         "seeds": len(by_arm[name]),
                         "value": float(np.mean([stats[run][metric](observed)[0] for run in by_arm[name]])),
-                        **against_baseline(by_arm, name, stats, metric, n_images, n_boot),
+                        **against_baseline(by_arm, name, stats, metric=metric, n_images=n_images, n_boot=n_boot),
                     }
                 )
     return pd.DataFrame(effects)
@@ -98,7 +98,7 @@ def check_same_images(predictions: dict[str, Predictions]) -> None:
             )
 
 
-def against_baseline(by_arm: dict, name: str, stats: dict, metric: str, n_images: int, n_boot: int) -> dict:
+def against_baseline(by_arm: dict, name: str, stats: dict, *, metric: str, n_images: int, n_boot: int) -> dict:
     """The arm's paired difference from `none` in one metric, seeds paired (empty for the baseline itself)."""
     seeds = sorted(set(by_arm[name].index) & set(by_arm.get("none", pd.Series()).index)) if name != "none" else []
     if not seeds:
@@ -107,7 +107,7 @@ def against_baseline(by_arm: dict, name: str, stats: dict, metric: str, n_images
         [stats[by_arm["none"][s]][metric] for s in seeds],
         [stats[by_arm[name][s]][metric] for s in seeds],
         n_images,
-        n_boot,
+        n_boot=n_boot,
     )
     return {
         "difference": result["difference"],

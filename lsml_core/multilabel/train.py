@@ -41,7 +41,9 @@ def predict(
     model: torch.nn.Module, loader: DataLoader, device: torch.device, compute: Compute, desc: str = ""
 ) -> np.ndarray:
     """float32 logits [N, n_classes] of every image of a loader, in loader order."""
-    return fit.predict(model, (images for images, _, _ in loader), device, forward_logits, desc, compute)
+    return fit.predict(
+        model, (images for images, _, _ in loader), device, forward=forward_logits, desc=desc, compute=compute
+    )
 
 
 def run_compute(cfg: RunConfig, device: torch.device) -> Compute:
@@ -66,12 +68,12 @@ def teacher_probabilities(teacher, images: torch.Tensor, temperature: float, com
 
 def make_optimizer(
     model: torch.nn.Module,
+    *,
     lr_backbone: float,
     lr_head: float,
     momentum: float,
     weight_decay: float,
     device: torch.device,
-    *,
     loss_scaling: bool = False,
 ) -> torch.optim.SGD:
     """SGD over the backbone and head groups; fused on CUDA without a loss scaler (one kernel per step).
@@ -119,10 +121,16 @@ def make_fit(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path
     t, compute = cfg.train, run_compute(cfg, device)
     model = initial_model(cfg, n_classes, device, run_dir, data_dir)
     optimizer = make_optimizer(
-        model, t.lr_backbone, t.lr_head, t.momentum, t.weight_decay, device, loss_scaling=compute.precision == "fp16"
+        model,
+        lr_backbone=t.lr_backbone,
+        lr_head=t.lr_head,
+        momentum=t.momentum,
+        weight_decay=t.weight_decay,
+        device=device,
+        loss_scaling=compute.precision == "fp16",
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
-    return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute)
+    return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute=compute)
 
 
 def train_run(
@@ -143,7 +151,7 @@ def train_run(
     if splits.noise:
         write_json(run_dir / "label_noise.json", splits.noise)
     criterion = MultiLabelLoss(t.loss, t.scheme, t.alpha)
-    heldout_loader = make_loader(splits.heldout, t.batch_size, device, t.num_workers)
+    heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
     net = fit.maybe_compile(run.model, t.compile)
 
     def loss_of(logits, images, targets, masks):
@@ -152,15 +160,34 @@ def train_run(
 
     def train(epoch: int, desc: str) -> dict:
         loader = make_loader(
-            splits.fit, t.batch_size, device, t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
+            splits.fit, t.batch_size, device, num_workers=t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
         )
         return {
             "train_loss": fit.train_pass(
-                net, loader, loss_of, run.optimizer, run.scaler, device, t.max_batches, desc, len(loader), run.compute
+                net,
+                loader,
+                loss_of,
+                optimizer=run.optimizer,
+                scaler=run.scaler,
+                device=device,
+                max_batches=t.max_batches,
+                desc=desc,
+                total=len(loader),
+                compute=run.compute,
             )
         }
 
     epoch = fit.Epoch(
         train, lambda: heldout_scores(net, heldout_loader, device, run.compute, f"{cfg.name}, held-out part")
     )
-    return fit.fit(run, run_dir, epoch, SCORE, t.epochs, t.seed, device, splits.source, on_epoch_end=on_epoch_end)
+    return fit.fit(
+        run,
+        run_dir,
+        epoch,
+        score=SCORE,
+        epochs=t.epochs,
+        seed=t.seed,
+        device=device,
+        source=splits.source,
+        on_epoch_end=on_epoch_end,
+    )

@@ -33,7 +33,7 @@ def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
         monkeypatch.setattr(
             fit,
             "fit",
-            lambda run, run_dir, epoch, score, epochs, *a, **k: real_fit(run, run_dir, epoch, score, stop, *a, **k),
+            lambda run, run_dir, epoch, **k: real_fit(run, run_dir, epoch, **(k | {"epochs": stop})),
         )
         train_run(cfg, tmp_path / "resumed", tmp_path, splits)
         assert (tmp_path / "resumed" / PSEUDO_LABELS).exists() == (stop == 3)

@@ -29,7 +29,7 @@ def test_weighted_ap_equals_ap_on_the_resample_with_repeated_rows():
 
 def test_identical_arms_give_exactly_zero():
     targets, scores, mask = data()
-    result = paired_bootstrap(targets, [scores], [scores.copy()], mask, n_boot=200)
+    result = paired_bootstrap(targets, [scores], [scores.copy()], mask=mask, n_boot=200)
     assert result["difference"] == 0 and result["ci_low"] == 0 and result["ci_high"] == 0
     assert verdict(result) == "no clear difference"
 
@@ -37,7 +37,7 @@ def test_identical_arms_give_exactly_zero():
 def test_a_clearly_better_arm_has_an_interval_above_zero():
     targets, scores, mask = data(n=300)
     perfect = targets + 0.01 * np.random.default_rng(5).random(targets.shape)
-    result = paired_bootstrap(targets, [scores], [perfect], mask, n_boot=300)
+    result = paired_bootstrap(targets, [scores], [perfect], mask=mask, n_boot=300)
     observed = np.nanmean(average_precision(targets, perfect, mask=mask)) - np.nanmean(
         average_precision(targets, scores, mask=mask)
     )
@@ -45,7 +45,7 @@ def test_a_clearly_better_arm_has_an_interval_above_zero():
     assert 0 < result["ci_low"] <= result["difference"] <= result["ci_high"]
     assert (
         verdict(result) == "higher"
-        and verdict(paired_bootstrap(targets, [perfect], [scores], mask, n_boot=100)) == "lower"
+        and verdict(paired_bootstrap(targets, [perfect], [scores], mask=mask, n_boot=100)) == "lower"
     )
     assert np.all(result["per_class"]["difference"] > 0)
 
@@ -53,8 +53,8 @@ def test_a_clearly_better_arm_has_an_interval_above_zero():
 def test_several_runs_average_their_differences():
     targets, scores, mask = data()
     _, noisy, _ = data(seed=7)
-    two = paired_bootstrap(targets, [scores, scores], [noisy, scores], mask, n_boot=50)
-    one = paired_bootstrap(targets, [scores], [noisy], mask, n_boot=50)
+    two = paired_bootstrap(targets, [scores, scores], [noisy, scores], mask=mask, n_boot=50)
+    one = paired_bootstrap(targets, [scores], [noisy], mask=mask, n_boot=50)
     assert two["difference"] == pytest.approx(one["difference"] / 2)
     with pytest.raises(ValueError, match="same number"):
-        paired_bootstrap(targets, [scores], [], mask)
+        paired_bootstrap(targets, [scores], [], mask=mask)

@@ -26,7 +26,7 @@ def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
     scores = (quality * (2 * targets - 1) + rng.normal(0, 1.5, targets.shape)).astype(np.float32)
     if scheme == "positive":
         scores = scores + 0.001 * np.random.default_rng(7 + seed).normal(size=scores.shape).astype(np.float32)
-    name = run_name(model, scheme, alpha, seed, noise)
+    name = run_name(model, scheme, alpha, seed, label_noise=noise)
     run = profile_dir / "runs" / name
     train = {"model": model, "scheme": scheme, "alpha": alpha, "seed": seed, "label_noise": noise}
     write_json(run / "config.json", {"train": train})

@@ -96,7 +96,12 @@ def resident_bytes() -> int:
 def test_reading_every_image_keeps_the_cache_out_of_resident_memory(tmp_path):
     root = voc_like(tmp_path / "voc", [(8, 8)] * 300)
     dataset = CachedImages(
-        VOCMultiLabel(root, "train", ("a",)), tmp_path / "cache", scaled_recipe(128), "train", 300, batch_transform=None
+        VOCMultiLabel(root, "train", ("a",)),
+        tmp_path / "cache",
+        scaled_recipe(128),
+        "train",
+        count=300,
+        batch_transform=None,
     )
     cache_bytes = os.path.getsize(dataset.path)
     dataset[0]
@@ -109,7 +114,7 @@ def test_reading_every_image_keeps_the_cache_out_of_resident_memory(tmp_path):
 def test_cached_dataset_items_and_labels(tmp_path):
     root = voc_like(tmp_path / "voc", [(50, 40), (40, 50)])
     voc = VOCMultiLabel(root, "train", ("a", "b"))
-    dataset = CachedImages(voc, tmp_path / "cache", RECIPE, "eval", 2, batch_transform=None)
+    dataset = CachedImages(voc, tmp_path / "cache", RECIPE, "eval", count=2, batch_transform=None)
     image, target, mask = dataset[1]
     assert image.dtype == torch.uint8 and image.shape == (3, RECIPE.resize, RECIPE.resize)
     assert np.array_equal(image.permute(1, 2, 0).numpy(), decode(paths_of(root)[1], RECIPE, "eval"))
@@ -119,14 +124,18 @@ def test_cached_dataset_items_and_labels(tmp_path):
 def test_cached_items_collate_into_a_channels_first_batch(tmp_path):
     # a channels-last batch makes the batch transforms about 4x slower on CPU
     root = voc_like(tmp_path / "voc", [(50, 40), (40, 50)])
-    dataset = CachedImages(VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "eval", 2, None)
+    dataset = CachedImages(
+        VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "eval", count=2, batch_transform=None
+    )
     images, _, _ = next(iter(torch.utils.data.DataLoader(dataset, batch_size=2)))
     assert images.is_contiguous()
 
 
 def test_a_batch_read_equals_its_items_stacked(tmp_path):
     root = voc_like(tmp_path / "voc", [(50, 40), (40, 50), (30, 30)])
-    dataset = CachedImages(VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "train", 3, None)
+    dataset = CachedImages(
+        VOCMultiLabel(root, "train", ("a", "b")), tmp_path / "cache", RECIPE, "train", count=3, batch_transform=None
+    )
     images, targets, masks = dataset[[2, 0, 2]]
     items = [dataset[i] for i in (2, 0, 2)]
     assert images.is_contiguous(memory_format=torch.channels_last)  # the layout CUDA wants

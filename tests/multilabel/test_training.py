@@ -177,9 +177,21 @@ def test_the_loss_log_reads_back_every_few_batches_and_names_the_bad_one(monkeyp
 
 def test_sgd_is_fused_on_cuda_only_without_a_loss_scaler():
     model = training.build_model("resnet18", 2)
-    on_cpu = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cpu"))
-    on_cuda = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cuda"))  # built, not stepped, without a GPU
-    scaled = make_optimizer(model, 0.1, 0.2, 0.9, 1e-4, torch.device("cuda"), loss_scaling=True)
+    on_cpu = make_optimizer(
+        model, lr_backbone=0.1, lr_head=0.2, momentum=0.9, weight_decay=1e-4, device=torch.device("cpu")
+    )
+    on_cuda = make_optimizer(
+        model, lr_backbone=0.1, lr_head=0.2, momentum=0.9, weight_decay=1e-4, device=torch.device("cuda")
+    )  # built, not stepped, without a GPU
+    scaled = make_optimizer(
+        model,
+        lr_backbone=0.1,
+        lr_head=0.2,
+        momentum=0.9,
+        weight_decay=1e-4,
+        device=torch.device("cuda"),
+        loss_scaling=True,
+    )
     assert on_cpu.defaults["fused"] is None and not getattr(on_cpu, "_step_supports_amp_scaling", False)
     assert on_cuda.defaults["fused"] is True
     assert scaled.defaults["fused"] is None and not getattr(scaled, "_step_supports_amp_scaling", False)

@@ -128,7 +128,7 @@ class CachedImages(torch.utils.data.Dataset):
     """
 
     def __init__(
-        self, dataset: VOCMultiLabel, cache_dir: Path, recipe: Recipe, geometry: str, count: int, batch_transform
+        self, dataset: VOCMultiLabel, cache_dir: Path, recipe: Recipe, geometry: str, *, count: int, batch_transform
     ):
         paths = [dataset.root / "JPEGImages" / name for name in dataset.filenames[:count]]
         self.path = ensure_cache(paths, split_cache_path(cache_dir, dataset, recipe, geometry, count), recipe, geometry)

@@ -24,6 +24,7 @@ def make_loader(
     dataset: Dataset,
     batch_size: int,
     device: torch.device,
+    *,
     num_workers: int = 0,
     shuffle_seed: int | None = None,
     resident: bool | None = None,
