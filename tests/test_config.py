@@ -99,11 +99,11 @@ def test_the_grouped_converged_profile_runs_table_1s_arms_over_three_seeds():
     t, d = profile.train, profile.data
     assert track.name == "grouped" and profile.grid.seeds == [0, 1, 2] and len(profile.runs()) == 15
     assert (d.side, d.symbol_size, d.n_labeled, d.n_val) == (32, 16, 3000, 500)
-    assert (t.backbone, t.sesemi, t.epochs, t.lr, t.lr_drop) == ("resnet18", "labeled", 9, 0.001, 0.3)
+    assert (t.model, t.sesemi, t.epochs, t.lr, t.lr_drop) == ("resnet18", "labeled", 9, 0.001, 0.3)
     assert t.group_weights == {"digit": 1, "item": 2}  # the harder group (the item) weighted most, as the source
     assert t.pseudo and t.pseudo_precision >= 0.6 and 30 <= t.pseudo_min_count <= d.n_val
     arms = [r.train for r in profile.runs() if r.train.seed == 0]
-    assert [(a.backbone, a.sesemi, a.weight("item")) for a in arms] == [
+    assert [(a.model, a.sesemi, a.weight("item")) for a in arms] == [
         ("resnet18", "labeled", 2),
         ("resnet18", "labeled", 1),
         ("mobilenet_v2", "labeled", 2),

@@ -21,13 +21,13 @@ def test_readable_words_for_booleans_missing_values_and_objects():
     frame = pd.DataFrame(
         {
             "same direction": [True, False, None],
-            "grid": [{"epsilon": 0.1, "T": 2}, None, [1, 2]],
+            "grid": [{"alpha": 0.1, "T": 2}, None, [1, 2]],
             "value": [0.5, np.nan, 1.25],
         }
     )
     view = tables.readable(frame, missing="n/a (one seed)")
     assert view["same direction"].tolist() == ["yes", "no", "n/a (one seed)"]
-    assert view["grid"].tolist() == ["epsilon=0.1, T=2", "n/a (one seed)", "1, 2"]
+    assert view["grid"].tolist() == ["alpha=0.1, T=2", "n/a (one seed)", "1, 2"]
     assert view["value"].dtype == float
 
 

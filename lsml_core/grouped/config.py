@@ -67,14 +67,14 @@ def is_weight(value) -> bool:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(TrainBase):
-    """One run: backbone, head, loss weights, smoothing per group, SESEMI, pseudo-labels, and the three phases."""
+    """One run: model (the network), head, loss weights, smoothing per group, SESEMI, pseudo-labels, and the three phases."""
 
-    backbone: str = "mobilenet_v2"
+    model: str = "mobilenet_v2"
     pretrained: bool = False
     head: str = "grouped"  # grouped: a softmax per group; flat: one sigmoid per label of every group
     group_weights: dict[str, float] = field(default_factory=dict)  # group -> weight (default 1)
     smoothing: dict[str, str] = field(default_factory=dict)  # group -> scheme (default none)
-    epsilon: float = 0.1
+    alpha: float = 0.1  # the smoothing degree of every smoothed group
     temperature: float = 2.0  # instance: the teacher's temperature
     teacher: str | None = None  # instance: the same run without smoothing (set by the profile)
     sesemi: str = "labeled"  # the images of the auxiliary rotation/flip task
@@ -95,17 +95,17 @@ class TrainConfig(TrainBase):
 
     def __post_init__(self):
         super().__post_init__()
-        check_model_name(self.backbone)
+        check_model_name(self.model)
         check_choice("head", self.head, HEADS)
         check_choice("sesemi", self.sesemi, SESEMI_ON)
         allowed = GROUPED_SMOOTHING if self.head == "grouped" else tuple(SCHEMES)
         for group, scheme in self.smoothing.items():
             check_choice(f"smoothing scheme of group {group!r} (head {self.head})", scheme, allowed)
             if self.head == "flat":
-                check_scheme(scheme, self.epsilon)
+                check_scheme(scheme, self.alpha)
         weights = {f"group_weights[{group!r}]": w for group, w in self.group_weights.items()}
         check_each("be a number >= 0", is_weight, **weights, sesemi_weight=self.sesemi_weight)
-        check_each("lie in [0, 1)", lambda v: 0.0 <= v < 1.0, epsilon=self.epsilon)
+        check_each("lie in [0, 1)", lambda v: 0.0 <= v < 1.0, alpha=self.alpha)
         check_each("be > 0", lambda v: v > 0, temperature=self.temperature)
         check_each("lie in (0, 1]", lambda v: 0.0 < v <= 1.0, pseudo_precision=self.pseudo_precision)
         if (
@@ -152,7 +152,7 @@ class TrainConfig(TrainBase):
         return self.smoothing.get(group, "none")
 
     def smoothing_name(self, groups: tuple[str, ...]) -> str:
-        """`nosmooth`, `uniform-e0.1`, `instance-e0.1-T2`, or per group `item_uniform-e0.1` when groups differ."""
+        """`nosmooth`, `uniform-a0.1`, `instance-a0.1-T2`, or per group `item_uniform-a0.1` when groups differ."""
         schemes = [self.scheme(g) for g in groups]
         if set(schemes) == {"none"}:
             return "nosmooth"
@@ -161,15 +161,14 @@ class TrainConfig(TrainBase):
             if len(set(schemes)) == 1
             else ".".join(f"{g}_{s}" for g, s in zip(groups, schemes) if s != "none")
         )
-        return f"{label}-e{self.epsilon:g}" + (f"-T{self.temperature:g}" if self.needs_teacher else "")
+        return f"{label}-a{self.alpha:g}" + (f"-T{self.temperature:g}" if self.needs_teacher else "")
 
     def run_name_for(self, groups: tuple[str, ...]) -> str:
         """e.g. `mobilenet_v2-grouped-aux_labeled-w1_5-nosmooth-pl-s0` (weights in group order)."""
         weights = "_".join(f"{self.weight(g):g}" for g in groups)
         pseudo = "pl" if self.pseudo else "nopl"
         return (
-            f"{self.backbone}-{self.head}-aux_{self.sesemi}-w{weights}-{self.smoothing_name(groups)}-{pseudo}"
-            f"-s{self.seed}"
+            f"{self.model}-{self.head}-aux_{self.sesemi}-w{weights}-{self.smoothing_name(groups)}-{pseudo}-s{self.seed}"
         )
 
 

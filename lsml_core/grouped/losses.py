@@ -3,8 +3,8 @@
     L = sum_g w_g L_g(z_g, y_g) + w_aux CE(z_aux, transform)
 
 `grouped` head: L_g is the softmax cross-entropy of group g's block; its targets smoothed per group:
-`none` (one-hot), `uniform` (torch's `label_smoothing=e`: (1 - e) onehot + e/K_g) or `instance` (1 - e on
-the true class, e p_j / (1 - p_y) on wrong class j, p the teacher's softmax of the group at temperature T;
+`none` (one-hot), `uniform` (torch's `label_smoothing=a`: (1 - a) onehot + a/K_g, a the degree `alpha`) or
+`instance` (1 - a on the true class, a p_j / (1 - p_y) on wrong class j, p the teacher's softmax of the group at temperature T;
 `lsml_core.soft_targets`). `flat` head: L_g is the binary cross-entropy of group g's columns (one
 sigmoid per label) against its one-hot labels smoothed by a multi-hot scheme (`lsml_core.smoothing`;
 `instance` with the teacher's sigmoids of the group), summed over the group's K_g classes and averaged
@@ -29,22 +29,22 @@ from lsml_core.soft_targets import instance_targets, soft_cross_entropy
 
 
 def softmax_group_loss(
-    logits: torch.Tensor, labels: torch.Tensor, scheme: str, epsilon: float, temperature: float, teacher
+    logits: torch.Tensor, labels: torch.Tensor, scheme: str, alpha: float, temperature: float, teacher
 ) -> torch.Tensor:
     """Cross-entropy of one softmax group with `none`, `uniform` or `instance` targets."""
     if scheme == "none":
         return F.cross_entropy(logits, labels)
     if scheme == "uniform":
-        return F.cross_entropy(logits, labels, label_smoothing=epsilon)
-    return soft_cross_entropy(logits, instance_targets(labels, teacher, epsilon, temperature))
+        return F.cross_entropy(logits, labels, label_smoothing=alpha)
+    return soft_cross_entropy(logits, instance_targets(labels, teacher, alpha, temperature))
 
 
-def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, epsilon: float, teacher):
+def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, alpha: float, teacher):
     """BCE of one group's sigmoid columns against its smoothed one-hot labels, summed over the group's classes
     and averaged over images (module doc: the per-image scale of a softmax group)."""
     onehot = F.one_hot(labels, logits.shape[1]).float()
     probs = torch.sigmoid(teacher.float()) if teacher is not None else None
-    targets = SCHEMES[scheme].targets(onehot, epsilon, probs)
+    targets = SCHEMES[scheme].targets(onehot, alpha, probs)
     return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").sum(1).mean()
 
 
@@ -62,9 +62,9 @@ def group_losses(
     for g, (group, logits) in enumerate(zip(groups, group_logits(outputs, sizes))):
         scheme, teacher = train.scheme(group), teachers[g]
         if train.head == "grouped":
-            losses.append(softmax_group_loss(logits, labels[:, g], scheme, train.epsilon, train.temperature, teacher))
+            losses.append(softmax_group_loss(logits, labels[:, g], scheme, train.alpha, train.temperature, teacher))
         else:
-            losses.append(sigmoid_group_loss(logits, labels[:, g], scheme, train.epsilon, teacher))
+            losses.append(sigmoid_group_loss(logits, labels[:, g], scheme, train.alpha, teacher))
     return losses
 
 

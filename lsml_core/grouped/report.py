@@ -25,7 +25,7 @@ from lsml_core.profiles import PROFILE_FILE
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
 
-# THEIR Table 1: accuracy % (train / validation) after 20 and 50 epochs, per backbone (their main one, MobileNetV2,
+# THEIR Table 1: accuracy % (train / validation) after 20 and 50 epochs, per model (their main one, MobileNetV2,
 # and the other, ResNet-50), auxiliary task and the weight of their harder group, the letter (the digit's 1).
 THEIRS = pd.DataFrame(
     [
@@ -37,7 +37,7 @@ THEIRS = pd.DataFrame(
     ],
     columns=[
         "role",
-        "THEIRS backbone",
+        "THEIRS model",
         "sesemi",
         "harder_weight",
         "20 ep train",
@@ -46,7 +46,7 @@ THEIRS = pd.DataFrame(
         "50 ep val",
     ],
 )
-FACTORS = ("backbone", "head", "sesemi", "weights", "smoothing", "pseudo")
+FACTORS = ("model", "head", "sesemi", "weights", "smoothing", "pseudo")
 TABLE_ONE_FIXED = ("head", "smoothing", "pseudo")  # held at the control's values in Table 1
 N_BOOT = 1000
 LEVEL = 0.95  # of the bootstrap interval
@@ -56,7 +56,7 @@ def factors(train: dict, groups: tuple[str, ...]) -> dict:
     """The factors an ablation varies, as text, from a saved train config."""
     t = TrainConfig(**train)
     return {
-        "backbone": t.backbone,
+        "model": t.model,
         "head": t.head,
         "sesemi": t.sesemi,
         "weights": ", ".join(f"{g} {t.weight(g):g}" for g in groups),
@@ -202,10 +202,10 @@ def theirs_weight(rows: pd.DataFrame, harder: str, groups: list[str]) -> pd.Seri
 
 
 def table_one(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
-    """Exact match (%) on train and val per backbone x SESEMI images x group weights, the other factors at the
+    """Exact match (%) on train and val per model x SESEMI images x group weights, the other factors at the
     control's values: ours as mean ± std over seeds, THEIRS beside it where they ran it.
 
-    Backbones are matched by role: the control's backbone stands beside their main one (MobileNetV2), any
+    Models are matched by role: the control's model stands beside their main one (MobileNetV2), any
     other beside their other one (ResNet-50). Weights are matched by the harder group (`harder_group`: ours
     from the control's validation accuracies, theirs the letter): the harder group's weight with every other
     group at 1. Rows only one side ran read `not run` on the other side's text columns; THEIR missing numbers
@@ -217,27 +217,27 @@ def table_one(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
     if rows.empty or found is None:
         return pd.DataFrame()
     rows = rows.assign(
-        role=np.where(rows.backbone == control_factors["backbone"], "main", "other"),
+        role=np.where(rows.model == control_factors["model"], "main", "other"),
         harder_weight=theirs_weight(rows, found[0], groups_of(runs)),
     )
-    keys = ["role", "backbone", "sesemi", "weights"]
+    keys = ["role", "model", "sesemi", "weights"]
     wide = rows.pivot_table(index=keys + ["seed"], columns="split", values="exact", aggfunc="first").reset_index()
     ours = results.mean_std(wide, keys, ["train", "val"], digits=2)
     ours.columns = ["ours train", "ours val"]
     ours = ours.reset_index().merge(rows.drop_duplicates(keys)[keys + ["harder_weight"]], on=keys)
     table = ours.merge(THEIRS, on=["role", "sesemi", "harder_weight"], how="outer")
     table = table.rename(
-        columns={"backbone": "ours backbone", "weights": "ours weights", "harder_weight": "weight of the harder group"}
+        columns={"model": "ours model", "weights": "ours weights", "harder_weight": "weight of the harder group"}
     )
-    filled = {"ours backbone": "not run", "ours weights": "not run", "ours train": "not run", "ours val": "not run"}
-    table = table.fillna(filled).fillna({"THEIRS backbone": "not run by the source"})
+    filled = {"ours model": "not run", "ours weights": "not run", "ours train": "not run", "ours val": "not run"}
+    table = table.fillna(filled).fillna({"THEIRS model": "not run by the source"})
     return table.rename(columns={c: f"THEIRS {c}" for c in THEIRS.columns[4:]}).drop(columns="role")
 
 
 def table_one_text(runs: pd.DataFrame, control_factors: dict) -> str:
     """What Table 1 pairs and which numbers stand side by side (generated from the runs)."""
-    main = control_factors["backbone"]
-    others = sorted(set(runs.backbone) - {main})
+    main = control_factors["model"]
+    others = sorted(set(runs.model) - {main})
     epochs = sorted(set(control_runs(runs, control_factors).epochs)) or sorted(set(runs.epochs))
     other_text = (
         f"our {', '.join(others)} beside THEIR ResNet-50 (their other backbone)"

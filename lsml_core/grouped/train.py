@@ -31,7 +31,7 @@ PSEUDO_RECORD = "pseudo_labels.json"
 
 
 def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> GroupedNet:
-    return GroupedNet(cfg.train.backbone, splits.sizes, cfg.train.pretrained).to(device)
+    return GroupedNet(cfg.train.model, splits.sizes, cfg.train.pretrained).to(device)
 
 
 def predict(model: GroupedNet, split: Split, splits: Splits, device: torch.device, desc: str = "") -> np.ndarray:

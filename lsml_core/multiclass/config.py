@@ -56,9 +56,9 @@ class TrainConfig(TrainBase):
 
     model: str = "resnet8"
     loss: str = "ce"
-    epsilon: float = 0.0  # ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
+    alpha: float = 0.0  # the smoothing degree: ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
     temperature: float = 1.0  # ils: teacher temperature; kd: distillation temperature
-    kd_alpha: float = 0.9  # kd: weight of the KL term
+    kd_weight: float = 0.9  # kd: weight of the KL term
     teacher: str | None = None  # ils / kd: the teacher run's name
     teacher_scaled: bool = False  # kd: divide the teacher's logits by its fitted calibration temperature
     seed: int = 0
@@ -80,24 +80,24 @@ class TrainConfig(TrainBase):
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("schedule", self.schedule, SCHEDULES)
-        if not 0.0 <= self.epsilon < 1.0:
-            raise ValueError(f"epsilon={self.epsilon} must lie in [0, 1)")
+        if not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"alpha={self.alpha} must lie in [0, 1)")
         check_each("be > 0", lambda v: v > 0, temperature=self.temperature)
-        check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_alpha=self.kd_alpha)
+        check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_weight=self.kd_weight)
         check_teacher("loss", self.loss, self.teacher, LOSSES)
         check_each("be >= 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, patience=self.patience)
         check_max_batches(self.max_batches)
 
     @property
     def run_name(self) -> str:
-        """e.g. `resnet8-ce-s0`, `resnet8-ls-e0.1-s0`, `resnet8-ils-e0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
+        """e.g. `resnet8-ce-s0`, `resnet8-ls-a0.1-s0`, `resnet8-ils-a0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
         if self.loss == "kd":
             return f"{self.model}-kd-T{self.temperature:g}-from-{self.teacher}" + ("-ts" if self.teacher_scaled else "")
         tail = {
             "ce": "",
-            "ls": f"-e{self.epsilon:g}",
-            "ls_targets": f"-e{self.epsilon:g}",
-            "ils": f"-e{self.epsilon:g}-T{self.temperature:g}",
+            "ls": f"-a{self.alpha:g}",
+            "ls_targets": f"-a{self.alpha:g}",
+            "ils": f"-a{self.alpha:g}-T{self.temperature:g}",
         }[self.loss]
         return f"{self.model}-{self.loss}{tail}-s{self.seed}"
 
@@ -114,17 +114,17 @@ class RunConfig(RunConfigBase):
 
 @dataclass(frozen=True, kw_only=True)
 class Grid:
-    """Teachers (CE, LS at one epsilon, the instance-based grid) per model and seed, and the distillation."""
+    """Teachers (CE, LS at one alpha, the instance-based grid) per model and seed, and the distillation."""
 
     models: list[str] = field(default_factory=lambda: ["resnet8"])
     seeds: list[int] = field(default_factory=lambda: [0])
-    ls_epsilon: float = 0.1
+    ls_alpha: float = 0.1
     ls_targets: bool = False  # also train LS with explicitly smoothed targets
-    ils_epsilons: list[float] = field(default_factory=lambda: [0.05, 0.1])
+    ils_alphas: list[float] = field(default_factory=lambda: [0.05, 0.1])
     ils_temperatures: list[float] = field(default_factory=lambda: [2.0, 8.0])
     selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on validation
     student: str | None = "shallow"  # null: no distillation
-    kd_alpha: float = 0.9
+    kd_weight: float = 0.9
     kd_temperature: float = 20.0
 
     def __post_init__(self):
@@ -149,14 +149,12 @@ class Profile(ProfileBase):
         runs = []
         for model in self.grid.models:
             for seed in self.grid.seeds:
-                base = self.run(model=model, seed=seed, loss="ce", epsilon=0.0, temperature=1.0, teacher=None)
+                base = self.run(model=model, seed=seed, loss="ce", alpha=0.0, temperature=1.0, teacher=None)
                 runs.append(base)
-                runs.append(replace(base, train=replace(base.train, loss="ls", epsilon=self.grid.ls_epsilon)))
+                runs.append(replace(base, train=replace(base.train, loss="ls", alpha=self.grid.ls_alpha)))
                 if self.grid.ls_targets:
-                    runs.append(
-                        replace(base, train=replace(base.train, loss="ls_targets", epsilon=self.grid.ls_epsilon))
-                    )
-                for eps in self.grid.ils_epsilons:
+                    runs.append(replace(base, train=replace(base.train, loss="ls_targets", alpha=self.grid.ls_alpha)))
+                for alpha in self.grid.ils_alphas:
                     for temp in self.grid.ils_temperatures:
                         runs.append(
                             replace(
@@ -164,7 +162,7 @@ class Profile(ProfileBase):
                                 train=replace(
                                     base.train,
                                     loss="ils",
-                                    epsilon=float(eps),
+                                    alpha=float(alpha),
                                     temperature=float(temp),
                                     teacher=base.name,
                                 ),
@@ -180,9 +178,9 @@ class Profile(ProfileBase):
             self.run(
                 model=self.grid.student,
                 loss="kd",
-                epsilon=0.0,
+                alpha=0.0,
                 temperature=self.grid.kd_temperature,
-                kd_alpha=self.grid.kd_alpha,
+                kd_weight=self.grid.kd_weight,
                 teacher=teacher,
                 teacher_scaled=scaled,
                 seed=int(teacher.rsplit("-s", 1)[1]),

@@ -1,9 +1,9 @@
 """Single-label losses: cross-entropy, label smoothing two ways, instance-based smoothing, distillation.
 
-With K classes, label y and degree e:
-- `ls` (torch's `CrossEntropyLoss(label_smoothing=e)`) and `ls_targets` (explicit targets) both train on
-  t = (1 - e) onehot(y) + e / K (`lsml_core.soft_targets.smoothed_targets`).
-- `ils` (Maher & Kull): the true class gets 1 - e and wrong class j gets e p_j / (1 - p_y), p the
+With K classes, label y and degree a (`alpha`):
+- `ls` (torch's `CrossEntropyLoss(label_smoothing=a)`) and `ls_targets` (explicit targets) both train on
+  t = (1 - a) onehot(y) + a / K (`lsml_core.soft_targets.smoothed_targets`).
+- `ils` (Maher & Kull): the true class gets 1 - a and wrong class j gets a p_j / (1 - p_y), p the
   teacher's softmax at temperature T (`lsml_core.soft_targets.instance_targets`).
 """
 
@@ -17,9 +17,9 @@ from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cros
 
 
 def distillation_loss(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, alpha: float, temperature: float
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, weight: float, temperature: float
 ) -> torch.Tensor:
-    """a T^2 KL(q || p) + (1 - a) CE(student, y), q = softmax(teacher/T), p = softmax(student/T) (Hinton).
+    """w T^2 KL(q || p) + (1 - w) CE(student, y), w the `weight` of the KL term, q = softmax(teacher/T), p = softmax(student/T) (Hinton).
 
     KL(q || p) = (1/B) sum_i sum_k q_ik (log q_ik - log p_ik), torch's `kl_div(log p, q, "batchmean")`.
     Maher & Kull write KL(student/T || teacher/T); this is the standard direction, teacher first.
@@ -29,7 +29,7 @@ def distillation_loss(
         F.softmax(teacher_logits.float() / temperature, dim=1),
         reduction="batchmean",
     )
-    return alpha * temperature**2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+    return weight * temperature**2 * soft + (1 - weight) * F.cross_entropy(student_logits, labels)
 
 
 @dataclass(frozen=True)
@@ -45,17 +45,17 @@ class Loss:
 # The registry: a new loss is one entry here (and its formula in the module docstring).
 LOSSES: dict[str, Loss] = {
     "ce": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y), "CE"),
-    "ls": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.epsilon), "LS"),
+    "ls": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.alpha), "LS"),
     "ls_targets": Loss(
-        lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.epsilon)), "LS (explicit targets)"
+        lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.alpha)), "LS (explicit targets)"
     ),
     "ils": Loss(
-        lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.epsilon, t.temperature)),
+        lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.alpha, t.temperature)),
         "ILS",
         needs_teacher=True,
     ),
     "kd": Loss(
-        lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_alpha, t.temperature), "student", needs_teacher=True
+        lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_weight, t.temperature), "student", needs_teacher=True
     ),
 }
 

@@ -81,7 +81,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                         "loss": train["loss"],
                         "seed": train["seed"],
                         "arm": teacher_arm(teacher or train),
-                        "epsilon": (teacher or train)["epsilon"],
+                        "alpha": (teacher or train)["alpha"],
                         "ils_temperature": (teacher or train)["temperature"],
                         "chosen": train["loss"] != "ils" or run_dir.name in chosen,
                         "student": train["loss"] == "kd",
@@ -114,13 +114,13 @@ def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Validation accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was
-    chosen; epsilon and T as text."""
+    chosen; alpha and T as text."""
     rows = runs[~runs.student & (runs.arm == "ILS") & (runs.split == "val") & (runs.when == "before")]
-    table = rows.groupby(["model", "epsilon", "ils_temperature"]).agg(
+    table = rows.groupby(["model", "alpha", "ils_temperature"]).agg(
         val_accuracy=("accuracy", "mean"), val_log_loss=("log_loss", "mean"), chosen_in_seeds=("chosen", "sum")
     )
-    grid = [(model, f"{epsilon:g}", f"{t:g}") for model, epsilon, t in table.index]  # as the profile writes them
-    return table.set_axis(pd.MultiIndex.from_tuples(grid, names=["model", "epsilon", "T"]) if grid else table.index)
+    grid = [(model, f"{alpha:g}", f"{t:g}") for model, alpha, t in table.index]  # as the profile writes them
+    return table.set_axis(pd.MultiIndex.from_tuples(grid, names=["model", "alpha", "T"]) if grid else table.index)
 
 
 def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:

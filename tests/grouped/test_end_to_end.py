@@ -16,7 +16,7 @@ TINY = """track: grouped
 name: grouped-tiny
 description: a few batches per run; numbers mean nothing
 data: {n_labeled: 80, n_val: 16, n_unlabeled: 40, n_test: 40}
-train: {backbone: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
+train: {model: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
         group_weights: {item: 5}, pseudo_precision: 0.05, pseudo_min_count: 2}
 grid:
   arms:

@@ -38,7 +38,7 @@ def test_total_loss_is_the_weighted_sum_of_group_and_sesemi_losses(batch):
 
 def test_uniform_smoothing_of_one_group_equals_explicit_targets(batch):
     outputs, labels, _ = batch
-    train = TrainConfig(smoothing={"item": "uniform"}, epsilon=0.2)
+    train = TrainConfig(smoothing={"item": "uniform"}, alpha=0.2)
     digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
     explicit = -(smoothed_targets(labels[:, 1], 4, 0.2) * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean()
     torch.testing.assert_close(item, explicit)
@@ -50,7 +50,7 @@ def test_uniform_smoothing_of_one_group_equals_explicit_targets(batch):
 def test_instance_smoothing_uses_each_groups_teacher_block(batch):
     outputs, labels, _ = batch
     teacher = torch.randn(8, sum(SIZES) + 6, generator=torch.Generator().manual_seed(1))
-    train = TrainConfig(smoothing={"digit": "instance", "item": "instance"}, epsilon=0.1, temperature=2.0, teacher="t")
+    train = TrainConfig(smoothing={"digit": "instance", "item": "instance"}, alpha=0.1, temperature=2.0, teacher="t")
     digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train, teacher)
     targets = instance_targets(labels[:, 1], teacher[:, 10:14], 0.1, 2.0)
     torch.testing.assert_close(item, -(targets * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean())
@@ -59,7 +59,7 @@ def test_instance_smoothing_uses_each_groups_teacher_block(batch):
 
 def test_flat_head_is_a_sigmoid_per_label_with_multi_hot_smoothing(batch):
     outputs, labels, _ = batch
-    train = TrainConfig(head="flat", smoothing={"digit": "uniform"}, epsilon=0.1)
+    train = TrainConfig(head="flat", smoothing={"digit": "uniform"}, alpha=0.1)
     digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
     onehot = F.one_hot(labels[:, 0], 10).float()
 

@@ -32,7 +32,7 @@ from lsml_core.grouped.report import (
 from lsml_core.profiles import PROFILE_FILE
 
 CONTROL = dict(
-    backbone="resnet18", head="grouped", sesemi="labeled", weights="digit 1, item 5", smoothing="nosmooth", pseudo="on"
+    model="resnet18", head="grouped", sesemi="labeled", weights="digit 1, item 5", smoothing="nosmooth", pseudo="on"
 )
 
 
@@ -64,8 +64,8 @@ def test_ablations_pair_each_arm_with_the_arm_holding_the_control_value():
         arm(),
         arm(sesemi="none"),
         arm(head="flat"),
-        arm(head="flat", smoothing="uniform-e0.1"),
-        arm(smoothing="uniform-e0.1"),
+        arm(head="flat", smoothing="uniform-a0.1"),
+        arm(smoothing="uniform-a0.1"),
     ]
     index = {tuple(a[f] for f in FACTORS): i for i, a in enumerate(arms)}
     pairs = [(factor, index[base], index[other]) for factor, base, other in ablation_pairs(frame(arms), CONTROL)]
@@ -79,20 +79,18 @@ def test_ablations_pair_each_arm_with_the_arm_holding_the_control_value():
     assert not ablation_pairs(frame([arm(), arm(sesemi="none", pseudo="off")]), CONTROL)  # two factors differ
 
 
-def test_table_one_stands_ours_beside_theirs_by_backbone_role():
-    runs = frame([arm(), arm(weights="digit 1, item 1"), arm(backbone="mobilenet_v2"), arm(smoothing="uniform-e0.1")])
+def test_table_one_stands_ours_beside_theirs_by_model_role():
+    runs = frame([arm(), arm(weights="digit 1, item 1"), arm(model="mobilenet_v2"), arm(smoothing="uniform-a0.1")])
     table = table_one(runs, CONTROL)
     main = table[
-        (table["ours backbone"] == "resnet18")
-        & (table["weight of the harder group"] == 5.0)
-        & (table.sesemi == "labeled")
+        (table["ours model"] == "resnet18") & (table["weight of the harder group"] == 5.0) & (table.sesemi == "labeled")
     ]
-    assert main["THEIRS backbone"].tolist() == ["MobileNetV2"] and main["THEIRS 20 ep val"].tolist() == [91.75]
+    assert main["THEIRS model"].tolist() == ["MobileNetV2"] and main["THEIRS 20 ep val"].tolist() == [91.75]
     assert main["ours val"].tolist() == ["10.00 (one seed)"]  # the smoothed arm is not a Table 1 row
-    other = table[table["ours backbone"] == "mobilenet_v2"]
-    assert other["THEIRS backbone"].tolist() == ["ResNet-50"]
+    other = table[table["ours model"] == "mobilenet_v2"]
+    assert other["THEIRS model"].tolist() == ["ResNet-50"]
     assert len(table) == 5  # their five rows; ours matched to three of them
-    assert (table[table["THEIRS 20 ep val"] == 88.43][["ours backbone", "ours val"]] == "not run").all().all()
+    assert (table[table["THEIRS 20 ep val"] == 88.43][["ours model", "ours val"]] == "not run").all().all()
     assert table.drop(columns=[c for c in table if c.startswith("THEIRS ") and "ep" in c]).notna().all().all()
 
 
@@ -212,7 +210,7 @@ def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
     assert "`./run_all.sh --profile grouped-x --force`" in sentence
     assert "cannot say whether" in caveat(kind)
     assert control(tmp_path) == {
-        "backbone": "mobilenet_v2",
+        "model": "mobilenet_v2",
         "head": "grouped",
         "sesemi": "labeled",
         "weights": "digit 1, item 1",
@@ -265,12 +263,12 @@ def test_arms_equal_to_the_bit_read_identical(tmp_path):
 def test_table_one_pairs_by_the_harder_group_and_says_what_it_pairs():
     # the digit is the harder group here; the control weights the item 5, which the source never ran
     runs = frame(
-        [arm(), arm(weights="digit 1, item 1"), arm(weights="digit 5, item 1"), arm(backbone="mobilenet_v2")],
+        [arm(), arm(weights="digit 1, item 1"), arm(weights="digit 5, item 1"), arm(model="mobilenet_v2")],
         accuracy={"digit": 0.4, "item": 0.8},
     )
     table = table_one(runs, CONTROL)
-    control_row = table[(table["ours weights"] == "digit 1, item 5") & (table["ours backbone"] == "resnet18")]
-    assert control_row["THEIRS backbone"].tolist() == ["not run by the source"]
+    control_row = table[(table["ours weights"] == "digit 1, item 5") & (table["ours model"] == "resnet18")]
+    assert control_row["THEIRS model"].tolist() == ["not run by the source"]
     heavy = table[table["ours weights"] == "digit 5, item 1"]
     assert heavy["THEIRS 20 ep val"].tolist() == [91.75] and heavy["weight of the harder group"].tolist() == [5.0]
     text = table_one_text(runs, CONTROL)

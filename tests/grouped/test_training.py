@@ -13,9 +13,7 @@ from tests.grouped.test_data import small, tiny_splits
 
 
 def run(**train) -> RunConfig:
-    recipe = dict(
-        backbone="resnet18", batch_size=16, max_batches=2, epochs_plain=1, epochs_augmented=1, epochs_pseudo=1
-    )
+    recipe = dict(model="resnet18", batch_size=16, max_batches=2, epochs_plain=1, epochs_augmented=1, epochs_pseudo=1)
     return RunConfig(profile="t", data=small(), train=TrainConfig(**{**recipe, "pseudo_precision": 0.01, **train}))
 
 

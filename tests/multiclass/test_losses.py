@@ -30,7 +30,7 @@ def test_torch_label_smoothing_equals_explicit_targets_loss_and_gradients(batch)
     explicit.backward()
     torch.testing.assert_close(torch_loss, explicit)
     torch.testing.assert_close(a.grad, b.grad)
-    ls, explicit = (objective(TrainConfig(loss=name, epsilon=0.1), K) for name in ("ls", "ls_targets"))
+    ls, explicit = (objective(TrainConfig(loss=name, alpha=0.1), K) for name in ("ls", "ls_targets"))
     assert ls(logits, labels) == pytest.approx(explicit(logits, labels).item(), abs=1e-6)
 
 
@@ -76,13 +76,13 @@ def test_instance_targets_stay_finite_for_an_overconfident_teacher():
 
 def test_distillation_loss_against_direct_formula(batch):
     student, labels, teacher = batch
-    alpha, temperature = 0.9, 20.0
+    weight, temperature = 0.9, 20.0
     q = torch.softmax(teacher / temperature, 1)
     log_p = torch.log_softmax(student / temperature, 1)
     kl = (q * (q.log() - log_p)).sum(1).mean()
     ce = -torch.log_softmax(student, 1)[torch.arange(8), labels].mean()
-    expected = alpha * temperature**2 * kl + (1 - alpha) * ce
-    torch.testing.assert_close(distillation_loss(student, teacher, labels, alpha, temperature), expected)
+    expected = weight * temperature**2 * kl + (1 - weight) * ce
+    torch.testing.assert_close(distillation_loss(student, teacher, labels, weight, temperature), expected)
     assert distillation_loss(teacher, teacher, labels, 1.0, temperature).item() == pytest.approx(0.0, abs=1e-5)
 
 
@@ -90,10 +90,10 @@ def test_distillation_gradient_is_hintons(batch):
     # Hinton et al.: d(soft term)/dz = (T / B) (softmax(z/T) - softmax(v/T)) with the T^2 factor; this pins
     # the KL direction (teacher first) independently of the formula above
     student, labels, teacher = batch
-    alpha, temperature = 0.7, 4.0
+    weight, temperature = 0.7, 4.0
     student = student.clone().requires_grad_(True)
-    distillation_loss(student, teacher, labels, alpha, temperature).backward()
+    distillation_loss(student, teacher, labels, weight, temperature).backward()
     p, q = torch.softmax(student.detach() / temperature, 1), torch.softmax(teacher / temperature, 1)
     hard = torch.softmax(student.detach(), 1) - F.one_hot(labels, K)
-    expected = (alpha * temperature * (p - q) + (1 - alpha) * hard) / len(labels)
+    expected = (weight * temperature * (p - q) + (1 - weight) * hard) / len(labels)
     torch.testing.assert_close(student.grad, expected)

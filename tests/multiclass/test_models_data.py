@@ -81,4 +81,4 @@ def test_the_converged_profile_trains_every_run_to_its_last_epoch_without_regula
     assert track.name == "multiclass" and t.weight_decay == 0 and d.shift == 0 and not d.flip
     assert t.patience >= t.epochs  # no early stop: the training loss is followed until it flattens
     names = [r.name for r in profile.teacher_runs()]
-    assert names[:2] == ["resnet8-ce-s0", "resnet8-ls-e0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)
+    assert names[:2] == ["resnet8-ce-s0", "resnet8-ls-a0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)

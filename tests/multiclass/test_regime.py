@@ -67,7 +67,7 @@ def write_run(profile_dir, name: str, *, loss: str, model: str = "resnet8", gap:
 def test_an_overconfident_converged_ce_baseline_reads_the_regime_of_the_claims(tmp_path):
     write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
     write_run(tmp_path, "resnet8-ce-s1", loss="ce", gap=0.03)
-    write_run(tmp_path, "resnet8-ls-e0.1-s0", loss="ls", gap=-0.2, falling=True)  # not a baseline
+    write_run(tmp_path, "resnet8-ls-a0.1-s0", loss="ls", gap=-0.2, falling=True)  # not a baseline
     write_run(tmp_path, "shallow-kd-T20-from-resnet8-ce-s0", loss="kd", model="shallow", gap=-0.1)
     (sentence, kind), *others = regime_readings(tmp_path, "mc")
     assert not others and kind == "overconfident"

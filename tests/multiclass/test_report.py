@@ -256,8 +256,8 @@ def test_class_table_puts_accuracy_under_f1_score():
 
 def test_grid_table_writes_the_grid_point_as_the_profile_does():
     rows = pd.DataFrame(teacher_rows({("ILS", 0): 0.8, ("ILS", 1): 0.6}, "accuracy")).assign(
-        split="val", epsilon=0.1, ils_temperature=2.0, chosen=[True, False]
+        split="val", alpha=0.1, ils_temperature=2.0, chosen=[True, False]
     )
     table = grid_table(rows)
-    assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "epsilon", "T"]
+    assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "alpha", "T"]
     assert table.val_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]

@@ -78,7 +78,7 @@ def test_instance_and_distillation_runs_use_the_teacher(tmp_path):
     teacher = run(max_batches=1)
     train_run(teacher, tmp_path / teacher.name, tmp_path, splits)
     evaluate_run(teacher, tmp_path / teacher.name, tmp_path, splits)
-    ils = run(max_batches=1, loss="ils", epsilon=0.1, temperature=2.0, teacher=teacher.name)
+    ils = run(max_batches=1, loss="ils", alpha=0.1, temperature=2.0, teacher=teacher.name)
     student = RunConfig(
         profile="t",
         data=teacher.data,
