@@ -1,8 +1,8 @@
 """Profiles (plain YAML) and run configurations: reading, checking, saving, for every track.
 
 A profile's YAML names its track (`track: multiclass`; without the key, `multilabel`) and holds the
-sections that track's `Profile` declares; an unknown key is an error that lists the allowed ones. A
-run's configuration is saved as JSON beside its results and read back with the same types.
+sections that track's `Profile` declares; an unknown key is an error that lists the allowed ones, a key
+renamed since (`RENAMED`) an error naming its new name. A run's configuration is saved as JSON beside its results and read back with the same types.
 """
 
 from collections.abc import Callable
@@ -49,10 +49,31 @@ def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> 
         )
 
 
-def build(cls, values: dict | None, section: str):
-    """Instantiate a config dataclass, naming any key it does not know."""
+# Keys renamed so that every track says the same thing the same way: old key -> (new key, why). A profile, a grid
+# or a grouped arm that still uses an old key is refused naming the new one; nothing is translated silently.
+RENAMED = {
+    "epsilon": ("alpha", "one name for the smoothing degree in every track"),
+    "ls_epsilon": ("ls_alpha", "one name for the smoothing degree in every track"),
+    "ils_epsilons": ("ils_alphas", "one name for the smoothing degree in every track"),
+    "kd_alpha": ("kd_weight", "alpha names the smoothing degree in every track"),
+    "backbone": ("model", "one name for the network in every track"),
+}
+
+
+def check_renamed(keys, known, where: str) -> None:
+    """Raise ValueError naming the new name of the first of `keys` that `known` lacks and `RENAMED` holds."""
+    for key in sorted(set(keys) - set(known)):
+        if key in RENAMED:
+            new, why = RENAMED[key]
+            raise ValueError(f"`{key}` was renamed `{new}` ({why}): rename the key in {where}")
+
+
+def build(cls, values: dict | None, section: str, source: str | None = None):
+    """Instantiate a config dataclass, naming any key it does not know (a renamed key with its new name);
+    `source`: the profile the values come from."""
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
+    check_renamed(values, known, f"section {section!r} of {source}" if source else f"section {section!r}")
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in section {section!r}; allowed: {sorted(known)}")
@@ -111,7 +132,7 @@ def build_profile(cls, values: dict, source: str, track: str, **built):
             f"unknown section(s) {unknown} in profile {source} (track {track}); allowed: track, {', '.join(types)}"
         )
     sections = {
-        key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key)
+        key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key, source)
         for key in types
         if key in values or key not in ("name", "description", *built)
     }

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from lsml_core import tracks
 from lsml_core.executors import check_resources
 from lsml_core.grouped import config as grouped
 from lsml_core.multiclass import config as multiclass
@@ -48,3 +49,51 @@ def test_phases_that_add_up_to_no_epoch_and_bad_resources_are_one_problem_each()
         check_resources(1, -1, [{"CPU": 2}])
     with pytest.raises(ValueError, match=r"^--cpus-per-run 0 must be positive$"):
         check_resources(0, 0, [{"CPU": 2}])
+
+
+DEGREE = "one name for the smoothing degree in every track"
+NETWORK = "one name for the network in every track"
+
+
+@pytest.mark.parametrize(
+    "text, old, new, why, where",
+    [
+        ("train: {epsilon: 0.1}", "epsilon", "alpha", DEGREE, "section 'train'"),
+        ("train: {backbone: resnet18}", "backbone", "model", NETWORK, "section 'train'"),
+        ("track: multiclass\ntrain: {epsilon: 0.1}", "epsilon", "alpha", DEGREE, "section 'train'"),
+        ("track: multiclass\ngrid: {ls_epsilon: 0.1}", "ls_epsilon", "ls_alpha", DEGREE, "section 'grid'"),
+        ("track: multiclass\ngrid: {ils_epsilons: [0.1]}", "ils_epsilons", "ils_alphas", DEGREE, "section 'grid'"),
+        (
+            "track: multiclass\ngrid: {kd_alpha: 0.9}",
+            "kd_alpha",
+            "kd_weight",
+            "alpha names the smoothing degree in every track",
+            "section 'grid'",
+        ),
+        ("track: grouped\ntrain: {epsilon: 0.2}", "epsilon", "alpha", DEGREE, "section 'train'"),
+        ("track: grouped\ntrain: {backbone: resnet18}", "backbone", "model", NETWORK, "section 'train'"),
+        (
+            "track: grouped\ngrid: {arms: [{}, {backbone: mobilenet_v2}]}",
+            "backbone",
+            "model",
+            NETWORK,
+            "grid.arms of profile old",
+        ),
+    ],
+)
+def test_a_renamed_key_is_refused_with_its_new_name_in_every_track(tmp_path, text, old, new, why, where):
+    path = tmp_path / "old.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as refused:
+        tracks.load_profile(path)
+    place = where if where.startswith("grid.arms") else f"{where} of {path}"
+    assert str(refused.value) == f"`{old}` was renamed `{new}` ({why}): rename the key in {place}"
+
+
+def test_a_run_configuration_saved_with_an_old_key_reads_as_another_configuration():
+    run = multiclass.load_profile("multiclass").teacher_runs()[1]  # LS at alpha 0.1
+    saved = run.to_dict()
+    saved["train"]["epsilon"] = saved["train"].pop("alpha")
+    with pytest.raises(ValueError, match="`epsilon` was renamed `alpha`"):
+        multiclass.RunConfig.from_dict(saved)
+    assert run.differences(saved) == ["*"] and run.differences(run.to_dict()) == []

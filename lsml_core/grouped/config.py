@@ -16,6 +16,7 @@ from lsml_core.profiles import (
     check_choice,
     check_each,
     check_max_batches,
+    check_renamed,
     read_profile_yaml,
 )
 from lsml_core.smoothing import SCHEMES, check_scheme
@@ -224,6 +225,7 @@ class Profile(ProfileBase):
         runs = []
         for seed in self.grid.seeds:
             for arm in self.grid.arms:
+                check_renamed(arm, TrainConfig.__dataclass_fields__, f"grid.arms of profile {self.name}")
                 unknown = sorted(set(arm) - set(TrainConfig.__dataclass_fields__) | {"teacher", "seed"} & set(arm))
                 if unknown:
                     raise ValueError(

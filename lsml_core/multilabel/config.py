@@ -242,7 +242,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if "grid" in values and "grids" in values:
         raise ValueError(f"profile {name_or_path}: give either grid (one block) or grids (a list of blocks), not both")
     blocks = values.pop("grids", None) or [values.pop("grid", None) or {}]
-    grids = [build(Grid, block, "grid") for block in blocks]
+    grids = [build(Grid, block, "grid", str(name_or_path)) for block in blocks]
     for grid in grids:
         for model in grid.models:
             check_model_name(model)
