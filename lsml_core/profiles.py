@@ -2,7 +2,8 @@
 
 A profile's YAML names its track (`track: multiclass`; without the key, `multilabel`) and holds the
 sections that track's `Profile` declares; an unknown key is an error that lists the allowed ones, a key
-renamed since (`RENAMED`) an error naming its new name. A run's configuration is saved as JSON beside its results and read back with the same types.
+renamed since (`RENAMED`) an error naming its new name. A run's configuration is saved as JSON beside its
+results and read back with the same types.
 """
 
 from collections.abc import Callable
@@ -111,6 +112,14 @@ def read_profile_yaml(name_or_path: str | Path) -> tuple[str, dict]:
     values.setdefault("name", path.stem)
     check_choice(f"study kind of profile {path}", values.pop("study", "cpu"), STUDY_KINDS)
     return values.pop("track", DEFAULT_TRACK), values
+
+
+def read_track_yaml(track: str, name_or_path: str | Path) -> dict:
+    """The YAML's values of a profile of `track` (a profile of another track is refused)."""
+    found, values = read_profile_yaml(name_or_path)
+    if found != track:
+        raise ValueError(f"profile {name_or_path} is of track {found!r}, not {track!r}")
+    return values
 
 
 def study_kind(path: Path) -> str:

@@ -17,7 +17,7 @@ from lsml_core.profiles import (
     check_each,
     check_max_batches,
     check_renamed,
-    read_profile_yaml,
+    read_track_yaml,
 )
 from lsml_core.smoothing import SCHEMES, check_scheme
 
@@ -260,7 +260,4 @@ class Profile(ProfileBase):
 
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile of this track."""
-    track, values = read_profile_yaml(name_or_path)
-    if track != TRACK:
-        raise ValueError(f"profile {name_or_path} is of track {track!r}, not {TRACK!r}")
-    return build_profile(Profile, values, str(name_or_path), TRACK)
+    return build_profile(Profile, read_track_yaml(TRACK, name_or_path), str(name_or_path), TRACK)

@@ -82,6 +82,7 @@ def rotate_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
 def batches(
     split: Split,
     splits: Splits,
+    *,
     batch_size: int,
     seed: int,
     augment: bool,

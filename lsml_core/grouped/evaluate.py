@@ -5,6 +5,7 @@ report's paired bootstrap.
 `train` is the labeled training part read unaugmented (the source's "train accuracy"); test is only reported.
 """
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,4 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     return metrics
 
 
-def is_complete(run_dir: Path) -> bool:
-    """A run is finished when its metrics.json holds every reported split."""
-    return results.is_complete(run_dir, REPORTED)
+is_complete = partial(results.is_complete, splits=REPORTED)  # finished: metrics.json holds every reported split

@@ -29,7 +29,7 @@ from lsml_core.soft_targets import instance_targets, soft_cross_entropy
 
 
 def softmax_group_loss(
-    logits: torch.Tensor, labels: torch.Tensor, scheme: str, alpha: float, temperature: float, teacher
+    logits: torch.Tensor, labels: torch.Tensor, scheme: str, *, alpha: float, temperature: float, teacher
 ) -> torch.Tensor:
     """Cross-entropy of one softmax group with `none`, `uniform` or `instance` targets."""
     if scheme == "none":
@@ -51,6 +51,7 @@ def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, 
 def group_losses(
     outputs: torch.Tensor,
     labels: torch.Tensor,
+    *,
     groups: tuple[str, ...],
     sizes: tuple[int, ...],
     train: TrainConfig,
@@ -62,7 +63,11 @@ def group_losses(
     for g, (group, logits) in enumerate(zip(groups, group_logits(outputs, sizes))):
         scheme, teacher = train.scheme(group), teachers[g]
         if train.head == "grouped":
-            losses.append(softmax_group_loss(logits, labels[:, g], scheme, train.alpha, train.temperature, teacher))
+            losses.append(
+                softmax_group_loss(
+                    logits, labels[:, g], scheme, alpha=train.alpha, temperature=train.temperature, teacher=teacher
+                )
+            )
         else:
             losses.append(sigmoid_group_loss(logits, labels[:, g], scheme, train.alpha, teacher))
     return losses
@@ -72,6 +77,7 @@ def loss_parts(
     outputs: torch.Tensor,
     labels: torch.Tensor,
     aux_labels: torch.Tensor,
+    *,
     groups: tuple[str, ...],
     sizes: tuple[int, ...],
     train: TrainConfig,
@@ -80,7 +86,7 @@ def loss_parts(
     """(sum_g w_g L_g + w_aux CE(SESEMI), its group part sum_g w_g L_g): the first len(labels) rows are
     labeled images, the rest SESEMI's. The group part is what the history's `train_group_loss` averages."""
     n = len(labels)
-    losses = group_losses(outputs[:n], labels, groups, sizes, train, teacher_outputs)
+    losses = group_losses(outputs[:n], labels, groups=groups, sizes=sizes, train=train, teacher_outputs=teacher_outputs)
     groups_part = sum(train.weight(group) * value for group, value in zip(groups, losses))
     loss = groups_part
     if len(aux_labels):

@@ -36,7 +36,7 @@ def select(probs_unlabeled: list[np.ndarray], threshold: float) -> tuple[np.ndar
 
 
 def pseudo_labels(
-    probs_val, labels_val, probs_unlabeled, labels_unlabeled, precision: float, min_count: int = 1
+    probs_val, labels_val, probs_unlabeled, labels_unlabeled, *, precision: float, min_count: int = 1
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """(a record of the choice, kept indices, their pseudo-labels)."""
     right, conf_val = correct(labels_val, probs_val).all(1), confidence(probs_val)

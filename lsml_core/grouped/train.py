@@ -88,8 +88,8 @@ def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.devi
             splits.val.labels.numpy(),
             probs_unl,
             splits.unlabeled.labels.numpy(),
-            cfg.train.pseudo_precision,
-            cfg.train.pseudo_min_count,
+            precision=cfg.train.pseudo_precision,
+            min_count=cfg.train.pseudo_min_count,
         )
         write_json(Path(run_dir) / PSEUDO_RECORD, record)
         atomic_write_npz(path, keep=keep, labels=labels)
@@ -125,13 +125,25 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             )
             seen.append(n)
             loss, groups_loss = loss_parts(
-                outputs, labels, aux_labels, groups, sizes, t, teacher(images[:n]) if teacher else None
+                outputs,
+                labels,
+                aux_labels,
+                groups=groups,
+                sizes=sizes,
+                train=t,
+                teacher_outputs=teacher(images[:n]) if teacher else None,
             )
             group_part.append(groups_loss.detach() * n)
             return loss
 
         stream = batches(
-            data, splits, t.batch_size, fit.epoch_seed(t.seed, epoch), phase != "plain", t.sesemi, splits.unlabeled
+            data,
+            splits,
+            batch_size=t.batch_size,
+            seed=fit.epoch_seed(t.seed, epoch),
+            augment=phase != "plain",
+            sesemi=t.sesemi,
+            unlabeled=splits.unlabeled,
         )
         n_batches = -(-len(data) // t.batch_size)
         loss = fit.train_pass(

@@ -8,6 +8,7 @@ the training loss against the validation loss in history.csv, and the validation
 majority-class frequency of validation (chance).
 """
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,4 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     return metrics
 
 
-def is_complete(run_dir: Path) -> bool:
-    """A run is finished when its metrics.json holds every reported split."""
-    return results.is_complete(run_dir, REPORTED)
+is_complete = partial(results.is_complete, splits=REPORTED)  # finished: metrics.json holds every reported split

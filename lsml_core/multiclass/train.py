@@ -31,7 +31,7 @@ def model_for(cfg: RunConfig, splits: Splits, device: torch.device, name: str | 
 
 
 def predict(
-    model: Classifier, split: Split, splits: Splits, device: torch.device, features: bool = False, desc: str = ""
+    model: Classifier, split: Split, splits: Splits, device: torch.device, *, features: bool = False, desc: str = ""
 ) -> np.ndarray:
     """float32 logits (or penultimate features) of a split, in order."""
     forward = (lambda net, x: net.features(x)) if features else None

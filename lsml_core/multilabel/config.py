@@ -18,7 +18,7 @@ from lsml_core.profiles import (
     check_each,
     check_max_batches,
     check_teacher,
-    read_profile_yaml,
+    read_track_yaml,
 )
 from lsml_core.smoothing import SCHEMES, check_scheme
 
@@ -236,9 +236,7 @@ class Profile(ProfileBase):
 
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile of this track."""
-    track, values = read_profile_yaml(name_or_path)
-    if track != TRACK:
-        raise ValueError(f"profile {name_or_path} is of track {track!r}, not {TRACK!r}")
+    values = read_track_yaml(TRACK, name_or_path)
     if "grid" in values and "grids" in values:
         raise ValueError(f"profile {name_or_path}: give either grid (one block) or grids (a list of blocks), not both")
     blocks = values.pop("grids", None) or [values.pop("grid", None) or {}]

@@ -2,6 +2,7 @@
 CP/CR/CF1/OP/OR/OF1 under each decision rule, and calibration in metrics.json."""
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,4 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     return metrics
 
 
-def is_complete(run_dir: Path) -> bool:
-    """A run is finished when its metrics.json holds every reported split."""
-    return results.is_complete(run_dir, REPORTED_SPLITS)
+is_complete = partial(results.is_complete, splits=REPORTED_SPLITS)  # finished: metrics.json holds every reported split

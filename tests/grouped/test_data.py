@@ -169,9 +169,13 @@ def tiny_splits() -> Splits:
 @pytest.mark.parametrize("sesemi, extra", [("none", 0), ("labeled", 1), ("unlabeled", 1)])
 def test_batches_carry_the_sesemi_images_after_the_labeled_ones(sesemi, extra):
     splits = tiny_splits()
-    images, labels, aux = next(batches(splits.fit, splits, 16, 0, True, sesemi, splits.unlabeled))
+    images, labels, aux = next(
+        batches(splits.fit, splits, batch_size=16, seed=0, augment=True, sesemi=sesemi, unlabeled=splits.unlabeled)
+    )
     assert labels.shape == (16, 2) and images.shape == (16 * (1 + extra), 1, SIDE, SIDE) and len(aux) == 16 * extra
-    again = next(batches(splits.fit, splits, 16, 0, True, sesemi, splits.unlabeled))
+    again = next(
+        batches(splits.fit, splits, batch_size=16, seed=0, augment=True, sesemi=sesemi, unlabeled=splits.unlabeled)
+    )
     torch.testing.assert_close(images, again[0])  # the same seed, the same batch
     if sesemi == "labeled":  # SESEMI's images are the batch's own, each under the transform its label names
         for original, transformed, label in zip(images[:16], images[16:], aux):

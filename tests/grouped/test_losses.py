@@ -31,15 +31,15 @@ def test_total_loss_is_the_weighted_sum_of_group_and_sesemi_losses(batch):
         + 5.0 * F.cross_entropy(outputs[:8, 10:14], labels[:, 1])
         + 0.5 * F.cross_entropy(outputs[8:, 14:], aux)
     )
-    torch.testing.assert_close(loss_parts(outputs, labels, aux, GROUPS, SIZES, train)[0], expected)
-    no_aux = loss_parts(outputs[:8], labels, aux[:0], GROUPS, SIZES, train)[0]
+    torch.testing.assert_close(loss_parts(outputs, labels, aux, groups=GROUPS, sizes=SIZES, train=train)[0], expected)
+    no_aux = loss_parts(outputs[:8], labels, aux[:0], groups=GROUPS, sizes=SIZES, train=train)[0]
     torch.testing.assert_close(no_aux, expected - 0.5 * F.cross_entropy(outputs[8:, 14:], aux))
 
 
 def test_uniform_smoothing_of_one_group_equals_explicit_targets(batch):
     outputs, labels, _ = batch
     train = TrainConfig(smoothing={"item": "uniform"}, alpha=0.2)
-    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
+    digit, item = group_losses(outputs[:8], labels, groups=GROUPS, sizes=SIZES, train=train)
     explicit = -(smoothed_targets(labels[:, 1], 4, 0.2) * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean()
     torch.testing.assert_close(item, explicit)
     torch.testing.assert_close(digit, F.cross_entropy(outputs[:8, :10], labels[:, 0]))  # the other group unsmoothed
@@ -51,7 +51,7 @@ def test_instance_smoothing_uses_each_groups_teacher_block(batch):
     outputs, labels, _ = batch
     teacher = torch.randn(8, sum(SIZES) + 6, generator=torch.Generator().manual_seed(1))
     train = TrainConfig(smoothing={"digit": "instance", "item": "instance"}, alpha=0.1, temperature=2.0, teacher="t")
-    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train, teacher)
+    digit, item = group_losses(outputs[:8], labels, groups=GROUPS, sizes=SIZES, train=train, teacher_outputs=teacher)
     targets = instance_targets(labels[:, 1], teacher[:, 10:14], 0.1, 2.0)
     torch.testing.assert_close(item, -(targets * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean())
     assert torch.allclose(targets.sum(1), torch.ones(8))
@@ -60,7 +60,7 @@ def test_instance_smoothing_uses_each_groups_teacher_block(batch):
 def test_flat_head_is_a_sigmoid_per_label_with_multi_hot_smoothing(batch):
     outputs, labels, _ = batch
     train = TrainConfig(head="flat", smoothing={"digit": "uniform"}, alpha=0.1)
-    digit, item = group_losses(outputs[:8], labels, GROUPS, SIZES, train)
+    digit, item = group_losses(outputs[:8], labels, groups=GROUPS, sizes=SIZES, train=train)
     onehot = F.one_hot(labels[:, 0], 10).float()
 
     def summed_bce(logits, targets):  # summed over the group's classes, averaged over images
@@ -74,7 +74,9 @@ def per_image_gradient_norms(head: str, logits: torch.Tensor, labels: torch.Tens
     """||d L_digit / d z_i|| * N for each image i: the gradient one image's logits get, undone of the mean over
     images (the digit group alone, K = 10)."""
     outputs = torch.cat([logits, torch.zeros(len(logits), 4)], 1).requires_grad_(True)
-    digit, _ = group_losses(outputs, torch.stack([labels, labels % 4], 1), GROUPS, SIZES, TrainConfig(head=head))
+    digit, _ = group_losses(
+        outputs, torch.stack([labels, labels % 4], 1), groups=GROUPS, sizes=SIZES, train=TrainConfig(head=head)
+    )
     (grad,) = torch.autograd.grad(digit, outputs)
     return grad[:, :10].norm(dim=1) * len(logits)
 
@@ -133,11 +135,13 @@ def test_pseudo_labels_keep_confident_images_and_score_them():
     probs_val = [np.vstack([sure, sure, unsure])]
     labels_val = np.array([[0], [0], [1]])
     probs_unl = [np.vstack([sure, unsure, sure[:, [1, 0, 2]]])]
-    record, keep, labels = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), 0.9)
+    record, keep, labels = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), precision=0.9)
     assert keep.tolist() == [0, 2] and labels[:, 0].tolist() == [0, 1]
     assert record["fraction_kept"] == pytest.approx(2 / 3) and record["accuracy_of_kept"] == 0.5
     assert record["kept"] == 2 and record["kept_right"] == 1 and record["val_count"] == 2
-    none, keep, _ = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), 0.9, min_count=3)
+    none, keep, _ = pseudo_labels(
+        probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), precision=0.9, min_count=3
+    )
     assert none["threshold"] is None and none["kept"] == 0 and none["kept_right"] == 0 and not len(keep)
     assert none["val_count"] == 0 and none["min_count"] == 3
     assert confidence([np.array([[0.5, 0.5]]), np.array([[0.2, 0.8]])])[0] == pytest.approx(0.4)
