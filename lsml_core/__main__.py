@@ -14,7 +14,7 @@ from pathlib import Path
 from lsml_core import front_page, tracks
 from lsml_core.executors import make_executor
 from lsml_core.notebooks import KERNEL
-from lsml_core.profiles import CONFIG_DIR
+from lsml_core.profiles import CONFIG_DIR, with_threads
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     executor = None
     try:
         if args.verify:
-            return verify(args, results_dir)
+            return verify(args, results_dir, data_dir)
         if args.all:
             front_page.study_profiles(args.configs)  # a bad `study:` key is refused before any work
             executor = make_executor(args.executor, train_run, args.address, args.gpus_per_run)
@@ -119,16 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     return report(failures, index, results_dir / f"{PAGE}.html")
 
 
-def verify(args: argparse.Namespace, results_dir: Path) -> int:
-    """--verify: the state of every run of the profile (with --all, of every study profile); 1 when one is
-    damaged."""
+def verify(args: argparse.Namespace, results_dir: Path, data_dir: Path) -> int:
+    """--verify: the state of every run of the profile (with --all, of every study profile) and of what its
+    runs share in `data_dir` (pretraining stages); 1 when one is damaged."""
     paths = study_order(args.configs, gpu=True) if args.all else [args.profile]
     damaged = False
     for path in paths:
         track, profile = tracks.load_profile(path)
         if args.all:
             print(f"== {profile.name}")
-        damaged |= verify_profile(track, profile, results_dir, args.runs)
+        profile = with_threads(profile, args.cpus_per_run)  # the stages' names hash the runs' threads
+        damaged |= verify_profile(track, profile, results_dir, args.runs, data_dir=data_dir)
     return int(damaged)
 
 

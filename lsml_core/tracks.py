@@ -29,6 +29,8 @@ class Track:
     - `index_score`: (column header, run folder -> text) of the index page.
     - `outputs`: the files every finished run holds (a run finished without a record of its outputs lacking
       one is repaired, not skipped).
+    - `shared_states(profile, data_dir)`: for `--verify`, what the runs share outside their folders (a
+      pretraining stage) as (name, what it holds and what a rerun does, whether it is damaged).
     """
 
     name: str
@@ -45,6 +47,7 @@ class Track:
     index_score: tuple[str, Callable[[Path], str]] = ("", lambda run_dir: "")
     warning: Callable[[str], bool] = field(default=lambda source: False)
     outputs: tuple[str, ...] = ()
+    shared_states: Callable[[object, Path], list[tuple[str, str, bool]]] = field(default=lambda profile, data_dir: [])
 
     @property
     def notebook_dir(self) -> Path:

@@ -11,7 +11,7 @@ from lsml_core import fit
 from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.fit import BEST_MODEL, CHECKPOINT, HISTORY
 from lsml_core.notebooks import Notebook
-from lsml_core.outputs import OUTPUTS, Damage, damage, damaged_checkpoint, is_recorded
+from lsml_core.outputs import OUTPUTS, Damage, damage, damaged_checkpoint, is_recorded, record_outputs
 from lsml_core.records import write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler
@@ -35,7 +35,7 @@ class FakeConfig:
     train: Train = field(default_factory=Train)
 
     def to_dict(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name, "train": {"teacher": self.train.teacher}}
 
     def differences(self, saved: dict) -> list[str]:
         return [] if saved == self.to_dict() else ["name"]
@@ -199,6 +199,33 @@ def test_verify_lists_the_damage_and_what_a_rerun_does_changing_nothing(tmp_path
     lines = []
     verify_profile(TRACK, profile, tmp_path.parent, ["c"], say=lines.append)
     assert lines[0] == "c: unfinished, checkpoint_last.pt damaged: a rerun starts it again from its first epoch"
+
+
+def test_verify_names_a_taught_run_whose_teacher_is_damaged_or_another_model(tmp_path):
+    taught = replace(TRACK, plan=lambda profile, runs_dir, settled: [FakeConfig("t"), FakeConfig("s", Train("t"))])
+    profile, trained = type("Profile", (), {"name": tmp_path.name}), []
+    rerun(tmp_path, trained, taught)
+    assert not verify_profile(taught, profile, tmp_path.parent, say=lambda text: None)
+    teacher = tmp_path / "runs" / "t"
+    (teacher / BEST_MODEL).write_text("a damaged model")
+    lines = []
+    assert verify_profile(taught, profile, tmp_path.parent, say=lines.append)
+    assert lines[:2] == [
+        "s: its teacher t is damaged: a rerun trains t first, and this run again only if t's model comes out different",
+        "t: damaged (model_best.pt changed): a rerun has it trained again from its first epoch",
+    ]
+    assert lines[2] == "1 of 2 runs damaged; ./run_all.sh with the same options repairs them"
+    rerun(tmp_path, trained, taught)
+    assert trained == ["t", "s", "t", "s"]
+    assert not verify_profile(taught, profile, tmp_path.parent, say=lambda text: None)
+    (teacher / BEST_MODEL).write_text("the teacher trained again elsewhere")
+    record_outputs(teacher)  # intact, but not the model its student learnt from
+    lines = []
+    assert verify_profile(taught, profile, tmp_path.parent, say=lines.append)
+    assert lines[:2] == [
+        "s: its teacher t is not the model it learnt from: a rerun trains this run again",
+        "t: finished, intact: a rerun skips it",
+    ]
 
 
 def test_a_damaged_checkpoint_is_passed_over_with_a_warning_naming_it(tmp_path):

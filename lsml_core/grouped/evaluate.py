@@ -18,6 +18,7 @@ from lsml_core.grouped.metrics import confusion_matrices, group_probabilities, s
 from lsml_core.grouped.run_regime import run_regime
 from lsml_core.grouped.train import model_for, predict, pseudo_record
 from lsml_core.records import write_json
+from lsml_core.threads import on_run_threads
 
 METRICS = results.METRICS
 REPORTED = ("train", "val", "test")
@@ -37,6 +38,7 @@ def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return labels.to_numpy(), logits
 
 
+@on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict every reported split with the best model; write predictions (val, test) and metrics.json."""
     run_dir = Path(run_dir)

@@ -23,6 +23,7 @@ from lsml_core.grouped.models import GroupedNet, group_logits
 from lsml_core.grouped.pseudo import pseudo_labels
 from lsml_core.records import atomic_write_npz, read_json, write_json
 from lsml_core.splits import Split
+from lsml_core.threads import on_run_threads
 
 EVAL_BATCH = 500
 SCORE = "val_exact_match"  # the history column that chooses the best epoch
@@ -98,6 +99,7 @@ def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.devi
     return Split(torch.cat([splits.fit.images, splits.unlabeled.images[keep]]), torch.cat([splits.fit.labels, labels]))
 
 
+@on_run_threads
 def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> pd.DataFrame:
     """Train (or resume) one run into `run_dir` through its three phases."""
     run_dir, t = Path(run_dir), cfg.train

@@ -22,6 +22,7 @@ from lsml_core.multiclass.data import Splits, load_splits
 from lsml_core.multiclass.metrics import fit_temperature, split_metrics
 from lsml_core.multiclass.train import model_for, predict
 from lsml_core.records import atomic_write_npz, write_json
+from lsml_core.threads import on_run_threads
 
 METRICS = results.METRICS
 REPORTED = ("val", "test")
@@ -68,6 +69,7 @@ def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd
     )
 
 
+@on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict val and test with the best model; write predictions, projection features and metrics.json."""
     run_dir = Path(run_dir)

@@ -19,6 +19,7 @@ from lsml_core.multiclass.metrics import log_loss
 from lsml_core.multiclass.models import Classifier, build_model
 from lsml_core.records import read_json
 from lsml_core.splits import Split
+from lsml_core.threads import on_run_threads
 
 EVAL_BATCH = 500
 SCORE = "val_accuracy"  # the history column that chooses the best epoch
@@ -82,6 +83,7 @@ def validation_scores(model, splits: Splits, device: torch.device, desc: str) ->
     return {"val_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
 
 
+@on_run_threads
 def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> pd.DataFrame:
     """Train (or resume) one run into `run_dir`; stops early after `patience` epochs without a better val accuracy."""
     run_dir, t, d = Path(run_dir), cfg.train, cfg.data

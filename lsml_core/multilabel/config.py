@@ -124,7 +124,7 @@ class TrainConfig(TrainBase):
     @property
     def stage(self) -> Stage | None:
         """The pretraining stage this run fine-tunes from, None unless `pretrained: stage`."""
-        return stage_of(self.model, self.pretraining) if self.pretrained == "stage" else None
+        return stage_of(self.model, self.pretraining, self.threads) if self.pretrained == "stage" else None
 
     @property
     def run_name(self) -> str:

@@ -17,6 +17,7 @@ from lsml_core.multilabel.metrics import ap_table, chance_map, mean_average_prec
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.multilabel.train import new_model, predict, run_compute
 from lsml_core.records import write_json
+from lsml_core.threads import on_run_threads
 
 SCORE_PREFIX = "score_"
 
@@ -91,6 +92,7 @@ def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
     )
 
 
+@on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict every reported split with the best model; write predictions CSVs and metrics.json.
 

@@ -31,6 +31,7 @@ from lsml_core.multilabel.images.batch_transforms import TrainBatch, augmentatio
 from lsml_core.multilabel.images.transforms import scaled_recipe
 from lsml_core.profiles import check_each
 from lsml_core.records import atomic_torch_save, file_sha256, read_json, write_json
+from lsml_core.threads import cpu_threads
 
 STORE = "pretrained"
 WEIGHTS = "backbone.pt"
@@ -69,17 +70,20 @@ class Recipe:
 
 @dataclass(frozen=True, kw_only=True)
 class Stage:
-    """One pretraining stage: a recipe for one model (what fit.Fit checkpoints as its configuration)."""
+    """One pretraining stage: a recipe for one model, trained on `threads` CPU threads (the weights depend on
+    them, so they are part of its name, like a run's); what fit.Fit checkpoints as its configuration."""
 
     model: str
     recipe: Recipe
+    threads: int = 1
 
     def __post_init__(self):
         check_model_name(self.model)
+        check_each("be at least 1", lambda n: n >= 1, threads=self.threads)
 
     @property
     def name(self) -> str:
-        """`<model>-<first 12 hex digits of the SHA-256 of the recipe>`: the same recipe, the same stage."""
+        """`<model>-<first 12 hex digits of the SHA-256 of model, recipe and threads>`: the same, the same stage."""
         text = json.dumps(self.to_dict(), sort_keys=True)
         return f"{self.model}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
@@ -141,6 +145,13 @@ def train_stage(stage: Stage, folder: Path, train_images: np.ndarray, train_labe
             f"{source} has {len(train_images)} training images; the stage needs [{r.first}, {r.first + r.count}): "
             "install Fashion-MNIST (apt-get install dataset-fashion-mnist) or lower first and count"
         )
+    with cpu_threads(stage.threads):
+        return train_on_threads(stage, folder, train_images, train_labels, source)
+
+
+def train_on_threads(stage: Stage, folder: Path, train_images, train_labels, source: str) -> dict:
+    """`train_stage` once the threads are set."""
+    r = stage.recipe
     device = fit.start_run("auto", r.seed)
     fit_images, fit_labels, held_images, held_labels = stage_data(r, train_images, train_labels)
     model = classifier(stage.model, int(train_labels.max()) + 1).to(device)
@@ -182,7 +193,6 @@ def train_stage(stage: Stage, folder: Path, train_images: np.ndarray, train_labe
         **stage.to_dict(),
         "source": source,
         "device": str(device),
-        "threads": torch.get_num_threads(),
         "images": {
             "set": "Fashion-MNIST training images",
             "fit": [r.first, r.first + r.count - r.heldout],
@@ -207,6 +217,20 @@ def intact(folder: Path) -> bool:
         return file_sha256(folder / WEIGHTS) == read_json(folder / RECORD)["sha256"]
     except (OSError, ValueError, KeyError):
         return False
+
+
+def stage_state(stage: Stage, data_dir: Path) -> tuple[str, str, bool]:
+    """For `--verify`: (the stage's name, what its store holds and what a rerun does, whether it is damaged).
+    Weights without a record are a stage killed before its last write, not damage."""
+    folder = stage_dir(data_dir, stage)
+    name = f"pretraining stage {stage.name}"
+    if intact(folder):
+        return name, "intact: a rerun reuses it", False
+    if not (folder / RECORD).is_file():
+        if (folder / fit.CHECKPOINT).is_file() or (folder / WEIGHTS).is_file():
+            return name, "not finished: a rerun resumes it from its checkpoint before its runs", False
+        return name, "not trained yet: a rerun trains it before its runs", False
+    return name, f"damaged ({folder / WEIGHTS} does not match {RECORD}): a rerun trains it again first", True
 
 
 def ensure(stage: Stage, data_dir: Path, load_source, say=print) -> dict:
@@ -241,12 +265,13 @@ def load_backbone(model: nn.Module, data_dir: Path, stage: Stage) -> dict:
     return read_json(folder / RECORD)
 
 
-def stage_of(model: str, recipe: Recipe | dict) -> Stage:
-    """The stage of `model` under a recipe (a Recipe, or its dict as config.json holds it)."""
+def stage_of(model: str, recipe: Recipe | dict, threads: int = 1) -> Stage:
+    """The stage of `model` under a recipe (a Recipe, or its dict as config.json holds it) on `threads` CPU
+    threads (the run's)."""
     if isinstance(recipe, dict):
         known = {f.name for f in fields(Recipe)}
         unknown = sorted(set(recipe) - known)
         if unknown:
             raise ValueError(f"unknown pretraining key(s) {unknown}: choose from {', '.join(sorted(known))}")
         recipe = replace(Recipe(), **recipe)
-    return Stage(model=model, recipe=recipe)
+    return Stage(model=model, recipe=recipe, threads=threads)

@@ -5,7 +5,7 @@ from pathlib import Path
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.demo_data import load_source
 from lsml_core.multilabel.evaluate import is_complete
-from lsml_core.multilabel.pretraining import ensure
+from lsml_core.multilabel.pretraining import Stage, ensure, stage_state
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import build_splits, prepare
 from lsml_core.notebooks import Notebook
@@ -32,10 +32,14 @@ def prepare_data(profile: Profile, data_dir: Path) -> str:
     return source
 
 
+def stages_of(profile: Profile) -> list[Stage]:
+    """Every pretraining stage a run of the profile fine-tunes from, once each."""
+    return list({run.train.stage.name: run.train.stage for run in profile.runs() if run.train.stage}.values())
+
+
 def pretrain_stages(profile: Profile, data_dir: Path) -> None:
     """Train (or find stored) every pretraining stage a run of the profile fine-tunes from, once each."""
-    stages = {run.train.stage.name: run.train.stage for run in profile.runs() if run.train.stage is not None}
-    for stage in stages.values():
+    for stage in stages_of(profile):
         record = ensure(stage, data_dir, lambda: load_source(Path(data_dir) / "cache"))
         print(f"pretraining stage {stage.name}: held-out accuracy {record['heldout_accuracy']:.3f}", flush=True)
 
@@ -69,4 +73,5 @@ TRACK = Track(
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,
     outputs=RUN_OUTPUTS + tuple(f"predictions_{split}.csv" for split in ("train", "val", "test")),
+    shared_states=lambda profile, data_dir: [stage_state(stage, data_dir) for stage in stages_of(profile)],
 )

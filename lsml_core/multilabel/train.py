@@ -24,6 +24,7 @@ from lsml_core.multilabel.pretraining import load_backbone
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
 from lsml_core.records import write_json
 from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
+from lsml_core.threads import on_run_threads
 
 SCORE = "heldout_map"  # the history column that chooses the best epoch
 PRETRAINED_RECORD = "pretrained.json"
@@ -133,6 +134,7 @@ def make_fit(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path
     return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute=compute)
 
 
+@on_run_threads
 def train_run(
     cfg: RunConfig,
     run_dir: Path,

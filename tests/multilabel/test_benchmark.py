@@ -85,10 +85,10 @@ def test_a_rerun_resumes_the_measured_rounds_and_new_settings_start_over(tmp_pat
     assert len(pd.read_csv(tmp_path / "out" / "data_path_rounds.csv")) == 2 * per_round
 
 
-def test_one_way_is_measured_in_a_fresh_process(tmp_path):
-    voc = data_path.write_voc_like(tmp_path / "voc", n_train=8, n_val=2)
-    spec = {
-        "way": "cached",
+def tiny_spec(way: str, voc, work) -> dict:
+    """One way measured for one step of batch 2 at 16 px, in the measured defaults of format and precision."""
+    return {
+        "way": way,
         "model": "resnet18",
         "size": 16,
         "batch_size": 2,
@@ -99,28 +99,20 @@ def test_one_way_is_measured_in_a_fresh_process(tmp_path):
         "precision": "auto",
         "memory_format": "auto",
         "voc": str(voc),
-        "work": str(tmp_path),
+        "work": str(work),
     }
+
+
+def test_one_way_is_measured_in_a_fresh_process(tmp_path):
+    voc = data_path.write_voc_like(tmp_path / "voc", n_train=8, n_val=2)
+    spec = tiny_spec("cached", voc, tmp_path)
     result = data_path.run_isolated(spec)
     assert result["train_images_per_s"] > 0 and result["peak_rss_mb"] > 0 and result["device"] in ("cpu", "cuda")
 
 
 def test_the_streamed_way_is_measured_and_names_its_loader(tmp_path):
     voc = data_path.write_voc_like(tmp_path / "voc", n_train=12, n_val=3)
-    spec = {
-        "way": "streamed",
-        "model": "resnet18",
-        "size": 16,
-        "batch_size": 2,
-        "steps": 1,
-        "warmup": 1,
-        "workers": 0,
-        "cached_workers": 0,
-        "precision": "auto",
-        "memory_format": "auto",
-        "voc": str(voc),
-        "work": str(tmp_path),
-    }
+    spec = tiny_spec("streamed", voc, tmp_path)
     result = data_path.measure(spec)
     assert result["train_images_per_s"] > 0 and result["loader_images_per_s"] > 0
     assert result["loader"] == "DeviceBatches"

@@ -8,7 +8,7 @@ import pytest
 
 from lsml_core.datasets.fashion_mnist import installed
 from lsml_core.records import read_json
-from tests.multilabel.test_end_to_end import run_all
+from tests.commands import run_all
 
 pytestmark = [
     pytest.mark.e2e,
@@ -53,3 +53,15 @@ def test_the_stage_is_trained_once_before_the_runs_and_reused_by_another_profile
     assert os.stat(stage / "record.json").st_mtime_ns == trained_at
     second_run = tmp_path / "results" / "second" / "runs" / "resnet18-positive-a0.1-s0"
     assert read_json(second_run / "pretrained.json")["sha256"] == record["sha256"]
+
+    weights = stage / "backbone.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    verified = run_all("--profile", tmp_path / "second.yaml", *common, "--verify")
+    assert verified.returncode == 1, verified.stdout[-3000:] + verified.stderr[-3000:]
+    assert f"pretraining stage {stage.name}: damaged ({weights} does not match record.json)" in verified.stdout
+    assert "2 runs verified, none damaged" in verified.stdout
+    repaired = run_all("--profile", tmp_path / "second.yaml", *common)
+    assert repaired.returncode == 0, repaired.stdout[-3000:] + repaired.stderr[-3000:]
+    assert read_json(stage / "record.json")["sha256"] == record["sha256"]  # trained again to the same weights
+    assert repaired.stdout.count("finished, skipped") == 2
+    assert run_all("--profile", tmp_path / "second.yaml", *common, "--verify").returncode == 0

@@ -52,10 +52,20 @@ def test_each_item_sits_in_one_cell_of_an_empty_canvas():
         assert sorted(cells) == [0.0, 0.0, 0.0, 200.0]
 
 
-def test_the_stage_name_is_its_recipe_and_model():
+def test_the_stage_name_is_its_recipe_model_and_threads():
     assert tiny_stage().name == tiny_stage().name != tiny_stage(epochs=4).name
     assert tiny_stage().name != pretraining.stage_of("mobilenet_v2", TINY).name
+    assert tiny_stage().name != pretraining.stage_of("resnet18", TINY, threads=2).name
     assert tiny_stage().name.startswith("resnet18-")
+
+
+def test_a_stage_trains_on_its_own_threads_and_leaves_the_process_as_it_was(monkeypatch, tmp_path):
+    seen, before = [], torch.get_num_threads()
+    monkeypatch.setattr(pretraining, "train_on_threads", lambda *args: seen.append(torch.get_num_threads()))
+    images = np.zeros((TINY["first"] + TINY["count"], 28, 28), dtype=np.uint8)
+    stage = pretraining.stage_of("resnet18", TINY, threads=2)
+    pretraining.train_stage(stage, tmp_path, images, np.zeros(len(images), dtype=np.int64), "test")
+    assert seen == [2] and torch.get_num_threads() == before
 
 
 def test_a_stage_is_trained_once_recorded_and_reused(tmp_path):
@@ -64,19 +74,31 @@ def test_a_stage_is_trained_once_recorded_and_reused(tmp_path):
     folder = pretraining.stage_dir(tmp_path, stage)
     assert record["sha256"] == file_sha256(folder / pretraining.WEIGHTS) and record == read_json(folder / "record.json")
     assert record["images"] == {"set": "Fashion-MNIST training images", "fit": [100, 340], "heldout": [340, 400]}
-    assert record["recipe"]["epochs"] == 3 and record["source"] == "synthetic items"
+    assert record["recipe"]["epochs"] == 3 and record["source"] == "synthetic items" and record["threads"] == 1
     assert record["heldout_accuracy"] > 0.5  # well above the 0.25 of chance: it learned the items
     history = (folder / "history.csv").stat().st_mtime_ns
     assert pretraining.ensure(stage, tmp_path, lambda: loads.append(1) or Synthetic) == record
     assert loads == [1] and (folder / "history.csv").stat().st_mtime_ns == history
 
 
-def test_damaged_weights_are_made_again_from_the_checkpoint(tmp_path):
+def test_damaged_weights_are_listed_by_verify_then_made_again_from_the_checkpoint(tmp_path):
     stage = tiny_stage(epochs=1)
+    name = f"pretraining stage {stage.name}"
+    assert pretraining.stage_state(stage, tmp_path) == (
+        name,
+        "not trained yet: a rerun trains it before its runs",
+        False,
+    )
     record = pretraining.ensure(stage, tmp_path, lambda: Synthetic)
+    assert pretraining.stage_state(stage, tmp_path) == (name, "intact: a rerun reuses it", False)
     weights = pretraining.stage_dir(tmp_path, stage) / pretraining.WEIGHTS
     weights.write_bytes(weights.read_bytes()[:100])
     assert not pretraining.intact(weights.parent)
+    assert pretraining.stage_state(stage, tmp_path) == (
+        name,
+        f"damaged ({weights} does not match record.json): a rerun trains it again first",
+        True,
+    )
     assert pretraining.ensure(stage, tmp_path, lambda: Synthetic)["sha256"] == record["sha256"]
 
 
