@@ -88,11 +88,10 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return frame.where(frame.notna(), None).to_dict("records")
 
 
-def write_answer(profile_dir: Path, answer: Answer) -> Path:
-    """Write `answer.json` into the profile folder (atomically), for the front page."""
-    path = Path(profile_dir) / ANSWER_FILE
-    atomic_write_text(path, json.dumps(asdict(answer), indent=1, default=str))
-    return path
+def write_answer(profile_dir: Path, answer: Answer) -> None:
+    """Write `answer.json` into the profile folder (atomically), for the front page; returns nothing, so the
+    report cell that calls it shows nothing."""
+    atomic_write_text(Path(profile_dir) / ANSWER_FILE, json.dumps(asdict(answer), indent=1, default=str))
 
 
 def read_answer(profile_dir: Path) -> Answer:

@@ -9,22 +9,14 @@ import pandas as pd
 from lsml_core import regime
 from lsml_core.answers import Answer, Effect, finite, records, report_pages
 from lsml_core.multiclass.config import Profile
-from lsml_core.multiclass.report import (
-    BASELINE,
-    BETTER,
-    HEADLINE_METRICS,
-    THEIR_ARCHITECTURE,
-    baseline_records,
-    conclusion_caveat,
-    difference_text,
-    regime_readings,
-    replication_table,
-)
+from lsml_core.multiclass.replication import THEIR_ARCHITECTURE, replication_table
+from lsml_core.multiclass.report import baseline_records, conclusion_caveat, regime_readings
+from lsml_core.multiclass.summary import BASELINE, BETTER, HEADLINE_METRICS, difference_text
 from lsml_core.multiclass.track import TRACK
 
 
 def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.DataFrame) -> Answer:
-    """The profile's answer: regime, the test effects of `report.arm_effects`, THEIR claims beside ours."""
+    """The profile's answer: regime, the test effects of `summary.arm_effects`, THEIR claims beside ours."""
     readings = regime_readings(profile_dir, profile.name)
     records_of = baseline_records(profile_dir).values()
     summaries = [regime.summarise(r) if all(x is not None for x in r) else None for r in records_of]

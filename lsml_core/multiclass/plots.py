@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from lsml_core.multiclass.report import BASELINE, BETTER, HEADLINE_METRICS, arm_order
+from lsml_core.multiclass.runs import arm_order
+from lsml_core.multiclass.summary import BASELINE, BETTER, HEADLINE_METRICS
 from lsml_core.plots import run_curves
 
 

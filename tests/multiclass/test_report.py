@@ -10,24 +10,19 @@ import pytest
 
 from lsml_core import tables
 from lsml_core.multiclass.plots import effects_figure
-from lsml_core.multiclass.report import (
+from lsml_core.multiclass.replication import ONE_SEED, conclusions, published_beside_ours, replication_table
+from lsml_core.multiclass.report import template_plane
+from lsml_core.multiclass.runs import (
     ARMS,
-    ONE_SEED,
-    arm_effects,
     arm_order,
     class_table,
-    conclusions,
     distillation_table,
     grid_table,
-    paired_difference,
-    published_beside_ours,
-    replication_table,
     representative_runs,
     selection_table,
-    summary_table,
     teacher_table,
-    template_plane,
 )
+from lsml_core.multiclass.summary import arm_effects, paired_difference, summary_table
 
 
 def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model: str = "resnet8") -> list[dict]:

@@ -1,0 +1,151 @@
+"""Maher & Kull's claims beside this project's numbers: THEIR published Fashion-MNIST figures (labelled as
+theirs, only to be shown beside ours; nothing of ours is typed in), our paired differences and whether they
+reproduce each claim's direction, and the sentences that say so."""
+
+import numpy as np
+import pandas as pd
+
+from lsml_core.multiclass.runs import teachers
+from lsml_core.multiclass.summary import paired_difference
+
+# THEIR test figures (Maher & Kull 2021): Fashion-MNIST, a small DenseNet. Not ours.
+MAHER_KULL_FASHION = pd.DataFrame(
+    [("CE", 92.68, 0.220, 0.026), ("LS", 92.52, 0.223, 0.010), ("ILS", 93.96, 0.203, 0.010)],
+    columns=["arm", "accuracy %", "log loss", "ECE"],
+).set_index("arm")
+
+
+THEIR_ARCHITECTURE = "small DenseNet (Maher & Kull's, not run here)"
+
+
+ONE_SEED = "n/a (one seed)"
+
+
+def _verdict(difference: float, spread: float, better: str) -> str:
+    """Whether our difference goes the claimed way, and whether it exceeds its spread over seeds."""
+    holds = difference < 0 if better == "lower" else difference >= 0
+    verdict = "reproduced" if holds else "not reproduced"
+    if np.isnan(spread):
+        return f"{verdict} (one seed: no spread)"
+    return verdict + ("" if abs(difference) > spread else " (within seed std)")
+
+
+def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
+    """(claim, THEIR arm and reference values, our rows, value, by, arm, reference arm, better) per claim."""
+    them, chosen = MAHER_KULL_FASHION, runs[(runs.split == split) & (runs.when == "before")]
+    teachers, students = chosen[~chosen.student & chosen.chosen], chosen[chosen.student]
+    students = students.assign(student_of=students.model + " from " + students.teacher_model)
+    unpublished = (np.nan, np.nan)
+    claims = [
+        (
+            "LS lowers ECE vs CE",
+            (them.loc["LS", "ECE"], them.loc["CE", "ECE"]),
+            teachers,
+            "ece",
+            "model",
+            "LS",
+            "CE",
+            "lower",
+        ),
+        (
+            "ILS lowers ECE vs CE",
+            (them.loc["ILS", "ECE"], them.loc["CE", "ECE"]),
+            teachers,
+            "ece",
+            "model",
+            "ILS",
+            "CE",
+            "lower",
+        ),
+        (
+            "ILS at least as accurate as LS",
+            (them.loc["ILS", "accuracy %"] / 100, them.loc["LS", "accuracy %"] / 100),
+            teachers,
+            "accuracy",
+            "model",
+            "ILS",
+            "LS",
+            "higher",
+        ),
+    ]
+    for scaled, label in ((False, ""), (True, ", teachers temperature-scaled")):
+        claims.append(
+            (
+                f"LS teacher distils worse than CE teacher (student accuracy{label})",
+                unpublished,
+                students[students.teacher_scaled == scaled],
+                "accuracy",
+                "student_of",
+                "LS",
+                "CE",
+                "lower",
+            )
+        )
+    return claims
+
+
+def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Each claim per model: THEIR numbers, ours (before temperature scaling), the difference paired by seed
+    with its std over seeds (text: `n/a (one seed)` with one), and whether ours reproduce the claim's direction."""
+    rows, their_column = [], f"THEIRS: {THEIR_ARCHITECTURE}"
+    for claim, (their_arm, their_ref), frame, value, by, arm, ref, better in _claims(runs, split):
+        theirs = "not published" if np.isnan(their_arm) else f"{their_arm:.4f} vs {their_ref:.4f}"
+        paired = paired_difference(frame, value, arm, ref, by)
+        if paired.empty:
+            rows.append(
+                {
+                    "claim": claim,
+                    "ours: model": "-",
+                    their_column: theirs,
+                    "ours (arm vs reference)": "not run",
+                    "ours: difference": np.nan,
+                    "ours: seed std of difference": "not run",
+                    "seeds": 0,
+                    "verdict": "not run",
+                }
+            )
+        for model, r in paired.iterrows():
+            rows.append(
+                {
+                    "claim": claim,
+                    "ours: model": model,
+                    their_column: theirs,
+                    "ours (arm vs reference)": f"{value} {r.arm:.4f} vs {r.ref:.4f}",
+                    "ours: difference": round(r.difference, 4),
+                    "ours: seed std of difference": ONE_SEED if r.seeds == 1 else f"{r['std']:.4f}",
+                    "seeds": int(r.seeds),
+                    "verdict": _verdict(r.difference, r["std"], better),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["claim", "ours: model"])
+
+
+def published_beside_ours(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """THEIR published accuracy / log loss / ECE beside ours (mean over seeds and models, before scaling)."""
+    ours = teachers(runs, split)
+    ours = ours[ours.when == "before"].groupby(["model", "arm"], sort=False)[["accuracy", "log_loss", "ece"]].mean()
+    ours = ours.assign(accuracy=ours.accuracy * 100).rename(
+        columns={"accuracy": "accuracy %", "log_loss": "log loss", "ece": "ECE"}
+    )
+    theirs = (
+        MAHER_KULL_FASHION.assign(model=f"THEIRS: {THEIR_ARCHITECTURE}").set_index("model", append=True).swaplevel()
+    )
+    return pd.concat([theirs, ours.round(4)])
+
+
+def conclusions(table: pd.DataFrame) -> list[str]:
+    """One generated sentence per claim and model of the replication table."""
+    sentences = []
+    for (claim, model), row in table.iterrows():
+        if row["verdict"] == "not run":
+            sentences.append(f"{claim}: not run.")
+            continue
+        spread = (
+            "one seed"
+            if row["seeds"] == 1
+            else f"seed std {row['ours: seed std of difference']} over {int(row['seeds'])} seeds"
+        )
+        sentences.append(
+            f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, {spread})."
+        )
+    return sentences
