@@ -103,6 +103,19 @@ def profile_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def results_folder(profile_dir: str | Path) -> Path:
+    """A profile's results folder, checked to hold the profile.yaml its run wrote (else the error names the
+    command that writes it): a report opened before its profile has run says so first."""
+    return profile_path(Path(profile_dir) / PROFILE_FILE).parent
+
+
+def ran_or_named(results_dir: str | Path, name: str) -> str | Path:
+    """The profile a results folder ran (its profile.yaml), else the profile `name` in configs/: a run notebook
+    opened as it is trains a run of the profile whose results lie beside it."""
+    ran = Path(results_dir) / PROFILE_FILE
+    return ran if ran.is_file() else name
+
+
 def read_profile_yaml(name_or_path: str | Path) -> tuple[str, dict]:
     """(track, the YAML's values) of a profile; the track is `multilabel` unless the YAML names another."""
     path = profile_path(name_or_path)

@@ -3,13 +3,15 @@
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from lsml_core.grouped.config import load_profile
+from tests.commands import run_all
+from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened
+
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 TINY = """track: grouped
@@ -28,21 +30,15 @@ grid:
 RUNS = 4
 
 
-def run_all(base: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(REPO / "run_all.sh"),
-            "--profile",
-            base / "grouped-tiny.yaml",
-            "--results-dir",
-            base / "results",
-            "--data-dir",
-            base / "data",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        cwd=REPO,
+def run_tiny(base: Path, results: Path | None = None):
+    """The tiny profile through run_all.sh into `results` (default: the module's results folder)."""
+    return run_all(
+        "--profile",
+        base / "grouped-tiny.yaml",
+        "--results-dir",
+        results or base / "results",
+        "--data-dir",
+        base / "data",
     )
 
 
@@ -50,7 +46,7 @@ def run_all(base: Path) -> subprocess.CompletedProcess:
 def tiny(tmp_path_factory):
     base = tmp_path_factory.mktemp("grouped-e2e")
     (base / "grouped-tiny.yaml").write_text(TINY)
-    proc = run_all(base)
+    proc = run_tiny(base)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base, base / "results" / "grouped-tiny", proc
 
@@ -86,6 +82,7 @@ def test_runs_metrics_and_teacher(tiny):
 def test_report_holds_every_section(tiny):
     _, out, proc = tiny
     report = (out / "notebooks" / "3.0-report.html").read_text()
+    assert "PosixPath" not in report  # no object repr, no path of the machine it ran on
     assert "from lsml_core" not in report and "THEIRS" in report
     for text in ("Table 1 recomputed", "Ablations", "Pseudo-labels", "Confusion matrices", "per epoch"):
         assert text in report, text
@@ -106,9 +103,20 @@ def test_report_holds_every_section(tiny):
     assert f"report: {index}" in proc.stdout.splitlines()
 
 
+def test_every_notebook_runs_as_opened_in_jupyterlab(tiny, tmp_path):
+    """Before results/grouped exists the profile notebooks name the command; with it, every notebook runs
+    with its default parameters and its scratch run repeats the profile's first run."""
+    base, out, _ = tiny
+    check_missing_results_named(tmp_path, "grouped", "grouped")
+    first = load_profile(out / "profile.yaml").runs()[0].name
+    check_track_as_opened(
+        tmp_path, "grouped", default="grouped", finished=out, data=base / "data", scratch="grouped-run", first=first
+    )
+
+
 def test_rerun_skips_finished_runs(tiny):
     base, _, _ = tiny
-    proc = run_all(base)
+    proc = run_tiny(base)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == RUNS
 
@@ -122,10 +130,7 @@ def test_damaged_runs_are_repaired_to_the_same_numbers(tiny, tmp_path):
     (copy / out.name / "runs" / evaluated / "metrics.json").unlink()
     history = copy / out.name / "runs" / trained / "history.csv"
     history.write_bytes(history.read_bytes()[:20])
-    command = [str(REPO / "run_all.sh"), "--profile", base / "grouped-tiny.yaml", "--results-dir", copy]
-    proc = subprocess.run(
-        [*command, "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO
-    )
+    proc = run_tiny(base, copy)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"repair {evaluated}: metrics.json missing since it finished; evaluated again" in proc.stdout
     assert f"repair {trained}: history.csv changed since it finished; trained again" in proc.stdout

@@ -3,13 +3,14 @@
 import json
 import re
 import shutil
-import subprocess
-from pathlib import Path
 
 import nbformat
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from lsml_core.multiclass.config import load_profile
+from tests.commands import run_all
+from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened
+
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 TINY = """track: multiclass
@@ -26,21 +27,7 @@ TEACHERS, STUDENTS = 4, 6  # CE, LS, 2 ILS grid points; 3 teachers x (with, with
 def tiny(tmp_path_factory):
     base = tmp_path_factory.mktemp("mc-e2e")
     (base / "mc-tiny.yaml").write_text(TINY)
-    proc = subprocess.run(
-        [
-            str(REPO / "run_all.sh"),
-            "--profile",
-            base / "mc-tiny.yaml",
-            "--results-dir",
-            base / "results",
-            "--data-dir",
-            base / "data",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        cwd=REPO,
-    )
+    proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", base / "results", "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return base / "results" / "mc-tiny", proc
 
@@ -76,6 +63,7 @@ def test_runs_metrics_and_selection(tiny):
 def test_report_holds_every_section(tiny):
     out, proc = tiny
     report = (out / "notebooks" / "2.0-report.html").read_text()
+    assert "PosixPath" not in report  # no object repr, no path of the machine it ran on
     assert "from lsml_core" not in report and "THEIRS" in report
     for text in (
         "LS lowers ECE vs CE",
@@ -109,23 +97,27 @@ def test_report_holds_every_section(tiny):
     assert len(links) == 1 + TEACHERS + STUDENTS and all((out / link).is_file() for link in links)
 
 
+def test_every_notebook_runs_as_opened_in_jupyterlab(tiny, tmp_path):
+    """Before results/multiclass exists the report names the command; with it, every notebook runs with its
+    default parameters and its scratch run repeats the profile's first run."""
+    out, _ = tiny
+    check_missing_results_named(tmp_path, "multiclass", "multiclass")
+    first = load_profile(out / "profile.yaml").teacher_runs()[0].name
+    check_track_as_opened(
+        tmp_path,
+        "multiclass",
+        default="multiclass",
+        finished=out,
+        data=out.parents[1] / "data",
+        scratch="multiclass-run",
+        first=first,
+    )
+
+
 def test_rerun_skips_finished_runs(tiny):
     out, _ = tiny
-    proc = subprocess.run(
-        [
-            str(REPO / "run_all.sh"),
-            "--profile",
-            out.parent.parent / "mc-tiny.yaml",
-            "--results-dir",
-            out.parent,
-            "--data-dir",
-            out.parent.parent / "data",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=REPO,
-    )
+    base = out.parent.parent
+    proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", out.parent, "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS
 
@@ -140,10 +132,7 @@ def test_a_damaged_teacher_is_trained_again_first_and_its_students_kept(tiny, tm
     model.write_bytes(model.read_bytes()[:100])
     (copy / out.name / "runs" / student / "predictions_test.csv").unlink()
     base = out.parent.parent
-    command = [str(REPO / "run_all.sh"), "--profile", base / "mc-tiny.yaml", "--results-dir", copy]
-    proc = subprocess.run(
-        [*command, "--data-dir", base / "data"], capture_output=True, text=True, timeout=1500, cwd=REPO
-    )
+    proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"repair {teacher}: model_best.pt changed since it finished; trained again" in proc.stdout
     assert f"repair {student}: predictions_test.csv missing since it finished; evaluated again" in proc.stdout

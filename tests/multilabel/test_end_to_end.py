@@ -2,7 +2,6 @@
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -10,16 +9,14 @@ import nbformat
 import pandas as pd
 import pytest
 
+from lsml_core.multilabel.config import load_profile
 from lsml_core.multilabel.evaluate import is_complete
+from tests.commands import run_all
+from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened, outputs_text, run_as_opened
 
 REPO = Path(__file__).resolve().parents[2]
-RUN_ALL = str(REPO / "run_all.sh")
 N_RUNS = 22  # the quick profile
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-
-
-def run_all(*args, timeout=1500):
-    return subprocess.run([RUN_ALL, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +84,7 @@ def test_report_leads_with_its_summary_and_conclusions_then_contents(quick):
     anchors = re.findall(r'href="#([^"]+)"', report)
     assert len(anchors) >= 10 and all(f'id="{unquote(a)}"' in report for a in anchors)
     assert not re.search(r">\s*(True|False|None|nan|NaN)\s*<", report)
+    assert "PosixPath" not in report  # no object repr, no path of the machine it ran on
 
 
 def test_index_page_shows_the_headline_before_the_links(quick):
@@ -130,6 +128,18 @@ def test_index_links_everything(quick):
     links = re.findall(r'href="([^"]+)"', index.read_text())
     assert len(links) == 3 + 2 * N_RUNS
     assert all((out / link).is_file() for link in links)
+
+
+def test_every_notebook_runs_as_opened_in_jupyterlab_after_the_first_command(quick, tmp_path):
+    """results/demo holds a finished profile, as the README's first command leaves it: every notebook runs
+    with its default parameters (the front page too), and its scratch run repeats the first run."""
+    base, out, _ = quick
+    check_missing_results_named(tmp_path, "multilabel", "demo")
+    first = load_profile(out / "profile.yaml").runs()[0].name
+    home = check_track_as_opened(
+        tmp_path, "multilabel", default="demo", finished=out, data=base / "data", scratch="run", first=first
+    )
+    assert "my-study" in outputs_text(run_as_opened(home / "notebooks" / "front-page.ipynb"))
 
 
 def test_rerun_skips_finished_runs(quick):
