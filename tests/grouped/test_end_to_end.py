@@ -10,6 +10,7 @@ import pytest
 
 from lsml_core.grouped.config import load_profile
 from tests.commands import run_all
+from tests.damage import WAYS, damage_every_kind, differing_results, listed_as_damaged
 from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -121,19 +122,19 @@ def test_rerun_skips_finished_runs(tiny):
     assert proc.stdout.count("finished, skipped") == RUNS
 
 
-def test_damaged_runs_are_repaired_to_the_same_numbers(tiny, tmp_path):
+@pytest.mark.parametrize("how", WAYS)
+def test_every_kind_of_file_damaged_is_listed_by_verify_then_repaired_to_the_same_numbers(tiny, tmp_path, how):
     base, out, _ = tiny
     copy = tmp_path / "results"
     shutil.copytree(out.parent, copy)
-    runs = sorted(p.name for p in (out / "runs").iterdir())
-    evaluated, trained = runs[0], runs[1]
-    (copy / out.name / "runs" / evaluated / "metrics.json").unlink()
-    history = copy / out.name / "runs" / trained / "history.csv"
-    history.write_bytes(history.read_bytes()[:20])
+    dealt = damage_every_kind(copy / out.name / "runs", "2.0-train", how)
+    verified = run_all("--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--verify")
+    assert verified.returncode == 1, verified.stdout[-3000:] + verified.stderr[-3000:]
+    for run in dealt:
+        assert listed_as_damaged(verified.stdout, run), run
     proc = run_tiny(base, copy)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"repair {evaluated}: metrics.json missing since it finished; evaluated again" in proc.stdout
-    assert f"repair {trained}: history.csv changed since it finished; trained again" in proc.stdout
-    for run in runs:
-        for name in ("metrics.json", "predictions_test.csv"):
-            assert (copy / out.name / "runs" / run / name).read_bytes() == (out / "runs" / run / name).read_bytes()
+    for run in dealt:
+        assert f"repair {run}: " in proc.stdout, run
+    assert differing_results(copy / out.name / "runs", out / "runs") == []
+    assert run_all("--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--verify").returncode == 0

@@ -1,14 +1,17 @@
 """End to end: run_all.sh runs a tiny single-label profile through the real notebooks and renders the report."""
 
 import json
+import os
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from lsml_core.multiclass.config import load_profile
 from tests.commands import run_all
+from tests.damage import WAYS, damage_every_kind, differing_results, listed_as_damaged
 from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -122,21 +125,31 @@ def test_rerun_skips_finished_runs(tiny):
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS
 
 
-def test_a_damaged_teacher_is_trained_again_first_and_its_students_kept(tiny, tmp_path):
+def teacher_of(run_dir: Path) -> str | None:
+    """The run a taught run learnt from, None for a teacher."""
+    return json.loads((run_dir / "config.json").read_text())["train"].get("teacher")
+
+
+@pytest.mark.parametrize("how", WAYS)
+def test_every_kind_of_file_damaged_is_repaired_a_damaged_teacher_first_and_its_students_kept(tiny, tmp_path, how):
     out, _ = tiny
-    copy = tmp_path / "results"
+    base, copy = out.parent.parent, tmp_path / "results"
     shutil.copytree(out.parent, copy)
-    student = next(p.name for p in sorted((out / "runs").iterdir()) if "-kd-" in p.name)
-    teacher = json.loads((out / "runs" / student / "config.json").read_text())["train"]["teacher"]
-    model = copy / out.name / "runs" / teacher / "model_best.pt"
-    model.write_bytes(model.read_bytes()[:100])
-    (copy / out.name / "runs" / student / "predictions_test.csv").unlink()
-    base = out.parent.parent
-    proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data")
+    runs = copy / out.name / "runs"
+    dealt = damage_every_kind(runs, "1.0-train", how)
+    teacher = next(run for run, names in dealt.items() if "model_best.pt" in names)
+    students = [p.name for p in sorted((out / "runs").iterdir()) if teacher_of(p) == teacher]
+    kept = {s: os.stat(runs / s / "model_best.pt").st_mtime_ns for s in students if s not in dealt}
+    command = ("--profile", base / "mc-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data")
+    verified = run_all(*command, "--verify")
+    assert verified.returncode == 1, verified.stdout[-3000:] + verified.stderr[-3000:]
+    for run in (*dealt, *students):
+        assert listed_as_damaged(verified.stdout, run), run
+    proc = run_all(*command)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert f"repair {teacher}: model_best.pt changed since it finished; trained again" in proc.stdout
-    assert f"repair {student}: predictions_test.csv missing since it finished; evaluated again" in proc.stdout
-    assert proc.stdout.index(f"repair {teacher}") < proc.stdout.index(f"repair {student}")
-    for run in (teacher, student):
-        for name in ("metrics.json", "predictions_test.csv"):
-            assert (copy / out.name / "runs" / run / name).read_bytes() == (out / "runs" / run / name).read_bytes()
+    assert f"repair {teacher}: model_best.pt " in proc.stdout
+    for run in set(students) & set(dealt):  # its taught runs are repaired after it
+        assert proc.stdout.index(f"repair {teacher}") < proc.stdout.index(f"repair {run}: "), run
+    assert kept and all(os.stat(runs / s / "model_best.pt").st_mtime_ns == mtime for s, mtime in kept.items())
+    assert differing_results(runs, out / "runs") == []
+    assert run_all(*command, "--verify").returncode == 0
