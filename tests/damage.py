@@ -32,6 +32,7 @@ def damage_every_kind(runs_dir: Path, notebook: str, how: str) -> dict[str, list
 def differing_results(runs_dir: Path, reference: Path) -> list[str]:
     """Of the reference's metrics and predictions files (run/name), those missing or different in `runs_dir`."""
     names = sorted(Path(reference).glob("*/metrics.json")) + sorted(Path(reference).glob("*/predictions_*.csv"))
+    assert names, f"no metrics or predictions in {reference}"
     relative = [path.relative_to(reference) for path in names]
     return [str(name) for name in relative if not same_bytes(Path(runs_dir) / name, Path(reference) / name)]
 

@@ -9,6 +9,8 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
+from lsml_core.kernels import QuietKernelManager
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -34,9 +36,16 @@ def checkout_with(tmp: Path, results: dict[str, Path], data: Path) -> Path:
 
 
 def run_as_opened(notebook: Path) -> nbformat.NotebookNode:
-    """Execute a notebook with its default parameters from its own folder, as JupyterLab runs it."""
+    """Execute a notebook with its default parameters from its own folder, as JupyterLab runs it (on the
+    pipeline's kernel manager: sockets of its own, so kernels started at once in other tests never collide)."""
     return papermill.execute_notebook(
-        str(notebook), str(notebook), kernel_name="lsml", cwd=str(notebook.parent), progress_bar=False
+        str(notebook),
+        str(notebook),
+        kernel_name="lsml",
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        start_timeout=300,
+        kernel_manager_class=QuietKernelManager,
     )
 
 

@@ -128,7 +128,9 @@ def test_every_kind_of_file_damaged_is_listed_by_verify_then_repaired_to_the_sam
     copy = tmp_path / "results"
     shutil.copytree(out.parent, copy)
     dealt = damage_every_kind(copy / out.name / "runs", "2.0-train", how)
-    verified = run_all("--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--verify")
+    verified = run_all(
+        "--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data", "--verify"
+    )
     assert verified.returncode == 1, verified.stdout[-3000:] + verified.stderr[-3000:]
     for run in dealt:
         assert listed_as_damaged(verified.stdout, run), run
@@ -137,4 +139,9 @@ def test_every_kind_of_file_damaged_is_listed_by_verify_then_repaired_to_the_sam
     for run in dealt:
         assert f"repair {run}: " in proc.stdout, run
     assert differing_results(copy / out.name / "runs", out / "runs") == []
-    assert run_all("--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--verify").returncode == 0
+    assert (
+        run_all(
+            "--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data", "--verify"
+        ).returncode
+        == 0
+    )

@@ -148,7 +148,9 @@ def test_every_kind_of_file_damaged_is_repaired_a_damaged_teacher_first_and_its_
     proc = run_all(*command)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"repair {teacher}: model_best.pt " in proc.stdout
-    for run in set(students) & set(dealt):  # its taught runs are repaired after it
+    damaged_students = set(students) & set(dealt)
+    assert damaged_students, "the damage dealt leaves no taught run of the damaged teacher to order"
+    for run in damaged_students:  # its taught runs are repaired after it
         assert proc.stdout.index(f"repair {teacher}") < proc.stdout.index(f"repair {run}: "), run
     assert kept and all(os.stat(runs / s / "model_best.pt").st_mtime_ns == mtime for s, mtime in kept.items())
     assert differing_results(runs, out / "runs") == []
