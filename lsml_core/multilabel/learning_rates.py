@@ -51,11 +51,34 @@ def choices(profile_dir: Path, runs: pd.DataFrame | None = None) -> pd.DataFrame
     return table.assign(chosen=table.heldout_map == best)
 
 
+def kept_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """Per group of a `choices` table: the kept rate (the lowest of the best) and the lowest and highest searched."""
+    kept = table[table.chosen].groupby(GROUP, as_index=False)["lr"].min()
+    searched = table.groupby(GROUP, as_index=False)["lr"].agg(lowest="min", highest="max")
+    return kept.merge(searched, on=GROUP)
+
+
+def edge_sentences(table: pd.DataFrame, name=str) -> list[str]:
+    """A sentence per group whose kept rate is the lowest or highest it searched: a rate beyond the grid may
+    reach a higher held-out mAP, so that arm may still lose by its recipe (`name`: a model's name in text)."""
+    sentences = []
+    for row in kept_rates(table).itertuples():
+        side = "highest" if row.lr == row.highest else "lowest" if row.lr == row.lowest else None
+        if side is None:
+            continue
+        beyond = "higher" if side == "highest" else "lower"
+        arm = f"{name(row.model)} {row.loss} ({row.scheme}, alpha {row.alpha:g}, label noise {row.noise:g})"
+        sentences.append(
+            f"{arm}: the kept rate {row.lr:g} is the {side} searched ({row.lowest:g} to {row.highest:g}); a "
+            f"{beyond} rate may reach a higher held-out mAP, so this arm may still lose by its recipe."
+        )
+    return sentences
+
+
 def unchosen(profile_dir: Path) -> set[str]:
     """Names of the grid runs at a rate their group did not choose (ties keep the lowest rate)."""
     runs = grid_runs(profile_dir)
-    table = choices(profile_dir, runs)
-    kept = table[table.chosen].groupby(GROUP, as_index=False)["lr"].min()
+    kept = kept_rates(choices(profile_dir, runs))[[*GROUP, "lr"]]
     merged = runs.merge(kept, on=GROUP, suffixes=("", "_kept"))
     return set(merged.loc[merged.lr != merged.lr_kept, "run"])
 

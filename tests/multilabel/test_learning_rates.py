@@ -47,3 +47,18 @@ def test_ties_keep_the_lowest_rate_and_a_profile_without_a_grid_keeps_everything
     plain = tmp_path / "plain"
     write_run(plain, "base", None, 0, [0.5], loss="bce")
     assert learning_rates.choices(plain).empty and learning_rates.unchosen(plain) == set()
+
+
+def test_a_kept_rate_at_the_edge_of_its_grid_is_said_and_one_inside_is_not(tmp_path):
+    for lr, best in ((0.05, 0.5), (0.15, 0.6), (0.45, 0.7)):
+        write_run(tmp_path, f"focal-lr{lr}", lr, 0, [best])
+    for lr, best in ((0.05, 0.5), (0.15, 0.8), (0.45, 0.7)):
+        write_run(tmp_path, f"asl-lr{lr}", lr, 0, [best], loss="asymmetric")
+    for lr, best in ((0.05, 0.9), (0.15, 0.8)):
+        write_run(tmp_path, f"bce-lr{lr}", lr, 0, [best], loss="bce")
+    assert learning_rates.edge_sentences(learning_rates.choices(tmp_path), name=str.upper) == [
+        "RESNET18 bce (none, alpha 0, label noise 0): the kept rate 0.05 is the lowest searched (0.05 to 0.15); a "
+        "lower rate may reach a higher held-out mAP, so this arm may still lose by its recipe.",
+        "RESNET18 focal (none, alpha 0, label noise 0): the kept rate 0.45 is the highest searched (0.05 to 0.45); "
+        "a higher rate may reach a higher held-out mAP, so this arm may still lose by its recipe.",
+    ]
