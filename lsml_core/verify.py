@@ -88,6 +88,11 @@ def verify_profile(
     states = {folder.name: run_state(folder, track, damage) for folder in folders}
     for name, (text, _) in states.items():
         say(f"{name}: {text}")
+    return say_totals(states, shared, say)
+
+
+def say_totals(states: dict[str, tuple[str, bool]], shared: list[tuple[str, str, bool]], say) -> bool:
+    """Say how many runs and which shared states are damaged, with the command that repairs them; True if any."""
     damaged = [name for name, (_, bad) in states.items() if bad]
     shared_damaged = [name for name, _, bad in shared if bad]
     if damaged:
