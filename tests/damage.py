@@ -13,10 +13,10 @@ def kinds(notebook: str, how: str) -> tuple[str, ...]:
             "config.json", rendered)  # fmt: skip
 
 
-def damage_every_kind(runs_dir: Path, notebook: str, how: str) -> dict[str, list[str]]:
-    """Delete or truncate (`how`) each kind of file once, dealt round the runs in name order; run -> its
-    damaged files."""
-    runs = sorted(p.name for p in Path(runs_dir).iterdir())
+def damage_every_kind(runs_dir: Path, notebook: str, how: str, order: list[str] | None = None) -> dict[str, list[str]]:
+    """Delete or truncate (`how`) each kind of file once, dealt round the runs in `order` (default: name order);
+    run -> its damaged files."""
+    runs = order or sorted(p.name for p in Path(runs_dir).iterdir())
     dealt: dict[str, list[str]] = {}
     for i, name in enumerate(kinds(notebook, how)):
         run = runs[i % len(runs)]

@@ -6,7 +6,7 @@ held-out mAP (the score that also chooses each run's best epoch), and the report
 Val and test never choose.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -58,7 +58,7 @@ def kept_rates(table: pd.DataFrame) -> pd.DataFrame:
     return kept.merge(searched, on=GROUP)
 
 
-def edge_sentences(table: pd.DataFrame, name=str) -> list[str]:
+def edge_sentences(table: pd.DataFrame, name: Callable[[str], str] = str) -> list[str]:
     """A sentence per group whose kept rate is the lowest or highest it searched: a rate beyond the grid may
     reach a higher held-out mAP, so that arm may still lose by its recipe (`name`: a model's name in text)."""
     sentences = []
