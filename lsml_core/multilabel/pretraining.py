@@ -149,7 +149,9 @@ def train_stage(stage: Stage, folder: Path, train_images: np.ndarray, train_labe
         return train_on_threads(stage, folder, train_images, train_labels, source)
 
 
-def train_on_threads(stage: Stage, folder: Path, train_images, train_labels, source: str) -> dict:
+def train_on_threads(
+    stage: Stage, folder: Path, train_images: np.ndarray, train_labels: np.ndarray, source: str
+) -> dict:
     """`train_stage` once the threads are set."""
     r = stage.recipe
     device = fit.start_run("auto", r.seed)
