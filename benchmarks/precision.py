@@ -27,9 +27,9 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def runs(profile, models: list[str] | None, seeds: list[int], precision: str) -> list:
-    """The profile's runs of `models` (all without) with its grids' seeds set to `seeds` (each instance run
+    """The profile's runs of `models` (all without) with its grid's seeds set to `seeds` (each instance run
     taught by the baseline of its own seed), in `precision`; teachers first."""
-    reseeded = replace(profile, grids=[replace(grid, seeds=list(seeds)) for grid in profile.grids])
+    reseeded = replace(profile, grid=profile.grid.with_seeds(seeds))
     chosen = [r for r in reseeded.runs() if models is None or r.train.model in models]
     return [replace(r, train=replace(r.train, precision=precision)) for r in chosen]
 

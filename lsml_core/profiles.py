@@ -45,8 +45,8 @@ def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> 
     if registry[name].needs_teacher != (teacher is not None):
         taught = [n for n, entry in registry.items() if entry.needs_teacher]
         raise ValueError(
-            f"{what} {name!r} with teacher={teacher!r}: only the {what}s {taught} learn from a teacher "
-            "run, and each of them needs one (the profile names it)"
+            f"{what} {name!r} with teacher={teacher!r}: exactly the runs of {what} {taught} learn from a "
+            "teacher run, and each of them needs one (the profile names it)"
         )
 
 
@@ -54,11 +54,65 @@ def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> 
 # or a grouped arm that still uses an old key is refused naming the new one; nothing is translated silently.
 RENAMED = {
     "epsilon": ("alpha", "one name for the smoothing degree in every track"),
-    "ls_epsilon": ("ls_alpha", "one name for the smoothing degree in every track"),
-    "ils_epsilons": ("ils_alphas", "one name for the smoothing degree in every track"),
     "kd_alpha": ("kd_weight", "alpha names the smoothing degree in every track"),
     "backbone": ("model", "one name for the network in every track"),
 }
+
+
+# Keys of the grids before they took one shape in every track: old key -> how it is written now.
+REPLACED = {
+    "models": "an arm's `model` (a list: one run per model)",
+    "losses": "an arm's `loss`",
+    "schemes": "an arm's `scheme`",
+    "alphas": "an arm's `alpha`",
+    "lrs": "an arm's `lr`",
+    "label_noise": "an arm's `label_noise`",
+    "ls_alpha": "an arm {loss: ls, alpha: ...}",
+    "ls_epsilon": "an arm {loss: ls, alpha: ...}",
+    "ls_targets": "an arm {loss: ls_targets, alpha: ...} (or nothing, for false)",
+    "ils_alphas": "an arm {loss: ils, alpha: [...], temperature: [...]}",
+    "ils_epsilons": "an arm {loss: ils, alpha: [...], temperature: [...]}",
+    "ils_temperatures": "an arm {loss: ils, alpha: [...], temperature: [...]}",
+    "selection_metric": "`distillation.selection_metric`",
+    "student": "`distillation.student`",
+    "kd_weight": "`distillation.kd_weight`",
+    "kd_alpha": "`distillation.kd_weight`",
+    "kd_temperature": "`distillation.kd_temperature`",
+}
+EXAMPLES = {  # the grid of each track, as it is written now
+    "multilabel": "grid: {seeds: [0, 1], arms: [{model: [resnet18, mobilenet_v2], scheme: [none, uniform], alpha: 0.1}]}",
+    "multiclass": "grid: {seeds: [0, 1], arms: [{loss: ce}, {loss: ls, alpha: 0.1}, {loss: ils, alpha: [0.05, 0.1], "
+    "temperature: [2, 8]}]}, distillation: {selection_metric: accuracy, student: shallow, kd_weight: 0.9, "
+    "kd_temperature: 20}",
+    "grouped": "grid: {seeds: [0, 1], arms: [{}, {sesemi: none}]}",
+}
+
+
+def check_grid_keys(track: str, values: dict, where: str) -> None:
+    """Refuse a grid written in an earlier shape (`grids:` blocks, or a track's own keys), saying how it is
+    written now (a results folder's profile.yaml is rewritten by running its profile again)."""
+    rewrite = (
+        f"e.g. {EXAMPLES.get(track, EXAMPLES['multilabel'])} ({where}; a results folder's profile.yaml is rewritten "
+        "by ./run_all.sh --profile NAME)"
+    )
+    if "grids" in values:
+        raise ValueError(
+            "`grids` (a list of blocks) was replaced by one `grid` of `seeds` and `arms` in every track: each block "
+            "becomes an arm with its keys in the singular (models -> model) and its own `seeds`, and what a block "
+            "left to its defaults is written out (models [resnet18, mobilenet_v2], schemes [none, uniform, "
+            f"positive], alphas [0.1]), {rewrite}"
+        )
+    grid = values.get("grid", {})
+    if not isinstance(grid, dict):
+        raise ValueError(
+            f"grid must be a mapping of `seeds` and `arms` (a list of arms goes under grid.arms), {rewrite}"
+        )
+    replaced = sorted(set(grid) & set(REPLACED))
+    if replaced:
+        how = "; ".join(f"grid.{key}: {REPLACED[key]}" for key in replaced)
+        raise ValueError(
+            f"grid key(s) {replaced} were replaced ({how}): the grid is `seeds` and `arms` in every track, {rewrite}"
+        )
 
 
 def check_renamed(keys, known, where: str) -> None:
@@ -132,6 +186,7 @@ def read_track_yaml(track: str, name_or_path: str | Path) -> dict:
     found, values = read_profile_yaml(name_or_path)
     if found != track:
         raise ValueError(f"profile {name_or_path} is of track {found!r}, not {track!r}")
+    check_grid_keys(track, values, f"profile {name_or_path}")
     return values
 
 

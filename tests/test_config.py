@@ -16,7 +16,7 @@ from lsml_core.profiles import CONFIG_DIR, PROFILE_FILE, ran_or_named, results_f
         ("study", 63),
         ("conventions", 21),
         ("study-gpu", 30),
-        ("converged", 72),
+        ("converged", 78),
         ("pretrained", 36),
     ],
 )
@@ -25,7 +25,7 @@ def test_shipped_profiles_load(name, n_runs):
     assert profile.name == name and len(profile.runs()) == n_runs
 
 
-def test_grid_blocks_are_merged_and_instance_runs_follow_their_teachers():
+def test_grid_arms_are_merged_and_instance_runs_follow_their_teachers():
     runs = load_profile("study").runs()
     names = [r.name for r in runs]
     assert len(set(names)) == len(names)
@@ -44,8 +44,7 @@ def test_grid_runs_baseline_once_per_model_and_seed():
 def test_losses_are_named_in_run_names_and_their_instance_runs_learn_from_the_bce_baseline(tmp_path):
     path = tmp_path / "losses.yaml"
     path.write_text(
-        "name: losses\ngrid:\n  models: [resnet18]\n  losses: [bce, focal]\n  schemes: [none, instance]\n"
-        "  alphas: [0.1]\n"
+        "name: losses\ngrid:\n  arms:\n    - {model: resnet18, loss: [bce, focal], scheme: [none, instance], alpha: 0.1}\n"
     )
     runs = {r.name: r for r in load_profile(path).runs()}
     assert set(runs) == {
@@ -55,7 +54,7 @@ def test_losses_are_named_in_run_names_and_their_instance_runs_learn_from_the_bc
         "resnet18-focal-instance-a0.1-s0",
     }
     assert runs["resnet18-focal-instance-a0.1-s0"].train.teacher == "resnet18-none-a0-s0"
-    path.write_text("name: losses\ngrid:\n  losses: [hinge]\n")
+    path.write_text("name: losses\ngrid:\n  arms: [{loss: hinge}]\n")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         load_profile(path)
 
@@ -63,8 +62,8 @@ def test_losses_are_named_in_run_names_and_their_instance_runs_learn_from_the_bc
 def test_a_learning_rate_grid_names_its_rates_and_keeps_the_recipes_backbone_ratio(tmp_path):
     path = tmp_path / "lrs.yaml"
     path.write_text(
-        "name: lrs\ntrain: {lr_backbone: 0.01, lr_head: 0.1}\ngrids:\n  - {models: [resnet18], schemes: [none]}\n"
-        "  - {models: [resnet18], losses: [focal], schemes: [none], lrs: [0.02, 0.2]}\n"
+        "name: lrs\ntrain: {lr_backbone: 0.01, lr_head: 0.1}\ngrid:\n  arms:\n    - {}\n"
+        "    - {loss: focal, lr: [0.02, 0.2]}\n"
     )
     runs = {r.name: r.train for r in load_profile(path).runs()}
     assert set(runs) == {"resnet18-none-a0-s0", "resnet18-focal-none-a0-s0-lr0.02", "resnet18-focal-none-a0-s0-lr0.2"}
@@ -75,7 +74,7 @@ def test_a_learning_rate_grid_names_its_rates_and_keeps_the_recipes_backbone_rat
 
 def test_an_instance_run_in_a_learning_rate_grid_learns_from_the_baseline_at_its_rate(tmp_path):
     path = tmp_path / "lrs.yaml"
-    path.write_text("name: lrs\ngrid: {models: [resnet18], schemes: [none, instance], lrs: [0.02, 0.2]}\n")
+    path.write_text("name: lrs\ngrid: {arms: [{scheme: [none, instance], alpha: 0.1, lr: [0.02, 0.2]}]}\n")
     runs = {r.name: r.train for r in load_profile(path).runs()}
     assert runs["resnet18-instance-a0.1-s0-lr0.02"].teacher == "resnet18-none-a0-s0-lr0.02"
     assert runs["resnet18-instance-a0.1-s0-lr0.2"].teacher == "resnet18-none-a0-s0-lr0.2"
@@ -120,14 +119,19 @@ def test_run_config_round_trips_through_a_dict():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("grid: {alphas: [1.2]}", "alpha=1.2"),
-        ("grid: {schemes: [smooth]}", "unknown smoothing scheme"),
-        ("grid: {models: [vgg]}", "unknown model"),
+        ("grid: {arms: [{scheme: uniform, alpha: [0.1, 1.2]}]}", "alpha=1.2"),
+        ("grid: {arms: [{scheme: smooth}]}", "unknown smoothing scheme"),
+        ("grid: {arms: [{model: [resnet18, vgg]}]}", "unknown model"),
+        ("grid: {arms: [{seed: 1}]}", "cannot be set there"),
+        ("grid: {arms: [{lr_head: 0.1, learning_rate: 1}]}", r"key\(s\) \['learning_rate'\]"),
+        ("grid: {seeds: 0}", "grid.seeds=0 must be a non-empty list of integers"),
+        ("grid: {arms: [{seeds: [0.5]}]}", "must be a non-empty list of integers"),
+        ("grid: {arms: {scheme: none}}", "grid.arms=.* must be a non-empty list of mappings"),
         ("train: {learning_rate: 1}", "unknown key"),
         ("data: {kind: cifar}", "unknown data kind"),
         ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
         ("extra: 1", "unknown section"),
-        ("grid: {lrs: [0.1, 0]}", "lr_backbone=0.0 must be positive"),
+        ("grid: {arms: [{lr: [0.1, 0]}]}", "lr_backbone=0.0 must be positive"),
     ],
 )
 def test_bad_profiles_are_named(tmp_path, text, message):
@@ -139,8 +143,8 @@ def test_bad_profiles_are_named(tmp_path, text, message):
 
 def test_instance_without_baseline_is_refused(tmp_path):
     path = tmp_path / "p.yaml"
-    path.write_text("grid: {schemes: [uniform, instance]}")
-    with pytest.raises(ValueError, match="needs its teacher run"):
+    path.write_text("grid: {arms: [{scheme: [uniform, instance], alpha: 0.1}]}")
+    with pytest.raises(ValueError, match="learns from the teacher run resnet18-none-a0-s0, which is not among"):
         load_profile(path)
 
 

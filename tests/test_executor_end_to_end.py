@@ -28,7 +28,7 @@ TINY = """name: tiny
 description: A teacher and two runs that learn from it, a few batches each.
 data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 6, fill_prob: 0.5, heldout_fraction: 0.25}
 train: {pretrained: false, epochs: 2, batch_size: 16, max_batches: 2, lr_backbone: 0.05, lr_head: 0.05}
-grid: {models: [mobilenet_v2], schemes: [none, instance], alphas: [0.1, 0.3], seeds: [0]}
+grid: {arms: [{model: mobilenet_v2, scheme: [none, instance], alpha: [0.1, 0.3]}]}
 """
 # n_val: 6, fewer val images than the eight examples the label exploration shows
 TEACHER = "mobilenet_v2-none-a0-s0"

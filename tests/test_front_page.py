@@ -103,7 +103,7 @@ def write_profile(folder, name: str, study: str | None = None, root: str = "r", 
     if track == "multiclass":
         body = "track: multiclass\ndata: {n_train: 256, n_val: 128, n_test: 200}\n"
     else:
-        body = f"data: {{kind: demo, root: {root}}}\ngrid: {{models: [resnet18], schemes: [none], alphas: [0.0], seeds: [0]}}\n"
+        body = f"data: {{kind: demo, root: {root}}}\ngrid: {{arms: [{{model: resnet18}}]}}\n"
     (folder / f"{name}.yaml").write_text(f"name: {name}\n{kind}{body}")
 
 

@@ -61,14 +61,12 @@ NETWORK = "one name for the network in every track"
         ("train: {epsilon: 0.1}", "epsilon", "alpha", DEGREE, "section 'train'"),
         ("train: {backbone: resnet18}", "backbone", "model", NETWORK, "section 'train'"),
         ("track: multiclass\ntrain: {epsilon: 0.1}", "epsilon", "alpha", DEGREE, "section 'train'"),
-        ("track: multiclass\ngrid: {ls_epsilon: 0.1}", "ls_epsilon", "ls_alpha", DEGREE, "section 'grid'"),
-        ("track: multiclass\ngrid: {ils_epsilons: [0.1]}", "ils_epsilons", "ils_alphas", DEGREE, "section 'grid'"),
         (
-            "track: multiclass\ngrid: {kd_alpha: 0.9}",
+            "track: multiclass\ntrain: {kd_alpha: 0.9}",
             "kd_alpha",
             "kd_weight",
             "alpha names the smoothing degree in every track",
-            "section 'grid'",
+            "section 'train'",
         ),
         ("track: grouped\ntrain: {epsilon: 0.2}", "epsilon", "alpha", DEGREE, "section 'train'"),
         ("track: grouped\ntrain: {backbone: resnet18}", "backbone", "model", NETWORK, "section 'train'"),
@@ -88,6 +86,83 @@ def test_a_renamed_key_is_refused_with_its_new_name_in_every_track(tmp_path, tex
         tracks.load_profile(path)
     place = where if where.startswith("grid.arms") else f"{where} of {path}"
     assert str(refused.value) == f"`{old}` was renamed `{new}` ({why}): rename the key in {place}"
+
+
+MULTICLASS_0_7 = """track: multiclass
+grid:
+  models: [resnet8]
+  seeds: [0, 1, 2]
+  ls_alpha: 0.1
+  ls_targets: false
+  ils_alphas: [0.05, 0.1]
+  ils_temperatures: [2, 8]
+  selection_metric: accuracy
+  student: shallow
+  kd_weight: 0.9
+  kd_temperature: 20
+"""
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "grids: [{models: [resnet18]}]",
+            r"`grids` \(a list of blocks\) was replaced by one `grid` of `seeds` and `arms` in every track: each "
+            r"block becomes an arm .* what a block left to its defaults is written out \(models \[resnet18, "
+            r"mobilenet_v2\], schemes \[none, uniform, positive\], alphas \[0.1\]\), e.g. grid: \{seeds: \[0, 1\], "
+            r"arms: \[\{model: \[resnet18, mobilenet_v2\], scheme",
+        ),
+        (
+            "grid: {models: [resnet18], schemes: [none]}",
+            r"grid key\(s\) \['models', 'schemes'\] were replaced \(grid.models: an arm's `model` \(a list: one run "
+            r"per model\); grid.schemes: an arm's `scheme`\)",
+        ),
+        ("grid: {lrs: [0.1]}", r"\(grid.lrs: an arm's `lr`\)"),
+        ("track: multiclass\ngrid: {ls_epsilon: 0.1}", r"\(grid.ls_epsilon: an arm \{loss: ls, alpha"),
+        ("track: multiclass\ngrid: {kd_alpha: 0.9}", r"\(grid.kd_alpha: `distillation.kd_weight`\)"),
+        (
+            MULTICLASS_0_7,
+            r"grid key\(s\) \['ils_alphas', 'ils_temperatures', 'kd_temperature', 'kd_weight', 'ls_alpha', "
+            r"'ls_targets', 'models', 'selection_metric', 'student'\] were replaced .*grid.ls_targets: an arm "
+            r"\{loss: ls_targets, alpha: ...\} \(or nothing, for false\).* e.g. grid: \{seeds: \[0, 1\], arms: "
+            r"\[\{loss: ce\}, .*distillation: \{selection_metric",
+        ),
+        (
+            "grid: [{model: resnet18}]",
+            r"grid must be a mapping of `seeds` and `arms` \(a list of arms goes under grid.arms\)",
+        ),
+        (
+            "track: grouped\ngrid: {models: [resnet18]}",
+            r"e.g. grid: \{seeds: \[0, 1\], arms: \[\{\}, \{sesemi: none\}\]\}",
+        ),
+    ],
+)
+def test_a_grid_of_an_earlier_shape_is_refused_saying_how_it_is_written_now(tmp_path, text, message):
+    path = tmp_path / "old.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as refused:
+        tracks.load_profile(path)
+    assert f"profile {path}; a results folder's profile.yaml is rewritten by ./run_all.sh --profile NAME" in str(
+        refused.value
+    )
+
+
+@pytest.mark.parametrize(
+    "arm, message",
+    [
+        (
+            "{schemes: [none, uniform]}",
+            r"`schemes` in arm \{'schemes': \['none', 'uniform'\]\} of profile old is now an arm's `scheme`",
+        ),
+        ("{model: resnet18, seeds: [0], lrs: [0.1]}", r"`lrs` in arm .* is now an arm's `lr`"),
+    ],
+)
+def test_an_old_key_inside_an_arm_says_how_it_is_written_now(tmp_path, arm, message):
+    path = tmp_path / "old.yaml"
+    path.write_text(f"grid: {{arms: [{arm}]}}")
+    with pytest.raises(ValueError, match=message):
+        tracks.load_profile(path)
 
 
 def test_a_run_configuration_saved_with_an_old_key_reads_as_another_configuration():

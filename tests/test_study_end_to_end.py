@@ -20,7 +20,7 @@ MULTILABEL = """name: ml-tiny
 description: two runs of a few batches; numbers mean nothing
 data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 32, heldout_fraction: 0.25}
 train: {pretrained: none, epochs: 2, batch_size: 16, max_batches: 2}
-grid: {models: [resnet18], schemes: [none, uniform], alphas: [0.1], seeds: [0]}
+grid: {arms: [{model: resnet18, scheme: [none, uniform], alpha: 0.1}]}
 """
 GROUPED = """track: grouped
 name: gr-tiny

@@ -1,13 +1,15 @@
 """Profiles of the grouped track (`track: grouped` in the YAML) and the configuration of one run.
 
 A profile's `train` section is the control recipe; `grid.arms` lists the other runs as changes to it
-(one dict of `train` keys per arm, `{}` for the control itself), each run once per seed.
+(one mapping of `train` keys per arm, `{}` for the control itself), each run once per seed.
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.backbones import check_model_name
+from lsml_core.compute import check_compute
+from lsml_core.grid import Grid, check_arm_keys, profile_runs
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -16,7 +18,6 @@ from lsml_core.profiles import (
     check_choice,
     check_each,
     check_max_batches,
-    check_renamed,
     read_track_yaml,
 )
 from lsml_core.smoothing import SCHEMES, check_scheme
@@ -93,9 +94,12 @@ class TrainConfig(TrainBase):
     seed: int = 0
     max_batches: int | None = None
     device: str = "auto"
+    precision: str = "auto"  # auto (fp32 on a CPU, fp16 autocast on CUDA), fp32, bf16, fp16 (CUDA)
+    memory_format: str = "contiguous"  # or channels_last, or auto (the measured choice per model and device)
 
     def __post_init__(self):
         super().__post_init__()
+        check_compute(self.precision, self.memory_format)
         check_model_name(self.model)
         check_choice("head", self.head, HEADS)
         check_choice("sesemi", self.sesemi, SESEMI_ON)
@@ -198,64 +202,35 @@ class RunConfig(RunConfigBase):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Grid:
-    """The runs: the control (the `train` section) changed by each arm, once per seed."""
-
-    seeds: list[int] = field(default_factory=lambda: [0])
-    arms: list[dict] = field(default_factory=lambda: [{}])
-
-
-@dataclass(frozen=True, kw_only=True)
 class Profile(ProfileBase):
     """A named set of runs of the grouped track."""
 
     data: DataConfig
     train: TrainConfig
-    grid: Grid
+    grid: Grid = field(default_factory=Grid)
 
     track = TRACK
     run_config = RunConfig
 
     def __post_init__(self):
-        self.runs()  # every arm checked when the profile is read
+        check_arm_keys(self.grid, TrainConfig, (), f"profile {self.name}")
+        for run in self.runs():  # every arm checked when the profile is read
+            check_pseudo_count(run.train, self.data)
+            for group in {**run.train.group_weights, **run.train.smoothing}:
+                check_choice(
+                    f"label group (group_weights / smoothing of dataset {self.data.dataset})", group, self.data.groups
+                )
 
     def runs(self) -> list[RunConfig]:
-        """Every arm for every seed; runs that learn from a teacher (instance smoothing) last. A run's
-        teacher is the same run without smoothing, which must be one of the profile's runs."""
-        runs = []
-        for seed in self.grid.seeds:
-            for arm in self.grid.arms:
-                check_renamed(arm, TrainConfig.__dataclass_fields__, f"grid.arms of profile {self.name}")
-                unknown = sorted(set(arm) - set(TrainConfig.__dataclass_fields__) | {"teacher", "seed"} & set(arm))
-                if unknown:
-                    raise ValueError(
-                        f"grid.arms: key(s) {unknown} in arm {arm} cannot be set there (unknown, or `seed` and "
-                        "`teacher`, which grid.seeds and the profile set); allowed: the train section's keys"
-                    )
-                taught = "instance" in dict(arm.get("smoothing", self.train.smoothing)).values()
-                teacher = self.run(seed=seed, **{**arm, "smoothing": {}}).name if taught else None
-                runs.append(self.run(seed=seed, teacher=teacher, **arm))
-                check_pseudo_count(runs[-1].train, self.data)
-                for group in {**runs[-1].train.group_weights, **runs[-1].train.smoothing}:
-                    check_choice(
-                        f"label group (group_weights / smoothing of dataset {self.data.dataset})",
-                        group,
-                        self.data.groups,
-                    )
-        names = [r.name for r in runs]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(
-                f"grid.arms give runs of the same name {twice}: two arms differ only in keys the run name leaves "
-                "out (lr, epochs, batch_size, weights of SESEMI, ...); vary those in another profile"
-            )
-        for run in runs:
-            if run.train.teacher is not None and run.train.teacher not in names:
-                raise ValueError(
-                    f"run {run.name} smooths with 'instance' and needs its teacher {run.train.teacher} (the same "
-                    "run without smoothing) among the profile's runs: add that arm to grid.arms"
-                )
-        return sorted(runs, key=lambda r: r.train.teacher is not None)
+        """Every run of the grid once, teachers first; a run smoothed with `instance` learns from the same run
+        without smoothing."""
+        return profile_runs(
+            self,
+            teacher=lambda train: (
+                {"smoothing": {}} if "instance" in dict(train.get("smoothing", self.train.smoothing)).values() else None
+            ),
+            teacher_hint="add the same arm without smoothing to grid.arms",
+        )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -1,8 +1,11 @@
 """Profiles of the single-label track (`track: multiclass` in the YAML) and the configuration of one run."""
 
-from dataclasses import dataclass, field, replace
+import copy
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from lsml_core.compute import check_compute
+from lsml_core.grid import Grid, check_arm_keys, profile_runs
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.models import MODELS
 from lsml_core.profiles import (
@@ -74,9 +77,12 @@ class TrainConfig(TrainBase):
     patience: int = 3  # early stopping: epochs without a better validation score
     max_batches: int | None = None
     device: str = "auto"
+    precision: str = "auto"  # auto (the measured choice per model and device: fp32 on a CPU), fp32, bf16, fp16 (CUDA)
+    memory_format: str = "contiguous"  # or channels_last, or auto (the measured choice per model and device)
 
     def __post_init__(self):
         super().__post_init__()
+        check_compute(self.precision, self.memory_format)
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -112,75 +118,82 @@ class RunConfig(RunConfigBase):
     track = TRACK
 
 
-@dataclass(frozen=True, kw_only=True)
-class Grid:
-    """Teachers (CE, LS at one alpha, the instance-based grid) per model and seed, and the distillation."""
+CE = {"loss": "ce", "alpha": 0.0, "temperature": 1.0}  # the instance-based runs' teacher
+# Maher & Kull's teachers: CE, LS and the instance-based grid (each instance-based run learns from the CE run).
+DEFAULT_ARMS = [
+    {"loss": "ce"},
+    {"loss": "ls", "alpha": 0.1},
+    {"loss": "ils", "alpha": [0.05, 0.1], "temperature": [2, 8]},
+]
 
-    models: list[str] = field(default_factory=lambda: ["resnet8"])
-    seeds: list[int] = field(default_factory=lambda: [0])
-    ls_alpha: float = 0.1
-    ls_targets: bool = False  # also train LS with explicitly smoothed targets
-    ils_alphas: list[float] = field(default_factory=lambda: [0.05, 0.1])
-    ils_temperatures: list[float] = field(default_factory=lambda: [2.0, 8.0])
+
+@dataclass(frozen=True, kw_only=True)
+class Distillation:
+    """The instance-based grid point chosen per model and seed on validation, and the student that CE, LS and
+    that point each teach (with and without the teacher's temperature scaling)."""
+
     selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on validation
     student: str | None = "shallow"  # null: no distillation
     kd_weight: float = 0.9
     kd_temperature: float = 20.0
 
     def __post_init__(self):
-        for model in self.models + ([self.student] if self.student else []):
-            check_choice("model", model, MODELS)
         check_choice("selection_metric", self.selection_metric, SELECTION_METRICS)
+        if self.student is not None:
+            check_choice("student model", self.student, MODELS)
+        check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_weight=self.kd_weight)
+        check_each("be > 0", lambda v: v > 0, kd_temperature=self.kd_temperature)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Profile(ProfileBase):
-    """A named set of runs of the single-label track."""
+    """A named set of runs of the single-label track: the teachers of the grid, then the students."""
 
     data: DataConfig
     train: TrainConfig
-    grid: Grid
+    grid: Grid = field(default_factory=lambda: Grid(arms=copy.deepcopy(DEFAULT_ARMS)))
+    distillation: Distillation = field(default_factory=Distillation)
 
     track = TRACK
     run_config = RunConfig
 
+    def __post_init__(self):
+        check_arm_keys(self.grid, TrainConfig, (), f"profile {self.name}")
+        self.teacher_runs()
+
     def teacher_runs(self) -> list[RunConfig]:
-        """CE first (the instance-based teacher), then LS, then every instance-based grid point."""
-        runs = []
-        for model in self.grid.models:
-            for seed in self.grid.seeds:
-                base = self.run(model=model, seed=seed, loss="ce", alpha=0.0, temperature=1.0, teacher=None)
-                runs.append(base)
-                runs.append(replace(base, train=replace(base.train, loss="ls", alpha=self.grid.ls_alpha)))
-                if self.grid.ls_targets:
-                    runs.append(replace(base, train=replace(base.train, loss="ls_targets", alpha=self.grid.ls_alpha)))
-                for alpha in self.grid.ils_alphas:
-                    for temp in self.grid.ils_temperatures:
-                        runs.append(
-                            replace(
-                                base,
-                                train=replace(
-                                    base.train,
-                                    loss="ils",
-                                    alpha=float(alpha),
-                                    temperature=float(temp),
-                                    teacher=base.name,
-                                ),
-                            )
-                        )
-        return sorted(runs, key=lambda r: r.train.teacher is not None)
+        """Every run of the grid once, instance-based runs after their teachers: each learns from the CE run of
+        its model and seed."""
+        return profile_runs(
+            self,
+            changes=self.changes,
+            teacher=lambda train: CE if train["loss"] == "ils" else None,
+            teacher_hint="add the arm {loss: ce} with the same model and recipe",
+        )
+
+    def changes(self, cell: dict) -> dict:
+        """A grid cell's changes to the recipe, with its loss: CE at alpha 0, CE and LS at temperature 1 (the
+        temperature is the instance-based teacher's); distillation is the `distillation` section's."""
+        loss = cell.get("loss", self.train.loss)
+        if loss == "kd":
+            raise ValueError(
+                "loss kd cannot be an arm of grid.arms: the students are distilled from the chosen teachers by the "
+                "profile's `distillation` section (student, kd_weight, kd_temperature)"
+            )
+        fixed = CE if loss == "ce" else {"temperature": 1.0} if loss in ("ls", "ls_targets") else {}
+        return {**cell, "loss": loss, **fixed}
 
     def student_runs(self, teachers: list[str]) -> list[RunConfig]:
         """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
-        if not self.grid.student:
+        if not self.distillation.student:
             return []
         return [
             self.run(
-                model=self.grid.student,
+                model=self.distillation.student,
                 loss="kd",
                 alpha=0.0,
-                temperature=self.grid.kd_temperature,
-                kd_weight=self.grid.kd_weight,
+                temperature=self.distillation.kd_temperature,
+                kd_weight=self.distillation.kd_weight,
                 teacher=teacher,
                 teacher_scaled=scaled,
                 seed=int(teacher.rsplit("-s", 1)[1]),
@@ -191,5 +204,7 @@ class Profile(ProfileBase):
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    """Read and check a profile of this track."""
-    return build_profile(Profile, read_track_yaml(TRACK, name_or_path), str(name_or_path), TRACK)
+    """Read and check a profile of this track (a grid without `arms` has the default teachers)."""
+    values = read_track_yaml(TRACK, name_or_path)
+    values["grid"] = {"arms": copy.deepcopy(DEFAULT_ARMS), **(values.get("grid") or {})}
+    return build_profile(Profile, values, str(name_or_path), TRACK)

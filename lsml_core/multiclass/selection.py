@@ -40,7 +40,7 @@ def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[st
         if group_of(run) in waiting or not is_complete(runs_dir / run.name):
             continue
         entry = chosen.setdefault(group_of(run), {"scores": {}, "chosen": None})
-        entry["scores"][run.name] = score = val_score(runs_dir / run.name, profile.grid.selection_metric)
+        entry["scores"][run.name] = score = val_score(runs_dir / run.name, profile.distillation.selection_metric)
         if entry["chosen"] is None or score > entry["scores"][entry["chosen"]]:
             entry["chosen"] = run.name
     return chosen
@@ -51,7 +51,9 @@ def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str]
     writes selection.json once every group has chosen."""
     chosen = select_instance_runs(profile, runs_dir, settled)
     if not waiting_groups(profile, settled):
-        write_json(runs_dir.parent / SELECTION, {"metric": profile.grid.selection_metric, "per_model_seed": chosen})
+        write_json(
+            runs_dir.parent / SELECTION, {"metric": profile.distillation.selection_metric, "per_model_seed": chosen}
+        )
     teachers = [
         r.name
         for r in profile.teacher_runs()

@@ -6,13 +6,13 @@ from pathlib import Path
 from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
+from lsml_core.grid import Grid, check_arm_keys, profile_runs
 from lsml_core.multilabel.losses import check_loss
 from lsml_core.multilabel.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
     TrainBase,
-    build,
     build_profile,
     check_choice,
     check_each,
@@ -162,70 +162,40 @@ def run_name(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Grid:
-    """One block of experiments: every combination of its lists; `none` runs at alpha 0 only."""
-
-    models: list[str] = field(default_factory=lambda: ["resnet18", "mobilenet_v2"])
-    losses: list[str] = field(default_factory=lambda: ["bce"])
-    schemes: list[str] = field(default_factory=lambda: ["none", "uniform", "positive"])
-    alphas: list[float] = field(default_factory=lambda: [0.1])
-    seeds: list[int] = field(default_factory=lambda: [0])
-    label_noise: list[float] = field(default_factory=lambda: [0.0])
-    lrs: list[float] | None = None  # a learning-rate grid: lr_head per run, lr_backbone in the recipe's ratio
-
-    def cells(self):
-        """(model, seed, noise, loss, scheme, alpha, lr) of every run in this block (lr None: the recipe's)."""
-        for model in self.models:
-            for seed in self.seeds:
-                for noise in self.label_noise:
-                    for loss in self.losses:
-                        for scheme in self.schemes:
-                            for alpha in [0.0] if scheme == "none" else self.alphas:
-                                for lr in self.lrs or [None]:
-                                    yield model, seed, float(noise), loss, scheme, float(alpha), lr
-
-
-@dataclass(frozen=True, kw_only=True)
 class Profile(ProfileBase):
-    """A named set of runs: one data config, one training recipe, one or more grid blocks."""
+    """A named set of runs: one data config, one training recipe, and the grid of its runs.
+
+    An arm may give `lr` in place of the recipe's two rates: the head's rate, the backbone's in the recipe's
+    ratio to it, and the run's name carries it (a learning-rate grid). Scheme `none` runs at alpha 0 whatever
+    the arm's alpha."""
 
     data: DataConfig
     train: TrainConfig
-    grids: list[Grid]
+    grid: Grid = field(default_factory=Grid)
 
     track = TRACK
     run_config = RunConfig
 
     def runs(self) -> list[RunConfig]:
-        """Every run of every grid block once, in block order; runs with a teacher (the BCE baseline of the same
-        model, seed, noise rate and, in a learning-rate grid, rate) after the teachers."""
-        runs: dict[str, RunConfig] = {}
-        for grid in self.grids:
-            for model, seed, noise, loss, scheme, alpha, lr in grid.cells():
-                teacher = (
-                    run_name(model, "none", 0.0, seed, label_noise=noise, lr=lr)
-                    if SCHEMES[scheme].needs_teacher
-                    else None
-                )
-                run = self.run(
-                    model=model,
-                    seed=seed,
-                    loss=loss,
-                    scheme=scheme,
-                    alpha=alpha,
-                    label_noise=noise,
-                    teacher=teacher,
-                    **self.learning_rates(lr),
-                )
-                runs.setdefault(run.name, run)
-        ordered = sorted(runs.values(), key=lambda r: r.train.teacher is not None)
-        missing = sorted({r.train.teacher for r in ordered if r.train.teacher} - set(runs))
-        if missing:
-            raise ValueError(
-                f"a run with a teacher needs its teacher run(s) {missing} in the profile: "
-                "add scheme 'none' with loss 'bce' for the same models, seeds, label_noise and lrs"
-            )
-        return ordered
+        """Every run of the grid once, teachers first; a run smoothed with a teacher learns from the BCE baseline
+        of its model, seed, label noise and learning rate."""
+        return profile_runs(
+            self,
+            changes=self.changes,
+            teacher=lambda train: (
+                {"loss": "bce", "scheme": "none", "alpha": 0.0}
+                if getattr(SCHEMES.get(train.get("scheme", self.train.scheme)), "needs_teacher", False)
+                else None
+            ),
+            teacher_hint="add scheme none with loss bce for the same model, seeds, label_noise and lr",
+        )
+
+    def changes(self, cell: dict) -> dict:
+        """A grid cell's changes to the recipe: `lr` as the two rates, alpha 0 for scheme `none`."""
+        changes = {key: value for key, value in cell.items() if key != "lr"}
+        if changes.get("scheme", self.train.scheme) == "none":
+            changes["alpha"] = 0.0
+        return {**changes, **self.learning_rates(cell.get("lr"))}
 
     def learning_rates(self, lr: float | None) -> dict:
         """The recipe's fields for a grid learning rate: lr_head = lr, lr_backbone in the recipe's ratio to it."""
@@ -237,19 +207,8 @@ class Profile(ProfileBase):
 def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile of this track."""
     values = read_track_yaml(TRACK, name_or_path)
-    if "grid" in values and "grids" in values:
-        raise ValueError(f"profile {name_or_path}: give either grid (one block) or grids (a list of blocks), not both")
-    blocks = values.pop("grids", None) or [values.pop("grid", None) or {}]
-    grids = [build(Grid, block, "grid", str(name_or_path)) for block in blocks]
-    for grid in grids:
-        for model in grid.models:
-            check_model_name(model)
-        for loss in grid.losses:
-            check_loss(loss)
-        for scheme in grid.schemes:
-            for alpha in grid.alphas:
-                check_scheme(scheme, alpha)
-    profile = build_profile(Profile, values, str(name_or_path), TRACK, grids=grids)
+    profile = build_profile(Profile, values, str(name_or_path), TRACK)
+    check_arm_keys(profile.grid, TrainConfig, ("lr",), f"profile {profile.name}")
     check_disjoint(profile.data, profile.train)
     profile.runs()
     return profile

@@ -1,7 +1,7 @@
 """Learning rates chosen on the held-out part, so that no loss loses by its recipe.
 
 Runs are grouped by model, loss, scheme, alpha and noise rate; a group whose runs were trained at several
-rates (a grid block's `lrs`) keeps the rate whose runs reach the highest mean over seeds of their best
+rates (an arm's `lr` in the grid) keeps the rate whose runs reach the highest mean over seeds of their best
 held-out mAP (the score that also chooses each run's best epoch), and the report reads only the kept runs.
 Val and test never choose.
 """

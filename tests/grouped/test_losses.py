@@ -164,12 +164,12 @@ def test_run_names_phases_and_teachers():
 @pytest.mark.parametrize(
     "arms, message",
     [
-        ([{"sesemi": "none", "smoothing": {"item": "instance"}}], "needs its teacher"),
+        ([{"sesemi": "none", "smoothing": {"item": "instance"}}], "learns from the teacher run .* not among"),
         ([{"colour": 1}], "unknown"),
         ([{"smoothing": {"letter": "uniform"}}], "label group"),
         ([{"smoothing": {"item": "binary"}}], "smoothing scheme"),
         ([{"seed": 3}], "grid.seeds"),
-        ([{}, {"lr": 0.1}], "same name"),
+        ([{}, {"lr": 0.1}], "two different runs named"),
         ([{"group_weights": {"item": "five"}}], "must be a number >= 0"),
     ],
 )

@@ -82,3 +82,48 @@ def test_the_converged_profile_trains_every_run_to_its_last_epoch_without_regula
     assert t.patience >= t.epochs  # no early stop: the training loss is followed until it flattens
     names = [r.name for r in profile.teacher_runs()]
     assert names[:2] == ["resnet8-ce-s0", "resnet8-ls-a0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)
+
+
+@pytest.mark.parametrize("grid", ["", "grid: {seeds: [0, 1]}\n"])
+def test_a_grid_without_arms_trains_maher_and_kulls_teachers(tmp_path, grid):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"track: multiclass\n{grid}")
+    profile = load_profile(path)
+    names = [r.name for r in profile.teacher_runs() if r.train.seed == 0]
+    assert names == [
+        "resnet8-ce-s0",
+        "resnet8-ls-a0.1-s0",
+        "resnet8-ils-a0.05-T2-s0",
+        "resnet8-ils-a0.05-T8-s0",
+        "resnet8-ils-a0.1-T2-s0",
+        "resnet8-ils-a0.1-T8-s0",
+    ]
+    assert len(profile.teacher_runs()) == 6 * len(profile.grid.seeds)
+
+
+def test_ce_runs_at_alpha_0_and_ce_and_ls_at_temperature_1_whatever_the_train_section_says(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "track: multiclass\ntrain: {alpha: 0.2, temperature: 4}\ngrid: {arms: [{loss: [ce, ls]}, {loss: ils}]}"
+    )
+    runs = {r.train.loss: r.train for r in load_profile(path).teacher_runs()}
+    assert (runs["ce"].alpha, runs["ce"].temperature, runs["ls"].alpha, runs["ls"].temperature) == (0.0, 1.0, 0.2, 1.0)
+    assert (runs["ils"].alpha, runs["ils"].temperature, runs["ils"].teacher) == (0.2, 4.0, "resnet8-ce-s0")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("grid: {arms: [{loss: kd}]}", "loss kd cannot be an arm of grid.arms: the students are distilled"),
+        ("grid: {arms: [{loss: ils, alpha: 0.1}]}", "teacher run resnet8-ce-s0, which is not among"),
+        ("grid: {arms: [{loss: ce}, {loss: ils, alpha: 0.1, lr: 0.2}]}", r"differs in \['train.lr'\]"),
+        ("distillation: {kd_weight: 2}", r"kd_weight=2 must lie in \[0, 1\]"),
+        ("distillation: {kd_temperature: -1}", "kd_temperature=-1 must be > 0"),
+        ("distillation: {student: vgg}", "unknown student model 'vgg'"),
+    ],
+)
+def test_a_bad_grid_or_distillation_is_refused_when_the_profile_is_read(tmp_path, text, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"track: multiclass\n{text}")
+    with pytest.raises(ValueError, match=message):
+        load_profile(path)

@@ -182,7 +182,7 @@ def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):
     profile.write_text(f"""name: broken
 data: {{kind: voc, root: {mosaic_voc}, classes: [a, b, c, d], image_size: 16}}
 train: {{epochs: 1, batch_size: 8}}
-grid: {{models: [resnet18], schemes: [none, uniform], alphas: [0.1]}}
+grid: {{arms: [{{model: resnet18, scheme: [none, uniform], alpha: 0.1}}]}}
 """)
     proc = run_all("--profile", profile, "--results-dir", tmp_path / "results", "--data-dir", tmp_path)
     assert proc.returncode == 1

@@ -32,7 +32,7 @@ def test_a_tiny_profile_is_trained_in_both_precisions_at_every_seed_and_resumed(
         "name: tiny\n"
         "data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 48, n_val: 16, heldout_fraction: 0.25}\n"
         "train: {epochs: 1, batch_size: 8, max_batches: 2}\n"
-        "grid: {models: [resnet18], schemes: [none], seeds: [0]}\n"
+        "grid: {arms: [{model: resnet18}]}\n"
     )
     args = ["--profile", str(profile), "--seeds", "0", "1", "--data-dir", str(tmp_path / "data")]
     judged = precision.main([*args, "--out", str(tmp_path / "out")])

@@ -54,7 +54,7 @@ def test_the_shipped_pretrained_profile_keeps_its_stage_apart():
     assert profile.data.train_pool <= recipe.first and recipe.image_size == profile.data.image_size
     assert profile.train.lr_backbone < profile.train.lr_head  # fine-tuning: the backbone learns slower
     stages = {run.train.stage.name for run in profile.runs()}
-    assert len(stages) == len(profile.grids[0].models)  # one stage per model, shared by its runs
+    assert len(stages) == len({r.train.model for r in profile.runs()})  # one stage per model, shared by its runs
 
 
 def test_mosaics_draw_only_from_the_training_pool():

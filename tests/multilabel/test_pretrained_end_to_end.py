@@ -26,7 +26,7 @@ train:
   max_batches: 2
   lr_backbone: 0.005
   lr_head: 0.05
-grid: {{models: [resnet18], schemes: [{schemes}], alphas: [0.1]}}
+grid: {{arms: [{{model: resnet18, scheme: [{schemes}], alpha: 0.1}}]}}
 """
 
 
