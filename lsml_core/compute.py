@@ -10,6 +10,7 @@ Autocast keeps the weights, the optimiser and the loss in float32: only the laye
 lower precision, and the logits are cast back to float32 before any loss or metric.
 """
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
@@ -77,7 +78,8 @@ class Compute:
 
 
 def device_default(device: torch.device) -> Compute:
-    """A track's compute without a per-model choice: float16 autocast on CUDA, float32 on a CPU (contiguous)."""
+    """The compute of a step without a per-model choice (the pretraining stage): float16 autocast on CUDA,
+    float32 on a CPU (contiguous)."""
     return Compute("contiguous", "fp16") if torch.device(device).type == "cuda" else Compute()
 
 
@@ -102,6 +104,26 @@ def choose(device: torch.device, model: str, precision: str = "auto", memory_for
     if chosen.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("this GPU has no bfloat16: use precision fp16, fp32 or auto")
     return chosen
+
+
+def choose_for_run(
+    device: torch.device,
+    model: str,
+    *,
+    precision: str,
+    memory_format: str,
+    probe: Callable[[], nn.Module],
+    image_size: int,
+) -> Compute:
+    """A run's memory format and precision on `device` (`auto`: the measured choice for its model; on a CPU,
+    bf16 only at image sizes where its backward is sound, see `bf16_hazards`; `probe()` builds the network,
+    here on the meta device: shapes only, no weights, no random draws)."""
+    chosen = choose(device, model, precision, memory_format)
+    if torch.device(device).type != "cpu" or chosen.precision != "bf16":
+        return chosen
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        network = probe()
+    return checked_cpu_bf16(chosen, precision, network, image_size)
 
 
 def bf16_hazards(model: nn.Module, image_size: int) -> list[str]:

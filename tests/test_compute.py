@@ -125,3 +125,45 @@ def test_evaluation_equals_plain_float32_evaluation_within_the_precisions_tolera
     scores = read_predictions(tmp_path / "run" / "predictions_test.csv").scores
     reference = reference_test_logits(trained, tmp_path / "run", tmp_path)
     np.testing.assert_allclose(scores, reference, atol=tolerance * max(1.0, np.abs(reference).max()), rtol=0)
+
+
+def grouped_model(**train):
+    """A grouped run's fresh model and compute on the CPU, for 32 px canvases of a digit and an item."""
+    from types import SimpleNamespace
+
+    from lsml_core.grouped import config as grouped
+    from lsml_core.grouped.train import model_for
+
+    cfg = grouped.RunConfig(
+        profile="p", data=grouped.DataConfig(side=32, symbol_size=16), train=grouped.TrainConfig(**train)
+    )
+    return model_for(cfg, SimpleNamespace(sizes=(10, 10)), CPU)
+
+
+def multiclass_model(**train):
+    """A single-label run's fresh model and compute on the CPU, for 28 px grey images of 10 classes."""
+    from types import SimpleNamespace
+
+    from lsml_core.multiclass import config as multiclass
+    from lsml_core.multiclass.train import model_for
+
+    cfg = multiclass.RunConfig(profile="p", data=multiclass.DataConfig(), train=multiclass.TrainConfig(**train))
+    splits = SimpleNamespace(fit=SimpleNamespace(images=torch.zeros(1, 1, 28, 28)), classes=tuple("abcdefghij"))
+    return model_for(cfg, splits, CPU)
+
+
+@pytest.mark.parametrize("make, model", [(grouped_model, "resnet18"), (multiclass_model, "resnet8")])
+def test_every_track_computes_as_its_run_asks_through_the_same_choice(make, model):
+    default_net, default = make(model=model)
+    assert default == Compute("contiguous", "fp32")  # the format and precision of the study's recorded runs
+    net, chosen = make(model=model, memory_format="channels_last")
+    assert chosen == Compute("channels_last", "fp32")
+
+    def kernel(network):  # a convolution kernel whose two layouts differ (more than one input channel, k > 1)
+        return next(p for p in network.parameters() if p.ndim == 4 and p.shape[1] > 1 and p.shape[-1] > 1)
+
+    assert kernel(net).is_contiguous(memory_format=torch.channels_last) and not kernel(net).is_contiguous()
+    assert kernel(default_net).is_contiguous()
+    assert make(model=model, memory_format="auto")[1] == choose(CPU, model)
+    with pytest.raises(ValueError, match="precision fp16 needs a CUDA GPU"):
+        make(model=model, precision="fp16")

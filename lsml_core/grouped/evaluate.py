@@ -44,7 +44,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.choose_device(cfg.train.device)
-    model = model_for(cfg, splits, device)
+    model, compute = model_for(cfg, splits, device)
     best_epoch = fit.load_best(run_dir, model, device)
     parts = {"train": splits.fit, "val": splits.val, "test": splits.test}
     metrics = {
@@ -58,7 +58,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     }
     read = {}
     for name, part in parts.items():
-        labels, logits = part.labels.numpy(), predict(model, part, splits, device, f"{cfg.name}, {name}")
+        labels, logits = part.labels.numpy(), predict(model, part, splits, device, compute, f"{cfg.name}, {name}")
         metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
         read[name] = (labels, group_probabilities(logits, splits.sizes, cfg.train.head), metrics["splits"][name])
         if name != "train":

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from lsml_core import fit
-from lsml_core.compute import device_default
+from lsml_core.compute import Compute, choose_for_run
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, batches, in_order, load_splits
 from lsml_core.grouped.losses import loss_parts
@@ -31,40 +31,57 @@ PSEUDO_LABELS = "pseudo_labels.npz"
 PSEUDO_RECORD = "pseudo_labels.json"
 
 
-def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> GroupedNet:
-    return GroupedNet(cfg.train.model, splits.sizes, cfg.train.pretrained).to(device)
+def run_compute(cfg: RunConfig, splits: Splits, device: torch.device) -> Compute:
+    """The run's memory format and precision on `device` (`compute.choose_for_run`)."""
+    t = cfg.train
+    return choose_for_run(
+        device,
+        t.model,
+        precision=t.precision,
+        memory_format=t.memory_format,
+        probe=lambda: GroupedNet(t.model, splits.sizes),
+        image_size=cfg.data.side,
+    )
 
 
-def predict(model: GroupedNet, split: Split, splits: Splits, device: torch.device, desc: str = "") -> np.ndarray:
+def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> tuple[GroupedNet, Compute]:
+    """A fresh model of the run on `device`, in the memory format it computes in, and that compute."""
+    compute = run_compute(cfg, splits, device)
+    return compute.prepare(GroupedNet(cfg.train.model, splits.sizes, cfg.train.pretrained).to(device)), compute
+
+
+def predict(model: GroupedNet, split: Split, splits: Splits, device: torch.device, compute: Compute, desc: str = ""):
     """float32 outputs [N, sum K_g + 6] of a split, in order."""
-    return fit.predict(model, in_order(split, splits, EVAL_BATCH), device, desc=desc)
+    return fit.predict(model, in_order(split, splits, EVAL_BATCH), device, desc=desc, compute=compute)
 
 
 def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     """The run's model, Adam, the phase drops of the learning rate, the scaler."""
     t = cfg.train
-    model = model_for(cfg, splits, device)
+    model, compute = model_for(cfg, splits, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     starts = sorted({t.epochs_plain, t.epochs_plain + t.epochs_augmented} - {0, t.epochs})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=starts, gamma=t.lr_drop)
-    return fit.Fit(cfg, model, optimizer, schedule, device_default(device).grad_scaler(device))
+    return fit.Fit(cfg, model, optimizer, schedule, compute.grad_scaler(device), compute=compute)
 
 
 class Teacher:
-    """A frozen trained run of the same architecture whose outputs feed instance-based targets."""
+    """A frozen trained run of the same architecture whose outputs feed instance-based targets; it computes in
+    the student's memory format and precision."""
 
     def __init__(self, run_dir: Path, cfg: RunConfig, splits: Splits, device: torch.device):
-        self.model = fit.load_teacher(run_dir, model_for(cfg, splits, device), device)
+        model, self.compute = model_for(cfg, splits, device)
+        self.model = fit.load_teacher(run_dir, model, device)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        with device_default(images.device).autocast(images.device):
+        with self.compute.autocast(images.device):
             return self.model(images).float()
 
 
-def validation_scores(model, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
+def validation_scores(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
     """Validation exact match (the selection score), accuracy and log loss per group."""
-    logits = predict(model, splits.val, splits, device, desc)
+    logits = predict(run.model, splits.val, splits, device, run.compute, desc)
     metrics = split_metrics(splits.val.labels.numpy(), logits, splits.groups, splits.sizes, cfg.train.head)
     return {f"val_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
 
@@ -75,15 +92,14 @@ def weighted_log_loss(history: pd.DataFrame, cfg: RunConfig, groups: tuple[str, 
     return sum(cfg.train.weight(g) * history[f"{split}_log_loss_{g}"] for g in groups)
 
 
-def with_pseudo_labels(model, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
+def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
     """The labeled training part plus the unlabeled images kept with their pseudo-labels (chosen once, then read)."""
     path = Path(run_dir) / PSEUDO_LABELS
     if not path.is_file():
         head, sizes = cfg.train.head, splits.sizes
-        probs_val = group_probabilities(predict(model, splits.val, splits, device, "pseudo-labels: val"), sizes, head)
-        probs_unl = group_probabilities(
-            predict(model, splits.unlabeled, splits, device, "pseudo-labels: unlabeled"), sizes, head
-        )
+        val = predict(run.model, splits.val, splits, device, run.compute, "pseudo-labels: val")
+        unlabeled = predict(run.model, splits.unlabeled, splits, device, run.compute, "pseudo-labels: unlabeled")
+        probs_val, probs_unl = group_probabilities(val, sizes, head), group_probabilities(unlabeled, sizes, head)
         record, keep, labels = pseudo_labels(
             probs_val,
             splits.val.labels.numpy(),
@@ -111,11 +127,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
 
     def train(epoch: int, desc: str) -> dict:
         phase = t.phase(epoch)
-        data = (
-            with_pseudo_labels(run.model, cfg, splits, device, run_dir)
-            if phase == "pseudo" and t.pseudo
-            else splits.fit
-        )
+        data = with_pseudo_labels(run, cfg, splits, device, run_dir) if phase == "pseudo" and t.pseudo else splits.fit
         right, seen, group_part = [], [], []
 
         def loss_of(outputs, images, labels, aux_labels):
@@ -158,6 +170,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             max_batches=t.max_batches,
             desc=desc,
             total=n_batches,
+            compute=run.compute,
         )
         accuracy = (torch.stack(right).sum(0).cpu().numpy() / max(sum(seen), 1)) if right else np.zeros(len(groups))
         return {
@@ -168,7 +181,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             **{f"train_accuracy_{g}": float(a) for g, a in zip(groups, accuracy)},
         }
 
-    epoch = fit.Epoch(train, lambda: validation_scores(run.model, cfg, splits, device, f"{cfg.name}, validation"))
+    epoch = fit.Epoch(train, lambda: validation_scores(run, cfg, splits, device, f"{cfg.name}, validation"))
     return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, seed=t.seed, device=device, source=splits.source)
 
 

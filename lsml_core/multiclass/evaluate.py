@@ -75,12 +75,12 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.choose_device(cfg.train.device)
-    model = model_for(cfg, splits, device)
+    model, compute = model_for(cfg, splits, device)
     best_epoch = fit.load_best(run_dir, model, device)
     outputs = {
         name: (
             getattr(splits, name).labels.numpy(),
-            predict(model, getattr(splits, name), splits, device, desc=f"{cfg.name}, {name}"),
+            predict(model, getattr(splits, name), splits, device, compute, desc=f"{cfg.name}, {name}"),
         )
         for name in REPORTED
     }
@@ -112,7 +112,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(
         run_dir / PROJECTION,
-        predict(model, splits.test, splits, device, features=True),
+        predict(model, splits.test, splits, device, compute, features=True),
         labels,
         cfg.data.projection_classes,
         model.head.weight[cfg.data.projection_classes].detach().cpu().numpy(),

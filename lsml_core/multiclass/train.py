@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from lsml_core import fit
-from lsml_core.compute import device_default
+from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, batches, load_splits
 from lsml_core.multiclass.losses import LOSSES, objective
@@ -25,20 +25,37 @@ EVAL_BATCH = 500
 SCORE = "val_accuracy"  # the history column that chooses the best epoch
 
 
-def model_for(cfg: RunConfig, splits: Splits, device: torch.device, name: str | None = None) -> Classifier:
-    """A fresh model of the run's architecture (or `name`) for the splits' image shape."""
+def model_for(
+    cfg: RunConfig, splits: Splits, device: torch.device, name: str | None = None
+) -> tuple[Classifier, Compute]:
+    """A fresh model of the run's architecture (or `name`) for the splits' image shape, on `device` in the
+    memory format it computes in, and that compute (`compute.choose_for_run` with the run's settings)."""
+    t, name = cfg.train, name or cfg.train.model
     channels, size = splits.fit.images.shape[1], splits.fit.images.shape[-1]
-    return build_model(name or cfg.train.model, len(splits.classes), channels, size).to(device)
+
+    def build() -> Classifier:
+        return build_model(name, len(splits.classes), channels, size)
+
+    compute = choose_for_run(
+        device, name, precision=t.precision, memory_format=t.memory_format, probe=build, image_size=size
+    )
+    return compute.prepare(build().to(device)), compute
 
 
 def predict(
-    model: Classifier, split: Split, splits: Splits, device: torch.device, *, features: bool = False, desc: str = ""
+    model: Classifier,
+    split: Split,
+    splits: Splits,
+    device: torch.device,
+    compute: Compute,
+    *,
+    features: bool = False,
+    desc: str = "",
 ) -> np.ndarray:
     """float32 logits (or penultimate features) of a split, in order."""
     forward = (lambda net, x: net.features(x)) if features else None
-    return fit.predict(
-        model, (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH)), device, forward=forward, desc=desc
-    )
+    images = (splits.normalise(x) for x, _ in batches(split, EVAL_BATCH))
+    return fit.predict(model, images, device, forward=forward, desc=desc, compute=compute)
 
 
 class Teacher:
@@ -46,12 +63,13 @@ class Teacher:
 
     def __init__(self, run_dir: Path, cfg: RunConfig, splits: Splits, device: torch.device):
         teacher_cfg = RunConfig.from_dict(read_json(Path(run_dir) / "config.json"))
-        self.model = fit.load_teacher(run_dir, model_for(cfg, splits, device, teacher_cfg.train.model), device)
+        model, self.compute = model_for(cfg, splits, device, teacher_cfg.train.model)
+        self.model = fit.load_teacher(run_dir, model, device)
         self.scale = read_json(Path(run_dir) / "metrics.json")["temperature"] if cfg.train.teacher_scaled else 1.0
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        with device_default(images.device).autocast(images.device):
+        with self.compute.autocast(images.device):
             return self.model(images).float() / self.scale
 
 
@@ -66,7 +84,7 @@ def make_schedule(optimizer: torch.optim.Optimizer, cfg: RunConfig):
 def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     """The run's model, SGD (fused on CUDA), schedule and scaler."""
     t = cfg.train
-    model = model_for(cfg, splits, device)
+    model, compute = model_for(cfg, splits, device)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=t.lr,
@@ -74,12 +92,13 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
         weight_decay=t.weight_decay,
         fused=True if device.type == "cuda" else None,
     )
-    return fit.Fit(cfg, model, optimizer, make_schedule(optimizer, cfg), device_default(device).grad_scaler(device))
+    schedule = make_schedule(optimizer, cfg)
+    return fit.Fit(cfg, model, optimizer, schedule, compute.grad_scaler(device), compute=compute)
 
 
-def validation_scores(model, splits: Splits, device: torch.device, desc: str) -> dict:
+def validation_scores(run: fit.Fit, splits: Splits, device: torch.device, desc: str) -> dict:
     """Validation log loss and accuracy: the early-stopping signal."""
-    logits, labels = predict(model, splits.val, splits, device, desc=desc), splits.val.labels.numpy()
+    logits, labels = predict(run.model, splits.val, splits, device, run.compute, desc=desc), splits.val.labels.numpy()
     return {"val_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
 
 
@@ -115,6 +134,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             max_batches=t.max_batches,
             desc=desc,
             total=n_batches,
+            compute=run.compute,
         )
         seen = min(len(splits.fit), (t.max_batches or n_batches) * t.batch_size)
         return {
@@ -122,7 +142,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             "train_accuracy": int(torch.stack(correct).sum()) / max(seen, 1) if correct else 0.0,
         }
 
-    epoch = fit.Epoch(train, lambda: validation_scores(run.model, splits, device, f"{cfg.name}, validation"))
+    epoch = fit.Epoch(train, lambda: validation_scores(run, splits, device, f"{cfg.name}, validation"))
     return fit.fit(
         run,
         run_dir,

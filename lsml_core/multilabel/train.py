@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from lsml_core import fit
-from lsml_core.compute import Compute, checked_cpu_bf16, choose
+from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.losses import MultiLabelLoss
@@ -48,15 +48,16 @@ def predict(
 
 
 def run_compute(cfg: RunConfig, device: torch.device) -> Compute:
-    """The run's memory format and precision on `device` (`auto`: the measured choice for its model; on a
-    CPU, bf16 only at image sizes where its backward is sound, see `compute.bf16_hazards`)."""
+    """The run's memory format and precision on `device` (`compute.choose_for_run`)."""
     t = cfg.train
-    chosen = choose(device, t.model, t.precision, t.memory_format)
-    if device.type != "cpu" or chosen.precision != "bf16":
-        return chosen
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # shapes only: no weights, no draws
-        probe = build_model(t.model, 1)
-    return checked_cpu_bf16(chosen, t.precision, probe, cfg.data.image_size)
+    return choose_for_run(
+        device,
+        t.model,
+        precision=t.precision,
+        memory_format=t.memory_format,
+        probe=lambda: build_model(t.model, 1),
+        image_size=cfg.data.image_size,
+    )
 
 
 def teacher_probabilities(teacher, images: torch.Tensor, temperature: float, compute: Compute) -> torch.Tensor | None:
