@@ -107,23 +107,18 @@ def choose(device: torch.device, model: str, precision: str = "auto", memory_for
 
 
 def choose_for_run(
-    device: torch.device,
-    model: str,
-    *,
-    precision: str,
-    memory_format: str,
-    probe: Callable[[], nn.Module],
-    image_size: int,
+    device: torch.device, train, *, probe: Callable[[], nn.Module], image_size: int, model: str | None = None
 ) -> Compute:
-    """A run's memory format and precision on `device` (`auto`: the measured choice for its model; on a CPU,
-    bf16 only at image sizes where its backward is sound, see `bf16_hazards`; `probe()` builds the network,
-    here on the meta device: shapes only, no weights, no random draws)."""
-    chosen = choose(device, model, precision, memory_format)
+    """A run's memory format and precision on `device`, from its recipe's `precision` and `memory_format`
+    (`auto`: the measured choice for its `model`, default `train.model`; on a CPU, bf16 only at image sizes
+    where its backward is sound, see `bf16_hazards`; `probe()` builds the network, here on the meta device:
+    shapes only, no weights, no random draws)."""
+    chosen = choose(device, model or train.model, train.precision, train.memory_format)
     if torch.device(device).type != "cpu" or chosen.precision != "bf16":
         return chosen
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         network = probe()
-    return checked_cpu_bf16(chosen, precision, network, image_size)
+    return checked_cpu_bf16(chosen, train.precision, network, image_size)
 
 
 def bf16_hazards(model: nn.Module, image_size: int) -> list[str]:

@@ -31,23 +31,15 @@ PSEUDO_LABELS = "pseudo_labels.npz"
 PSEUDO_RECORD = "pseudo_labels.json"
 
 
-def run_compute(cfg: RunConfig, splits: Splits, device: torch.device) -> Compute:
-    """The run's memory format and precision on `device` (`compute.choose_for_run`)."""
-    t = cfg.train
-    return choose_for_run(
-        device,
-        t.model,
-        precision=t.precision,
-        memory_format=t.memory_format,
-        probe=lambda: GroupedNet(t.model, splits.sizes),
-        image_size=cfg.data.side,
-    )
-
-
 def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> tuple[GroupedNet, Compute]:
-    """A fresh model of the run on `device`, in the memory format it computes in, and that compute."""
-    compute = run_compute(cfg, splits, device)
-    return compute.prepare(GroupedNet(cfg.train.model, splits.sizes, cfg.train.pretrained).to(device)), compute
+    """A fresh model of the run on `device`, in the memory format it computes in, and that compute
+    (`compute.choose_for_run`)."""
+
+    def build(pretrained: bool = False) -> GroupedNet:
+        return GroupedNet(cfg.train.model, splits.sizes, pretrained)
+
+    compute = choose_for_run(device, cfg.train, probe=build, image_size=cfg.data.side)
+    return compute.prepare(build(cfg.train.pretrained).to(device)), compute
 
 
 def predict(model: GroupedNet, split: Split, splits: Splits, device: torch.device, compute: Compute, desc: str = ""):

@@ -30,15 +30,13 @@ def model_for(
 ) -> tuple[Classifier, Compute]:
     """A fresh model of the run's architecture (or `name`) for the splits' image shape, on `device` in the
     memory format it computes in, and that compute (`compute.choose_for_run` with the run's settings)."""
-    t, name = cfg.train, name or cfg.train.model
+    name = name or cfg.train.model
     channels, size = splits.fit.images.shape[1], splits.fit.images.shape[-1]
 
     def build() -> Classifier:
         return build_model(name, len(splits.classes), channels, size)
 
-    compute = choose_for_run(
-        device, name, precision=t.precision, memory_format=t.memory_format, probe=build, image_size=size
-    )
+    compute = choose_for_run(device, cfg.train, probe=build, image_size=size, model=name)
     return compute.prepare(build().to(device)), compute
 
 

@@ -49,14 +49,8 @@ def predict(
 
 def run_compute(cfg: RunConfig, device: torch.device) -> Compute:
     """The run's memory format and precision on `device` (`compute.choose_for_run`)."""
-    t = cfg.train
     return choose_for_run(
-        device,
-        t.model,
-        precision=t.precision,
-        memory_format=t.memory_format,
-        probe=lambda: build_model(t.model, 1),
-        image_size=cfg.data.image_size,
+        device, cfg.train, probe=lambda: build_model(cfg.train.model, 1), image_size=cfg.data.image_size
     )
 
 
