@@ -26,6 +26,7 @@ from torch import nn
 
 from lsml_core import fit
 from lsml_core.backbones import MODELS, check_model_name, head, replace_head
+from lsml_core.compute import device_default
 from lsml_core.locks import held
 from lsml_core.multilabel.images.batch_transforms import TrainBatch, augmentation_seed, normalize
 from lsml_core.multilabel.images.transforms import scaled_recipe
@@ -159,7 +160,8 @@ def train_on_threads(
     model = classifier(stage.model, int(train_labels.max()) + 1).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
-    run = fit.Fit(stage, model, optimizer, scheduler, torch.amp.GradScaler(device.type, enabled=False))
+    compute = device_default(device)  # float16 autocast on CUDA, with the loss scaler float16 needs
+    run = fit.Fit(stage, model, optimizer, scheduler, compute.grad_scaler(device), compute=compute)
     augment = TrainBatch(scaled_recipe(r.image_size))
 
     def batches(epoch: int):
@@ -180,6 +182,7 @@ def train_on_threads(
             max_batches=None,
             desc=desc,
             total=-(-len(fit_images) // r.batch_size),
+            compute=compute,
         )
         return {"train_loss": loss}
 
