@@ -112,12 +112,15 @@ def unique_runs(runs: list, teachers: dict, teacher_hint: str) -> list:
     return sorted(by_name.values(), key=lambda r: (r.train.seed, r.train.teacher is not None))
 
 
-def profile_runs(profile, *, teacher: Callable[[dict], dict | None], teacher_hint: str, changes=None) -> list:
-    """Every run of `profile.grid`, once each, teachers first. A cell's changes (`changes(cell)`: the track's
-    shortcuts resolved) are made to the train section; a run for whose changes `teacher` gives the teacher's
+def profile_runs(
+    profile, *, teacher: Callable[[dict], dict | None], teacher_hint: str, changes=None, shortcuts: Iterable[str] = ()
+) -> list:
+    """Every run of `profile.grid`, once each, teachers first, its arms' keys checked first. A cell's changes
+    (`changes(cell)`: the track's `shortcuts` resolved) are made to the train section; a run for whose changes `teacher` gives the teacher's
     changes (else None) learns from the run those make, which must be one of the profile's runs
     (`teacher_hint`: how to add it)."""
     train_type = type(profile.train)
+    check_arm_keys(profile.grid, train_type, shortcuts, f"profile {profile.name}")
     runs, teachers = [], {}
     for cell in profile.grid.cells():
         train = as_field_types(train_type, changes(cell) if changes else cell)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
-from lsml_core.grid import Grid, check_arm_keys, profile_runs
+from lsml_core.grid import Grid, profile_runs
 from lsml_core.profiles import (
     ProfileBase,
     RunConfigBase,
@@ -213,7 +213,6 @@ class Profile(ProfileBase):
     run_config = RunConfig
 
     def __post_init__(self):
-        check_arm_keys(self.grid, TrainConfig, (), f"profile {self.name}")
         for run in self.runs():  # every arm checked when the profile is read
             check_pseudo_count(run.train, self.data)
             for group in {**run.train.group_weights, **run.train.smoothing}:

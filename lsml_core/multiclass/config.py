@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.compute import check_compute
-from lsml_core.grid import Grid, check_arm_keys, profile_runs
+from lsml_core.grid import Grid, profile_runs
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.models import MODELS
 from lsml_core.profiles import (
@@ -158,7 +158,6 @@ class Profile(ProfileBase):
     run_config = RunConfig
 
     def __post_init__(self):
-        check_arm_keys(self.grid, TrainConfig, (), f"profile {self.name}")
         self.teacher_runs()
 
     def teacher_runs(self) -> list[RunConfig]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from lsml_core.backbones import check_model_name
 from lsml_core.compute import check_compute
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
-from lsml_core.grid import Grid, check_arm_keys, profile_runs
+from lsml_core.grid import Grid, profile_runs
 from lsml_core.multilabel.losses import check_loss
 from lsml_core.multilabel.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
 from lsml_core.profiles import (
@@ -182,6 +182,7 @@ class Profile(ProfileBase):
         return profile_runs(
             self,
             changes=self.changes,
+            shortcuts=("lr",),
             teacher=lambda train: (
                 {"loss": "bce", "scheme": "none", "alpha": 0.0}
                 if getattr(SCHEMES.get(train.get("scheme", self.train.scheme)), "needs_teacher", False)
@@ -208,7 +209,6 @@ def load_profile(name_or_path: str | Path) -> Profile:
     """Read and check a profile of this track."""
     values = read_track_yaml(TRACK, name_or_path)
     profile = build_profile(Profile, values, str(name_or_path), TRACK)
-    check_arm_keys(profile.grid, TrainConfig, ("lr",), f"profile {profile.name}")
     check_disjoint(profile.data, profile.train)
     profile.runs()
     return profile
