@@ -4,7 +4,8 @@ and the published numbers beside ours, as its report computed them.
 Each track's report notebook writes `answer.json` into the profile folder (`write_answer`) from the same frames
 its summary table shows, so the front page (`lsml_core.front_page`) repeats the profile's own numbers and
 never recomputes them. An effect's `text` is the difference exactly as the profile's summary prints it;
-`low` and `high` bound its interval (None where the track gives a spread over seeds instead).
+`low` and `high` bound its interval over seeds and images (`lsml_core.bootstrap`; over images only where
+`seeds` is 1, which the front page says).
 """
 
 import json
@@ -17,6 +18,7 @@ import pandas as pd
 from lsml_core.records import atomic_write_text
 
 ANSWER_FILE = "answer.json"
+INTERVAL_METHOD = "per-seed differences and image resampling combined, t interval"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Effect:
     high: float | None
     text: str
     is_baseline: bool = False
+    seeds: int | None = None  # paired seeds behind the interval; 1: it covers images only, not training randomness
 
     @property
     def verdict(self) -> str:

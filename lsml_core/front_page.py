@@ -155,9 +155,16 @@ def metric_sentence(where: str, metric: str, group: pd.DataFrame) -> str:
         return "; ".join(f"{arm_name(r)} {r.text}" for r in rows.itertuples()) or "no arm"
 
     unclear = int((group.verdict == "no clear difference").sum())
+    one_seed = group[group.seeds == 1] if "seeds" in group else group.iloc[:0]
+    caveat = (
+        ""
+        if one_seed.empty
+        else f" {'These verdicts rest' if len(one_seed) == len(group) else f'{len(one_seed)} of them rest'} on one "
+        f"seed: training randomness not covered."
+    )
     return (
         f"{where}, {metric}: better than the baseline: {listed('better')}. Worse: {listed('worse')}. "
-        f"No clear difference: {unclear} of {len(group)}."
+        f"No clear difference: {unclear} of {len(group)}.{caveat}"
     )
 
 

@@ -64,3 +64,19 @@ def test_reliability_bins_sum_to_all_pairs():
     confidence, frequency, count = calibration.reliability(targets, logits)
     assert count.sum() == targets.size and ((0 <= confidence) & (confidence <= 1)).all()
     assert ((0 <= frequency) & (frequency <= 1)).all()
+
+
+def test_equal_mass_ece_against_a_loop_over_quantile_bins():
+    from lsml_core.calibration import binary_ece
+
+    rng = np.random.default_rng(3)
+    p = rng.beta(0.5, 3.0, 900)  # most probabilities near zero, as the negatives of a multi-label split
+    y = (rng.random(900) < p**0.8).astype(float)
+    edges = np.quantile(p, np.linspace(0, 1, 16))
+    total = 0.0
+    for b in range(15):
+        inside = (p >= edges[b]) & ((p < edges[b + 1]) if b < 14 else (p <= edges[b + 1]))
+        assert abs(inside.sum() - 60) <= 1  # equal mass: 900 / 15 events a bin
+        total += inside.sum() / len(p) * abs(y[inside].mean() - p[inside].mean())
+    assert binary_ece(y, p, equal_mass=True) == pytest.approx(total)
+    assert binary_ece(y, p, equal_mass=True) != pytest.approx(binary_ece(y, p))

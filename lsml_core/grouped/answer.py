@@ -1,5 +1,5 @@
 """The grouped profile's answer for the study's front page (`lsml_core.answers`): the regime of its control,
-each ablation's difference in test exact match with its paired bootstrap interval exactly as the report's
+each ablation's difference in test exact match with its interval over seeds and images exactly as the report's
 summary shows it, and the source's Table 1 (THEIRS) beside ours."""
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
 from lsml_core.grouped.config import load_profile
 from lsml_core.grouped.report import (
     LEVEL,
@@ -38,7 +38,7 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
         readings=[sentence],
         caveat=caveat(kind),
-        interval=f"test exact match; {LEVEL:.0%} paired bootstrap interval over test images, seeds paired",
+        interval=f"test exact match; {LEVEL:.0%} interval over seeds and test images, seeds paired ({INTERVAL_METHOD})",
         effects=[ablation_effect(row) for row in table.to_dict("records")],
         theirs_title="Table 1 of the source (THEIRS, exact match %) beside ours",
         theirs=records(table_one(runs, control)) if not runs.empty else [],
@@ -60,4 +60,5 @@ def ablation_effect(row: dict) -> Effect:
         high=finite(row["interval high"]),
         text=f"{row['difference']:+.3f} {interval_text(row['interval low'], row['interval high'])}"
         + "".join(f" ({f})" for f in flags),
+        seeds=int(row["seeds"]),
     )

@@ -1,13 +1,13 @@
 """The single-label profile's answer for the study's front page (`lsml_core.answers`): the regime of its CE
-baselines, each arm's headline metrics against CE exactly as the report's summary shows them (± the paired
-difference's std over seeds: no interval over images), and the replication of Maher & Kull's claims."""
+baselines, each arm's headline metrics against CE exactly as the report's summary shows them (the paired
+difference with its interval over seeds and images), and the replication of Maher & Kull's claims."""
 
 from pathlib import Path
 
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
 from lsml_core.multiclass.config import Profile
 from lsml_core.multiclass.replication import THEIR_ARCHITECTURE, replication_table
 from lsml_core.multiclass.report import baseline_records, conclusion_caveat, regime_readings
@@ -29,10 +29,10 @@ def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.
         regime=regime.axis(False, summaries),
         readings=[sentence for sentence, _ in readings],
         caveat=conclusion_caveat(readings),
-        interval="test, before temperature scaling; ± the paired difference's std over seeds (no interval)",
+        interval=f"test, before temperature scaling; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",
         effects=answer_effects(effects),
         theirs_title=f"Maher & Kull's claims on Fashion-MNIST (THEIRS: {THEIR_ARCHITECTURE}) beside ours",
-        theirs=records(replication_table(runs).reset_index()) if not runs.empty else [],
+        theirs=records(replication_table(profile_dir, runs).reset_index()) if not runs.empty else [],
     )
 
 
@@ -46,10 +46,13 @@ def answer_effects(effects: pd.DataFrame) -> list[Effect]:
             higher_is_better=BETTER[r["metric"]] == "higher",
             value=finite(r["mean"]),
             difference=finite(r["difference"]),
-            low=None,
-            high=None,
-            text="baseline" if r["arm"] == BASELINE else difference_text(r["difference"], r["std"], r["paired seeds"]),
+            low=finite(r["ci_low"]),
+            high=finite(r["ci_high"]),
+            text="baseline"
+            if r["arm"] == BASELINE
+            else difference_text(r["difference"], r["ci_low"], r["ci_high"], r["paired seeds"]),
             is_baseline=r["arm"] == BASELINE,
+            seeds=int(r["paired seeds"]) or None,
         )
         for r in effects.to_dict("records")
     ]

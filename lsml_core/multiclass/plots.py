@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lsml_core.bootstrap import covers
 from lsml_core.multiclass.runs import arm_order
 from lsml_core.multiclass.summary import BASELINE, BETTER, HEADLINE_METRICS
 from lsml_core.plots import run_curves
@@ -45,7 +46,8 @@ def curves(history: pd.DataFrame, title: str = ""):
 
 
 def effects_figure(effects: pd.DataFrame, baseline: str = BASELINE):
-    """Each arm's paired difference from `baseline` per headline metric and model, with its seed std as error bar."""
+    """Each arm's paired difference from `baseline` per headline metric and model, with its 95% interval over seeds
+    and images as error bar."""
     others = effects[(effects.arm != baseline) & (effects["paired seeds"] > 0)]
     arms = arm_order(others.arm)
     models = list(dict.fromkeys(others.model))
@@ -55,7 +57,8 @@ def effects_figure(effects: pd.DataFrame, baseline: str = BASELINE):
         for k, model in enumerate(models):
             rows = others[(others.metric == metric) & (others.model == model)].set_index("arm").reindex(arms)
             x = np.arange(len(arms)) + (k - (len(models) - 1) / 2) * 0.15
-            ax.errorbar(x, rows.difference, yerr=rows["std"].fillna(0), fmt="o", capsize=3, label=model)
+            error = [(rows.difference - rows.ci_low).fillna(0), (rows.ci_high - rows.difference).fillna(0)]
+            ax.errorbar(x, rows.difference, yerr=error, fmt="o", capsize=3, label=model)
         ax.set_xticks(range(len(arms)), arms)
         ax.set(title=f"{name} ({BETTER[metric]} is better)", xlim=(-0.5, max(len(arms), 1) - 0.5))
         ax.set_ylabel(f"arm − {baseline}")
@@ -63,7 +66,7 @@ def effects_figure(effects: pd.DataFrame, baseline: str = BASELINE):
         axes.flat[0].text(0.5, 0.5, f"no arm paired with {baseline}", transform=axes.flat[0].transAxes, ha="center")
     if len(models) > 1:
         axes.flat[-1].legend(fontsize=7)
-    spread = "bars: seed std" if (others["paired seeds"] > 1).any() else "one seed: no spread"
-    fig.suptitle(f"Test, before temperature scaling: difference from {baseline}, paired by seed ({spread})")
+    spread = "over seeds and images" if (others["paired seeds"] > 1).all() else f"where one seed: {covers(1)}"
+    fig.suptitle(f"Test, before temperature scaling: difference from {baseline}, paired by seed; 95% interval {spread}")
     fig.tight_layout()
     return fig

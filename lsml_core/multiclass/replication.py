@@ -1,12 +1,17 @@
 """Maher & Kull's claims beside this project's numbers: THEIR published Fashion-MNIST figures (labelled as
-theirs, only to be shown beside ours; nothing of ours is typed in), our paired differences and whether they
-reproduce each claim's direction, and the sentences that say so."""
+theirs, only to be shown beside ours; nothing of ours is typed in), our paired differences with their 95%
+intervals over seeds and images (`lsml_core.bootstrap`), and whether they reproduce each claim: `reproduced`
+when the interval excludes zero in the published direction, `contradicted` when it excludes zero the other
+way, `inconclusive` otherwise; with one seed the verdict says that training randomness is not covered."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lsml_core.bootstrap import ONE_SEED
 from lsml_core.multiclass.runs import teachers
-from lsml_core.multiclass.summary import paired_difference
+from lsml_core.multiclass.summary import RunStatistics, paired_interval
 
 # THEIR test figures (Maher & Kull 2021): Fashion-MNIST, a small DenseNet. Not ours.
 MAHER_KULL_FASHION = pd.DataFrame(
@@ -18,16 +23,11 @@ MAHER_KULL_FASHION = pd.DataFrame(
 THEIR_ARCHITECTURE = "small DenseNet (Maher & Kull's, not run here)"
 
 
-ONE_SEED = "n/a (one seed)"
-
-
-def _verdict(difference: float, spread: float, better: str) -> str:
-    """Whether our difference goes the claimed way, and whether it exceeds its spread over seeds."""
-    holds = difference < 0 if better == "lower" else difference >= 0
-    verdict = "reproduced" if holds else "not reproduced"
-    if np.isnan(spread):
-        return f"{verdict} (one seed: no spread)"
-    return verdict + ("" if abs(difference) > spread else " (within seed std)")
+def _verdict(low: float, high: float, seeds: int, better: str) -> str:
+    """reproduced, contradicted or inconclusive (module docstring), marked when it rests on one seed."""
+    claimed, opposite = (high < 0, low > 0) if better == "lower" else (low > 0, high < 0)
+    verdict = "reproduced" if claimed else "contradicted" if opposite else "inconclusive"
+    return verdict if seeds > 1 else f"{verdict} ({ONE_SEED})"
 
 
 def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
@@ -84,13 +84,13 @@ def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
     return claims
 
 
-def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+def replication_table(profile_dir: Path, runs: pd.DataFrame, split: str = "test", n_boot: int = 1000) -> pd.DataFrame:
     """Each claim per model: THEIR numbers, ours (before temperature scaling), the difference paired by seed
-    with its std over seeds (text: `n/a (one seed)` with one), and whether ours reproduce the claim's direction."""
-    rows, their_column = [], f"THEIRS: {THEIR_ARCHITECTURE}"
+    with its 95% interval over seeds and images, and the verdict of the module docstring."""
+    rows, their_column, stats = [], f"THEIRS: {THEIR_ARCHITECTURE}", RunStatistics(profile_dir, split)
     for claim, (their_arm, their_ref), frame, value, by, arm, ref, better in _claims(runs, split):
         theirs = "not published" if np.isnan(their_arm) else f"{their_arm:.4f} vs {their_ref:.4f}"
-        paired = paired_difference(frame, value, arm, ref, by)
+        paired = paired_interval(stats, frame, value, arm, ref, by, n_boot=n_boot)
         if paired.empty:
             rows.append(
                 {
@@ -99,7 +99,7 @@ def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
                     their_column: theirs,
                     "ours (arm vs reference)": "not run",
                     "ours: difference": np.nan,
-                    "ours: seed std of difference": "not run",
+                    "ours: 95% interval": "not run",
                     "seeds": 0,
                     "verdict": "not run",
                 }
@@ -112,9 +112,9 @@ def replication_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
                     their_column: theirs,
                     "ours (arm vs reference)": f"{value} {r.arm:.4f} vs {r.ref:.4f}",
                     "ours: difference": round(r.difference, 4),
-                    "ours: seed std of difference": ONE_SEED if r.seeds == 1 else f"{r['std']:.4f}",
+                    "ours: 95% interval": f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]",
                     "seeds": int(r.seeds),
-                    "verdict": _verdict(r.difference, r["std"], better),
+                    "verdict": _verdict(r.ci_low, r.ci_high, r.seeds, better),
                 }
             )
     return pd.DataFrame(rows).set_index(["claim", "ours: model"])
@@ -140,12 +140,9 @@ def conclusions(table: pd.DataFrame) -> list[str]:
         if row["verdict"] == "not run":
             sentences.append(f"{claim}: not run.")
             continue
-        spread = (
-            "one seed"
-            if row["seeds"] == 1
-            else f"seed std {row['ours: seed std of difference']} over {int(row['seeds'])} seeds"
-        )
+        seeds = "one seed" if row["seeds"] == 1 else f"{int(row['seeds'])} seeds"
         sentences.append(
-            f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, {spread})."
+            f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, 95% interval "
+            f"{row['ours: 95% interval']} over {seeds} and the test images)."
         )
     return sentences

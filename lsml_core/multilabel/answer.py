@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
 from lsml_core.multilabel.config import Profile
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
@@ -31,7 +31,7 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
         regime=regime.axis(profile.train.pretrained != "none", list(summaries.values())),
         readings=[sentence for _, sentence in readings],
         caveat=regime.conclusion_caveat([kind for kind, _ in readings]),
-        interval="val, clean labels; 95% paired bootstrap interval over images, seeds paired",
+        interval=f"val, clean labels; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",
         effects=[] if effects is None else answer_effects(effects),
         theirs_title="Per-image AP on Pascal VOC 2012, ImageNet-pretrained (the original study's README)",
         theirs=records(theirs),
@@ -40,7 +40,8 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
 
 def answer_effects(effects: pd.DataFrame) -> list[Effect]:
     """The headline effects as the answer holds them: one per model, arm and metric, in the report's order."""
-    effects = effects.assign(**{c: effects.get(c, np.nan) for c in ("difference", "ci_low", "ci_high")})
+    columns = ("difference", "ci_low", "ci_high", "paired_seeds")
+    effects = effects.assign(**{c: effects.get(c, np.nan) for c in columns})
     return [
         Effect(
             model=model_name(r.model),
@@ -53,6 +54,7 @@ def answer_effects(effects: pd.DataFrame) -> list[Effect]:
             high=finite(r.ci_high),
             text=interval_text(r.arm, r.difference, r.ci_low, r.ci_high),
             is_baseline=r.arm == "none",
+            seeds=None if pd.isna(r.paired_seeds) else int(r.paired_seeds),
         )
         for r in effects.itertuples()
     ]

@@ -1,4 +1,4 @@
-"""The evidence sections of the report: effects with bootstrap intervals, alpha sweep, calibration,
+"""The evidence sections of the report: effects with intervals over seeds and images, alpha sweep, calibration,
 label noise and instance-based smoothing, all computed from the runs' metrics and predictions."""
 
 from pathlib import Path
@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import results
-from lsml_core.bootstrap import verdict
+from lsml_core.bootstrap import covers, difference_of_differences, verdict
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.map_bootstrap import paired_bootstrap
 from lsml_core.multilabel.report import MODEL_NAMES, arm, arm_order, by_model_and_arm, model_name, run_columns
+from lsml_core.multilabel.summary import check_same_images, statistics
 from lsml_core.smoothing import SCHEMES
 
 CALIBRATION = ("ece_pooled", "ece_classwise", "brier", "nll")
@@ -127,13 +128,18 @@ def instance_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
     return [(a, arm("uniform", alpha, loss)) for a, alpha, loss in taught if arm("uniform", alpha, loss) in arms]
 
 
+def seeds_text(seeds: int) -> str:
+    """What an interval from `seeds` paired seeds covers, for a sentence: `over 3 seeds and the images` or
+    `over images only (one seed: training randomness not covered)`."""
+    return f"over {seeds} seeds and the images" if seeds > 1 else f"over {covers(seeds)}"
+
+
 def effect_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     """One sentence per comparison, its verdict read off the interval."""
     return [
         f"{model_name(r.model)}, {split}{'' if not r.noise else f', label noise {r.noise:g}'}: "
         f"{r.arm} - {r.reference} = {r.difference:+.4f} mAP, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] "
-        f"over images ({r.seeds} seed{'s' if r.seeds > 1 else ''}): {r.verdict}"
-        + (" (one seed: the interval does not cover training randomness)." if r.seeds == 1 else ".")
+        f"{seeds_text(r.seeds)}: {r.verdict}."
         for r in effects.itertuples()
     ]
 
@@ -199,7 +205,7 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
 
 
 def noise_effects(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int = 1000) -> pd.DataFrame:
-    """Each smoothed arm minus the baseline at every label-noise rate, with bootstrap intervals."""
+    """Each smoothed arm minus the baseline at every label-noise rate, with their intervals."""
     frames = [
         compare(profile_dir, runs, split, baseline_pairs(runs[runs.noise == rate]), noise=rate, n_boot=n_boot)[0]
         for rate in sorted(runs.noise.unique())
@@ -208,22 +214,55 @@ def noise_effects(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def noise_sentences(effects: pd.DataFrame, split: str) -> list[str]:
-    """Does smoothing help more as noise grows? The difference at the highest rate against the clean one."""
-    sentences = []
-    for (model, name), group in effects.groupby(["model", "arm"]):
-        if group.noise.nunique() < 2:
+def noise_gains(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int = 1000) -> pd.DataFrame:
+    """Per model, smoothed arm and noise rate p > 0: the arm's mAP gain over the baseline at p minus its gain on
+    clean labels, (arm_p - none_p) - (arm_0 - none_0), seeds paired, with its own interval (`lsml_core.bootstrap`);
+    the reported split's labels are clean at every rate, so all four runs are scored on the same images."""
+    rows = runs[runs.split == split]
+    by = {key: g.set_index("seed").run for key, g in rows.groupby(["model", "arm", "noise"])}
+    gains = []
+    for (model, name, rate), other in by.items():
+        keys = [(model, "none", rate), (model, name, 0.0), (model, "none", 0.0)]
+        if name == "none" or rate == 0 or any(k not in by for k in keys):
             continue
-        group = group.sort_values("noise")
-        low, high = group.iloc[0], group.iloc[-1]
-        trend = "grows" if high.difference > low.difference else "does not grow"
-        sentences.append(
-            f"{model_name(model)}, {name} - none on {split}: {low.difference:+.4f} "
-            f"[{low.ci_low:+.4f}, {low.ci_high:+.4f}] at noise {low.noise:g}, {high.difference:+.4f} "
-            f"[{high.ci_low:+.4f}, {high.ci_high:+.4f}] at noise {high.noise:g}: the benefit {trend} "
-            f"with noise ({high.verdict} at the highest rate)."
+        seeds = sorted(set(other.index).intersection(*(by[k].index for k in keys)))
+        if not seeds:
+            continue
+        runs_of = [by[keys[0]], other, by[keys[2]], by[keys[1]]]
+        predictions = {
+            r: read_predictions(Path(profile_dir) / "runs" / r / f"predictions_{split}.csv")
+            for arm_runs in runs_of
+            for r in arm_runs[seeds]
+        }
+        check_same_images(predictions)
+        maps = [[statistics(predictions[arm_runs[s]])["mAP"] for s in seeds] for arm_runs in runs_of]
+        n_images = len(next(iter(predictions.values())).ids)
+        result = difference_of_differences(*maps, n_images, n_boot=n_boot)
+        gains.append(
+            {
+                "model": model,
+                "arm": name,
+                "noise": rate,
+                "seeds": len(seeds),
+                "difference": result["difference"],
+                "ci_low": result["ci_low"],
+                "ci_high": result["ci_high"],
+                "verdict": verdict(result),
+            }
         )
-    return sentences
+    return pd.DataFrame(gains)
+
+
+def noise_sentences(gains: pd.DataFrame, split: str) -> list[str]:
+    """Does smoothing help more under label noise? Each arm's gain at a noise rate minus its gain on clean
+    labels, read off its own interval."""
+    words = {"higher": "larger than", "lower": "smaller than", "no clear difference": "not clearly different from"}
+    return [
+        f"{model_name(r.model)}, {r.arm} - none on {split}: the mAP gain at noise {r.noise:g} minus the gain on clean "
+        f"labels is {r.difference:+.4f}, 95% CI [{r.ci_low:+.4f}, {r.ci_high:+.4f}] {seeds_text(r.seeds)}: the gain "
+        f"under noise is {words[r.verdict]} the gain on clean labels."
+        for r in gains.itertuples()
+    ]
 
 
 def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise: float = 0.0) -> dict:
@@ -261,7 +300,8 @@ def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
     found["sentences"]["calibration"] = calibration_sentences(found["calibration"], "val")
     if runs.noise.nunique() > 1:
         found["noise"] = noise_effects(profile_dir, runs, "val", n_boot=n_boot)
-        found["sentences"]["noise"] = noise_sentences(found["noise"], "val")
+        found["noise gains"] = noise_gains(profile_dir, runs, "val", n_boot=n_boot)
+        found["sentences"]["noise"] = noise_sentences(found["noise gains"], "val")
     pairs = instance_pairs(clean)
     if pairs:
         found["instance"] = compare(profile_dir, runs, "val", pairs, n_boot=n_boot)[0]

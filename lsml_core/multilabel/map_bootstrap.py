@@ -1,13 +1,13 @@
-"""Paired bootstrap over images of the difference in mAP between two sets of scores.
+"""The difference in mAP between two arms, with its interval over seeds and images (`lsml_core.bootstrap`).
 
-Resamples are draw counts (`lsml_core.bootstrap`), the same for both arms. AP with counts as weights equals AP
+Image resamples are draw counts, the same for both arms. AP with counts as weights equals AP
 on the resample with repeated rows (ties form one block either way), which lets all resamples of a
 class be scored at once: VOC2010 all-point interpolated AP, as in `metrics.average_precision`.
 """
 
 import numpy as np
 
-from lsml_core.bootstrap import CHUNK, percentile_interval, resample_counts
+from lsml_core.bootstrap import check_paired, contrast_interval
 
 
 def weighted_voc2010_ap(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -43,40 +43,29 @@ def per_class_ap(targets, scores, mask, weights) -> np.ndarray:
 def paired_bootstrap(
     targets, baseline: list, other: list, *, mask=None, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> dict:
-    """Difference in mAP (other - baseline), averaged over paired runs (e.g. seeds), with a percentile CI.
+    """Difference in mAP (other - baseline) over paired runs (seeds), with the interval of `lsml_core.bootstrap`
+    (seeds and images; images only with one seed).
 
     `baseline` and `other` are lists of score arrays on the same images, paired by position.
     Returns the observed difference, its CI, and per-class observed differences with their CIs.
     """
-    if len(baseline) != len(other) or not baseline:
-        raise ValueError(
-            f"need the same number (>= 1) of baseline and other runs, got {len(baseline)} and {len(other)}"
-        )
-    n_images = np.shape(targets)[0]
+    check_paired(baseline, other)
 
-    def differences(weights) -> tuple[np.ndarray, np.ndarray]:
-        """(mAP difference [B], per-class AP difference [B, n_classes]) under each row of `weights`,
-        averaged over the paired runs; each run's per-class AP computed once for both."""
-        maps, classes = [], []
-        for b, o in zip(baseline, other):
+    def contrast(b: np.ndarray, o: np.ndarray):
+        """Draw counts [B, N] -> [B, 1 + n_classes]: the mAP difference, then each class's AP difference; each
+        run's per-class AP computed once for both."""
+
+        def under(weights: np.ndarray) -> np.ndarray:
             ap_b, ap_o = per_class_ap(targets, b, mask, weights), per_class_ap(targets, o, mask, weights)
-            maps.append(np.nanmean(ap_o, axis=1) - np.nanmean(ap_b, axis=1))
-            classes.append(ap_o - ap_b)
-        return np.mean(maps, axis=0), np.mean(classes, axis=0)
+            return np.column_stack([np.nanmean(ap_o, axis=1) - np.nanmean(ap_b, axis=1), ap_o - ap_b])
 
-    counts = resample_counts(n_images, n_boot, seed)
-    boot_map, boot_class = zip(*(differences(counts[start : start + CHUNK]) for start in range(0, n_boot, CHUNK)))
-    boot_map, boot_class = np.concatenate(boot_map), np.concatenate(boot_class)
-    observed_map, observed_class = differences(np.ones((1, n_images)))
-    low, high = percentile_interval(boot_map, level)
-    tail = 100 * (1 - level) / 2
-    class_low, class_high = np.nanpercentile(boot_class, [tail, 100 - tail], axis=0)
+        return under
+
+    n_images = np.shape(targets)[0]
+    contrasts = [contrast(b, o) for b, o in zip(baseline, other)]
+    result = contrast_interval(contrasts, n_images, n_boot=n_boot, seed=seed, level=level)
+    per_class = {k: result[k][1:] for k in ("difference", "ci_low", "ci_high")}
     return {
-        "difference": float(observed_map[0]),
-        "ci_low": low,
-        "ci_high": high,
-        "level": level,
-        "n_boot": n_boot,
-        "n_runs": len(baseline),
-        "per_class": {"difference": observed_class[0], "ci_low": class_low, "ci_high": class_high},
+        **{k: (float(v[0]) if isinstance(v, np.ndarray) else v) for k, v in result.items()},
+        "per_class": per_class,
     }

@@ -1,10 +1,13 @@
 """The report's first screen: every arm of every model against the baseline (BCE on hard labels) in mAP,
-CF1 and OF1 at threshold 0.5, and pooled ECE, each difference with a paired bootstrap interval over images.
+CF1 and OF1 at threshold 0.5, and calibration: pooled ECE in 15 equal-width and 15 equal-mass bins, Brier
+score and log loss over the unmasked image-class pairs; each difference with its interval over seeds and
+images (`lsml_core.bootstrap`).
 
 Each metric of a run is a function of draw counts (`lsml_core.bootstrap.paired_difference`): mAP is the
 mean over classes of the count-weighted VOC2010 AP; CF1 and OF1 come from the count-weighted TP, FP and FN
-of each class; pooled ECE from the count-weighted per-bin sums of p and y, sum_b |sum y - sum p| / sum n,
-which equals the ECE of the resampled pairs.
+of each class; pooled ECE from the count-weighted per-bin sums of y - p (`calibration.ece_of_counts`), which
+equals the ECE of the resampled pairs; Brier sum (p - y)^2 and log loss -sum [y log p + (1 - y) log(1 - p)]
+over a resample's pairs divided by their number.
 """
 
 from collections.abc import Callable
@@ -12,33 +15,33 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
-from lsml_core.bootstrap import paired_difference, verdict
-from lsml_core.calibration import N_BINS
+from lsml_core.bootstrap import ONE_SEED, paired_difference, verdict
+from lsml_core.calibration import N_BINS, ece_of_counts
 from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_counts
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.map_bootstrap import per_class_ap
 from lsml_core.multilabel.report import arm_order, model_name
 
+ECE_WIDTH = f"ECE ({N_BINS} equal-width bins)"
+ECE_MASS = f"ECE ({N_BINS} equal-mass bins)"
 # Headline metric: higher is better.
-HEADLINE = {"mAP": True, "CF1": True, "OF1": True, "ECE": False}
+HEADLINE = {"mAP": True, "CF1": True, "OF1": True, ECE_WIDTH: False, ECE_MASS: False, "Brier": False, "log loss": False}
 
 
-def ece_statistic(pred: Predictions, n_bins: int = N_BINS) -> Callable[[np.ndarray], np.ndarray]:
-    """Pooled ECE of sigmoid(logits) under draw counts [B, N] (formula in the module docstring)."""
-    p = expit(pred.scores.astype(np.float64))
+def pair_mean_statistic(pred: Predictions, per_pair: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The mean of a per-pair value [N, K] over the unmasked pairs of each resample (draw counts [B, N])."""
     keep = pred.masks > 0
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    one_hot = (bins[..., None] == np.arange(n_bins)) & keep[..., None]
-    n, sum_p = one_hot.sum(axis=1), (one_hot * p[..., None]).sum(axis=1)
-    sum_y = (one_hot * (pred.targets > 0)[..., None]).sum(axis=1)
-    return lambda counts: np.abs(counts @ sum_y - counts @ sum_p).sum(axis=1) / (counts @ n).sum(axis=1)
+    total, n = np.where(keep, per_pair, 0.0).sum(axis=1), keep.sum(axis=1)
+    return lambda counts: (counts @ total) / (counts @ n)
 
 
 def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Per headline metric, a function from draw counts [B, N] to that metric of each resample."""
     tp, fp, fn = count_matrices(pred.targets, decide(pred.scores, "t0.5"), pred.masks)
+    logits, y, keep = pred.scores.astype(np.float64), (pred.targets > 0).astype(np.float64), pred.masks > 0
+    p = expit(logits)
 
     def decision(name: str):
         return lambda counts: scores_from_counts(counts @ tp, counts @ fp, counts @ fn)[name]
@@ -47,7 +50,10 @@ def statistics(pred: Predictions) -> dict[str, Callable[[np.ndarray], np.ndarray
         "mAP": lambda counts: np.nanmean(per_class_ap(pred.targets, pred.scores, pred.masks, counts), axis=1),
         "CF1": decision("CF1"),
         "OF1": decision("OF1"),
-        "ECE": ece_statistic(pred),
+        ECE_WIDTH: ece_of_counts(y, p, keep),
+        ECE_MASS: ece_of_counts(y, p, keep, equal_mass=True),
+        "Brier": pair_mean_statistic(pred, (p - y) ** 2),
+        "log loss": pair_mean_statistic(pred, -(y * log_expit(logits) + (1 - y) * log_expit(-logits))),
     }
 
 
@@ -128,7 +134,8 @@ def interval_text(arm: str, difference: float, ci_low: float, ci_high: float) ->
 
 
 def headline_table(effects: pd.DataFrame) -> pd.DataFrame:
-    """model x arm rows; per headline metric its mean over seeds and `difference [95% CI]` from the baseline."""
+    """model x arm rows; per headline metric its mean over seeds and `difference [95% CI]` from the baseline
+    (the interval over seeds and images; over images only where an arm has one seed)."""
     if effects.empty:
         return pd.DataFrame()
     effects = effects.assign(**{c: effects.get(c, np.nan) for c in ("difference", "ci_low", "ci_high")})
@@ -144,7 +151,7 @@ def headline_table(effects: pd.DataFrame) -> pd.DataFrame:
 
 def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
     """Per model and metric: the arms clearly better and clearly worse than the baseline, and how many show
-    no clear difference (better: higher mAP, CF1, OF1; lower ECE)."""
+    no clear difference (better: higher mAP, CF1, OF1; lower ECE, Brier, log loss)."""
     if "difference" not in effects:
         return []
     sentences = []
@@ -153,6 +160,7 @@ def headline_sentences(effects: pd.DataFrame, split: str) -> list[str]:
         better, worse = (higher, lower) if HEADLINE[metric] else (lower, higher)
         low, high = int(group.paired_seeds.min()), int(group.paired_seeds.max())
         seeds = f"{low} paired seed{'s' if high > 1 else ''}" if low == high else f"{low}-{high} paired seeds"
+        seeds += f"; {ONE_SEED}" if low == 1 else "; intervals over seeds and images"
 
         def listed(rows: pd.DataFrame) -> str:
             texts = [f"{r.arm} {interval_text(r.arm, r.difference, r.ci_low, r.ci_high)}" for r in rows.itertuples()]

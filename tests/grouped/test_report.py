@@ -120,7 +120,7 @@ def test_conclusions_are_generated_from_the_numbers():
     )
     assert conclusions(table) == [
         "sesemi labeled -> none: test exact match 0.500 -> 0.420 (-0.080, 95% interval [-0.120, -0.040] over test "
-        "images, one seed): lower."
+        "images only, one seed: training randomness not covered): lower."
     ]
 
 

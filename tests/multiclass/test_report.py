@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from lsml_core import tables
+from lsml_core.bootstrap import ONE_SEED
+from lsml_core.multiclass.evaluate import write_predictions
 from lsml_core.multiclass.plots import effects_figure
-from lsml_core.multiclass.replication import ONE_SEED, conclusions, published_beside_ours, replication_table
+from lsml_core.multiclass.replication import conclusions, published_beside_ours, replication_table
 from lsml_core.multiclass.report import template_plane
 from lsml_core.multiclass.runs import (
     ARMS,
@@ -22,7 +24,7 @@ from lsml_core.multiclass.runs import (
     selection_table,
     teacher_table,
 )
-from lsml_core.multiclass.summary import arm_effects, paired_difference, summary_table
+from lsml_core.multiclass.summary import HEADLINE_METRICS, RunStatistics, arm_effects, paired_interval, summary_table
 
 
 def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model: str = "resnet8") -> list[dict]:
@@ -50,26 +52,48 @@ def shown(table: pd.DataFrame, **style) -> str:
     return tables.styled(table, **style).to_html()
 
 
-def test_difference_is_paired_by_seed_over_the_seeds_both_arms_have():
-    rows = pd.DataFrame(
-        teacher_rows({("LS", 0): 0.10, ("LS", 1): 0.30, ("CE", 0): 0.12, ("CE", 1): 0.31, ("CE", 2): 9.0})
-    )
-    paired = paired_difference(rows, "ece", "LS", "CE").loc["resnet8"]
-    assert paired.seeds == 2 and paired.ref == pytest.approx(0.215)  # CE's seed 2 has no LS partner
-    assert paired.difference == pytest.approx(-0.015) and paired["std"] == pytest.approx(np.std([-0.02, -0.01], ddof=1))
+N_TEST = 400
 
 
-def test_verdicts_follow_direction_spread_and_seed_count():
-    ece = {("CE", 0): 0.05, ("CE", 1): 0.06, ("LS", 0): 0.01, ("LS", 1): 0.02, ("ILS", 0): 0.06, ("ILS", 1): 0.04}
-    accuracy = {("LS", 0): 0.90, ("ILS", 0): 0.90}
-    frame = pd.DataFrame(teacher_rows(ece) + teacher_rows(accuracy, "accuracy", model="resnet20"))
-    table = replication_table(frame)
-    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "reproduced"  # -0.04 +- 0
-    assert (
-        table.loc[("ILS lowers ECE vs CE", "resnet8"), "verdict"] == "reproduced (within seed std)"
-    )  # -0.005 +- 0.021
-    assert table.loc[("ILS at least as accurate as LS", "resnet20"), "verdict"] == "reproduced (one seed: no spread)"
-    assert table.loc[("ILS at least as accurate as LS", "resnet20"), "seeds"] == 1  # a tie counts as "at least"
+def write_teachers(profile_dir, values: dict, model: str = "resnet8") -> pd.DataFrame:
+    """Teacher rows of a runs frame with their test predictions: {(arm, seed): (accuracy, confidence)}; the first
+    `accuracy` share of the images is right, every image predicted at top-label `confidence` (3 classes), so its
+    top-label ECE is |confidence - accuracy|."""
+    labels = np.arange(N_TEST) % 3
+    rows = []
+    for (arm, seed), (accuracy, confidence) in values.items():
+        predicted = np.where(np.arange(N_TEST) < accuracy * N_TEST, labels, (labels + 1) % 3)
+        logits = np.full((N_TEST, 3), np.log((1 - confidence) / 2))
+        logits[np.arange(N_TEST), predicted] = np.log(confidence)
+        run = f"{model}-{arm}-{seed}"
+        write_predictions(profile_dir / "runs" / run / "predictions_test.csv", labels, logits, ("a", "b", "c"))
+        row = teacher_rows({(arm, seed): accuracy}, "accuracy", model)[0]
+        rows.append({**row, "run": run, "ece": abs(confidence - accuracy)})
+    return pd.DataFrame(rows)
+
+
+def test_difference_is_paired_by_seed_over_the_seeds_both_arms_have(tmp_path):
+    values = {("LS", 0): (0.8, 0.9), ("LS", 1): (0.8, 0.7), ("CE", 0): (0.8, 0.92), ("CE", 1): (0.8, 0.71)}
+    rows = write_teachers(tmp_path, {**values, ("CE", 2): (0.1, 0.99)})
+    stats = RunStatistics(tmp_path)
+    paired = paired_interval(stats, rows, "ece", "LS", "CE", n_boot=200).loc["resnet8"]
+    assert paired.seeds == 2 and paired.ref == pytest.approx((0.12 + 0.09) / 2)  # CE's seed 2 has no LS partner
+    assert paired.difference == pytest.approx(-0.005)  # (0.10 - 0.12 + 0.10 - 0.09) / 2
+    assert paired.ci_low < paired.difference < paired.ci_high
+    assert stats.value("resnet8-CE-0", "accuracy") == pytest.approx(0.8)
+    assert stats.value("resnet8-CE-0", "log_loss") == pytest.approx(-(0.8 * np.log(0.92) + 0.2 * np.log(0.04)))
+
+
+def test_verdicts_read_the_interval_in_the_published_direction(tmp_path):
+    ece = {("CE", 0): (0.8, 0.9), ("CE", 1): (0.8, 0.91), ("LS", 0): (0.8, 0.82), ("LS", 1): (0.8, 0.83)}
+    ece |= {("ILS", 0): (0.8, 0.95), ("ILS", 1): (0.8, 0.81)}  # one seed better, one worse than CE
+    accuracy = {("LS", 0): (0.9, 0.9), ("ILS", 0): (0.6, 0.9)}
+    frame = pd.concat([write_teachers(tmp_path, ece), write_teachers(tmp_path, accuracy, model="resnet20")])
+    table = replication_table(tmp_path, frame, n_boot=300)
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "reproduced"
+    assert table.loc[("ILS lowers ECE vs CE", "resnet8"), "verdict"] == "inconclusive"
+    one_seed = table.loc[("ILS at least as accurate as LS", "resnet20")]
+    assert one_seed.verdict == f"contradicted ({ONE_SEED})" and one_seed.seeds == 1
     student_claim = "LS teacher distils worse than CE teacher (student accuracy)"
     assert table.loc[(student_claim, "-"), "verdict"] == "not run"
     assert (
@@ -79,33 +103,24 @@ def test_verdicts_follow_direction_spread_and_seed_count():
     )
     sentences = conclusions(table)
     assert f"{student_claim}: not run." in sentences
-    assert (
-        "LS lowers ECE vs CE (resnet8): reproduced (ours: difference -0.0400, seed std 0.0000 over 2 seeds)."
-        in sentences
-    )
     assert any(
-        s.startswith("ILS at least as accurate as LS (resnet20)") and s.endswith("one seed).") for s in sentences
+        s.startswith("LS lowers ECE vs CE (resnet8): reproduced (ours: difference -0.0800, 95% interval [")
+        and s.endswith("over 2 seeds and the test images).")
+        for s in sentences
     )
 
 
-def test_a_claim_against_its_direction_is_not_reproduced():
-    frame = pd.DataFrame(
-        teacher_rows(
-            {("CE", 0): 0.01, ("LS", 0): 0.05, ("CE", 1): 0.01, ("LS", 1): 0.06, ("ILS", 0): 0.02, ("ILS", 1): 0.0}
-        )
-    )
-    table = replication_table(frame)
-    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "not reproduced"  # +0.045 +- 0.007
-    assert table.loc[("ILS lowers ECE vs CE", "resnet8"), "verdict"] == "not reproduced (within seed std)"  # 0 +- 0.014
-    one_seed = replication_table(pd.DataFrame(teacher_rows({("CE", 0): 0.01, ("LS", 0): 0.05})))
-    assert one_seed.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "not reproduced (one seed: no spread)"
+def test_a_null_result_is_not_reproduced(tmp_path):
+    same = {("CE", 0): (0.8, 0.9), ("CE", 1): (0.8, 0.91), ("LS", 0): (0.8, 0.9), ("LS", 1): (0.8, 0.91)}
+    table = replication_table(tmp_path, write_teachers(tmp_path, same), n_boot=200)
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == "inconclusive"
 
 
-def test_replication_table_says_one_seed_and_not_run_in_words():
-    table = replication_table(pd.DataFrame(teacher_rows({("CE", 0): 0.01, ("LS", 0): 0.05})))
-    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "ours: seed std of difference"] == ONE_SEED
+def test_replication_table_says_one_seed_and_not_run_in_words(tmp_path):
+    table = replication_table(tmp_path, write_teachers(tmp_path, {("CE", 0): (0.8, 0.81), ("LS", 0): (0.8, 0.95)}))
+    assert table.loc[("LS lowers ECE vs CE", "resnet8"), "verdict"] == f"contradicted ({ONE_SEED})"
     not_run = table.loc[("ILS lowers ECE vs CE", "-")]
-    assert not_run["ours (arm vs reference)"] == not_run["ours: seed std of difference"] == "not run"
+    assert not_run["ours (arm vs reference)"] == not_run["ours: 95% interval"] == "not run"
     assert not_run.seeds == 0 and np.isnan(not_run["ours: difference"])  # the only missing value: shown as `not run`
     assert table.drop(columns="ours: difference").notna().all().all()
     html = shown(table, missing="not run")
@@ -160,30 +175,34 @@ def test_mean_std_over_one_seed_says_so():
     assert table.tolist() == ["0.2500 (one seed)", "0.6000 ± 0.1414 (n=2)"]
 
 
-def effect_rows() -> pd.DataFrame:
+def effect_rows(profile_dir) -> pd.DataFrame:
     """resnet8: CE, LS, ILS over two seeds; resnet20: CE and LS over one seed; shallow: LS only."""
     accuracy = {("CE", 0): 0.80, ("CE", 1): 0.82, ("LS", 0): 0.83, ("LS", 1): 0.84, ("ILS", 0): 0.79, ("ILS", 1): 0.81}
-    return pd.DataFrame(
-        teacher_rows(accuracy, "accuracy")
-        + teacher_rows({("CE", 0): 0.5, ("LS", 0): 0.6}, "accuracy", model="resnet20")
-        + teacher_rows({("LS", 0): 0.7}, "accuracy", model="shallow")
+    return pd.concat(
+        [
+            write_teachers(profile_dir, {k: (v, 0.9) for k, v in accuracy.items()}),
+            write_teachers(profile_dir, {("CE", 0): (0.5, 0.9), ("LS", 0): (0.6, 0.9)}, model="resnet20"),
+            write_teachers(profile_dir, {("LS", 0): (0.7, 0.9)}, model="shallow"),
+        ]
     )
 
 
-def test_effects_are_paired_differences_from_ce():
-    effects = arm_effects(effect_rows()).set_index(["model", "arm", "metric"])
+def test_effects_are_paired_differences_from_ce(tmp_path):
+    effects = arm_effects(tmp_path, effect_rows(tmp_path), n_boot=200).set_index(["model", "arm", "metric"])
     ls = effects.loc[("resnet8", "LS", "accuracy")]
     assert ls["mean"] == pytest.approx(0.835) and ls.seeds == 2 and ls["paired seeds"] == 2
-    assert ls.difference == pytest.approx(0.025) and ls["std"] == pytest.approx(np.std([0.03, 0.02], ddof=1))
+    assert ls.difference == pytest.approx(0.025) and ls.ci_low < 0.025 < ls.ci_high
     assert effects.loc[("resnet8", "ILS", "accuracy")].difference == pytest.approx(-0.01)
-    assert effects.loc[("resnet8", "LS", "ece")].difference == pytest.approx(0)
-    assert np.isnan(effects.loc[("resnet20", "LS", "accuracy")]["std"])  # one seed
+    assert effects.loc[("resnet8", "LS", "ece")].difference == pytest.approx(-0.025)  # |0.9 - acc|
+    assert effects.loc[("resnet20", "LS", "accuracy")]["paired seeds"] == 1  # one seed
     assert effects.loc[("shallow", "LS", "accuracy")]["paired seeds"] == 0  # no CE run to pair with
     assert np.isnan(effects.loc[("resnet8", "CE", "accuracy")].difference)  # the baseline itself
+    assert set(effects.index.get_level_values("metric")) == set(HEADLINE_METRICS)
 
 
-def test_summary_table_reads_in_words_and_arm_order():
-    summary = summary_table(arm_effects(effect_rows()))
+def test_summary_table_reads_in_words_and_arm_order(tmp_path):
+    effects = arm_effects(tmp_path, effect_rows(tmp_path), n_boot=200)
+    summary = summary_table(effects)
     assert summary[["model", "arm"]].values.tolist() == [  # models by name, arms in the study's order
         ["resnet20", "CE"],
         ["resnet20", "LS"],
@@ -192,20 +211,20 @@ def test_summary_table_reads_in_words_and_arm_order():
         ["resnet8", "ILS"],
         ["shallow", "LS"],
     ]
-    delta = summary.set_index(["model", "arm"])["Δ accuracy vs CE (± seed std)"]
+    delta = summary.set_index(["model", "arm"])["Δ accuracy vs CE [95% CI]"]
+    ls = effects.set_index(["model", "arm", "metric"]).loc[("resnet8", "LS", "accuracy")]
     assert delta[("resnet8", "CE")] == "baseline"
-    assert delta[("resnet8", "LS")] == "+0.0250 ± 0.0071"
-    assert delta[("resnet8", "ILS")] == "-0.0100 ± 0.0000"
-    assert delta[("resnet20", "LS")] == "+0.1000 (one seed)"
+    assert delta[("resnet8", "LS")] == f"+0.0250 [{ls.ci_low:+.4f}, {ls.ci_high:+.4f}]"
+    assert delta[("resnet20", "LS")].startswith("+0.1000 [") and delta[("resnet20", "LS")].endswith(f"({ONE_SEED})")
     assert delta[("shallow", "LS")] == "n/a (no paired run)"
     assert summary.set_index(["model", "arm"]).loc[("resnet8", "LS"), "accuracy"] == pytest.approx(0.835)
-    assert list(summary.columns[:5]) == ["model", "arm", "seeds", "accuracy", "Δ accuracy vs CE (± seed std)"]
+    assert list(summary.columns[:5]) == ["model", "arm", "seeds", "accuracy", "Δ accuracy vs CE [95% CI]"]
     html = shown(summary)
     assert "nan" not in html.lower() and "None" not in html and "<th" in html
 
 
-def test_effects_figure_plots_each_arms_difference_with_its_seed_std():
-    figure = effects_figure(arm_effects(effect_rows()))
+def test_effects_figure_plots_each_arms_difference_with_its_interval(tmp_path):
+    figure = effects_figure(arm_effects(tmp_path, effect_rows(tmp_path), n_boot=100))
     accuracy = figure.axes[0]
     assert "accuracy" in accuracy.get_title() and [t.get_text() for t in accuracy.get_xticklabels()] == ["LS", "ILS"]
     resnet20, resnet8 = accuracy.containers  # one error bar series per model with a paired arm, by name
@@ -213,7 +232,7 @@ def test_effects_figure_plots_each_arms_difference_with_its_seed_std():
     assert np.allclose(resnet8.lines[0].get_ydata(), [0.025, -0.01])
     assert np.allclose(resnet20.lines[0].get_ydata()[0], 0.1) and np.isnan(resnet20.lines[0].get_ydata()[1])
     plt.close(figure)
-    empty = effects_figure(arm_effects(pd.DataFrame(teacher_rows({("CE", 0): 0.5}))))
+    empty = effects_figure(arm_effects(tmp_path, write_teachers(tmp_path, {("CE", 0): (0.5, 0.9)}, model="m")))
     assert "no arm paired with CE" in [t.get_text() for t in empty.axes[0].texts]
     plt.close(empty)
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.special import expit
+from sklearn.metrics import brier_score_loss, log_loss
 
 from lsml_core.calibration import binary_ece
 from lsml_core.multilabel import evidence, plots, report, summary
@@ -100,8 +101,15 @@ def test_noise_effects_and_instance_pairs(profile_dir):
     runs = evidence.runs_frame(profile_dir)
     noisy = evidence.noise_effects(profile_dir, runs, "val", n_boot=100)
     assert set(noisy.noise) == {0.0, 0.2, 0.4}
-    sentences = evidence.noise_sentences(noisy[noisy.arm == "uniform a=0.1"], "val")
-    assert len(sentences) == 1 and "the benefit grows with noise" in sentences[0]
+    gains = evidence.noise_gains(profile_dir, runs, "val", n_boot=100)
+    assert list(gains.noise) == [0.2, 0.4] and set(gains.arm) == {"uniform a=0.1"}
+    # each gain is its own difference of the paired differences at that rate and on clean labels
+    at = noisy.set_index(["arm", "noise"]).difference
+    expected = at["uniform a=0.1", 0.4] - at["uniform a=0.1", 0.0]
+    assert gains.set_index("noise").difference[0.4] == pytest.approx(expected)
+    sentences = evidence.noise_sentences(gains, "val")
+    assert len(sentences) == 2 and "gain under noise is larger than the gain on clean labels" in sentences[1]
+    assert "over 2 seeds and the images" in sentences[1]
     assert evidence.instance_pairs(runs) == [("instance a=0.1", "uniform a=0.1")]
 
 
@@ -138,10 +146,18 @@ def test_headline_statistics_equal_the_metrics_on_the_resampled_images(profile_d
     assert stats["CF1"](counts)[0] == pytest.approx(decisions["CF1"])
     assert stats["OF1"](counts)[0] == pytest.approx(decisions["OF1"])
     keep = again.masks > 0
-    assert stats["ECE"](counts)[0] == pytest.approx(binary_ece(again.targets[keep], expit(again.scores[keep])))
-    assert stats["ECE"](np.ones((1, len(pred.ids))))[0] == pytest.approx(
-        calibration_metrics(pred.targets, pred.scores, pred.masks)["ece_pooled"]
-    )
+    y, p = again.targets[keep], expit(again.scores[keep].astype(np.float64))
+    assert stats[summary.ECE_WIDTH](counts)[0] == pytest.approx(binary_ece(y, p))
+    all_images = np.ones((1, len(pred.ids)))
+    observed = calibration_metrics(pred.targets, pred.scores, pred.masks)
+    assert stats[summary.ECE_WIDTH](all_images)[0] == pytest.approx(observed["ece_pooled"])
+    # Brier score and log loss over the flattened unmasked pairs, as scikit-learn computes them
+    assert stats["Brier"](counts)[0] == pytest.approx(brier_score_loss(y, p))
+    assert stats["log loss"](counts)[0] == pytest.approx(log_loss(y, p, labels=[0, 1]))
+    assert stats["Brier"](all_images)[0] == pytest.approx(observed["brier"])
+    # equal-mass bins: edges at the quantiles of the observed pairs, each bin about as full as the next
+    y_all, p_all = pred.targets[pred.masks > 0], expit(pred.scores[pred.masks > 0].astype(np.float64))
+    assert stats[summary.ECE_MASS](all_images)[0] == pytest.approx(binary_ece(y_all, p_all, equal_mass=True))
 
 
 def test_headline_effects_table_and_sentences(profile_dir):
@@ -164,7 +180,8 @@ def test_headline_effects_table_and_sentences(profile_dir):
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ARMS[1:]
     sentences = summary.headline_sentences(effects, "val")
     assert len(sentences) == len(summary.HEADLINE)
-    assert "better: uniform a=0.05" in sentences[0] and "(2 paired seeds)" in sentences[0]
+    assert "better: uniform a=0.05" in sentences[0]
+    assert "(2 paired seeds; intervals over seeds and images)" in sentences[0]
 
 
 def test_interval_text_says_what_is_missing():
