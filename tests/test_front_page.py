@@ -51,13 +51,15 @@ def test_answer_round_trips_and_a_damaged_one_names_its_file_and_fix(tmp_path):
 
 
 def test_regime_axis_from_baseline_summaries():
-    flat = {"gap": 0.05, "loss_gap": 0.3, "falling": 0, "not_decreasing": 0, "near_chance": [], "runs": 1}
-    falling = {**flat, "falling": 1}
-    chance = {**flat, "near_chance": ["mAP"]}
-    assert regime.axis(False, [flat, flat]) == "from scratch, converged"
-    assert regime.axis(False, [flat, falling]) == "from scratch, underfitted"
-    assert regime.axis(True, [flat]) == "pretrained, fine-tuned"
-    assert regime.axis(False, [flat, chance]) == regime.axis(False, [None]) == regime.axis(False, []) == "not read"
+    converged = {"gap": 0.05, "loss_gap": 0.3, "falling": 0, "near_chance": [], "runs": 2, "converged": 2}
+    flat = {**converged, "converged": 1}  # one run's training loss only flattened with the decayed rate
+    chance = {**converged, "near_chance": ["mAP"]}
+    unrecorded = {**converged, "converged": None}  # evaluated by an older revision
+    assert regime.axis(False, [converged, converged]) == "from scratch, converged"
+    assert regime.axis(False, [converged, flat]) == "from scratch, underfitted"
+    assert regime.axis(True, [flat]) == regime.axis(True, [unrecorded]) == "pretrained, fine-tuned"
+    assert regime.axis(False, [converged, chance]) == regime.axis(False, [None]) == regime.axis(False, []) == "not read"
+    assert regime.axis(False, [converged, unrecorded]) == "not read"
 
 
 def test_axis_table_puts_each_regime_beside_the_others_in_axis_order(tmp_path):

@@ -60,12 +60,23 @@ def test_training_trend_of_an_underfitted_run():
     assert trend["train_still_falling"] and not trend["selection_loss_rising"]
 
 
-def run_record(gap: float, falling: bool, rising: bool, value: float = 0.8, chance: float = 0.1) -> dict:
+def run_record(
+    gap: float, falling: bool, rising: bool, value: float = 0.8, chance: float = 0.1, fitted: float = 0.0
+) -> dict:
+    """A record whose training loss still fell at a high rate when `falling`, whose selection loss rose 10% from
+    its minimum when `rising`, with training accuracy `fitted` above the selection split's 0.8."""
     trend = {
         "epochs": 40,
         "loss_gap": 0.3,
-        "train_still_falling": falling,
+        "train_still_falling": False,
+        "selection_loss": 0.55 if rising else 0.5,
+        "selection_loss_min": 0.5,
+        "selection_loss_min_epoch": 20 if rising else 40,
         "selection_loss_rising": rising,
+        "high_rate_epochs": 20,
+        "falling_at_high_rate": falling,
+        "fitted_scores": {"accuracy": {"fitted": 0.8 + fitted, "selection": 0.8}},
+        "fitted_gap": fitted,
     }
     return regime.record(
         selection_split="heldout",
@@ -76,16 +87,29 @@ def run_record(gap: float, falling: bool, rising: bool, value: float = 0.8, chan
 
 
 def test_an_overconfident_converged_baseline_reads_the_regime_of_the_claims():
-    summary = regime.summarise([run_record(0.05, False, True), run_record(0.03, False, False)])
+    summary = regime.summarise([run_record(0.05, False, True), run_record(0.03, False, False, fitted=0.1)])
     assert summary["gap"] == pytest.approx(0.04) and regime.label(summary) == "overconfident"
+    assert summary["converged"] == 2 and regime.kind(summary) == "overconfident"
     sentence = regime.reading(summary, "BCE")
     assert "overconfident on the heldout split by 0.040" in sentence
-    assert "the regime of the published claims" in sentence and "1 of 2 runs" in sentence
+    assert "its heldout loss up 10% from its minimum at epoch 20 (1 of 2 runs)" in sentence
+    assert "training accuracy 0.85 against 0.80 on the heldout split, so converged" in sentence
+    assert "the regime of the published claims" in sentence
+
+
+def test_an_overconfident_baseline_without_a_signal_is_not_the_regime_of_the_claims():
+    summary = regime.summarise([run_record(0.05, False, True), run_record(0.05, False, False, fitted=0.01)])
+    sentence = regime.reading(summary, "BCE")
+    assert "not shown converged (1 of 2 runs converged)" in sentence
+    assert "the regime of the published claims" not in sentence and "though not shown converged" in sentence
+    assert regime.kind(summary) == regime.UNCONVERGED
+    assert "not shown converged" in regime.conclusion_caveat(["overconfident", regime.UNCONVERGED])
+    assert regime.axis(False, [summary]) == "from scratch, underfitted"
 
 
 def test_an_underconfident_falling_baseline_reads_underfitted():
     sentence = regime.reading(regime.summarise([run_record(-0.03, True, False)]), "CE")
-    assert "underconfident" in sentence and "still falling" in sentence
+    assert "underconfident" in sentence and "still falling at epoch 20" in sentence
     assert "an underfitted regime" in sentence and "not tested here" in sentence
 
 
@@ -121,7 +145,7 @@ def test_profile_readings_group_the_baselines_and_name_unrecorded_ones(tmp_path)
     write_run(tmp_path, "b-s0", {"model": "b", "base": True}, {"splits": {}})  # evaluated before the diagnostic
 
     readings = regime.profile_readings(tmp_path, lambda c: c["model"] if c["base"] else None)
-    assert [kind for kind, _ in readings] == ["overconfident", "unrecorded"]
+    assert [kind for kind, _ in readings] == ["overconfident", "unrecorded"]  # both runs' selection loss rose
     assert "by 0.040" in readings[0][1] and "--force" in readings[1][1]
     assert "not recorded" in regime.conclusion_caveat([kind for kind, _ in readings])
 
@@ -147,3 +171,90 @@ def test_a_training_loss_that_rose_is_not_read_as_still_falling():
 def test_without_a_baseline_the_caveat_says_the_regime_is_unknown():
     assert "not known" in regime.conclusion_caveat([])
     assert "not known" in regime.conclusion_caveat(["unknown"])
+
+
+def cosine(epochs: int, peak: float = 0.1) -> np.ndarray:
+    """The learning rate of each epoch of a cosine schedule to zero, as history.csv records it."""
+    return peak * 0.5 * (1 + np.cos(np.pi * np.arange(epochs) / epochs))
+
+
+def decayed() -> pd.DataFrame:
+    """21 epochs whose training loss falls in step with a cosine rate: flat at the end only because the rate is."""
+    rate = cosine(21)
+    train = 1.0 - 0.4 * np.cumsum(rate)
+    return pd.DataFrame(
+        {"train_loss": train, "val_loss": train + 0.05, "lr": rate, "train_accuracy": 0.6, "val_accuracy": 0.58}
+    )
+
+
+SCORES = {"accuracy": ("train_accuracy", "val_accuracy")}
+
+
+def test_a_loss_flat_only_because_the_rate_decayed_is_not_converged():
+    history = decayed()
+    trend = regime.training_trend(history, "train_loss", "val_loss", SCORES)
+    assert not trend["train_still_falling"]  # flat by the last fifth's rule...
+    assert trend["high_rate_epochs"] == 11 and trend["falling_at_high_rate"]  # ...but still falling at half the peak
+    train = history.train_loss.to_numpy()
+    assert trend["high_rate_share_of_fall"] == pytest.approx((train[0] - train[10]) / (train[0] - train[-1]))
+    assert trend["converged"] is False
+    rec = regime.record(selection_split="val", gaps={"val": 0.05}, trend=trend, scores={})
+    summary = regime.summarise([rec])
+    sentence = regime.reading(summary, "CE")
+    assert "still falling at epoch 11, the last at 50% or more of its peak learning rate" in sentence
+    assert "so not converged" in sentence and "published claims" not in sentence
+    assert regime.axis(False, [summary]) == "from scratch, underfitted"
+
+
+def plateau(rising: bool = False, fitted: float = 0.6) -> pd.DataFrame:
+    """20 epochs whose training loss flattens at the peak rate (a step schedule drops it at epoch 15)."""
+    epochs = np.arange(20)
+    train = 0.2 + 0.8 * np.exp(-epochs / 1.5)
+    selection = 0.5 + 0.02 * np.abs(epochs - 9) if rising else np.full(20, 0.5)  # rising: lowest at epoch 10
+    rate = np.where(np.arange(20) < 15, 0.1, 0.01)
+    return pd.DataFrame(
+        {"train_loss": train, "val_loss": selection, "lr": rate, "train_accuracy": fitted, "val_accuracy": 0.58}
+    )
+
+
+def test_a_selection_loss_rising_from_its_minimum_reads_converged():
+    trend = regime.training_trend(plateau(rising=True), "train_loss", "val_loss", SCORES)
+    assert not trend["falling_at_high_rate"] and trend["selection_loss_rising"] and trend["converged"]
+    assert trend["selection_loss_rise"] == pytest.approx(0.2 / 0.5)
+    summary = regime.summarise([regime.record(selection_split="val", gaps={"val": 0.05}, trend=trend, scores={})])
+    sentence = regime.reading(summary, "CE")
+    assert "its val loss up 40% from its minimum at epoch 10" in sentence and "so converged" in sentence
+    assert sentence.endswith("the regime of the published claims.")
+    assert regime.axis(False, [summary]) == "from scratch, converged"
+
+
+def test_a_large_fitted_gap_reads_converged_and_a_small_one_does_not():
+    trend = regime.training_trend(plateau(fitted=0.99), "train_loss", "val_loss", SCORES)
+    assert trend["fitted_gap"] == pytest.approx(0.99 - 0.58) and trend["converged"]
+    summary = regime.summarise([regime.record(selection_split="val", gaps={"val": 0.05}, trend=trend, scores={})])
+    assert "training accuracy 0.99 against 0.58 on the val split, so converged" in regime.reading(summary, "CE")
+    small = regime.training_trend(plateau(fitted=0.6), "train_loss", "val_loss", SCORES)
+    assert small["converged"] is False  # 0.02 is within FITTED_GAP and the selection loss never rose
+
+
+def test_the_largest_group_gap_is_read():
+    history = plateau().assign(train_accuracy_b=0.9, val_accuracy_b=0.7)
+    scores = {**SCORES, "accuracy (b)": ("train_accuracy_b", "val_accuracy_b")}
+    trend = regime.training_trend(history, "train_loss", "val_loss", scores)
+    assert trend["fitted_gap_score"] == "accuracy (b)" and trend["fitted_gap"] == pytest.approx(0.2)
+
+
+def test_records_of_an_older_revision_read_as_convergence_not_recorded():
+    old = run_record(0.05, False, True)
+    for field in ("high_rate_epochs", "falling_at_high_rate", "fitted_scores", "fitted_gap"):
+        del old["training"][field]
+    summary = regime.summarise([old])
+    assert summary["converged"] is None and regime.kind(summary) == "unrecorded"
+    sentence = regime.reading(summary, "BCE")
+    assert "convergence not recorded" in sentence and "--force" in sentence and "published claims" not in sentence
+    assert regime.axis(False, [summary]) == "not read" and regime.axis(True, [summary]) == "pretrained, fine-tuned"
+
+
+def test_a_history_without_learning_rates_or_scores_records_no_convergence():
+    trend = regime.training_trend(plateau(rising=True).drop(columns="lr"), "train_loss", "val_loss")
+    assert trend["falling_at_high_rate"] is None and trend["fitted_gap"] is None and trend["converged"] is None

@@ -117,7 +117,7 @@ def arm_regime(records: list) -> dict | None:
 
 
 def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> tuple[str, str]:
-    """(the generated sentence on the control's regime, its kind: `regime.label`'s, or unknown (no finished
+    """(the generated sentence on the control's regime, its kind: `regime.kind`'s, or unknown (no finished
     run) or unrecorded (finished by an older revision))."""
     test = control_runs(runs, control_factors)
     test = test[test.split == "test"]
@@ -130,7 +130,7 @@ def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict)
             f"`./run_all.sh --profile {profile_name(profile_dir)} --force` redoes them with it.",
             "unrecorded",
         )
-    return regime.reading(summary, "control"), regime.label(summary)
+    return regime.reading(summary, "control"), regime.kind(summary)
 
 
 def caveat(kind: str) -> str:

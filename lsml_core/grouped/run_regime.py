@@ -10,7 +10,9 @@
   weighted cross-entropy; a flat head's L_g is a summed BCE, not a log loss, so its gap compares two
   different losses (its trend, still falling or not, stays readable). A history written before
   `train_group_loss` existed falls back to `train_loss`, which includes w_aux CE(SESEMI): the record
-  names the column it used.
+  names the column it used. The fitted gap reads each group's accuracy on the training batches
+  (`train_accuracy_<group>`, against the labels trained on: pseudo-labels among them in phase 3) against
+  its validation accuracy (`val_accuracy_<group>`), the largest gap over the groups.
 - scores (validation): each group's accuracy against its chance, the frequency of the group's majority
   class among the validation labels; exact match against the product of those chances (both groups'
   majority classes at once, were the groups independent).
@@ -44,13 +46,18 @@ def chance_scores(labels: np.ndarray, metrics: dict, groups) -> dict:
     return scores
 
 
+def fitted_scores(groups) -> dict:
+    """`accuracy (<group>)` -> (training column, validation column) of the history, per group."""
+    return {f"accuracy ({g})": (f"train_accuracy_{g}", f"{SELECTION}_accuracy_{g}") for g in groups}
+
+
 def trend(run_dir: Path, cfg: RunConfig, groups) -> dict:
     """`regime.training_trend` of the run's history (module doc), with the columns it compared."""
     history = pd.read_csv(Path(run_dir) / fit.HISTORY)
     history[SELECTION_COLUMN] = weighted_log_loss(history, cfg, tuple(groups))
     train_column = TRAIN_COLUMN if TRAIN_COLUMN in history else OLD_TRAIN_COLUMN
     return {
-        **regime.training_trend(history, train_column, SELECTION_COLUMN),
+        **regime.training_trend(history, train_column, SELECTION_COLUMN, fitted_scores(groups)),
         "train_column": train_column,
         "selection_column": SELECTION_COLUMN,
     }

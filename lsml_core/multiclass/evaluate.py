@@ -4,8 +4,9 @@ The temperature is fitted on the validation part; test is only reported. Also wr
 per-class classification report and confusion matrix on test, the penultimate-layer features of
 test images of the three projection classes (for the Mueller et al. figure), and the run's regime
 (`lsml_core.regime`): the top-label confidence gap of softmax(logits) at T = 1 per split, the trend of
-the training loss against the validation loss in history.csv, and the validation accuracy against the
-majority-class frequency of validation (chance).
+the training loss against the validation loss in history.csv with the training batches' accuracy against
+validation's (FITTED_SCORES), and the validation accuracy against the majority-class frequency of validation
+(chance).
 """
 
 from functools import partial
@@ -29,6 +30,7 @@ REPORTED = ("val", "test")
 SELECTION_SPLIT = "val"  # early stopping, the temperature and the instance-based grid point are chosen on it
 PROJECTION = "projection_test.npz"
 LOGIT_PREFIX = "logit_"
+FITTED_SCORES = {"accuracy": ("train_accuracy", "val_accuracy")}  # history columns of the fitted gap
 
 
 def write_predictions(path: Path, labels: np.ndarray, logits: np.ndarray, classes: tuple[str, ...]) -> None:
@@ -55,7 +57,8 @@ def write_projection(
 
 def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd.DataFrame) -> dict:
     """The run's `regime` entry from its (labels, logits) per split and its history: the top-label gap of
-    softmax(logits) per split, train_loss against val_loss, and val accuracy against the majority class."""
+    softmax(logits) per split, train_loss against val_loss, train against val accuracy, and val accuracy against
+    the majority class."""
     labels, logits = outputs[SELECTION_SPLIT]
     accuracy = float((np.asarray(logits).argmax(1) == labels).mean())
     return regime.record(
@@ -64,7 +67,7 @@ def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd
             name: regime.top_label_gap(softmax(np.asarray(x, np.float64), axis=1), y)
             for name, (y, x) in outputs.items()
         },
-        trend=regime.training_trend(history, "train_loss", "val_loss"),
+        trend=regime.training_trend(history, "train_loss", "val_loss", FITTED_SCORES),
         scores={"accuracy": {"value": accuracy, "chance": regime.majority_frequency(labels)}},
     )
 

@@ -65,7 +65,7 @@ def baseline_records(profile_dir: Path) -> dict[str, list[dict | None]]:
 
 
 def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str]]:
-    """Per teacher model, the generated sentence on its CE baseline's regime and its kind (`regime.label`);
+    """Per teacher model, the generated sentence on its CE baseline's regime and its kind (`regime.kind`);
     kind unrecorded where an older revision finished its runs (with the command that redoes them), unknown
     where no baseline finished."""
     readings = []
@@ -82,7 +82,7 @@ def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str]]:
             )
             continue
         summary = regime.summarise(records)
-        readings.append((regime.reading(summary, name), regime.label(summary)))
+        readings.append((regime.reading(summary, name), regime.kind(summary)))
     if not readings:
         readings.append((f"No {BASELINE} baseline has finished: the regime of this profile is not known.", "unknown"))
     return readings
@@ -94,8 +94,10 @@ def conclusion_caveat(readings: list[tuple[str, str]]) -> str:
 
 
 def regime_table(profile_dir: Path) -> pd.DataFrame:
-    """Per run with a recorded regime: the confidence gap per split at T = 1, the last epoch's losses and
-    whether the training loss still fell and the validation loss rose (`lsml_core.regime`)."""
+    """Per run with a recorded regime: the confidence gap per split at T = 1, the last epoch's losses, whether
+    the training loss still fell (at the end, at a high learning rate) and the validation loss rose, the training
+    against the validation accuracy, and whether those signals read converged (`lsml_core.regime`; None: not
+    recorded)."""
     rows = []
     for run_dir, _, metrics in finished_runs(profile_dir):
         if "regime" not in metrics:
@@ -110,6 +112,9 @@ def regime_table(profile_dir: Path) -> pd.DataFrame:
                 f"{entry['selection_split']} loss": trend["selection_loss"],
                 "training loss still falling": trend["train_still_falling"],
                 f"{entry['selection_split']} loss rising": trend["selection_loss_rising"],
+                "still falling at a high learning rate": trend.get("falling_at_high_rate"),
+                f"training - {entry['selection_split']} accuracy": trend.get("fitted_gap"),
+                "converged": regime.converged(trend),
             }
         )
     return pd.DataFrame(rows)

@@ -20,6 +20,7 @@ from lsml_core.records import write_json
 from lsml_core.threads import on_run_threads
 
 SCORE_PREFIX = "score_"
+FITTED_SCORES = {"exact match": ("train_exact_match", "heldout_exact_match")}  # history columns of the fitted gap
 
 
 @dataclass
@@ -79,13 +80,14 @@ def calibration_entry(targets, masks, logits, temperature: float) -> dict:
 
 def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
     """The run's regime (`lsml_core.regime`): confidence gaps per split, the held-out part as the selection
-    split, the trend of its training and held-out losses, and its held-out mAP against chance."""
+    split, the trend of its training and held-out losses with the exact match of the training batches against the
+    held-out part's (FITTED_SCORES), and its held-out mAP against chance."""
     targets, masks, logits = heldout
     history = pd.read_csv(Path(run_dir) / fit.HISTORY)
     return regime.record(
         selection_split="heldout",
         gaps={"heldout": regime.binary_gaps(targets, logits, masks), **gaps},
-        trend=regime.training_trend(history, "train_loss", "heldout_loss"),
+        trend=regime.training_trend(history, "train_loss", "heldout_loss", FITTED_SCORES),
         scores={
             "mAP": {"value": mean_average_precision(targets, logits, mask=masks), "chance": chance_map(targets, masks)}
         },

@@ -103,6 +103,12 @@ def mean_average_precision(targets, scores, method: str = "voc2010", mask=None) 
     return _nanmean(average_precision(targets, scores, method=method, mask=mask))
 
 
+def exactly_right(targets, logits, mask):
+    """Per image, every unmasked class decided right at p >= 0.5 (logit >= 0): numpy arrays or torch tensors
+    [N, C] alike, so the training loop counts its batches on the device and the held-out part reads the same."""
+    return (((logits >= 0) == (targets > 0.5)) | (mask <= 0)).all(1)
+
+
 def chance_map(targets, mask=None, *, draws: int = CHANCE_DRAWS, seed: int = 0) -> float:
     """The mAP a random ranking scores in expectation: the mean mAP of `draws` seeded uniform random scores of
     the same targets and mask. For many images it tends to the mean prevalence of the classes with a positive;

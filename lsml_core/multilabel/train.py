@@ -18,7 +18,7 @@ from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.losses import MultiLabelLoss
-from lsml_core.multilabel.metrics import mean_average_precision
+from lsml_core.multilabel.metrics import exactly_right, mean_average_precision
 from lsml_core.multilabel.models import build_model, parameter_groups
 from lsml_core.multilabel.pretraining import load_backbone
 from lsml_core.multilabel.splits import Splits, labels_of, run_splits
@@ -88,11 +88,16 @@ def make_optimizer(
 
 
 def heldout_scores(model, loader, device, compute: Compute, desc: str = "") -> dict:
-    """Loss against the hard labels and voc2010 mAP on the held-out part: the selection signal."""
+    """Loss against the hard labels and voc2010 mAP on the held-out part (the selection signal), and its exact
+    match (`metrics.exactly_right`), the counterpart of the training batches' `train_exact_match`."""
     logits = predict(model, loader, device, compute, desc)
     targets, masks, _ = labels_of(loader.dataset)
     loss = masked_bce_with_logits(torch.from_numpy(logits), torch.from_numpy(targets), torch.from_numpy(masks))
-    return {"heldout_loss": float(loss), SCORE: mean_average_precision(targets, logits, mask=masks)}
+    return {
+        "heldout_loss": float(loss),
+        SCORE: mean_average_precision(targets, logits, mask=masks),
+        "heldout_exact_match": float(exactly_right(targets, logits, masks).mean()),
+    }
 
 
 def new_model(cfg: RunConfig, n_classes: int, device: torch.device, imagenet: bool = False) -> torch.nn.Module:
@@ -159,11 +164,18 @@ def train_run(
         loader = make_loader(
             splits.fit, t.batch_size, device, num_workers=t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
         )
+        right, seen = [], []  # the batches' exact match, counted on the device (no autograd, no read-back)
+
+        def scored_loss(logits, images, targets, masks):
+            right.append(exactly_right(targets, logits.detach(), masks).sum())
+            seen.append(len(targets))
+            return loss_of(logits, images, targets, masks)
+
         return {
             "train_loss": fit.train_pass(
                 net,
                 loader,
-                loss_of,
+                scored_loss,
                 optimizer=run.optimizer,
                 scaler=run.scaler,
                 device=device,
@@ -171,7 +183,8 @@ def train_run(
                 desc=desc,
                 total=len(loader),
                 compute=run.compute,
-            )
+            ),
+            "train_exact_match": int(torch.stack(right).sum()) / max(sum(seen), 1) if right else 0.0,  # after the pass
         }
 
     epoch = fit.Epoch(

@@ -186,7 +186,14 @@ def test_test_and_pseudo_tables_hold_no_raw_missing_values():
 
 def regime_record(value: float, chance: float = 0.1, gap: float = 0.05) -> dict:
     """A run's regime record, converged and overfitting, with its digit accuracy `value` against `chance`."""
-    trend = {"epochs": 20, "loss_gap": 0.4, "train_still_falling": False, "selection_loss_rising": True}
+    trend = {
+        "epochs": 20,
+        "loss_gap": 0.4,
+        "train_still_falling": False,
+        "selection_loss_rising": True,
+        "falling_at_high_rate": False,  # its loss flattened while the rate was high
+        "fitted_gap": 0.1,
+    }
     scores = {"accuracy_digit": {"value": value, "chance": chance}, "accuracy_item": {"value": 0.8, "chance": 0.1}}
     return regime.record(selection_split="val", gaps={"val": {"digit": gap, "item": 0.01}}, trend=trend, scores=scores)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lsml_core import regime
-from lsml_core.multiclass.evaluate import evaluate_run, read_predictions
+from lsml_core.multiclass.evaluate import FITTED_SCORES, evaluate_run, read_predictions
 from lsml_core.multiclass.report import conclusion_caveat, regime_readings, regime_table
 from lsml_core.multiclass.train import train_run
 from tests.multiclass.test_training import run, tiny_splits
@@ -53,12 +53,15 @@ def write_run(profile_dir, name: str, *, loss: str, model: str = "resnet8", gap:
             {
                 "train_loss": [1.0, 0.85, 0.7, 0.55, 0.4] if falling else [1.0, 0.3, 0.1, 0.05, 0.05],
                 "val_loss": [0.9, 0.6, 0.5, 0.45, 0.44] if falling else [0.9, 0.5, 0.45, 0.5, 0.6],
+                "lr": [0.1] * 5,  # the rate never decayed: a falling loss was still falling at its peak rate
+                "train_accuracy": [0.5, 0.7, 0.8, 0.85, 0.9],
+                "val_accuracy": [0.5, 0.6, 0.65, 0.66, 0.66],
             }
         )
         metrics["regime"] = regime.record(
             selection_split="val",
             gaps={"val": gap, "test": gap + 0.01},
-            trend=regime.training_trend(history, "train_loss", "val_loss"),
+            trend=regime.training_trend(history, "train_loss", "val_loss", FITTED_SCORES),
             scores={"accuracy": {"value": 0.9, "chance": 0.1}},
         )
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
@@ -72,7 +75,9 @@ def test_an_overconfident_converged_ce_baseline_reads_the_regime_of_the_claims(t
     (sentence, kind), *others = regime_readings(tmp_path, "mc")
     assert not others and kind == "overconfident"
     assert sentence.startswith("The CE (resnet8) baseline is overconfident on the val split by 0.040")
-    assert "its training loss flat after 5 epochs" in sentence and "up from its minimum (2 of 2 runs)" in sentence
+    assert "its training loss flat after 5 epochs" in sentence
+    assert "its val loss up 33% from its minimum at epoch 3 (2 of 2 runs)" in sentence
+    assert "training accuracy 0.90 against 0.66 on the val split, so converged" in sentence
     assert sentence.endswith("the regime of the published claims.")
     assert conclusion_caveat([(sentence, kind)]).startswith("These conclusions are read from overconfident baselines")
 
@@ -84,7 +89,7 @@ def test_an_underconfident_still_learning_baseline_says_the_claims_are_not_teste
     assert [kind for _, kind in readings] == ["overconfident", "underconfident"]  # models by name
     sentence = readings[1][0]
     assert sentence.startswith("The CE (resnet8) baseline is underconfident on the val split by 0.040")
-    assert "its training loss still falling after 5 epochs" in sentence
+    assert "its training loss still falling at epoch 5, the last at 50% or more of its peak learning rate" in sentence
     assert sentence.endswith(
         "an underfitted regime; the published claims, which concern an overconfident baseline, are not tested here."
     )
@@ -115,3 +120,4 @@ def test_regime_table_shows_each_split_and_the_trend(tmp_path):
     assert row["confidence - accuracy (val)"] == pytest.approx(0.05)
     assert row["confidence - accuracy (test)"] == pytest.approx(0.06)
     assert row["epochs"] == 5 and not row["training loss still falling"] and row["val loss rising"]
+    assert row["training - val accuracy"] == pytest.approx(0.24) and row["converged"]

@@ -7,8 +7,8 @@ import pytest
 
 from lsml_core import regime
 from lsml_core.fit import HISTORY
-from lsml_core.multilabel.evaluate import evaluate_run, read_predictions
-from lsml_core.multilabel.metrics import chance_map
+from lsml_core.multilabel.evaluate import FITTED_SCORES, evaluate_run, read_predictions
+from lsml_core.multilabel.metrics import chance_map, exactly_right
 from lsml_core.multilabel.report import baseline_of
 from lsml_core.multilabel.train import train_run
 from tests.multilabel.test_training import tiny_config
@@ -54,9 +54,20 @@ def test_evaluate_records_the_regime_from_predictions_and_history(mosaic_voc, tm
             regime.binary_gaps(pred.targets, pred.scores, pred.masks)
         )
     history = pd.read_csv(run_dir / HISTORY)
-    assert record["training"] == regime.training_trend(history, "train_loss", "heldout_loss")
+    assert record["training"] == regime.training_trend(history, "train_loss", "heldout_loss", FITTED_SCORES)
     assert record["training"]["epochs"] == cfg.train.epochs
+    assert record["training"]["fitted_gap"] == pytest.approx(
+        history.train_exact_match.iloc[-1] - history.heldout_exact_match.iloc[-1]
+    )
+    assert record["training"]["high_rate_epochs"] == 2  # cosine over 3 epochs: 0.05, 0.0375, 0.0125
     assert 0 < record["scores"]["mAP"]["chance"] < 1
+
+
+def test_exact_match_counts_an_image_right_only_when_every_unmasked_class_is():
+    targets = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0]], dtype=float)
+    logits = np.array([[2.0, -1.0, 0.5], [0.1, -3.0, 1.0], [1.0, -1.0, -2.0]])
+    mask = np.array([[1, 1, 1], [1, 1, 1], [1, 0, 1]], dtype=float)  # image 3's wrong class b is left out
+    assert exactly_right(targets, logits, mask).tolist() == [True, False, True]
 
 
 def test_the_baseline_groups_are_bce_on_hard_clean_labels_per_model():

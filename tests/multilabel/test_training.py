@@ -59,8 +59,10 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     assert list(history.columns) == [
         "epoch",
         "train_loss",
+        "train_exact_match",
         "heldout_loss",
         "heldout_map",
+        "heldout_exact_match",
         "lr_backbone",
         "lr_head",
         "seconds",
