@@ -8,8 +8,10 @@ never recomputes them. An effect's `text` is the difference exactly as the profi
 `seeds` is 1, which the front page says).
 """
 
+import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -70,11 +72,30 @@ class Answer:
     theirs_title: str = ""
     theirs: list[dict] = field(default_factory=list)
     pages: list[tuple[str, str]] = field(default_factory=list)  # (path in the profile folder, label) to link
+    baseline_regimes: dict[str, str] = field(default_factory=dict)  # an effect's model -> its baseline's regime
+    runs: list[str] = field(default_factory=list)  # identities of the runs behind the answer (`run_identity`)
+
+    def regime_of(self, model: str) -> str:
+        """The place on the regime axis of the baseline a model's effects were read against (`regime.axis` of
+        that baseline alone; the profile's where the answer names none)."""
+        return self.baseline_regimes.get(model, self.regime)
 
     def effects_frame(self) -> pd.DataFrame:
         """The effects as a frame, with their verdicts."""
         rows = [{**asdict(e), "verdict": e.verdict} for e in self.effects]
         return pd.DataFrame(rows, columns=[*Effect.__dataclass_fields__, "verdict"])
+
+
+def run_identity(config: dict) -> str:
+    """What makes two runs the same run: a hash of their configuration (config.json) without the profile's name,
+    so that two profiles that train the same configuration on the same data share one identity."""
+    same = {key: value for key, value in config.items() if key != "profile"}
+    return hashlib.sha256(json.dumps(same, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_identities(runs: Iterable[tuple[Path, dict, dict]]) -> list[str]:
+    """The sorted identities of (run folder, config, metrics) triples, as `results.finished_runs` yields them."""
+    return sorted(run_identity(config) for _, config, _ in runs)
 
 
 def finite(value) -> float | None:

@@ -1,6 +1,10 @@
-"""results/index.html, the study's front page: per track, each profile's answer in the regime it was read in
-(the regime as an axis), the published numbers beside ours, links to every profile's pages, and which profiles
-have not finished.
+"""results/index.html, the study's front page: per track, each profile's answer in the regime its baselines were
+read in (the regime as an axis, read per baseline: two models of one profile can sit in different regimes), the
+published numbers beside ours, links to every profile's pages, and which profiles have not finished.
+
+A run is the same run when its configuration is (`answers.run_identity`): a profile whose runs are all runs of
+another profile (the `demo` runs are the `converged` profile's seed 0) is not a second reading, so the axis
+shows its numbers once, under the other profile, and says so.
 
 Everything shown comes from the profiles' `answer.json` files (`lsml_core.answers`), which their reports wrote
 from the numbers their own summaries show; the page is the executed notebook `notebooks/front-page.ipynb`,
@@ -73,26 +77,72 @@ def by_track(found: list[Answer]) -> dict[str, list[Answer]]:
     return grouped
 
 
-def column(answer: Answer) -> str:
-    """An answer's column on the regime axis: its regime and profile."""
-    return f"{answer.regime} ({answer.profile})"
+def column(answer: Answer, model: str) -> str:
+    """A model's column on the regime axis: the regime of its baseline, and the profile."""
+    return f"{answer.regime_of(model)} ({answer.profile})"
 
 
 def compared(answer: Answer) -> pd.DataFrame:
-    """An answer's effects of the arms against their baseline (the baseline's own rows left out)."""
+    """An answer's effects of the arms against their baseline (the baseline's own rows left out), each with the
+    regime of its own baseline and its column on the axis."""
     frame = answer.effects_frame()
-    return frame[~frame.is_baseline].assign(column=column(answer))
+    frame = frame[~frame.is_baseline]
+    regimes = [answer.regime_of(m) for m in frame.model]
+    return frame.assign(regime=regimes, column=[column(answer, m) for m in frame.model])
+
+
+def repeats(found: list[Answer]) -> dict[str, str]:
+    """Profile -> the profile whose runs include all of its runs (the same configurations): its answer is not a
+    second reading. Of two profiles with the same runs, the later in `found` repeats the earlier."""
+    runs = {a.profile: set(a.runs) for a in found}
+    repeated = {}
+    for i, answer in enumerate(found):
+        mine = runs[answer.profile]
+        for j, other in enumerate(found):
+            theirs = runs[other.profile]
+            if other is answer or not mine or other.profile in repeated or not mine <= theirs:
+                continue
+            if mine < theirs or j < i:
+                repeated[answer.profile] = other.profile
+                break
+    return repeated
+
+
+def readings(found: list[Answer]) -> list[Answer]:
+    """The answers the axis reads: every profile but those that only repeat another's runs (`repeats`)."""
+    repeated = repeats(found)
+    return [a for a in found if a.profile not in repeated]
+
+
+def repeat_sentences(found: list[Answer]) -> list[str]:
+    """One sentence per profile that repeats another's runs: which, and that the axis shows them once."""
+    runs = {a.profile: len(a.runs) for a in found}
+    return [
+        f"`{profile}`: its {runs[profile]} runs are runs of `{other}` (the same configurations), so its numbers are "
+        f"not a second reading; the axis shows them once, under `{other}`."
+        for profile, other in repeats(found).items()
+    ]
+
+
+def profile_heading(answer: Answer, found: list[Answer]) -> str:
+    """A profile's heading line: its regime, each baseline's where they differ, and whose runs it repeats."""
+    regimes = set(answer.baseline_regimes.values())
+    text = answer.regime
+    if len(regimes) > 1:
+        text += " (" + "; ".join(f"{m}: {r}" for m, r in answer.baseline_regimes.items()) + ")"
+    other = repeats(found).get(answer.profile)
+    return text + (f"; its runs are runs of `{other}`" if other else "")
 
 
 def axis_table(found: list[Answer]) -> pd.DataFrame:
     """Model and arm rows; per metric and regime (profile) column, the difference from the baseline with its
     interval as the profile's summary shows it."""
-    frames = [compared(a) for a in found]
+    frames = [compared(a) for a in readings(found)]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame()
     effects = pd.concat(frames)
-    order = list(dict.fromkeys(column(a) for a in found))
+    order = sorted(dict.fromkeys(effects.column), key=lambda c: axis_rank(effects[effects.column == c].regime.iloc[0]))
     table = effects.pivot_table(
         index=["model", "arm"], columns=["metric", "column"], values="text", aggfunc="first", sort=False
     )
@@ -103,13 +153,17 @@ def axis_table(found: list[Answer]) -> pd.DataFrame:
 def axis_figure(found: list[Answer], title: str):
     """One panel per metric: each arm's difference from its baseline, one marker per regime (profile), with its
     interval where the track gives one."""
-    frames = [f for f in (compared(a) for a in found) if not f.empty]
+    frames = [f for f in (compared(a) for a in readings(found)) if not f.empty]
     if not frames:
         return None
     effects = pd.concat(frames).dropna(subset=["difference"])
+    if effects.empty:
+        return None
     effects = effects.assign(row=[f"{m}: {a}" if m else a for m, a in zip(effects.model, effects.arm)])
     metrics, rows = list(dict.fromkeys(effects.metric)), list(dict.fromkeys(effects.row))
-    columns = list(dict.fromkeys(column(a) for a in found))
+    columns = sorted(
+        dict.fromkeys(effects.column), key=lambda c: axis_rank(effects[effects.column == c].regime.iloc[0])
+    )
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 0.4 * len(rows) + 2), squeeze=False)
     y = np.arange(len(rows))[::-1]
     for ax, metric in zip(axes.flat, metrics):
@@ -129,19 +183,24 @@ def axis_figure(found: list[Answer], title: str):
 
 
 def axis_sentences(found: list[Answer]) -> list[str]:
-    """Per regime (profile) and metric, generated from the answers: the arms clearly better than the baseline,
-    those clearly worse, how many show no clear difference; one flag instead where the regime was not read."""
+    """Per baseline's regime (profile) and metric, generated from the answers: the arms clearly better than the
+    baseline, those clearly worse, how many show no clear difference; one flag instead where the regime was not
+    read; then which profiles only repeat another's runs."""
     sentences = []
-    for answer in found:
-        if answer.regime == regime.NOT_READ:
-            sentences.append(
-                f"{column(answer).capitalize()}: the baseline's regime was not read (at chance level, diverged or "
-                "not recorded: its regime sentence says which), so nothing follows from its differences."
-            )
-            continue
-        for metric, group in compared(answer).groupby("metric", sort=False):
-            sentences.append(metric_sentence(column(answer).capitalize(), metric, group))
-    return sentences
+    for answer in readings(found):
+        frame = compared(answer)
+        if frame.empty and answer.regime == regime.NOT_READ:
+            frame = pd.DataFrame({"regime": [regime.NOT_READ], "column": [f"{answer.regime} ({answer.profile})"]})
+        for where, part in frame.groupby("column", sort=False):
+            if part.regime.iloc[0] == regime.NOT_READ:
+                sentences.append(
+                    f"{where.capitalize()}: the baseline's regime was not read (at chance level, diverged or "
+                    "not recorded: its regime sentence says which), so nothing follows from its differences."
+                )
+                continue
+            for metric, group in part.groupby("metric", sort=False):
+                sentences.append(metric_sentence(where.capitalize(), metric, group))
+    return sentences + repeat_sentences(found)
 
 
 def metric_sentence(where: str, metric: str, group: pd.DataFrame) -> str:

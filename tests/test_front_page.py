@@ -144,3 +144,38 @@ def test_answer_json_holds_no_nan(tmp_path):
     write_answer(tmp_path, answer("p", regime.AXIS[0], [effect("uniform", None, None, None, is_baseline=False)]))
     assert "NaN" not in (tmp_path / "answer.json").read_text()
     json.loads((tmp_path / "answer.json").read_text())
+
+
+def test_the_axis_reads_each_baseline_and_a_profile_that_repeats_another_s_runs_once(tmp_path):
+    mobilenet = dict(model="MobileNetV2")
+    effects = [effect("uniform", 0.02, 0.01, 0.03), effect("uniform", -0.01, -0.02, 0.01, **mobilenet)]
+    regimes = {"ResNet-18": regime.AXIS[1], "MobileNetV2": regime.AXIS[0]}
+    full = answer("converged", regime.AXIS[0], effects)
+    full = Answer(**{**full.__dict__, "baseline_regimes": regimes, "runs": ["a", "b", "c"]})
+    part = Answer(**{**full.__dict__, "profile": "demo", "runs": ["a", "c"]})
+    for found in (full, part):
+        write_answer(tmp_path / found.profile, found)
+    found, _ = front_page.answers(tmp_path)
+    assert front_page.repeats(found) == {"demo": "converged"}
+    assert [a.profile for a in front_page.readings(found)] == ["converged"]
+    table = front_page.axis_table(found)
+    # each model in the column of its own baseline's regime, underfitted first; demo's runs not a second column
+    assert list(table.columns) == [
+        ("mAP", "from scratch, underfitted (converged)"),
+        ("mAP", "from scratch, converged (converged)"),
+    ]
+    sentences = front_page.axis_sentences(found)
+    assert sentences[-1].startswith("`demo`: its 2 runs are runs of `converged`")
+    assert sum(s.startswith("From scratch, converged (converged), mAP") for s in sentences) == 1
+    heading = front_page.profile_heading(part, found)
+    assert "ResNet-18: from scratch, converged" in heading and heading.endswith("its runs are runs of `converged`")
+    same = Answer(**{**full.__dict__, "profile": "copy"})
+    assert front_page.repeats([full, same]) == {"copy": "converged"}  # equal runs: the later repeats the earlier
+
+
+def test_a_run_is_the_same_run_when_its_configuration_is():
+    from lsml_core.answers import run_identity
+
+    config = {"profile": "demo", "track": "multilabel", "train": {"seed": 0, "alpha": 0.1}, "data": {"root": "x"}}
+    assert run_identity(config) == run_identity({**config, "profile": "converged"})
+    assert run_identity(config) != run_identity({**config, "train": {"seed": 1, "alpha": 0.1}})

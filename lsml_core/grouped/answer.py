@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
 from lsml_core.grouped.config import load_profile
 from lsml_core.grouped.report import (
     LEVEL,
@@ -21,6 +21,7 @@ from lsml_core.grouped.report import (
 )
 from lsml_core.grouped.track import TRACK
 from lsml_core.profiles import PROFILE_FILE
+from lsml_core.results import finished_runs
 
 
 def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataFrame) -> Answer:
@@ -36,6 +37,7 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
         pages=report_pages(TRACK),
         description=profile.description,
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
+        runs=run_identities(finished_runs(profile_dir)),
         readings=[sentence],
         caveat=caveat(kind),
         interval=f"test exact match; {LEVEL:.0%} interval over seeds and test images, seeds paired ({INTERVAL_METHOD})",

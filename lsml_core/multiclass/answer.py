@@ -7,26 +7,31 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
 from lsml_core.multiclass.config import Profile
 from lsml_core.multiclass.replication import THEIR_ARCHITECTURE, replication_table
 from lsml_core.multiclass.report import baseline_records, conclusion_caveat, regime_readings
 from lsml_core.multiclass.summary import BASELINE, BETTER, HEADLINE_METRICS, difference_text
 from lsml_core.multiclass.track import TRACK
+from lsml_core.results import finished_runs
 
 
 def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.DataFrame) -> Answer:
     """The profile's answer: regime, the test effects of `summary.arm_effects`, THEIR claims beside ours."""
     readings = regime_readings(profile_dir, profile.name)
-    records_of = baseline_records(profile_dir).values()
-    summaries = [regime.summarise(r) if all(x is not None for x in r) else None for r in records_of]
+    summaries = {
+        model: regime.summarise(r) if all(x is not None for x in r) else None
+        for model, r in baseline_records(profile_dir).items()
+    }
     return Answer(
         profile=profile.name,
         track=TRACK.name,
         title=TRACK.title,
         pages=report_pages(TRACK),
         description=profile.description,
-        regime=regime.axis(False, summaries),
+        regime=regime.axis(False, list(summaries.values())),
+        baseline_regimes={model: regime.axis(False, [s]) for model, s in summaries.items()},
+        runs=run_identities(finished_runs(profile_dir)),
         readings=[sentence for sentence, _ in readings],
         caveat=conclusion_caveat(readings),
         interval=f"test, before temperature scaling; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
 from lsml_core.multilabel.config import Profile
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
@@ -19,6 +19,7 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
     """The profile's answer for the front page (`lsml_core.answers`): the regime of its BCE baselines, the
     headline effects on val as its summary table shows them, THEIR per-image AP beside ours."""
     summaries = regime.baseline_summaries(profile_dir, baseline_of, runs=kept_runs)
+    pretrained = profile.train.pretrained != "none"
     readings = regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
     comparison = original_comparison(long) if not long.empty else pd.DataFrame()
     theirs = comparison if not comparison.empty else ORIGINAL_PER_IMAGE_AP
@@ -28,7 +29,9 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
         title=TRACK.title,
         pages=report_pages(TRACK),
         description=profile.description,
-        regime=regime.axis(profile.train.pretrained != "none", list(summaries.values())),
+        regime=regime.axis(pretrained, list(summaries.values())),
+        baseline_regimes={name.removesuffix(" BCE"): regime.axis(pretrained, [s]) for name, s in summaries.items()},
+        runs=run_identities(kept_runs(profile_dir)),
         readings=[sentence for _, sentence in readings],
         caveat=regime.conclusion_caveat([kind for kind, _ in readings]),
         interval=f"val, clean labels; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",
