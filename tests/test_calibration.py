@@ -80,3 +80,15 @@ def test_equal_mass_ece_against_a_loop_over_quantile_bins():
         total += inside.sum() / len(p) * abs(y[inside].mean() - p[inside].mean())
     assert binary_ece(y, p, equal_mass=True) == pytest.approx(total)
     assert binary_ece(y, p, equal_mass=True) != pytest.approx(binary_ece(y, p))
+
+
+def test_platt_scaling_removes_an_offset_a_temperature_cannot():
+    targets, logits = sample(seed=5, overconfidence=1.0)
+    shifted = logits + 2.0  # every pair's logit too high by the same offset
+    slope, offset = calibration.fit_platt(targets, shifted)
+    assert slope == pytest.approx(1.0, abs=0.1) and offset == pytest.approx(-2.0, abs=0.2)
+    temperature = calibration.fit_temperature(targets, shifted)
+    after_t = calibration.calibration_metrics(targets, shifted, temperature=temperature)
+    after_platt = calibration.calibration_metrics(targets, slope * shifted + offset)
+    assert after_platt["nll"] < after_t["nll"] and after_platt["ece_pooled"] < after_t["ece_pooled"]
+    assert calibration.fit_platt(np.ones((3, 2)), np.zeros((3, 2))) == (1.0, 0.0)

@@ -4,11 +4,14 @@ Every (image, class) pair is a binary event with probability p = sigmoid(logit /
 treats all unmasked pairs as one set of events; classwise ECE is the mean of the per-class ECEs.
 ECE uses equal-width bins of p: sum over bins of (bin size / N) * |mean(y) - mean(p)|.
 Temperature scaling divides every logit by one T > 0, fitted on held-out NLL; it changes no
-ranking, so AP is unchanged by it.
+ranking, so AP is unchanged by it. One temperature rescales the logits around zero, so it cannot remove an
+offset (a model whose negatives all sit too high); Platt scaling, sigmoid(a z + b) with a slope a (= 1 / T) and
+an offset b fitted on held-out NLL, can, and keeps every class's ranking too (a > 0).
 """
 
 import numpy as np
 from scipy.special import expit, log_expit
+from sklearn.linear_model import LogisticRegression
 
 from lsml_core import calibration
 from lsml_core.calibration import N_BINS, binary_ece, binary_reliability
@@ -57,6 +60,16 @@ def calibration_metrics(targets, logits, mask=None, temperature: float = 1.0, n_
         "brier": float(np.mean((p - y) ** 2)),
         "nll": nll(targets, logits, mask, temperature),
     }
+
+
+def fit_platt(targets, logits, mask=None) -> tuple[float, float]:
+    """(slope a, offset b) of sigmoid(a z + b) minimising held-out NLL over the unmasked pairs: scikit-learn's
+    unpenalised logistic regression on the logit; (1, 0), no change, when the pairs hold one label only."""
+    y, z = _pairs(targets, logits, mask)
+    if len(np.unique(y)) < 2:
+        return 1.0, 0.0
+    model = LogisticRegression(C=np.inf, tol=1e-8, max_iter=1000).fit(z[:, None], y.astype(int))
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
 def fit_temperature(targets, logits, mask=None) -> float:
