@@ -103,22 +103,22 @@ def mean_recorded(values) -> float | None:
     return float(np.mean(values))
 
 
-def sentence(arm: str, dose: float | None, gap: float | None) -> str:
+def sentence(arm: str, dose: float | None, gap: float | None, baseline: str = "the baseline") -> str:
     """One generated sentence: an arm's dose beside its baseline's confidence gap (module doc)."""
     if dose is None:
         return f"{arm}: dose not recorded (its runs were trained by an older revision)."
     if dose == 0:
         return f"{arm}: dose 0 (hard targets)."
     if gap is None or not math.isfinite(gap):
-        return f"{arm}: dose {dose:.3f}; the baseline's confidence gap is not recorded."
+        return f"{arm}: dose {dose:.3f}; {baseline}'s confidence gap is not recorded."
     if gap <= TOLERANCE:
         return (
-            f"{arm}: dose {dose:.3f}; the baseline is not overconfident (gap {gap:+.3f}): any dose pushes it "
+            f"{arm}: dose {dose:.3f}; {baseline} is not overconfident (gap {gap:+.3f}): any dose pushes it "
             "toward underconfidence."
         )
     if dose < gap:
-        return f"{arm}: dose {dose:.3f}, below the baseline's overconfidence {gap:.3f}: room to calibrate."
-    return f"{arm}: dose {dose:.3f}, at or above the baseline's overconfidence {gap:.3f}: expect underconfidence."
+        return f"{arm}: dose {dose:.3f}, below {baseline}'s overconfidence {gap:.3f}: room to calibrate."
+    return f"{arm}: dose {dose:.3f}, at or above {baseline}'s overconfidence {gap:.3f}: expect underconfidence."
 
 
 def recorded(metrics: dict, group: str | None = None) -> float | None:
