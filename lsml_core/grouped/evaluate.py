@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import fit, results
+from lsml_core import dose, fit, results
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, load_splits
 from lsml_core.grouped.metrics import confusion_matrices, group_probabilities, split_metrics
@@ -68,6 +68,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
                 labels, logits, splits.groups, splits.sizes, cfg.train.head
             )
     metrics["regime"] = run_regime(cfg, run_dir, read, splits.groups)
+    metrics["dose"] = dose.group_doses(pd.read_csv(run_dir / fit.HISTORY), splits.groups)  # group -> dose
     write_json(run_dir / METRICS, metrics)
     return metrics
 

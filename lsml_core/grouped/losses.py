@@ -17,15 +17,20 @@ softmax cross-entropy's gradient per image is p - y, of norm sqrt((1 - 1/K)^2 + 
 K = 10, and the summed BCE's is sigmoid(z) - t, of norm sqrt(K)/2 ~ 1.58; the mean over classes would
 divide the latter by K (~ 0.16, a sixth of the softmax's), and SESEMI's fixed-weight loss would then weigh
 six times more in a flat run than in a grouped one, confounding the comparison of the heads.
+
+The dose of group g (`lsml_core.dose`, history column `dose_<group>`) is measured on the targets above: a
+softmax group's 1 - t_y per image (0 for `none`, a (1 - 1/K_g) for `uniform`, a for `instance`), a flat
+group's |t - y| per (image, class) pair.
 """
 
 import torch
 import torch.nn.functional as F
 
+from lsml_core import dose
 from lsml_core.grouped.config import TrainConfig
 from lsml_core.grouped.models import group_logits, sesemi_logits
 from lsml_core.smoothing import SCHEMES
-from lsml_core.soft_targets import instance_targets, soft_cross_entropy
+from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
 
 
 def softmax_group_loss(
@@ -46,6 +51,41 @@ def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, 
     probs = torch.sigmoid(teacher.float()) if teacher is not None else None
     targets = SCHEMES[scheme].targets(onehot, alpha, probs)
     return F.binary_cross_entropy_with_logits(logits.float(), targets.float(), reduction="none").sum(1).mean()
+
+
+def softmax_group_targets(labels: torch.Tensor, k: int, scheme: str, *, alpha: float, temperature: float, teacher):
+    """The distribution one softmax group trains towards (torch's `label_smoothing` uses the uniform one)."""
+    if scheme == "none":
+        return F.one_hot(labels, k).float()
+    if scheme == "uniform":
+        return smoothed_targets(labels, k, alpha)
+    return instance_targets(labels, teacher, alpha, temperature)
+
+
+@torch.no_grad()
+def group_doses(
+    labels: torch.Tensor,
+    *,
+    groups: tuple[str, ...],
+    sizes: tuple[int, ...],
+    train: TrainConfig,
+    teacher_outputs: torch.Tensor | None = None,
+) -> list[tuple]:
+    """Per group, (sum of the moved target mass, number of decisions) of a batch of labels [B, G] (module doc)."""
+    teachers = group_logits(teacher_outputs, sizes) if teacher_outputs is not None else [None] * len(groups)
+    moved = []
+    for g, (group, k) in enumerate(zip(groups, sizes)):
+        scheme, teacher, y = train.scheme(group), teachers[g], labels[:, g]
+        if train.head == "grouped":
+            targets = softmax_group_targets(
+                y, k, scheme, alpha=train.alpha, temperature=train.temperature, teacher=teacher
+            )
+            moved.append(dose.single_label_moved(targets, y))
+        else:
+            onehot = F.one_hot(y, k).float()
+            probs = torch.sigmoid(teacher.float()) if teacher is not None else None
+            moved.append(dose.multi_hot_moved(SCHEMES[scheme].targets(onehot, train.alpha, probs), onehot))
+    return moved
 
 
 def group_losses(

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lsml_core import bootstrap, regime, results
+from lsml_core import bootstrap, dose, regime, results
 from lsml_core.grouped.config import TrainConfig, load_profile
 from lsml_core.grouped.evaluate import read_predictions
 from lsml_core.grouped.metrics import correct, group_probabilities
@@ -89,6 +89,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                     "pseudo_fraction_kept": pseudo.get("fraction_kept"),
                     "pseudo_accuracy": pseudo.get("accuracy_of_kept"),
                     "regime": metrics.get("regime"),
+                    "dose": metrics.get("dose"),
                     "split": split,
                     **values,
                 }
@@ -131,6 +132,27 @@ def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict)
             "unrecorded",
         )
     return regime.reading(summary, "control"), regime.kind(summary)
+
+
+def dose_readings(runs: pd.DataFrame, control_factors: dict) -> list[str]:
+    """Per smoothed arm and group, the arm's mean dose over its seeds beside the control's overconfidence in that
+    group on validation (`lsml_core.dose.sentence`); an arm is named by the factors it changes."""
+    if runs.empty:
+        return []
+    rows, groups = runs[runs.split == "test"], groups_of(runs)
+    control = control_runs(rows, control_factors)
+    gaps = {}
+    for g in groups:
+        found = [dose.selection_gap({"regime": r}, g) if r is not None else None for r in control.regime]
+        gaps[g] = dose.mean_recorded(found)
+    sentences = []
+    for key, arm in rows[rows.smoothing != "nosmooth"].groupby(list(FACTORS), sort=False):
+        changed = {f: v for f, v in zip(FACTORS, key) if v != control_factors.get(f)}
+        name = ", ".join(f"{f} {v}" for f, v in changed.items()) or "control"
+        for g in groups:
+            value = dose.mean_recorded(dose.recorded({"dose": d}, g) for d in arm.dose)
+            sentences.append(dose.sentence(f"{name}, {g}", value, gaps[g], baseline="the control"))
+    return sentences
 
 
 def caveat(kind: str) -> str:
@@ -461,8 +483,8 @@ def pseudo_table(runs: pd.DataFrame) -> pd.DataFrame:
 def runs_on_test(runs: pd.DataFrame) -> pd.DataFrame:
     """Every run's factors, seed, best epoch and test metrics (pseudo-labels: see `pseudo_table`)."""
     test = runs[runs.split == "test"].reset_index(drop=True)
-    hidden = ["split", "regime", "epochs", *[c for c in test.columns if c.startswith(("pseudo_", "weight_"))]]
-    return test.drop(columns=hidden)
+    hidden = ["split", "regime", "dose", "epochs", *[c for c in test.columns if c.startswith(("pseudo_", "weight_"))]]
+    return test.drop(columns=[c for c in hidden if c in test])  # a frame from an older revision has no dose
 
 
 def confusion_frames(run_dir: Path) -> dict[str, pd.DataFrame]:

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lsml_core import fit
+from lsml_core import dose, fit
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, batches, in_order, load_splits
-from lsml_core.grouped.losses import loss_parts
+from lsml_core.grouped.losses import group_doses, loss_parts
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.models import GroupedNet, group_logits
 from lsml_core.grouped.pseudo import pseudo_labels
@@ -120,7 +120,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     def train(epoch: int, desc: str) -> dict:
         phase = t.phase(epoch)
         data = with_pseudo_labels(run, cfg, splits, device, run_dir) if phase == "pseudo" and t.pseudo else splits.fit
-        right, seen, group_part = [], [], []
+        right, seen, group_part, meters = [], [], [], {g: dose.Meter() for g in groups}
 
         def loss_of(outputs, images, labels, aux_labels):
             n = len(labels)
@@ -130,14 +130,12 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
                 )
             )
             seen.append(n)
+            taught = teacher(images[:n]) if teacher else None
+            moved = group_doses(labels, groups=groups, sizes=sizes, train=t, teacher_outputs=taught)
+            for group, (mass, decisions) in zip(groups, moved):
+                meters[group].add(mass, decisions)
             loss, groups_loss = loss_parts(
-                outputs,
-                labels,
-                aux_labels,
-                groups=groups,
-                sizes=sizes,
-                train=t,
-                teacher_outputs=teacher(images[:n]) if teacher else None,
+                outputs, labels, aux_labels, groups=groups, sizes=sizes, train=t, teacher_outputs=taught
             )
             group_part.append(groups_loss.detach() * n)
             return loss
@@ -171,6 +169,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             "train_loss": loss,
             "train_group_loss": float(torch.stack(group_part).sum()) / max(sum(seen), 1) if group_part else 0.0,
             **{f"train_accuracy_{g}": float(a) for g, a in zip(groups, accuracy)},
+            **{dose.column(g): meter.value() for g, meter in meters.items()},
         }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run, cfg, splits, device, f"{cfg.name}, validation"))

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import softmax
 from sklearn.metrics import classification_report, confusion_matrix
 
-from lsml_core import fit, regime, results
+from lsml_core import dose, fit, regime, results
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, load_splits
 from lsml_core.multiclass.metrics import fit_temperature, split_metrics
@@ -111,7 +111,9 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         output_dict=True,
         zero_division=0,
     )
-    metrics["regime"] = regime_record(outputs, pd.read_csv(run_dir / fit.HISTORY))
+    history = pd.read_csv(run_dir / fit.HISTORY)
+    metrics["regime"] = regime_record(outputs, history)
+    metrics["dose"] = dose.from_history(history)  # None: a distillation student, or trained by an older revision
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(
         run_dir / PROJECTION,

@@ -5,6 +5,8 @@ With K classes, label y and degree a (`alpha`):
   t = (1 - a) onehot(y) + a / K (`lsml_core.soft_targets.smoothed_targets`).
 - `ils` (Maher & Kull): the true class gets 1 - a and wrong class j gets a p_j / (1 - p_y), p the
   teacher's softmax at temperature T (`lsml_core.soft_targets.instance_targets`).
+The run's dose (`lsml_core.dose`) is 1 - t_y averaged over the training images: 0 for `ce`, a (1 - 1/K) for
+`ls` and `ls_targets` alike, a for `ils`; a `kd` student records none (its soft targets are a teacher's).
 """
 
 from collections.abc import Callable
@@ -34,25 +36,35 @@ def distillation_loss(
 
 @dataclass(frozen=True)
 class Loss:
-    """A training loss: `fn(logits, labels, teacher_logits, train config) -> loss`; `needs_teacher`: it learns
-    from a teacher run; `arm`: its name in the report's tables."""
+    """A training loss: `fn(logits, labels, teacher_logits, train config, K) -> loss`; `needs_teacher`: it learns
+    from a teacher run; `arm`: its name in the report's tables; `targets(labels, teacher_logits, train config, K)`:
+    the distribution it trains towards, on which the run's dose is measured (`lsml_core.dose`), None for
+    distillation (a teacher's targets, not smoothing: no dose)."""
 
     fn: Callable
     arm: str
     needs_teacher: bool = False
+    targets: Callable | None = None
 
 
 # The registry: a new loss is one entry here (and its formula in the module docstring).
 LOSSES: dict[str, Loss] = {
-    "ce": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y), "CE"),
-    "ls": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.alpha), "LS"),
+    "ce": Loss(lambda z, y, q, t, k: F.cross_entropy(z, y), "CE", targets=lambda y, q, t, k: F.one_hot(y, k).float()),
+    "ls": Loss(
+        lambda z, y, q, t, k: F.cross_entropy(z, y, label_smoothing=t.alpha),
+        "LS",
+        targets=lambda y, q, t, k: smoothed_targets(y, k, t.alpha),
+    ),
     "ls_targets": Loss(
-        lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.alpha)), "LS (explicit targets)"
+        lambda z, y, q, t, k: soft_cross_entropy(z, smoothed_targets(y, k, t.alpha)),
+        "LS (explicit targets)",
+        targets=lambda y, q, t, k: smoothed_targets(y, k, t.alpha),
     ),
     "ils": Loss(
         lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.alpha, t.temperature)),
         "ILS",
         needs_teacher=True,
+        targets=lambda y, q, t, k: instance_targets(y, q, t.alpha, t.temperature),
     ),
     "kd": Loss(
         lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_weight, t.temperature), "student", needs_teacher=True
@@ -64,3 +76,11 @@ def objective(train, n_classes: int) -> Callable:
     """The training loss of a run: `(logits, labels, teacher_logits or None) -> loss`."""
     loss = LOSSES[train.loss]
     return lambda logits, labels, teacher_logits=None: loss.fn(logits, labels, teacher_logits, train, n_classes)
+
+
+def training_targets(train, n_classes: int) -> Callable | None:
+    """The distribution a run trains towards: `(labels, teacher_logits or None) -> [B, K]`; None for distillation."""
+    loss = LOSSES[train.loss]
+    if loss.targets is None:
+        return None
+    return lambda labels, teacher_logits=None: loss.targets(labels, teacher_logits, train, n_classes)

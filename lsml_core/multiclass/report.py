@@ -1,5 +1,6 @@
 """The single-label report's figures and regime, computed from the runs' files: reliability curves, the
-penultimate-layer projections, and the sentences on the CE baselines' regime. Its tables are in `runs`,
+penultimate-layer projections, and the sentences on the CE baselines' regime and on each arm's smoothing dose
+beside it (a distillation student has no dose and no CE baseline of its model). Its tables are in `runs`,
 `summary` and `replication`."""
 
 from pathlib import Path
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import regime
+from lsml_core import dose, regime
 from lsml_core.multiclass.evaluate import METRICS, PROJECTION, read_predictions
+from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.metrics import top_label_reliability
 from lsml_core.multiclass.summary import BASELINE
 from lsml_core.records import read_json
@@ -86,6 +88,23 @@ def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str]]:
     if not readings:
         readings.append((f"No {BASELINE} baseline has finished: the regime of this profile is not known.", "unknown"))
     return readings
+
+
+def dose_readings(profile_dir: Path) -> list[str]:
+    """Per teacher model's CE baseline and smoothed arm (LS, LS with explicit targets, ILS per alpha over its
+    temperatures), the arm's mean dose over its runs beside the baseline's overconfidence on validation
+    (`lsml_core.dose.sentence`)."""
+    doses, gaps = {}, {}
+    for _, config, metrics in finished_runs(profile_dir):
+        t = config["train"]
+        baseline = f"{BASELINE} ({t['model']})"
+        if t["loss"] == "ce":
+            gaps.setdefault(baseline, []).append(dose.selection_gap(metrics))
+        elif LOSSES[t["loss"]].targets is not None:
+            arm = f"{LOSSES[t['loss']].arm} a={t['alpha']:g}"
+            doses.setdefault((baseline, arm), []).append(dose.recorded(metrics))
+    ordered = dict(sorted(doses.items()))
+    return dose.readings(ordered, {name: dose.mean_recorded(values) for name, values in gaps.items()})
 
 
 def conclusion_caveat(readings: list[tuple[str, str]]) -> str:

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lsml_core import fit
+from lsml_core import dose, fit
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, batches, load_splits
-from lsml_core.multiclass.losses import LOSSES, objective
+from lsml_core.multiclass.losses import LOSSES, objective, training_targets
 from lsml_core.multiclass.metrics import log_loss
 from lsml_core.multiclass.models import Classifier, build_model
 from lsml_core.records import read_json
@@ -108,14 +108,17 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     device = fit.start_run(t.device, t.seed)
     run = make_fit(cfg, splits, device)
     teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if LOSSES[t.loss].needs_teacher else None
-    loss = objective(t, len(splits.classes))
+    loss, targets = objective(t, len(splits.classes)), training_targets(t, len(splits.classes))
 
     def train(epoch: int, desc: str) -> dict:
-        correct = []
+        correct, meter = [], dose.Meter()
 
         def loss_of(logits, images, labels):
             correct.append((logits.argmax(1) == labels).sum())
-            return loss(logits, labels, teacher(images) if teacher else None)
+            teacher_logits = teacher(images) if teacher else None
+            if targets is not None:
+                meter.add(*dose.single_label_moved(targets(labels, teacher_logits), labels))
+            return loss(logits, labels, teacher_logits)
 
         augmented = (
             (splits.normalise(x), y)
@@ -138,6 +141,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
         return {
             "train_loss": train_loss,
             "train_accuracy": int(torch.stack(correct).sum()) / max(seen, 1) if correct else 0.0,
+            **({dose.COLUMN: meter.value()} if targets is not None else {}),
         }
 
     epoch = fit.Epoch(train, lambda: validation_scores(run, splits, device, f"{cfg.name}, validation"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import fit, regime, results
+from lsml_core import dose, fit, regime, results
 from lsml_core.multilabel.calibration import calibration_metrics, fit_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
@@ -137,6 +137,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         }
         gaps[split] = regime.binary_gaps(targets, scores, masks)
     metrics["regime"] = regime_record(run_dir, (heldout_targets, heldout_masks, heldout_logits), gaps)
+    metrics["dose"] = dose.from_history(pd.read_csv(run_dir / fit.HISTORY))  # None: trained by an older revision
     write_json(run_dir / results.METRICS, metrics)
     return metrics
 

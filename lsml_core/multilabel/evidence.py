@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import results
+from lsml_core import dose, results
 from lsml_core.bootstrap import covers, difference_of_differences, verdict
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
@@ -36,6 +36,8 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                 "sample_ap": table["sample_ap"],
                 "temperature": metrics.get("temperature", np.nan),
                 "map_after_T": calibration.get("map_after_temperature", np.nan),
+                "dose": nan_for_none(dose.recorded(metrics)),
+                "selection_gap": nan_for_none(dose.selection_gap(metrics)),
             }
             for rule, scores in table.get("decisions", {}).items():
                 row.update({f"{name}_{rule}": np.nan if v is None else v for name, v in scores.items()})
@@ -44,6 +46,11 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                 row[f"{name}_after_T"] = calibration.get("after", {}).get(name, np.nan)
             rows.append(row)
     return pd.DataFrame(rows).astype({"map": float, "sample_ap": float}) if rows else pd.DataFrame()
+
+
+def nan_for_none(value: float | None) -> float:
+    """A recorded number, NaN where a run has none."""
+    return np.nan if value is None else value
 
 
 def mean_std(runs: pd.DataFrame, split: str, value: str = "map", noise: float = 0.0) -> pd.DataFrame:
@@ -177,10 +184,17 @@ def alpha_sentences(sweep: pd.DataFrame, split: str) -> list[str]:
 
 
 def calibration_table(runs: pd.DataFrame, split: str, noise: float = 0.0) -> pd.DataFrame:
-    """Mean over seeds of every calibration metric before and after temperature scaling, and mAP both ways."""
+    """Mean over seeds of every calibration metric before and after temperature scaling, and mAP both ways; the
+    arm's dose and its baseline's (`none`) overconfidence on the selection split (`lsml_core.dose`), NaN where a
+    seed did not record it."""
     rows = runs[(runs.split == split) & (runs.noise == noise)]
     columns = ["temperature", *CALIBRATION, *[f"{c}_after_T" for c in CALIBRATION], "map", "map_after_T"]
-    table = by_model_and_arm(rows.groupby(["model", "arm"])[columns].mean().reset_index(), rows)
+    groups = rows.groupby(["model", "arm"])
+    table = groups[columns].mean()
+    table["dose"] = groups["dose"].agg(lambda d: d.mean(skipna=False))
+    baseline = rows[rows.arm == "none"].groupby("model")["selection_gap"].agg(lambda g: g.mean(skipna=False))
+    table["baseline overconfidence"] = table.index.get_level_values("model").map(baseline).astype(float)
+    table = by_model_and_arm(table.reset_index(), rows)
     return table.set_index(["model", "arm"]).rename(index=MODEL_NAMES, level=0)
 
 

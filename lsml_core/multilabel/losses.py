@@ -66,9 +66,12 @@ class MultiLabelLoss(nn.Module):
         mask: torch.Tensor | None = None,
         teacher_probs: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        return masked_mean(LOSSES[self.loss](logits.float(), self.targets(targets, teacher_probs)), mask)
+
+    def targets(self, targets: torch.Tensor, teacher_probs: torch.Tensor | None = None) -> torch.Tensor:
+        """The smoothed targets the loss scores (also what the run's dose is measured on)."""
         check_multi_hot(targets)
-        smoothed = SCHEMES[self.scheme].targets(targets.float(), self.alpha, teacher_probs)
-        return masked_mean(LOSSES[self.loss](logits.float(), smoothed), mask)
+        return SCHEMES[self.scheme].targets(targets.float(), self.alpha, teacher_probs)
 
     def extra_repr(self) -> str:
         return f"loss={self.loss!r}, scheme={self.scheme!r}, alpha={self.alpha}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import regime, results
+from lsml_core import dose, regime, results
 from lsml_core.multilabel.config import Profile
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.decisions import RULES
@@ -98,6 +98,25 @@ def baseline_of(config: dict) -> str | None:
 def regime_readings(profile_dir: Path) -> list[tuple[str, str]]:
     """(label, sentence) per BCE baseline, read from the runs the report keeps (chosen learning rates only)."""
     return regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
+
+
+def dose_readings(profile_dir: Path) -> list[str]:
+    """Per BCE baseline and arm on clean labels, the arm's mean dose over its seeds beside the baseline's
+    overconfidence on the held-out part (`lsml_core.dose.sentence`), from the runs the report keeps."""
+    arms, gaps = [], {}
+    for _, config, metrics in kept_runs(profile_dir):
+        t = config["train"]
+        baseline = f"{model_name(t['model'])} BCE"
+        if baseline_of(config) is not None:
+            gaps.setdefault(baseline, []).append(dose.selection_gap(metrics))
+        elif not t.get("label_noise", 0.0):
+            arms.append((baseline, t.get("loss", "bce"), t["scheme"], t["alpha"], dose.recorded(metrics)))
+    frame = pd.DataFrame(arms, columns=["baseline", "loss", "scheme", "alpha", "dose"])
+    order = {name: i for i, name in enumerate(arm_order(frame))}
+    doses = {}
+    for baseline, loss, scheme, alpha, value in sorted(arms, key=lambda r: (r[0], order[arm(r[2], r[3], r[1])])):
+        doses.setdefault((baseline, arm(scheme, alpha, loss)), []).append(value)
+    return dose.readings(doses, {name: dose.mean_recorded(values) for name, values in gaps.items()})
 
 
 def run_columns(run_dir: Path, train: dict) -> dict:

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from lsml_core import fit
+from lsml_core import dose, fit
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.images.loaders import make_loader
@@ -155,12 +155,16 @@ def train_run(
     criterion = MultiLabelLoss(t.loss, t.scheme, t.alpha)
     heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
     net = fit.maybe_compile(run.model, t.compile)
+    meter = dose.Meter()
 
     def loss_of(logits, images, targets, masks):
         soft = teacher_probabilities(teacher, images, t.teacher_temperature, run.compute)
+        meter.add(*dose.multi_hot_moved(criterion.targets(targets, soft), targets, masks))
         return criterion(logits, targets, masks, soft)
 
     def train(epoch: int, desc: str) -> dict:
+        nonlocal meter
+        meter = dose.Meter()
         loader = make_loader(
             splits.fit, t.batch_size, device, num_workers=t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
         )
@@ -171,7 +175,7 @@ def train_run(
             seen.append(len(targets))
             return loss_of(logits, images, targets, masks)
 
-        return {
+        trained = {
             "train_loss": fit.train_pass(
                 net,
                 loader,
@@ -186,6 +190,7 @@ def train_run(
             ),
             "train_exact_match": int(torch.stack(right).sum()) / max(sum(seen), 1) if right else 0.0,  # after the pass
         }
+        return {**trained, dose.COLUMN: meter.value()}
 
     epoch = fit.Epoch(
         train, lambda: heldout_scores(net, heldout_loader, device, run.compute, f"{cfg.name}, held-out part")

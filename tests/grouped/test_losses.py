@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
-from lsml_core.grouped.losses import group_losses, loss_parts
+from lsml_core.grouped.losses import group_doses, group_losses, loss_parts
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.pseudo import choose_threshold, confidence, pseudo_labels
 from lsml_core.soft_targets import instance_targets, smoothed_targets
@@ -195,3 +195,18 @@ def test_canvas_side_bounds_the_symbol_size():
     assert DataConfig(side=32, symbol_size=16).side == 32
     with pytest.raises(ValueError, match=r"\[8, side // 2 = 16\]"):
         DataConfig(side=32, symbol_size=17)
+
+
+def test_group_doses_per_head_and_scheme(batch):
+    outputs, labels, _ = batch
+    n = len(labels)
+
+    def doses(**train):
+        teacher = outputs.detach()[:n] if "instance" in train.get("smoothing", {}).values() else None
+        moved = group_doses(labels, groups=GROUPS, sizes=SIZES, train=TrainConfig(**train), teacher_outputs=teacher)
+        return [float(mass) / float(decisions) for mass, decisions in moved]
+
+    assert doses(smoothing={"item": "uniform"}, alpha=0.1) == pytest.approx([0.0, 0.1 * (1 - 1 / 4)])
+    assert doses(smoothing={"digit": "instance"}, alpha=0.2, teacher="t") == pytest.approx([0.2, 0.0])
+    flat = doses(head="flat", smoothing={"digit": "binary", "item": "uniform"}, alpha=0.1)
+    assert flat == pytest.approx([0.1 / 2, 0.25 * 0.1 * (1 - 1 / 4) + 0.75 * 0.1 / 4])  # item: pi = 1/4

@@ -19,6 +19,7 @@ from lsml_core.grouped.report import (
     conclusions,
     control,
     control_regime,
+    dose_readings,
     harder_text,
     identical_reason,
     pseudo_table,
@@ -302,3 +303,18 @@ def test_differences_are_formatted_with_their_sign():
     assert signed(table) == {c: "{:+.3f}" for c in ("difference", "interval low", "Δ ECE item")}
     html = tables.styled(table, signed(table)).to_html()
     assert "+0.010" in html and "-0.020" in html and "+0.003" in html
+
+
+def test_each_smoothed_arm_reads_its_dose_per_group_beside_the_controls_gap():
+    runs = frame([arm(), arm(smoothing="item_uniform-a0.1"), arm(sesemi="none")], regime_record=regime_record(0.9))
+    runs["dose"] = [None] * 3 + [{"digit": 0.0, "item": 0.075}] * 3 + [None] * 3
+    runs.loc[runs.index[:3], "dose"] = pd.Series([{"digit": 0.0, "item": 0.0}] * 3, index=runs.index[:3])
+    digit, item = dose_readings(runs, CONTROL)
+    assert digit == "smoothing item_uniform-a0.1, digit: dose 0 (hard targets)."
+    gap = regime_record(0.9)["confidence_gap"]["val"]["item"]  # 0.01: within the tolerance
+    assert item == (
+        f"smoothing item_uniform-a0.1, item: dose 0.075; the control is not overconfident (gap {gap:+.3f}): "
+        "any dose pushes it toward underconfidence."
+    )
+    older = frame([arm(), arm(smoothing="uniform-a0.1")], regime_record=regime_record(0.9)).assign(dose=None)
+    assert all("dose not recorded" in s for s in dose_readings(older, CONTROL))

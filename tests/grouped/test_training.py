@@ -50,6 +50,8 @@ def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
     assert metrics["regime"]["training"]["train_column"] == "train_group_loss"
     assert set(metrics["regime"]["scores"]) == {"accuracy_digit", "accuracy_item", "exact_match"}
     assert (full.train_group_loss < full.train_loss).all()  # SESEMI on labeled images adds to the training loss
+    assert full.dose_digit.tolist() == full.dose_item.tolist() == [0.0] * 4  # the control: no smoothing
+    assert metrics["dose"] == {"digit": 0.0, "item": 0.0}
 
 
 def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
@@ -64,5 +66,7 @@ def test_instance_run_learns_from_its_teacher_and_flat_runs_train(tmp_path):
     uniform = train_run(alone, tmp_path / alone.name, tmp_path, splits)
     assert history.train_loss.notna().all() and history.train_loss.iloc[0] != uniform.train_loss.iloc[0]
     assert uniform.train_group_loss.tolist() == pytest.approx(uniform.train_loss.tolist())  # without SESEMI
+    assert history.dose_item.tolist() == pytest.approx([0.1]) and history.dose_digit.tolist() == [0.0]
+    assert uniform.dose_item.tolist() == pytest.approx([0.1 * (1 - 1 / splits.sizes[1])])
     flat = run(epochs_augmented=0, epochs_pseudo=0, head="flat", smoothing={"digit": "binary"}, sesemi="unlabeled")
     assert train_run(flat, tmp_path / flat.name, tmp_path, splits).train_loss.notna().all()

@@ -4,8 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lsml_core import dose
 from lsml_core.multiclass.config import TrainConfig
-from lsml_core.multiclass.losses import distillation_loss, objective
+from lsml_core.multiclass.losses import distillation_loss, objective, training_targets
 from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
 
 K = 5
@@ -97,3 +98,19 @@ def test_distillation_gradient_is_hintons(batch):
     hard = torch.softmax(student.detach(), 1) - F.one_hot(labels, K)
     expected = (weight * temperature * (p - q) + (1 - weight) * hard) / len(labels)
     torch.testing.assert_close(student.grad, expected)
+
+
+@pytest.mark.parametrize("loss", ["ls", "ls_targets"])
+def test_both_ways_of_label_smoothing_record_the_dose_a_times_one_minus_one_over_k(batch, loss):
+    _, labels, _ = batch
+    targets = training_targets(TrainConfig(loss=loss, alpha=0.1), K)(labels)
+    assert dose.single_label_moved(targets, labels)[0] / len(labels) == pytest.approx(0.1 * (1 - 1 / K))
+
+
+def test_ce_records_no_dose_ils_its_alpha_and_a_student_none(batch):
+    _, labels, teacher = batch
+    ce = training_targets(TrainConfig(loss="ce"), K)(labels)
+    assert dose.single_label_moved(ce, labels)[0].item() == 0
+    ils = training_targets(TrainConfig(loss="ils", alpha=0.15, teacher="t"), K)(labels, teacher)
+    assert dose.single_label_moved(ils, labels)[0] / len(labels) == pytest.approx(0.15)
+    assert training_targets(TrainConfig(loss="kd", teacher="t"), K) is None

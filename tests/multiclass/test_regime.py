@@ -10,7 +10,7 @@ import pytest
 
 from lsml_core import regime
 from lsml_core.multiclass.evaluate import FITTED_SCORES, evaluate_run, read_predictions
-from lsml_core.multiclass.report import conclusion_caveat, regime_readings, regime_table
+from lsml_core.multiclass.report import conclusion_caveat, dose_readings, regime_readings, regime_table
 from lsml_core.multiclass.train import train_run
 from tests.multiclass.test_training import run, tiny_splits
 
@@ -121,3 +121,19 @@ def test_regime_table_shows_each_split_and_the_trend(tmp_path):
     assert row["confidence - accuracy (test)"] == pytest.approx(0.06)
     assert row["epochs"] == 5 and not row["training loss still falling"] and row["val loss rising"]
     assert row["training - val accuracy"] == pytest.approx(0.24) and row["converged"]
+
+
+def test_each_smoothed_arm_reads_its_dose_beside_the_ce_baselines_gap(tmp_path):
+    def write(name, loss, alpha, metrics):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        train = {"model": "resnet8", "loss": loss, "alpha": alpha}
+        (tmp_path / "runs" / name / "config.json").write_text(json.dumps({"train": train}))
+        (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(metrics))
+
+    entry = {"selection_split": "val", "confidence_gap": {"val": 0.08}}
+    write("ce", "ce", 0.0, {"dose": 0.0, "regime": entry})
+    write("ls", "ls", 0.1, {"dose": 0.09})
+    write("kd", "kd", 0.0, {"dose": None})  # a student: no dose, no CE baseline of its own
+    assert dose_readings(tmp_path) == [
+        "CE (resnet8), LS a=0.1: dose 0.090, at or above the baseline's overconfidence 0.080: expect underconfidence."
+    ]

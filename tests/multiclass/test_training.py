@@ -45,6 +45,7 @@ def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     splits, cfg = tiny_splits(), run()
     full = train_run(cfg, tmp_path / "full", tmp_path, splits)
     assert len(full) == 2 and {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"} <= set(full.columns)
+    assert full.dose.tolist() == [0.0, 0.0]  # CE trains on one-hot targets
     one = replace(cfg, train=replace(cfg.train, epochs=1))
     train_run(one, tmp_path / "resumed", tmp_path, splits)
     checkpoint = torch.load(tmp_path / "resumed" / "checkpoint_last.pt", weights_only=False)
@@ -95,3 +96,13 @@ def test_instance_and_distillation_runs_use_the_teacher(tmp_path):
     for cfg in (ils, student):
         history = train_run(cfg, tmp_path / cfg.name, tmp_path, splits)
         assert np.isfinite(history.train_loss).all()
+    assert pd.read_csv(tmp_path / ils.name / "history.csv").dose.tolist() == pytest.approx([0.1, 0.1])
+    assert "dose" not in pd.read_csv(tmp_path / student.name / "history.csv")  # distillation is not smoothing
+    assert evaluate_run(student, tmp_path / student.name, tmp_path, splits)["dose"] is None
+
+
+def test_label_smoothing_in_the_loss_records_its_dose(tmp_path):
+    splits, cfg = tiny_splits(), run(max_batches=1, loss="ls", alpha=0.1)
+    history = train_run(cfg, tmp_path / cfg.name, tmp_path, splits)
+    assert history.dose.tolist() == pytest.approx([0.1 * (1 - 1 / len(splits.classes))] * 2)
+    assert evaluate_run(cfg, tmp_path / cfg.name, tmp_path, splits)["dose"] == pytest.approx(history.dose.mean())

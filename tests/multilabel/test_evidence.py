@@ -1,5 +1,7 @@
 """The evidence sections, on run folders written with known effects."""
 
+import json
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -16,7 +18,13 @@ from lsml_core.records import write_json
 
 CLASSES = ("a", "b", "c", "d")
 ARMS = ["none", "uniform a=0.05", "uniform a=0.1", "uniform a=0.2", "positive a=0.1", "instance a=0.1"]
-QUALITY = {"none": 1.0, "uniform": 3.0, "positive": 1.0, "instance": 3.0}  # uniform and instance: far better rankings
+QUALITY = {
+    "none": 1.0,
+    "uniform": 3.0,
+    "positive": 1.0,
+    "instance": 3.0,
+    "symmetric": 1.0,
+}  # uniform and instance: far better rankings
 
 
 def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
@@ -211,3 +219,25 @@ def test_histories_come_in_the_reports_arm_order_with_model_names(tmp_path):
     assert list(dict.fromkeys(stacked.arm)) == ["none", "uniform a=0.1", "focal + uniform a=0.1"]
     assert set(stacked.model) == {"ResNet-18"}
     assert all(list(group.epoch) == [1, 2] for _, group in stacked.groupby("arm"))
+
+
+def test_doses_stand_beside_the_baselines_overconfidence(tmp_path):
+    gaps = {"all": 0.076, "positives": 0.1, "negatives": 0.05}
+    for scheme, alpha, value in (("none", 0.0, 0.0), ("uniform", 0.1, 0.025), ("symmetric", 0.1, 0.1)):
+        write_run(tmp_path, scheme, alpha, 0)
+        path = tmp_path / "runs" / run_name("resnet18", scheme, alpha, 0) / "metrics.json"
+        metrics = json.loads(path.read_text())
+        regime_entry = {"selection_split": "heldout", "confidence_gap": {"heldout": gaps}}
+        write_json(path, {**metrics, "dose": value, "regime": regime_entry})
+    write_run(tmp_path, "positive", 0.1, 0)  # trained by an older revision: no dose
+    assert report.dose_readings(tmp_path) == [
+        "ResNet-18 BCE, uniform a=0.1: dose 0.025, below the baseline's overconfidence 0.076: room to calibrate.",
+        "ResNet-18 BCE, positive a=0.1: dose not recorded (its runs were trained by an older revision).",
+        "ResNet-18 BCE, symmetric a=0.1: dose 0.100, at or above the baseline's overconfidence 0.076: "
+        "expect underconfidence.",
+    ]
+    table = evidence.calibration_table(evidence.runs_frame(tmp_path), "val").loc["ResNet-18"]
+    assert table["dose"].to_dict() == pytest.approx(
+        {"none": 0.0, "uniform a=0.1": 0.025, "positive a=0.1": np.nan, "symmetric a=0.1": 0.1}, nan_ok=True
+    )
+    assert (table["baseline overconfidence"] == 0.076).all()

@@ -85,3 +85,12 @@ def test_unknown_loss_and_soft_targets_are_refused():
         MultiLabelLoss("hinge")
     with pytest.raises(ValueError, match="multi-hot"):
         MultiLabelLoss("focal")(torch.zeros(2, 2), torch.full((2, 2), 0.5))
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_loss_scores_the_targets_the_dose_is_measured_on(scheme):
+    targets, logits, mask, teacher = batch(5)
+    criterion = MultiLabelLoss("bce", scheme, 0.1)
+    assert torch.equal(criterion.targets(targets, teacher), smooth_targets(targets, scheme, 0.1, teacher))
+    scored = masked_bce_with_logits(logits, criterion.targets(targets, teacher), mask)
+    assert torch.allclose(criterion(logits, targets, mask, teacher), scored)

@@ -13,6 +13,7 @@ from lsml_core.fit import CHECKPOINT, LossLog, NonFiniteLossError
 from lsml_core.multilabel import train as training
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.multilabel.evaluate import evaluate_run, is_complete, read_predictions
+from lsml_core.multilabel.splits import labels_of, run_splits
 from lsml_core.multilabel.train import forward_logits, make_fit, make_optimizer, train_run
 from lsml_core.seeding import make_deterministic
 
@@ -60,6 +61,7 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
         "epoch",
         "train_loss",
         "train_exact_match",
+        "dose",
         "heldout_loss",
         "heldout_map",
         "heldout_exact_match",
@@ -80,6 +82,11 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30  # the training part, 40 - 10 held out
     assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
     assert list(metrics["thresholds"]) == ["a", "b", "c", "d"]
+    targets, masks, _ = labels_of(run_splits(cfg, tmp_path).fit)  # uniform a = 0.1, K = 4, by hand:
+    positives, negatives = (targets * masks).sum(), ((1 - targets) * masks).sum()
+    by_hand = (positives * 0.1 * (1 - 1 / 4) + negatives * 0.1 / 4) / (positives + negatives)
+    assert history.dose.tolist() == pytest.approx([by_hand] * 2)  # every epoch sees every training image
+    assert metrics["dose"] == pytest.approx(by_hand)
 
 
 def test_instance_run_learns_from_its_teacher_under_label_noise(mosaic_voc, tmp_path):
