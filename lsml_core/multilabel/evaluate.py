@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import dose, fit, regime, results
-from lsml_core.multilabel.calibration import calibration_metrics, fit_temperature
+from lsml_core.multilabel.calibration import calibration_metrics, fit_platt, fit_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
 from lsml_core.multilabel.images.loaders import make_loader
@@ -69,13 +69,18 @@ def read_predictions(path: Path) -> Predictions:
     )
 
 
-def calibration_entry(targets, masks, logits, temperature: float) -> dict:
-    """Calibration before and after temperature scaling, and mAP after it (equal to before: ranking only)."""
-    return {
+def calibration_entry(targets, masks, logits, temperature: float, platt: tuple[float, float] | None = None) -> dict:
+    """Calibration before and after temperature scaling, and mAP after it (equal to before: ranking only); with
+    `platt` (slope, offset) also after Platt scaling, which can remove an offset a temperature cannot."""
+    entry = {
         "before": calibration_metrics(targets, logits, masks),
         "after": calibration_metrics(targets, logits, masks, temperature),
         "map_after_temperature": mean_average_precision(targets, logits / temperature, mask=masks),
     }
+    if platt is not None:
+        slope, offset = platt
+        entry["after_platt"] = calibration_metrics(targets, slope * np.asarray(logits, np.float64) + offset, masks)
+    return entry
 
 
 def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
@@ -112,11 +117,13 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
     heldout_logits = predict(model, heldout_loader, device, compute, cfg.name)
     temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
+    platt = fit_platt(heldout_targets, heldout_logits, heldout_masks)
     thresholds = best_thresholds(heldout_targets, heldout_logits, heldout_masks)
     metrics = {
         "run": cfg.name,
         "best_epoch": best_epoch,
         "temperature": temperature,
+        "platt": {"slope": platt[0], "offset": platt[1]},
         "thresholds": dict(zip(splits.classes, thresholds.tolist())),
         "splits": {},
     }
@@ -133,7 +140,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         metrics["splits"][split] = {
             **ap_table(targets, scores, list(splits.classes), mask=masks),
             "decisions": decision_metrics(targets, scores, masks, thresholds),
-            "calibration": calibration_entry(targets, masks, scores, temperature),
+            "calibration": calibration_entry(targets, masks, scores, temperature, platt),
         }
         gaps[split] = regime.binary_gaps(targets, scores, masks)
     metrics["regime"] = regime_record(run_dir, (heldout_targets, heldout_masks, heldout_logits), gaps)

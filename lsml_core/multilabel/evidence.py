@@ -44,6 +44,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
             for name in CALIBRATION:
                 row[name] = calibration.get("before", {}).get(name, np.nan)
                 row[f"{name}_after_T"] = calibration.get("after", {}).get(name, np.nan)
+                row[f"{name}_after_platt"] = calibration.get("after_platt", {}).get(name, np.nan)
             rows.append(row)
     return pd.DataFrame(rows).astype({"map": float, "sample_ap": float}) if rows else pd.DataFrame()
 
@@ -184,11 +185,13 @@ def alpha_sentences(sweep: pd.DataFrame, split: str) -> list[str]:
 
 
 def calibration_table(runs: pd.DataFrame, split: str, noise: float = 0.0) -> pd.DataFrame:
-    """Mean over seeds of every calibration metric before and after temperature scaling, and mAP both ways; the
+    """Mean over seeds of every calibration metric before and after temperature scaling and after Platt scaling
+    (NaN for runs evaluated before it was recorded), and mAP both ways; the
     arm's dose and its baseline's (`none`) overconfidence on the selection split (`lsml_core.dose`), NaN where a
     seed did not record it."""
     rows = runs[(runs.split == split) & (runs.noise == noise)]
-    columns = ["temperature", *CALIBRATION, *[f"{c}_after_T" for c in CALIBRATION], "map", "map_after_T"]
+    after = [f"{c}_after_{how}" for how in ("T", "platt") for c in CALIBRATION]
+    columns = ["temperature", *CALIBRATION, *after, "map", "map_after_T"]
     groups = rows.groupby(["model", "arm"])
     table = groups[columns].mean()
     table["dose"] = groups["dose"].agg(lambda d: d.mean(skipna=False))
@@ -199,20 +202,43 @@ def calibration_table(runs: pd.DataFrame, split: str, noise: float = 0.0) -> pd.
 
 
 def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
-    """What smoothing does to calibration before and after temperature scaling, and that AP stays put."""
+    """What smoothing does to calibration before and after temperature scaling and after Platt scaling (slope and
+    offset: one temperature cannot remove an offset), and that AP stays put."""
     sentences = []
     for model, group in table.groupby(level=0):
         group = group.droplevel(0)
         if "none" not in group.index:
             continue
         base = group.loc["none"]
-        parts = [f"{a}: {r.ece_pooled:.3f} -> {r.ece_pooled_after_T:.3f}" for a, r in group.iterrows()]
+        platt = group.ece_pooled_after_platt.notna().all()
+
+        def steps(r) -> str:
+            text = f"{r.ece_pooled:.3f} -> {r.ece_pooled_after_T:.3f}"
+            return text + (f" -> {r.ece_pooled_after_platt:.3f}" if platt else "")
+
+        parts = [f"{a}: {steps(r)}" for a, r in group.iterrows()]
         better = [a for a, r in group.iterrows() if a != "none" and r.ece_pooled < base.ece_pooled]
+        how = "temperature scaling -> Platt scaling" if platt else "temperature scaling"
         sentences.append(
-            f"{model}, {split}, pooled ECE before -> after temperature scaling: {'; '.join(parts)}. "
+            f"{model}, {split}, pooled ECE before -> after {how}: {'; '.join(parts)}. "
             f"Before scaling, {len(better)} of {len(group) - 1} other arms are better calibrated "
             f"than the baseline."
         )
+        if platt:
+            after = [
+                a for a, r in group.iterrows() if a != "none" and r.ece_pooled_after_platt < base.ece_pooled_after_platt
+            ]
+            sentences.append(
+                f"{model}, {split}: after Platt scaling (a slope and an offset fitted on the held-out part, which "
+                f"can remove an offset that one temperature cannot), {len(after)} of {len(group) - 1} other arms are "
+                f"better calibrated than the baseline (pooled ECE {base.ece_pooled_after_platt:.3f})."
+            )
+        else:
+            sentences.append(
+                f"{model}, {split}: one temperature rescales the logits but cannot remove an offset; these runs "
+                "record no Platt scaling (evaluated by an older revision), so an offset left after temperature "
+                "scaling is not separated from miscalibration smoothing could repair."
+            )
     shift = (table["map_after_T"] - table["map"]).abs().max()
     sentences.append(f"Temperature scaling changed mAP by at most {shift:.1e}: AP depends only on the ranking.")
     return sentences

@@ -48,7 +48,7 @@ def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
         splits[split] = {
             **ap_table(targets, scores, list(CLASSES), masks),
             "decisions": decision_metrics(targets, scores, masks, [0.4] * 4),
-            "calibration": calibration_entry(targets, masks, scores, 1.7),
+            "calibration": calibration_entry(targets, masks, scores, 1.7, (0.6, -0.2)),
         }
     write_json(run / "metrics.json", {"run": name, "best_epoch": 1, "temperature": 1.7, "splits": splits})
 
@@ -101,6 +101,9 @@ def test_calibration_table_and_sentences(profile_dir):
     assert (table["temperature"] == 1.7).all()
     sentences = evidence.calibration_sentences(table, "val")
     assert sentences[-1].startswith("Temperature scaling changed mAP by at most 0.0e+00")
+    assert "after temperature scaling -> Platt scaling" in sentences[0] and "after Platt scaling" in sentences[1]
+    old = table.assign(ece_pooled_after_platt=np.nan)  # runs evaluated before Platt scaling was recorded
+    assert "cannot remove an offset" in evidence.calibration_sentences(old, "val")[1]
     curves = evidence.reliability_curves(profile_dir, runs, "val")
     assert list(curves["ResNet-18"]) == ARMS
 
