@@ -140,9 +140,11 @@ def conclusions(table: pd.DataFrame) -> list[str]:
         if row["verdict"] == "not run":
             sentences.append(f"{claim}: not run.")
             continue
-        seeds = "one seed" if row["seeds"] == 1 else f"{int(row['seeds'])} seeds"
+        over = (
+            "the test images only (one seed)" if row["seeds"] == 1 else f"{int(row['seeds'])} seeds and the test images"
+        )
         sentences.append(
             f"{claim} ({model}): {row['verdict']} (ours: difference {row['ours: difference']:+.4f}, 95% interval "
-            f"{row['ours: 95% interval']} over {seeds} and the test images)."
+            f"{row['ours: 95% interval']} over {over})."
         )
     return sentences
