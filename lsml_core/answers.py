@@ -93,9 +93,18 @@ def run_identity(config: dict) -> str:
     return hashlib.sha256(json.dumps(same, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_identities(runs: Iterable[tuple[Path, dict, dict]]) -> list[str]:
-    """The sorted identities of (run folder, config, metrics) triples, as `results.finished_runs` yields them."""
-    return sorted(run_identity(config) for _, config, _ in runs)
+def run_identities(runs: Iterable[tuple[Path, dict, dict]], config_type) -> list[str]:
+    """The sorted identities of (run folder, config, metrics) triples, as `results.finished_runs` yields them,
+    each configuration first read as the track's `config_type` (its RunConfig), so that one written before keys
+    were added (with their defaults) is the same run as one written since; one that no longer reads as is."""
+
+    def complete(config: dict) -> dict:
+        try:
+            return config_type.from_dict(config).to_dict()
+        except (ValueError, TypeError, KeyError):
+            return config
+
+    return sorted(run_identity(complete(config)) for _, config, _ in runs)
 
 
 def finite(value) -> float | None:

@@ -10,8 +10,11 @@ benchmarks"): which images were sampled (shared by every seed) and how each seed
   the image is right, its log loss, ...) has the resample mean counts @ values / N; any other statistic of
   the images (an F1 from pooled counts, an ECE, an mAP) is a function of the counts. v_images is the
   variance over B resamples of the seed-averaged difference.
-- Seeds: v_seeds = var_s(d_s) / S, the squared standard error of the mean of the per-seed differences
-  (observed on all images), with S - 1 degrees of freedom.
+- Seeds: var_s(d_s) / S, the squared standard error of the mean of the per-seed differences (observed on all
+  images), with S - 1 degrees of freedom. Each d_s also carries its own seed-by-image noise (a seed right on
+  other images than another), which v_images already holds at its share 1/S; so v_seeds = max(var_s(d_s) / S
+  - (w - v_images) / (S - 1), 0), where w = mean_s var_B(d_s) is a seed's own image variance: w - v_images
+  estimates that noise's variance times (1 - 1/S), and the subtraction counts it once.
 
 The interval is d +- t_q(df) sqrt(v_images + v_seeds), q = (1 + level) / 2, with the Welch-Satterthwaite
 degrees of freedom df = (v_images + v_seeds)^2 / (v_seeds^2 / (S - 1)) (the image part taken as exact).
@@ -43,15 +46,18 @@ def covers(n_seeds: int) -> str:
     return COVERS_BOTH if n_seeds > 1 else f"images only ({ONE_SEED})"
 
 
-def seed_image_interval(per_seed: np.ndarray, image_boot: np.ndarray, level: float = 0.95) -> dict:
-    """The interval of the module docstring from the per-seed observed differences [S, ...] and the image
-    resamples of their mean [B, ...] (trailing dimensions, e.g. classes, handled elementwise; NaNs left out)."""
-    per_seed, image_boot = np.asarray(per_seed, np.float64), np.asarray(image_boot, np.float64)
+def seed_image_interval(per_seed: np.ndarray, seed_boot: np.ndarray, level: float = 0.95) -> dict:
+    """The interval of the module docstring from the per-seed observed differences [S, ...] and each seed's
+    differences under the same image resamples [B, S, ...] (trailing dimensions, e.g. classes, handled
+    elementwise; NaNs left out)."""
+    per_seed, seed_boot = np.asarray(per_seed, np.float64), np.asarray(seed_boot, np.float64)
     n_seeds = len(per_seed)
     difference = np.nanmean(per_seed, axis=0)
-    v_images = np.nanvar(image_boot, axis=0, ddof=1)
+    v_images = np.nanvar(np.nanmean(seed_boot, axis=1), axis=0, ddof=1)
     if n_seeds > 1:
-        v_seeds = np.nanvar(per_seed, axis=0, ddof=1) / n_seeds
+        within = np.nanmean(np.nanvar(seed_boot, axis=0, ddof=1), axis=0)  # w: a seed's own image variance
+        interaction = np.maximum(within - v_images, 0) / (n_seeds - 1)
+        v_seeds = np.maximum(np.nanvar(per_seed, axis=0, ddof=1) / n_seeds - interaction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             df = np.where(v_seeds > 0, (n_seeds - 1) * ((v_images + v_seeds) / v_seeds) ** 2, np.inf)
     else:
@@ -81,13 +87,12 @@ def contrast_interval(
     if not contrasts:
         raise ValueError("need at least one paired run to compare")
 
-    def mean_contrast(counts: np.ndarray) -> np.ndarray:
-        return np.mean([contrast(counts) for contrast in contrasts], axis=0)
+    def each_seed(counts: np.ndarray) -> np.ndarray:
+        return np.stack([contrast(counts) for contrast in contrasts], axis=1)
 
     counts = resample_counts(n_images, n_boot, seed)
-    boot = np.concatenate([mean_contrast(counts[i : i + CHUNK]) for i in range(0, n_boot, CHUNK)])
-    observed = np.ones((1, n_images))
-    per_seed = np.stack([contrast(observed)[0] for contrast in contrasts])
+    boot = np.concatenate([each_seed(counts[i : i + CHUNK]) for i in range(0, n_boot, CHUNK)])
+    per_seed = each_seed(np.ones((1, n_images)))[0]
     result = seed_image_interval(per_seed, boot, level)
     if np.ndim(result["difference"]) == 0:
         result = {k: float(v) for k, v in result.items()}

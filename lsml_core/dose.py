@@ -7,8 +7,8 @@ teacher of instance-based smoothing), summed over the epoch's decisions and divi
 - multi-label, each unmasked (image, class) pair one decision, target t against hard label y:
       dose = sum |t - y| / #pairs
   With K classes and a fraction pi of the pairs positive, at degree a: uniform pi a (1 - 1/K) + (1 - pi) a/K,
-  positive pi a, binary a/2, symmetric a, instance the uniform dose's positive part plus the mass its teacher
-  spreads onto the negatives (measured), none 0.
+  positive pi a, binary a/2, symmetric a, instance as uniform (it moves the same mass per image onto the
+  negatives, only shared out by its teacher; masked pairs aside), none 0.
 - single-label, each image one decision, target distribution q against the one-hot label y:
       dose = mean_i (1 - q_i[y_i]) = mean_i |q_i - onehot(y_i)|_1 / 2
   the mass moved off the true class: a (1 - 1/K) for uniform smoothing (explicit targets or torch's

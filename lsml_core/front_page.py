@@ -93,16 +93,18 @@ def compared(answer: Answer) -> pd.DataFrame:
 
 def repeats(found: list[Answer]) -> dict[str, str]:
     """Profile -> the profile whose runs include all of its runs (the same configurations): its answer is not a
-    second reading. Of two profiles with the same runs, the later in `found` repeats the earlier."""
+    second reading. Of two profiles with the same runs, the later in `found` repeats the earlier; a profile
+    repeats the largest that holds its runs, so the one it names is on the axis."""
     runs = {a.profile: set(a.runs) for a in found}
+    place = {a.profile: i for i, a in enumerate(found)}
+    by_size = sorted(found, key=lambda a: (-len(runs[a.profile]), place[a.profile]))
     repeated = {}
-    for i, answer in enumerate(found):
+    for answer in found:
         mine = runs[answer.profile]
-        for j, other in enumerate(found):
-            theirs = runs[other.profile]
-            if other is answer or not mine or other.profile in repeated or not mine <= theirs:
+        for other in by_size:
+            if other is answer or not mine or other.profile in repeated or not mine <= runs[other.profile]:
                 continue
-            if mine < theirs or j < i:
+            if mine < runs[other.profile] or place[other.profile] < place[answer.profile]:
                 repeated[answer.profile] = other.profile
                 break
     return repeated

@@ -27,7 +27,10 @@ reads its baselines' records into one generated sentence (`reading`):
   model on its unaugmented training images: the gap read errs towards too small, towards not converged.
 - falling at a high rate: over the epochs up to the last whose learning rate (history's `lr`/`lr_<group>`, the
   rate the epoch trained at, relative to its peak; the largest over groups) is >= HIGH_RATE, the training loss
-  is still falling by the rule above. Its loss flattened only because the rate decayed: not converged.
+  is still falling by the rule above. Its loss flattened only because the rate decayed: not converged. With
+  fewer than MIN_HIGH_RATE_EPOCHS epochs at a high rate (a rate cut early, as the grouped recipe's phases do)
+  the rule's window is a single epoch and says nothing: not read (None), and convergence rests on the other
+  signals.
   Also recorded: the share of the whole fall reached by then, (L[0] - L[high]) / (L[0] - L[last]).
 - converged: (selection loss rising or fitted gap > FITTED_GAP) and not falling at a high rate and training
   decreasing (Guo et al. 2017: overfitting shows as the held-out loss rising while accuracy holds, and as
@@ -49,6 +52,7 @@ TOLERANCE = 0.01  # |confidence gap| at most this: calibrated
 FALLING = 0.15
 RISING = 0.02
 HIGH_RATE = 0.5  # a learning rate at least this share of its peak has not yet decayed
+MIN_HIGH_RATE_EPOCHS = 5  # fewer epochs at a high rate than this: whether the loss still fell there is not read
 # Fitted minus selection score that reads as overfitting: three times the sampling sd of an accuracy near 0.8 on
 # a selection split of 1,000 images (0.013), and far below the gaps of overfitted networks (Guo et al. 2017:
 # training error near 0 against test errors of 6-30%); the fitted score read is itself lowered (module doc).
@@ -113,7 +117,7 @@ def high_rate_trend(history: pd.DataFrame, train: np.ndarray) -> dict:
     return {
         "high_rate_epochs": high,
         "high_rate_share_of_fall": float((train[0] - train[high - 1]) / whole_fall) if whole_fall > 0 else float("nan"),
-        "falling_at_high_rate": still_falling(train[:high])[2],
+        "falling_at_high_rate": still_falling(train[:high])[2] if high >= MIN_HIGH_RATE_EPOCHS else None,
     }
 
 
@@ -140,7 +144,8 @@ def converged(trend: dict) -> bool | None:
     """(selection loss rising or fitted gap > FITTED_GAP) and not falling at a high rate and training decreasing;
     None where the record lacks a signal it needs (finished by an older revision)."""
     high, gap = trend.get("falling_at_high_rate"), trend.get("fitted_gap")
-    if high is None or (gap is None and not trend["selection_loss_rising"]):
+    unrecorded = high is None and trend.get("high_rate_epochs") is None  # no learning rates in the history
+    if unrecorded or (gap is None and not trend["selection_loss_rising"]):
         return None
     shown = trend["selection_loss_rising"] or (gap is not None and gap > FITTED_GAP)
     return bool(shown and not high and not trend.get("train_not_decreasing", False))
@@ -266,11 +271,12 @@ def label(summary: dict) -> str:
     return "calibrated" if summary["gap"] >= -TOLERANCE else "underconfident"
 
 
-def kind(summary: dict) -> str:
-    """`label`, but for an overconfident baseline not shown converged UNCONVERGED (unrecorded where its record
-    lacks the signals): the published claims concern baselines both overconfident and converged."""
+def kind(summary: dict, pretrained: bool = False) -> str:
+    """`label`, but for an overconfident baseline trained from scratch and not shown converged UNCONVERGED
+    (unrecorded where its record lacks the signals): the published claims concern overconfident baselines that
+    are pretrained (then fine-tuned) or trained from scratch to convergence."""
     found = label(summary)
-    if found != "overconfident" or baseline_converged(summary):
+    if found != "overconfident" or pretrained or baseline_converged(summary):
         return found
     return "unrecorded" if baseline_converged(summary) is None else UNCONVERGED
 
@@ -334,9 +340,9 @@ def convergence_text(summary: dict) -> str:
     return f"{', '.join(parts)} ({summary['selection_split']} loss {summary['loss_gap']:+.3f} above training loss)"
 
 
-def reading(summary: dict, baseline: str) -> str:
+def reading(summary: dict, baseline: str, pretrained: bool = False) -> str:
     """One generated sentence: which regime the baseline's runs read, and whether the published claims apply
-    (overconfident and converged)."""
+    (overconfident, and pretrained or converged)."""
     kind_, gap, split = label(summary), summary["gap"], summary["selection_split"]
     if kind_ == "invalid":
         return (
@@ -352,6 +358,11 @@ def reading(summary: dict, baseline: str) -> str:
         return (
             f"The {baseline} baseline is at chance level on the {split} split ({named}): "
             "nothing about label smoothing can be read from it."
+        )
+    if kind_ == "overconfident" and pretrained:
+        return (
+            f"The {baseline} baseline is overconfident on the {split} split by {gap:.3f}, {state}: the regime of the "
+            "published claims (a pretrained backbone, fine-tuned)."
         )
     if kind_ == "overconfident":
         where = {
@@ -427,10 +438,13 @@ def baseline_summaries(
 
 
 def profile_readings(
-    profile_dir: Path, baseline_of: Callable[[dict], str | None], runs: Callable = finished_runs
+    profile_dir: Path,
+    baseline_of: Callable[[dict], str | None],
+    runs: Callable = finished_runs,
+    pretrained: bool = False,
 ) -> list[tuple[str, str]]:
-    """(label, sentence) per baseline of a profile (`baseline_summaries`); a baseline whose runs predate the
-    diagnostic is named with the command that records it."""
+    """(label, sentence) per baseline of a profile (`baseline_summaries`; `pretrained`: its backbones were); a
+    baseline whose runs predate the diagnostic is named with the command that records it."""
     readings = []
     for name, summary in baseline_summaries(profile_dir, baseline_of, runs).items():
         if summary is None:
@@ -442,7 +456,7 @@ def profile_readings(
                 )
             )
         else:
-            readings.append((kind(summary), reading(summary, name)))
+            readings.append((kind(summary, pretrained), reading(summary, name, pretrained)))
     return readings
 
 

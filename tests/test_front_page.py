@@ -179,3 +179,12 @@ def test_a_run_is_the_same_run_when_its_configuration_is():
     config = {"profile": "demo", "track": "multilabel", "train": {"seed": 0, "alpha": 0.1}, "data": {"root": "x"}}
     assert run_identity(config) == run_identity({**config, "profile": "converged"})
     assert run_identity(config) != run_identity({**config, "train": {"seed": 1, "alpha": 0.1}})
+
+
+def test_a_profile_repeats_the_largest_profile_that_holds_its_runs():
+    small, middle, large = (
+        Answer(**{**answer(name, regime.AXIS[1], []).__dict__, "runs": runs})
+        for name, runs in (("small", ["a"]), ("middle", ["a", "b"]), ("large", ["a", "b", "c"]))
+    )
+    assert front_page.repeats([small, middle, large]) == {"small": "large", "middle": "large"}
+    assert [a.profile for a in front_page.readings([small, middle, large])] == ["large"]

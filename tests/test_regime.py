@@ -258,3 +258,38 @@ def test_records_of_an_older_revision_read_as_convergence_not_recorded():
 def test_a_history_without_learning_rates_or_scores_records_no_convergence():
     trend = regime.training_trend(plateau(rising=True).drop(columns="lr"), "train_loss", "val_loss")
     assert trend["falling_at_high_rate"] is None and trend["fitted_gap"] is None and trend["converged"] is None
+
+
+def test_a_pretrained_overconfident_baseline_needs_no_convergence_signal():
+    summary = {
+        "selection_split": "heldout",
+        "runs": 1,
+        "gap": 0.05,
+        "loss_gap": 0.1,
+        "falling": 1,
+        "not_decreasing": 0,
+        "rising": 0,
+        "epochs": 10,
+        "near_chance": [],
+        "scores": {},
+        "converged": 0,
+    }
+    assert regime.kind(summary, pretrained=True) == "overconfident"
+    assert regime.reading(summary, "ResNet-18 BCE", pretrained=True).endswith(
+        "the regime of the published claims (a pretrained backbone, fine-tuned)."
+    )
+    assert regime.kind(summary) != "overconfident"  # from scratch it must be shown converged
+
+
+def test_a_rate_cut_after_a_few_epochs_leaves_the_high_rate_rule_unread():
+    epochs = 12
+    history = pd.DataFrame(
+        {
+            "train_loss": np.linspace(2.0, 0.2, epochs),  # falls at every epoch of its 3 high-rate ones
+            "val_loss": [1.0] * 6 + [1.1] * 6,  # up from its minimum
+            "lr": [0.1] * 3 + [0.03] * 9,
+        }
+    )
+    trend = regime.training_trend(history, "train_loss", "val_loss")
+    assert trend["high_rate_epochs"] == 3 and trend["falling_at_high_rate"] is None
+    assert trend["converged"] is True  # read from the selection loss rising

@@ -8,7 +8,7 @@ import pandas as pd
 
 from lsml_core import regime
 from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
-from lsml_core.grouped.config import load_profile
+from lsml_core.grouped.config import RunConfig, load_profile
 from lsml_core.grouped.report import (
     LEVEL,
     ablation_label,
@@ -37,7 +37,7 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
         pages=report_pages(TRACK),
         description=profile.description,
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
-        runs=run_identities(finished_runs(profile_dir)),
+        runs=run_identities(finished_runs(profile_dir), RunConfig),
         readings=[sentence],
         caveat=caveat(kind),
         interval=f"test exact match; {LEVEL:.0%} interval over seeds and test images, seeds paired ({INTERVAL_METHOD})",

@@ -131,7 +131,8 @@ def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict)
             f"`./run_all.sh --profile {profile_name(profile_dir)} --force` redoes them with it.",
             "unrecorded",
         )
-    return regime.reading(summary, "control"), regime.kind(summary)
+    pretrained = bool(load_profile(Path(profile_dir) / PROFILE_FILE).train.pretrained)
+    return regime.reading(summary, "control", pretrained), regime.kind(summary, pretrained)
 
 
 def dose_readings(runs: pd.DataFrame, control_factors: dict) -> list[str]:

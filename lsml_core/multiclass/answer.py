@@ -8,7 +8,7 @@ import pandas as pd
 
 from lsml_core import regime
 from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
-from lsml_core.multiclass.config import Profile
+from lsml_core.multiclass.config import Profile, RunConfig
 from lsml_core.multiclass.replication import THEIR_ARCHITECTURE, replication_table
 from lsml_core.multiclass.report import baseline_records, conclusion_caveat, regime_readings
 from lsml_core.multiclass.summary import BASELINE, BETTER, HEADLINE_METRICS, difference_text
@@ -31,7 +31,7 @@ def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.
         description=profile.description,
         regime=regime.axis(False, list(summaries.values())),
         baseline_regimes={model: regime.axis(False, [s]) for model, s in summaries.items()},
-        runs=run_identities(finished_runs(profile_dir)),
+        runs=run_identities(finished_runs(profile_dir), RunConfig),
         readings=[sentence for sentence, _ in readings],
         caveat=conclusion_caveat(readings),
         interval=f"test, before temperature scaling; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",

@@ -8,7 +8,7 @@ import pandas as pd
 
 from lsml_core import regime
 from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
-from lsml_core.multilabel.config import Profile
+from lsml_core.multilabel.config import Profile, RunConfig
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
 from lsml_core.multilabel.summary import HEADLINE, interval_text
@@ -20,7 +20,7 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
     headline effects on val as its summary table shows them, THEIR per-image AP beside ours."""
     summaries = regime.baseline_summaries(profile_dir, baseline_of, runs=kept_runs)
     pretrained = profile.train.pretrained != "none"
-    readings = regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
+    readings = regime.profile_readings(profile_dir, baseline_of, runs=kept_runs, pretrained=pretrained)
     comparison = original_comparison(long) if not long.empty else pd.DataFrame()
     theirs = comparison if not comparison.empty else ORIGINAL_PER_IMAGE_AP
     return Answer(
@@ -31,7 +31,7 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
         description=profile.description,
         regime=regime.axis(pretrained, list(summaries.values())),
         baseline_regimes={name.removesuffix(" BCE"): regime.axis(pretrained, [s]) for name, s in summaries.items()},
-        runs=run_identities(kept_runs(profile_dir)),
+        runs=run_identities(kept_runs(profile_dir), RunConfig),
         readings=[sentence for _, sentence in readings],
         caveat=regime.conclusion_caveat([kind for kind, _ in readings]),
         interval=f"val, clean labels; 95% interval over seeds and images, seeds paired ({INTERVAL_METHOD})",

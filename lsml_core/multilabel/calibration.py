@@ -6,7 +6,8 @@ ECE uses equal-width bins of p: sum over bins of (bin size / N) * |mean(y) - mea
 Temperature scaling divides every logit by one T > 0, fitted on held-out NLL; it changes no
 ranking, so AP is unchanged by it. One temperature rescales the logits around zero, so it cannot remove an
 offset (a model whose negatives all sit too high); Platt scaling, sigmoid(a z + b) with a slope a (= 1 / T) and
-an offset b fitted on held-out NLL, can, and keeps every class's ranking too (a > 0).
+an offset b fitted on held-out NLL, can; with a > 0 (a model better than chance on the held-out part)
+it keeps every class's ranking too.
 """
 
 import numpy as np

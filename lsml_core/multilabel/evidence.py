@@ -290,7 +290,7 @@ def noise_gains(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int =
                 "verdict": verdict(result),
             }
         )
-    return pd.DataFrame(gains)
+    return pd.DataFrame(gains, columns=["model", "arm", "noise", "seeds", "difference", "ci_low", "ci_high", "verdict"])
 
 
 def noise_sentences(gains: pd.DataFrame, split: str) -> list[str]:

@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import dose, regime, results
-from lsml_core.multilabel.config import Profile
+from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.decisions import RULES
 from lsml_core.multilabel.demo_data import read_params
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.learning_rates import kept_runs, unchosen
 from lsml_core.multilabel.losses import LOSSES
+from lsml_core.profiles import PROFILE_FILE
 from lsml_core.smoothing import SCHEMES
 
 SPLIT_ORDER = ("train", "val", "test")
@@ -96,8 +97,10 @@ def baseline_of(config: dict) -> str | None:
 
 
 def regime_readings(profile_dir: Path) -> list[tuple[str, str]]:
-    """(label, sentence) per BCE baseline, read from the runs the report keeps (chosen learning rates only)."""
-    return regime.profile_readings(profile_dir, baseline_of, runs=kept_runs)
+    """(label, sentence) per BCE baseline, read from the runs the report keeps (chosen learning rates only); a
+    pretrained profile's baselines need no convergence signal to be in the regime of the published claims."""
+    pretrained = load_profile(Path(profile_dir) / PROFILE_FILE).train.pretrained != "none"
+    return regime.profile_readings(profile_dir, baseline_of, runs=kept_runs, pretrained=pretrained)
 
 
 def dose_readings(profile_dir: Path) -> list[str]:

@@ -199,7 +199,13 @@ def regime_record(value: float, chance: float = 0.1, gap: float = 0.05) -> dict:
     return regime.record(selection_split="val", gaps={"val": {"digit": gap, "item": 0.01}}, trend=trend, scores=scores)
 
 
+def write_profile(folder, **train):
+    profile = Profile(name="grouped-x", data=DataConfig(), train=TrainConfig(**train), grid=Grid())
+    (folder / PROFILE_FILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+
+
 def test_the_control_regime_is_read_into_a_sentence(tmp_path):
+    write_profile(tmp_path)
     runs = frame([arm(), arm(sesemi="none")], regime_record=regime_record(0.9))
     sentence, kind = control_regime(tmp_path, runs, CONTROL)
     assert kind == "overconfident" and sentence.startswith("The control baseline is overconfident on the val split")
@@ -211,8 +217,7 @@ def test_the_control_regime_is_read_into_a_sentence(tmp_path):
 
 
 def test_an_unrecorded_regime_names_the_command_that_redoes_it(tmp_path):
-    profile = Profile(name="grouped-x", data=DataConfig(), train=TrainConfig(), grid=Grid())
-    (tmp_path / PROFILE_FILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+    write_profile(tmp_path)
     sentence, kind = control_regime(tmp_path, frame([arm()]), CONTROL)
     assert kind == "unrecorded" and "not recorded" in sentence
     assert "`./run_all.sh --profile grouped-x --force`" in sentence
