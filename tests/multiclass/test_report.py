@@ -275,3 +275,26 @@ def test_grid_table_writes_the_grid_point_as_the_profile_does():
     table = grid_table(rows)
     assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "alpha", "T"]
     assert table.val_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]
+
+
+def test_headline_statistics_match_scikit_learn_on_the_resampled_images():
+    from scipy.special import softmax
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from lsml_core.bootstrap import resample_counts
+    from lsml_core.calibration import binary_ece
+    from lsml_core.multiclass.summary import image_statistics
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 300)
+    logits = rng.normal(0, 2, (300, 4)) + 2 * np.eye(4)[labels]
+    counts = resample_counts(300, 1, seed=3)
+    rows = np.repeat(np.arange(300), counts[0])
+    probs = softmax(logits[rows], axis=1)
+    stats = image_statistics(labels, logits)
+    assert stats["accuracy"](counts)[0] == pytest.approx(accuracy_score(labels[rows], probs.argmax(1)))
+    assert stats["log_loss"](counts)[0] == pytest.approx(log_loss(labels[rows], probs, labels=range(4)))
+    brier = ((probs - np.eye(4)[labels[rows]]) ** 2).sum(1).mean()
+    assert stats["brier"](counts)[0] == pytest.approx(brier)
+    right = (probs.argmax(1) == labels[rows]).astype(float)
+    assert stats["ece"](counts)[0] == pytest.approx(binary_ece(right, probs.max(1)))
