@@ -2,8 +2,8 @@
 
 p_g: a group's class probabilities: the softmax of its logits (`grouped` head), or its sigmoids divided
 by their sum (`flat` head, whose outputs are not a distribution). Per group: accuracy (argmax right),
-log loss (mean -log p_g[y]), top-label ECE (`calibration.binary_ece`, 15 bins, of "the argmax is right"
-at confidence max p_g) and the confusion matrix. Exact match: every group right.
+log loss (mean -log p_g[y]), Brier score (mean sum_k (p_g,k - onehot_k)^2), top-label ECE
+(`calibration.binary_ece`, 15 bins, of "the argmax is right" at confidence max p_g) and the confusion matrix. Exact match: every group right.
 """
 
 import numpy as np
@@ -30,7 +30,8 @@ def correct(labels: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
 
 
 def split_metrics(labels: np.ndarray, logits: np.ndarray, groups, sizes, head: str) -> dict:
-    """Per-group accuracy, log loss and ECE, and the exact match, of one split."""
+    """Per-group accuracy, log loss, Brier score (sum_k (p_k - onehot_k)^2, averaged over images) and ECE, and the
+    exact match, of one split."""
     probs = group_probabilities(logits, sizes, head)
     right = correct(labels, probs)
     metrics = {"exact_match": float(right.all(1).mean())}
@@ -38,6 +39,7 @@ def split_metrics(labels: np.ndarray, logits: np.ndarray, groups, sizes, head: s
         y = labels[:, g]
         metrics[f"accuracy_{group}"] = float(right[:, g].mean())
         metrics[f"log_loss_{group}"] = float(-np.log(np.maximum(p[np.arange(len(y)), y], EPS)).mean())
+        metrics[f"brier_{group}"] = float(((p - np.eye(p.shape[1])[y]) ** 2).sum(1).mean())
         metrics[f"ece_{group}"] = binary_ece(right[:, g].astype(float), p.max(1))
     return metrics
 

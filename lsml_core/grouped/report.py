@@ -369,10 +369,21 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
                     f"Δ accuracy {g}": b.loc[seeds, f"accuracy_{g}"].mean() - a.loc[seeds, f"accuracy_{g}"].mean()
                     for g in groups
                 },
-                **{f"Δ ECE {g}": b.loc[seeds, f"ece_{g}"].mean() - a.loc[seeds, f"ece_{g}"].mean() for g in groups},
+                **{
+                    f"Δ {name} {g}": difference_of_means(a.loc[seeds], b.loc[seeds], f"{column}_{g}")
+                    for name, column in (("ECE", "ece"), ("Brier", "brier"), ("log loss", "log_loss"))
+                    for g in groups
+                },
             }
         )
     return pd.DataFrame(rows)
+
+
+def difference_of_means(control: pd.DataFrame, changed: pd.DataFrame, column: str) -> float:
+    """changed - control of a metric's mean over seeds; NaN where a run lacks it (evaluated before it was recorded)."""
+    if column not in control or column not in changed:
+        return float("nan")
+    return float(changed[column].mean(skipna=False) - control[column].mean(skipna=False))
 
 
 def signed(table: pd.DataFrame) -> dict[str, str]:

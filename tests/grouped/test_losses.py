@@ -108,6 +108,8 @@ def test_group_probabilities_and_metrics():
         assert all(np.allclose(p.sum(1), 1) for p in probs)
         metrics = split_metrics(labels, logits, ("a", "b"), (3, 3), head)
         assert metrics["accuracy_a"] == 1.0 and metrics["accuracy_b"] == 0.5 and metrics["exact_match"] == 0.5
+        onehot = np.eye(3)[labels[:, 1]]
+        assert metrics["brier_b"] == pytest.approx(((probs[1] - onehot) ** 2).sum(1).mean())
 
 
 def test_threshold_is_the_lowest_confidence_reaching_the_precision():
