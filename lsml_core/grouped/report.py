@@ -468,7 +468,12 @@ def ablations_figure(table: pd.DataFrame):
     ax.set_yticks(y, labels)
     ax.set(
         xlabel="difference in test exact match (changed - control)",
-        title=f"Ablations: difference with its {LEVEL:.0%} interval over seeds and test images",
+        title=f"Ablations: difference with its {LEVEL:.0%} interval over "
+        + (
+            "seeds and test images"
+            if len(table) and (table.seeds > 1).all()
+            else "test images (one seed) or seeds and images"
+        ),
     )
     fig.tight_layout()
     return fig
