@@ -451,6 +451,14 @@ def summary_table(table: pd.DataFrame) -> pd.DataFrame:
     )[columns]
 
 
+def interval_scope(table: pd.DataFrame) -> str:
+    """What the ablations' intervals cover, for a title: seeds and test images, or test images only (one seed)."""
+    seeds = table.seeds if len(table) else pd.Series([1])
+    if (seeds > 1).all():
+        return "seeds and test images"
+    return "test images only (one seed)" if (seeds == 1).all() else "seeds and test images (images only at one seed)"
+
+
 def ablations_figure(table: pd.DataFrame):
     """Each ablation's difference in test exact match (changed - control) with its interval."""
     labels = [ablation_label(row) for row in table.to_dict("records")]
@@ -468,12 +476,7 @@ def ablations_figure(table: pd.DataFrame):
     ax.set_yticks(y, labels)
     ax.set(
         xlabel="difference in test exact match (changed - control)",
-        title=f"Ablations: difference with its {LEVEL:.0%} interval over "
-        + (
-            "seeds and test images"
-            if len(table) and (table.seeds > 1).all()
-            else "test images (one seed) or seeds and images"
-        ),
+        title=f"Ablations: difference with its {LEVEL:.0%} interval over {interval_scope(table)}",
     )
     fig.tight_layout()
     return fig
