@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from lsml_core.multilabel.images.transforms import IMAGENET_MEAN, IMAGENET_STD
 from lsml_core.multilabel.metrics import average_precision, micro_precision_recall, precision_recall
@@ -200,16 +201,19 @@ def loss_panels(histories: pd.DataFrame, value: str, ylabel: str):
     return epoch_panels(histories, value, ylabel, hue="arm", panel="model")
 
 
-def headline(effects: pd.DataFrame, title: str):
-    """One panel per headline metric: each arm's difference from the baseline with its 95% interval, per model."""
+def headline(effects: pd.DataFrame, title: str, columns: int = 4):
+    """One panel per headline metric (`columns` a row): each arm's difference from the baseline with its 95%
+    interval, per model."""
     compared = effects.dropna(subset=["difference"]) if "difference" in effects else effects.iloc[0:0]
     metrics = list(dict.fromkeys(compared.metric))
     arms = list(dict.fromkeys(compared.sort_values("arm_rank").arm))
     models = list(dict.fromkeys(compared.model))
-    fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(3.4 * max(len(metrics), 1), 0.45 * len(arms) + 1.6))
-    axes = np.atleast_1d(axes)
+    n_rows, n_cols = -(-max(len(metrics), 1) // columns), min(max(len(metrics), 1), columns)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.6 * n_cols, n_rows * (0.45 * len(arms) + 1.8)), squeeze=False)
+    for ax in axes.flat[max(len(metrics), 1) :]:
+        fig.delaxes(ax)
     y = np.arange(len(arms))[::-1]
-    for ax, metric in zip(axes, metrics):
+    for i, (ax, metric) in enumerate(zip(axes.flat, metrics)):
         for k, model in enumerate(models):
             rows = compared[(compared.metric == metric) & (compared.model == model)].set_index("arm").reindex(arms)
             offset = (k - (len(models) - 1) / 2) * 0.2
@@ -223,10 +227,13 @@ def headline(effects: pd.DataFrame, title: str):
             )
         ax.axvline(0, color="grey", linestyle="--")
         better = "higher is better" if HEADLINE[metric] else "lower is better"
-        ax.set(yticks=y, yticklabels=arms if ax is axes[0] else [], title=f"{metric} - none ({better})")
+        first = i % n_cols == 0
+        ax.set(yticks=y, yticklabels=arms if first else [], title=f"{metric} - none\n({better})")
+        ax.title.set_fontsize(9)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
     fig.suptitle(title)
     fig.tight_layout()
     if metrics:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=len(models), fontsize=8)
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=len(models), fontsize=8)
         fig.subplots_adjust(bottom=0.8 / fig.get_figheight())
     return fig
