@@ -24,6 +24,7 @@ interval covers it about 95% of the time, and the images-only interval less when
 """
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -35,10 +36,14 @@ COVERS_BOTH = "seeds and images"
 ONE_SEED = "one seed: training randomness not covered"
 
 
+@lru_cache(maxsize=4)
 def resample_counts(n_images: int, n_boot: int, seed: int) -> np.ndarray:
-    """[n_boot, n_images] draw counts of `n_boot` resamples with replacement."""
+    """[n_boot, n_images] draw counts of `n_boot` resamples with replacement (read-only; drawn once per
+    arguments, since a report compares every arm and metric on the same resamples)."""
     rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images) for _ in range(n_boot)])
+    counts = np.stack([np.bincount(rng.integers(0, n_images, n_images), minlength=n_images) for _ in range(n_boot)])
+    counts.flags.writeable = False
+    return counts
 
 
 def covers(n_seeds: int) -> str:
