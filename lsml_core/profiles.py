@@ -56,6 +56,10 @@ RENAMED = {
     "epsilon": ("alpha", "one name for the smoothing degree in every track"),
     "kd_alpha": ("kd_weight", "alpha names the smoothing degree in every track"),
     "backbone": ("model", "one name for the network in every track"),
+    "kind": ("dataset", "one name for the data set in every track"),
+    "side": ("image_size", "one name for the images' side in every track"),
+    "heldout_fraction": ("selection_fraction", "the split that chooses is `selection` in every track"),
+    "n_val": ("n_selection", "the split that chooses is `selection` in every track; `val` is only ever reported"),
 }
 
 
@@ -123,11 +127,25 @@ def check_renamed(keys, known, where: str) -> None:
             raise ValueError(f"`{key}` was renamed `{new}` ({why}): rename the key in {where}")
 
 
-def build(cls, values: dict | None, section: str, source: str | None = None):
+def with_renamed_keys(values: dict, known) -> dict:
+    """A saved record's keys as they are named now: each key `known` lacks and `RENAMED` holds gets its new name,
+    unless the record holds the new name too (then the old key stays, and is refused as unknown)."""
+
+    def now(key: str) -> str:
+        new = RENAMED[key][0] if key not in known and key in RENAMED else key
+        return key if new != key and new in values else new
+
+    return {now(key): value for key, value in values.items()}
+
+
+def build(cls, values: dict | None, section: str, source: str | None = None, saved: bool = False):
     """Instantiate a config dataclass, naming any key it does not know (a renamed key with its new name);
-    `source`: the profile the values come from."""
+    `source`: the profile the values come from. A saved record (`saved`: config.json, a checkpoint) is read
+    with its renamed keys mapped, so that a results folder written before a renaming is not retrained."""
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
+    if saved:
+        values = with_renamed_keys(values, known)
     check_renamed(values, known, f"section {section!r} of {source}" if source else f"section {section!r}")
     unknown = sorted(set(values) - known)
     if unknown:
@@ -300,6 +318,6 @@ class RunConfigBase:
         values = {k: v for k, v in values.items() if k != "track"}
         return cls(
             profile=values["profile"],
-            data=build(types["data"], values["data"], "data"),
-            train=build(types["train"], values["train"], "train"),
+            data=build(types["data"], values["data"], "data", saved=True),
+            train=build(types["train"], values["train"], "train", saved=True),
         )

@@ -41,7 +41,7 @@ def shown_value(value: str) -> str:
 
 
 def epoch_text(name: str, row: dict, epochs: int | None) -> str:
-    """'  <run>: epoch 2/5 train_loss 0.4312, heldout_map 0.5120 (3 s)': the row's losses, scores and words."""
+    """'  <run>: epoch 2/5 train_loss 0.4312, selection_map 0.5120 (3 s)': the row's losses, scores and words."""
     shown = [f"{key} {shown_value(value)}" for key, value in row.items() if key not in ("epoch", "seconds") and value]
     shown = [text for text in shown if not text.startswith("lr")]
     total = f"/{epochs}" if epochs else ""

@@ -24,6 +24,7 @@ from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook, execute_all
 from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
 from lsml_core.records import file_sha256, read_json, write_json
+from lsml_core.renaming import bring_up_to_date
 
 TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
 EXECUTION = "execution.json"  # in every run started: which invocation, where, how long (not a result)
@@ -158,6 +159,9 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
+        renamed = bring_up_to_date(task.run_dir, task.config)
+        if renamed:
+            note = f"written before {', '.join(renamed)} were renamed: evaluated again under the new names (nothing retrained)"
         damaged = damage_of(task.run_dir, is_complete=task.is_complete, notebooks=task.notebooks, outputs=task.outputs)
         redo = forced(task) or teacher_changed(task.teacher, task.run_dir) or (damaged is not None and damaged.retrain)
         if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):

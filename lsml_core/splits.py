@@ -1,7 +1,7 @@
 """Splits held in memory, and the selection part carved from a training split (fixed by a seed, never reported).
 
-The multi-label track calls it `heldout` (its `val` is the reported VOC val split); the single-label
-track calls it `val` (its test split is the reported one). The names stay as the result files use them.
+Every track names its splits by role: `fit` (what the weights learn from), `selection` (what chooses the
+epoch, a grid point, a temperature, thresholds), and the reported `val` / `test` that never choose.
 """
 
 from dataclasses import dataclass

@@ -68,7 +68,9 @@ def check_track_as_opened(tmp: Path, track: str, *, default: str, finished: Path
     for notebook in sorted((home / "notebooks" / track).glob("*.ipynb")):
         run_as_opened(notebook)
     trained = home / "results" / "scratch" / scratch
-    for name in ("config.json", "metrics.json", "predictions_test.csv"):
+    predictions = sorted(path.name for path in (finished / "runs" / first).glob("predictions_*.csv"))
+    assert predictions, f"{first} wrote no predictions"
+    for name in ("config.json", "metrics.json", *predictions):
         assert (trained / name).read_bytes() == (finished / "runs" / first / name).read_bytes(), name
     return home
 

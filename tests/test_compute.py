@@ -86,7 +86,7 @@ def test_bf16_training_on_cpu_repeats_and_resumes_bit_for_bit(mosaic_voc, tmp_pa
     with pytest.raises(Interrupt):
         train_run(cfg, tmp_path / "c", tmp_path, on_epoch_end=interrupt_after_first_epoch)
     resumed = train_run(cfg, tmp_path / "c", tmp_path)
-    columns = ["epoch", "train_loss", "heldout_loss", "heldout_map"]
+    columns = ["epoch", "train_loss", "selection_loss", "selection_map"]
     pd.testing.assert_frame_equal(straight[columns], again[columns])
     pd.testing.assert_frame_equal(straight[columns], resumed[columns])
     states = [torch.load(tmp_path / r / fit.BEST_MODEL, weights_only=False)["model"] for r in "abc"]
@@ -98,13 +98,15 @@ def test_bf16_training_on_cpu_repeats_and_resumes_bit_for_bit(mosaic_voc, tmp_pa
 
 
 def reference_test_logits(cfg, run_dir, data_dir) -> np.ndarray:
-    """The test split's logits as plain float32 evaluation computes them: contiguous, one image's 5 crops at a time."""
+    """The val_fivecrop split's logits as plain float32 evaluation computes them: contiguous, one image's 5 crops at a time."""
     splits = run_splits(cfg, data_dir)
     model = build_model(cfg.train.model, len(splits.classes))
     fit.load_best(run_dir, model, CPU)
     model.eval()
     with torch.no_grad():
-        return np.concatenate([forward_logits(model, x).numpy() for x, _, _ in make_loader(splits.test, 1, CPU)])
+        return np.concatenate(
+            [forward_logits(model, x).numpy() for x, _, _ in make_loader(splits.val_fivecrop, 1, CPU)]
+        )
 
 
 @pytest.mark.parametrize(
@@ -122,7 +124,7 @@ def test_evaluation_equals_plain_float32_evaluation_within_the_precisions_tolera
     train_run(trained, tmp_path / "run", tmp_path)
     cfg = config_32px(mosaic_voc, epochs=1, precision=precision, memory_format=memory_format)
     evaluate_run(cfg, tmp_path / "run", tmp_path)  # batched FiveCrop, inference mode, the run's format and precision
-    scores = read_predictions(tmp_path / "run" / "predictions_test.csv").scores
+    scores = read_predictions(tmp_path / "run" / "predictions_val_fivecrop.csv").scores
     reference = reference_test_logits(trained, tmp_path / "run", tmp_path)
     np.testing.assert_allclose(scores, reference, atol=tolerance * max(1.0, np.abs(reference).max()), rtol=0)
 

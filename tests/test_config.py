@@ -83,7 +83,7 @@ def test_an_instance_run_in_a_learning_rate_grid_learns_from_the_baseline_at_its
 def test_voc2012_profile_is_the_original_recipe():
     profile = load_profile("voc2012")
     t = profile.train
-    assert (profile.data.kind, profile.data.image_size, t.batch_size, t.epochs, t.cosine_t_max) == (
+    assert (profile.data.dataset, profile.data.image_size, t.batch_size, t.epochs, t.cosine_t_max) == (
         "voc",
         300,
         8,
@@ -97,10 +97,10 @@ def test_the_grouped_converged_profile_runs_table_1s_arms_over_three_seeds():
     track, profile = tracks.load_profile("grouped-converged")
     t, d = profile.train, profile.data
     assert track.name == "grouped" and profile.grid.seeds == [0, 1, 2] and len(profile.runs()) == 15
-    assert (d.side, d.symbol_size, d.n_labeled, d.n_val) == (32, 16, 3000, 500)
+    assert (d.image_size, d.symbol_size, d.n_labeled, d.n_selection) == (32, 16, 3000, 500)
     assert (t.model, t.sesemi, t.epochs, t.lr, t.lr_drop) == ("resnet18", "labeled", 9, 0.001, 0.3)
     assert t.group_weights == {"digit": 1, "item": 2}  # the harder group (the item) weighted most, as the source
-    assert t.pseudo and t.pseudo_precision >= 0.6 and 30 <= t.pseudo_min_count <= d.n_val
+    assert t.pseudo and t.pseudo_precision >= 0.6 and 30 <= t.pseudo_min_count <= d.n_selection
     arms = [r.train for r in profile.runs() if r.train.seed == 0]
     assert [(a.model, a.sesemi, a.weight("item")) for a in arms] == [
         ("resnet18", "labeled", 2),
@@ -128,7 +128,8 @@ def test_run_config_round_trips_through_a_dict():
         ("grid: {arms: [{seeds: [0.5]}]}", "must be a non-empty list of integers"),
         ("grid: {arms: {scheme: none}}", "grid.arms=.* must be a non-empty list of mappings"),
         ("train: {learning_rate: 1}", "unknown key"),
-        ("data: {kind: cifar}", "unknown data kind"),
+        ("data: {kind: voc}", "`kind` was renamed `dataset`"),
+        ("data: {dataset: cifar}", "unknown data set"),
         ("data: {data_path: gpu}", "unknown data_path 'gpu': choose one of cached, pil"),
         ("extra: 1", "unknown section"),
         ("grid: {arms: [{lr: [0.1, 0]}]}", "lr_backbone=0.0 must be positive"),

@@ -132,12 +132,12 @@ def test_a_run_trains_and_evaluates_on_cuda_with_mixed_precision(mosaic_voc, tmp
     # strides and fails an assertion (pytorch/pytorch#171622); the profiles' sizes are 32 px and up
     cfg = replace(cfg, data=replace(cfg.data, image_size=64))
     history = train_run(cfg, tmp_path / "run", tmp_path)
-    assert np.isfinite(history[["train_loss", "heldout_loss", "heldout_map"]].to_numpy()).all()
+    assert np.isfinite(history[["train_loss", "selection_loss", "selection_map"]].to_numpy()).all()
     assert json.loads((tmp_path / "run" / "environment.json").read_text())["device"] == "cuda"
     state = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=False)
     assert state["scaler"]["scale"] > 0  # the GradScaler of mixed precision was used and saved
     metrics = evaluate_run(cfg, tmp_path / "run", tmp_path)
-    assert 0 <= metrics["splits"]["test"]["voc2010"]["mAP"] <= 1
+    assert 0 <= metrics["splits"]["val_fivecrop"]["voc2010"]["mAP"] <= 1
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16", "fp32"])
@@ -147,7 +147,7 @@ def test_a_cuda_run_trains_in_each_precision_and_records_it(mosaic_voc, tmp_path
     cfg = tiny_config(mosaic_voc, device="cuda", epochs=1, precision=precision)
     cfg = replace(cfg, data=replace(cfg.data, image_size=64))
     history = train_run(cfg, tmp_path / "run", tmp_path)
-    assert np.isfinite(history[["train_loss", "heldout_loss"]].to_numpy()).all()
+    assert np.isfinite(history[["train_loss", "selection_loss"]].to_numpy()).all()
     environment = json.loads((tmp_path / "run" / "environment.json").read_text())
     assert (environment["precision"], environment["memory_format"]) == (precision, "channels_last")
     state = torch.load(tmp_path / "run" / "checkpoint_last.pt", weights_only=False)

@@ -26,14 +26,20 @@ REPO = Path(__file__).resolve().parent.parent
 RUN_ALL = REPO / "run_all.sh"
 TINY = """name: tiny
 description: A teacher and two runs that learn from it, a few batches each.
-data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 6, fill_prob: 0.5, heldout_fraction: 0.25}
+data: {dataset: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 6, fill_prob: 0.5, selection_fraction: 0.25}
 train: {pretrained: false, epochs: 2, batch_size: 16, max_batches: 2, lr_backbone: 0.05, lr_head: 0.05}
 grid: {arms: [{model: mobilenet_v2, scheme: [none, instance], alpha: [0.1, 0.3]}]}
 """
 # n_val: 6, fewer val images than the eight examples the label exploration shows
 TEACHER = "mobilenet_v2-none-a0-s0"
 TAUGHT = ("mobilenet_v2-instance-a0.1-s0", "mobilenet_v2-instance-a0.3-s0")
-RESULTS = ("metrics.json", "predictions_train.csv", "predictions_val.csv", "predictions_test.csv", "model_best.pt")
+RESULTS = (
+    "metrics.json",
+    "predictions_fit.csv",
+    "predictions_val.csv",
+    "predictions_val_fivecrop.csv",
+    "model_best.pt",
+)
 
 
 def command(base: Path, results: str, *options) -> list[str]:
@@ -131,7 +137,7 @@ def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base)
 
 
 DAMAGE = {  # (run, file): how
-    (TEACHER, "predictions_test.csv"): "delete",  # evaluation outputs: evaluated again, nothing retrained
+    (TEACHER, "predictions_val_fivecrop.csv"): "delete",  # evaluation outputs: evaluated again, nothing retrained
     (TEACHER, "metrics.json"): "truncate",
     (TEACHER, "3.0-evaluate.html"): "delete",
     (TEACHER, "2.0-train.ipynb"): "truncate",
@@ -158,10 +164,13 @@ def test_damaged_runs_are_listed_by_verify_then_repaired_to_the_uninterrupted_re
     verified = run_all(base, "damaged", "--verify")
     assert verified.returncode == 1, verified.stdout + verified.stderr
     damaged = "2.0-train.ipynb changed, 3.0-evaluate.html missing, config.json changed, metrics.json changed"
-    assert f"{TEACHER}: damaged ({damaged}, predictions_test.csv missing): a rerun has it evaluated" in verified.stdout
+    assert (
+        f"{TEACHER}: damaged ({damaged}, predictions_val_fivecrop.csv missing): a rerun has it evaluated"
+        in verified.stdout
+    )
     assert f"{TAUGHT[0]}: unfinished, checkpoint_last.pt damaged: a rerun starts it again" in verified.stdout
     assert f"{TAUGHT[1]}: damaged (model_best.pt changed): a rerun has it trained again" in verified.stdout
-    assert not (runs / TEACHER / "predictions_test.csv").exists()  # --verify changed nothing
+    assert not (runs / TEACHER / "predictions_val_fivecrop.csv").exists()  # --verify changed nothing
     proc = run_all(base, "damaged")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"repair {TEACHER}: {damaged}" in proc.stdout and "nothing retrained" in proc.stdout

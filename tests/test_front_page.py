@@ -103,9 +103,9 @@ def test_summary_table_repeats_the_answer_s_values_and_texts():
 def write_profile(folder, name: str, study: str | None = None, root: str = "r", track: str = "") -> None:
     kind = f"study: {study}\n" if study else ""
     if track == "multiclass":
-        body = "track: multiclass\ndata: {n_train: 256, n_val: 128, n_test: 200}\n"
+        body = "track: multiclass\ndata: {n_train: 256, n_selection: 128, n_test: 200}\n"
     else:
-        body = f"data: {{kind: demo, root: {root}}}\ngrid: {{arms: [{{model: resnet18}}]}}\n"
+        body = f"data: {{dataset: demo, root: {root}}}\ngrid: {{arms: [{{model: resnet18}}]}}\n"
     (folder / f"{name}.yaml").write_text(f"name: {name}\n{kind}{body}")
 
 

@@ -39,16 +39,16 @@ def test_the_line_counts_runs_and_estimates_the_time_left_from_runs_trained(tmp_
 def test_the_epochs_of_running_runs_are_shown_once_each(tmp_path):
     run_dir = tmp_path / "a"
     run_dir.mkdir()
-    header = "epoch,train_loss,heldout_map,lr_head,seconds\n"
+    header = "epoch,train_loss,selection_map,lr_head,seconds\n"
     (run_dir / "history.csv").write_text(header + "1,0.7,0.2,0.05,3.2\n")
     progress = Progress(slots=1, clock=Clock())
     progress.started("a", run_dir, 3)  # a resumed run: its earlier epochs are not news
     assert progress.new_epochs() == []
     (run_dir / "history.csv").write_text(header + "1,0.7,0.2,0.05,3.2\n2,0.5,0.25,0.05,3.1\n")
-    assert progress.new_epochs() == ["  a: epoch 2/3 train_loss 0.5, heldout_map 0.25 (3 s)"]
+    assert progress.new_epochs() == ["  a: epoch 2/3 train_loss 0.5, selection_map 0.25 (3 s)"]
     assert progress.new_epochs() == []
     (run_dir / "history.csv").write_text(header + "1,0.69,0.21,0.05,3.0\n")  # started afresh (--force)
-    assert progress.new_epochs() == ["  a: epoch 1/3 train_loss 0.69, heldout_map 0.21 (3 s)"]
+    assert progress.new_epochs() == ["  a: epoch 1/3 train_loss 0.69, selection_map 0.21 (3 s)"]
     assert epoch_text("b", {"epoch": "4", "train_loss": "0.123456"}, None) == "  b: epoch 4 train_loss 0.1235"
 
 

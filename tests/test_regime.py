@@ -41,13 +41,13 @@ def test_binary_gaps_without_positives_are_nan():
 
 
 def history(train, selection) -> pd.DataFrame:
-    return pd.DataFrame({"train_loss": train, "heldout_loss": selection})
+    return pd.DataFrame({"train_loss": train, "selection_loss": selection})
 
 
 def test_training_trend_of_a_converged_overfitting_run():
     train = [1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.11, 0.105, 0.1, 0.1]
     selection = [0.9, 0.6, 0.5, 0.45, 0.44, 0.45, 0.47, 0.5, 0.52, 0.53]
-    trend = regime.training_trend(history(train, selection), "train_loss", "heldout_loss")
+    trend = regime.training_trend(history(train, selection), "train_loss", "selection_loss")
     # the last fifth (2 epochs) holds (0.105 - 0.1) / 0.9 of the fall
     assert trend["late_share_of_fall"] == pytest.approx(0.005 / 0.9)
     assert not trend["train_still_falling"]
@@ -56,7 +56,7 @@ def test_training_trend_of_a_converged_overfitting_run():
 
 
 def test_training_trend_of_an_underfitted_run():
-    trend = regime.training_trend(history([1.0, 0.8, 0.6, 0.45], [0.9, 0.8, 0.7, 0.6]), "train_loss", "heldout_loss")
+    trend = regime.training_trend(history([1.0, 0.8, 0.6, 0.45], [0.9, 0.8, 0.7, 0.6]), "train_loss", "selection_loss")
     assert trend["train_still_falling"] and not trend["selection_loss_rising"]
 
 
@@ -79,8 +79,8 @@ def run_record(
         "fitted_gap": fitted,
     }
     return regime.record(
-        selection_split="heldout",
-        gaps={"heldout": {"all": gap, "positives": 0.1, "negatives": 0.0}},
+        selection_split="selection",
+        gaps={"selection": {"all": gap, "positives": 0.1, "negatives": 0.0}},
         trend=trend,
         scores={"mAP": {"value": value, "chance": chance}},
     )
@@ -91,9 +91,9 @@ def test_an_overconfident_converged_baseline_reads_the_regime_of_the_claims():
     assert summary["gap"] == pytest.approx(0.04) and regime.label(summary) == "overconfident"
     assert summary["converged"] == 2 and regime.kind(summary) == "overconfident"
     sentence = regime.reading(summary, "BCE")
-    assert "overconfident on the heldout split by 0.040" in sentence
-    assert "its heldout loss up 10% from its minimum at epoch 20 (1 of 2 runs)" in sentence
-    assert "training accuracy 0.85 against 0.80 on the heldout split, so converged" in sentence
+    assert "overconfident on the selection split by 0.040" in sentence
+    assert "its selection loss up 10% from its minimum at epoch 20 (1 of 2 runs)" in sentence
+    assert "training accuracy 0.85 against 0.80 on the selection split, so converged" in sentence
     assert "the regime of the published claims" in sentence
 
 
@@ -262,7 +262,7 @@ def test_a_history_without_learning_rates_or_scores_records_no_convergence():
 
 def test_a_pretrained_overconfident_baseline_needs_no_convergence_signal():
     summary = {
-        "selection_split": "heldout",
+        "selection_split": "selection",
         "runs": 1,
         "gap": 0.05,
         "loss_gap": 0.1,

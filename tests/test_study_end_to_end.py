@@ -18,14 +18,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWa
 
 MULTILABEL = """name: ml-tiny
 description: two runs of a few batches; numbers mean nothing
-data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 32, heldout_fraction: 0.25}
+data: {dataset: demo, root: demo-tiny, image_size: 32, n_train: 64, n_selection: 32, selection_fraction: 0.25}
 train: {pretrained: none, epochs: 2, batch_size: 16, max_batches: 2}
 grid: {arms: [{model: resnet18, scheme: [none, uniform], alpha: 0.1}]}
 """
 GROUPED = """track: grouped
 name: gr-tiny
 description: two runs of a few batches; numbers mean nothing
-data: {n_labeled: 80, n_val: 16, n_unlabeled: 40, n_test: 40}
+data: {n_labeled: 80, n_selection: 16, n_unlabeled: 40, n_test: 40}
 train: {model: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
         group_weights: {item: 5}, pseudo_precision: 0.05, pseudo_min_count: 2}
 grid:

@@ -1,9 +1,9 @@
 """Canvases of two symbols, one per label group, generated deterministically from real images.
 
-Each grey canvas (`side` x `side` pixels, the source's 56 by default) holds one symbol of each group (e.g. a
+Each grey canvas (`image_size` x `image_size` pixels, the source's 56 by default) holds one symbol of each group (e.g. a
 scikit-learn digit and a Fashion-MNIST item), each resized to `symbol_size` squares and placed at random
 without overlap, then salt-and-pepper
-noise: a fraction `noise` of the pixels set to black or white with equal odds. Labeled, validation and
+noise: a fraction `noise` of the pixels set to black or white with equal odds. Labeled, selection and
 unlabeled canvases take their symbols from disjoint parts of each source's training images (split by
 the seed in proportion to the three sizes), test canvases only from the sources' test images; a symbol
 image recurs within a split when the split has more canvases than its part has images (the 1,200
@@ -25,8 +25,8 @@ from lsml_core.datasets.emnist import load_emnist
 from lsml_core.datasets.fashion_mnist import Source, load_fashion_mnist
 from lsml_core.records import atomic_write_npz, read_json, write_json
 
-SIDE = 56  # the source's canvas side, the default of `side`
-SPLITS = ("labeled", "val", "unlabeled", "test")
+SIDE = 56  # the source's canvas side, the default of `image_size`
+SPLITS = ("labeled", "selection", "unlabeled", "test")
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,15 @@ def generate_split(sources: list[tuple[np.ndarray, np.ndarray]], n: int, cfg, rn
     """(canvases [n, side, side], labels [n, groups]) from (images, labels) of each group's source part."""
     picks = [rng.integers(0, len(labels), n) for _, labels in sources]
     symbols = [resize(images[pick], cfg.symbol_size) for (images, _), pick in zip(sources, picks)]
-    canvases = compose(symbols, placements(n, cfg.symbol_size, rng, cfg.side), cfg.side)
+    canvases = compose(symbols, placements(n, cfg.symbol_size, rng, cfg.image_size), cfg.image_size)
     labels = np.stack([labels[pick] for (_, labels), pick in zip(sources, picks)], axis=1).astype(np.int64)
     return salt_and_pepper(canvases, cfg.noise, rng), labels
 
 
 def parameters(cfg) -> dict:
-    """What determines the canvases (the data config without where they live; `side` only when it is not the
-    source's 56, so canvases made before `side` existed keep their folder and are read back)."""
-    dropped = ("root", "download") + (("side",) if cfg.side == SIDE else ())
+    """What determines the canvases (the data config without where they live; `image_size` only when it is not the
+    source's 56, so canvases made before the canvas side could be set keep their folder and are read back)."""
+    dropped = ("root", "download") + (("image_size",) if cfg.image_size == SIDE else ())
     return {k: v for k, v in asdict(cfg).items() if k not in dropped}
 
 
@@ -106,7 +106,7 @@ def training_pools(n_images: int, sizes: list[int], rng: np.random.Generator) ->
 
 def generate(cfg, sources: tuple[Source, Source]) -> Canvases:
     """Every split of a data config from its two symbol sources, from the config's seed alone."""
-    sizes = {"labeled": cfg.n_labeled, "val": cfg.n_val, "unlabeled": cfg.n_unlabeled, "test": cfg.n_test}
+    sizes = {"labeled": cfg.n_labeled, "selection": cfg.n_selection, "unlabeled": cfg.n_unlabeled, "test": cfg.n_test}
     trained = SPLITS[:3]
     pools = [
         training_pools(len(s.train_labels), [sizes[t] for t in trained], np.random.default_rng([cfg.seed, g]))

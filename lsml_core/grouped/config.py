@@ -37,22 +37,22 @@ class DataConfig:
     root: str = "grouped"  # under the data dir: generated canvases (and EMNIST's files)
     download: bool = False  # let torchvision download EMNIST (or Fashion-MNIST when not installed)
     n_labeled: int = 6000  # labeled training canvases
-    n_val: int = 1000  # labeled canvases kept for validation (every selection)
+    n_selection: int = 1000  # labeled canvases kept for selection (the best epoch, the pseudo-label threshold)
     n_unlabeled: int = 6000
     n_test: int = 2000
-    side: int = 56  # the canvas is this square (the source's 56); smaller canvases train faster on a CPU
+    image_size: int = 56  # the canvas is this square (the source's 56); smaller canvases train faster on a CPU
     symbol_size: int = 24  # each symbol is resized to this square
     noise: float = 0.05  # salt-and-pepper: this fraction of pixels set to black or white
     seed: int = 0
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        sizes = {"n_labeled": self.n_labeled, "n_val": self.n_val, "n_unlabeled": self.n_unlabeled}
+        sizes = {"n_labeled": self.n_labeled, "n_selection": self.n_selection, "n_unlabeled": self.n_unlabeled}
         check_each("be >= 1", lambda n: n >= 1, **sizes, n_test=self.n_test)
-        if not 8 <= self.symbol_size <= self.side // 2:
+        if not 8 <= self.symbol_size <= self.image_size // 2:
             raise ValueError(
-                f"symbol_size={self.symbol_size} must lie in [8, side // 2 = {self.side // 2}]: two must fit a "
-                f"{self.side}x{self.side} canvas side by side"
+                f"symbol_size={self.symbol_size} must lie in [8, image_size // 2 = {self.image_size // 2}]: two must fit a "
+                f"{self.image_size}x{self.image_size} canvas side by side"
             )
         if not 0.0 <= self.noise < 1.0:
             raise ValueError(f"noise={self.noise} must lie in [0, 1)")
@@ -82,8 +82,8 @@ class TrainConfig(TrainBase):
     sesemi: str = "labeled"  # the images of the auxiliary rotation/flip task
     sesemi_weight: float = 1.0
     pseudo: bool = True  # phase 3 adds pseudo-labeled unlabeled images
-    pseudo_precision: float = 0.95  # the threshold keeps images whose validation precision reaches this
-    pseudo_min_count: int = 50  # ... over at least this many validation images (one sure image sets no threshold)
+    pseudo_precision: float = 0.95  # the threshold keeps images whose selection precision reaches this
+    pseudo_min_count: int = 50  # ... over at least this many selection images (one sure image sets no threshold)
     epochs_plain: int = 2  # phase 1: labeled images, unaugmented
     epochs_augmented: int = 2  # phase 2: labeled images, +-10 degrees, 3% shifts
     epochs_pseudo: int = 2  # phase 3: labeled (+ pseudo-labeled) images, augmented
@@ -119,7 +119,7 @@ class TrainConfig(TrainBase):
             or (self.pseudo_min_count < 1)
         ):
             raise ValueError(
-                f"pseudo_min_count={self.pseudo_min_count!r} must be an integer >= 1: the validation images at or "
+                f"pseudo_min_count={self.pseudo_min_count!r} must be an integer >= 1: the selection images at or "
                 "above the pseudo-label threshold that its precision is measured on"
             )
         phases = {"epochs_plain": self.epochs_plain, "epochs_augmented": self.epochs_augmented}
@@ -178,12 +178,12 @@ class TrainConfig(TrainBase):
 
 
 def check_pseudo_count(train: TrainConfig, data: DataConfig) -> None:
-    """A run with pseudo-labels needs at least `pseudo_min_count` validation images to set its threshold on."""
-    if train.pseudo and train.pseudo_min_count > data.n_val:
+    """A run with pseudo-labels needs at least `pseudo_min_count` selection images to set its threshold on."""
+    if train.pseudo and train.pseudo_min_count > data.n_selection:
         raise ValueError(
-            f"pseudo_min_count={train.pseudo_min_count} exceeds n_val={data.n_val}: no threshold could rest on "
-            "that many validation images, so no pseudo-label would ever be kept; lower pseudo_min_count or raise "
-            "n_val (or set pseudo: false)"
+            f"pseudo_min_count={train.pseudo_min_count} exceeds n_selection={data.n_selection}: no threshold could rest on "
+            "that many selection images, so no pseudo-label would ever be kept; lower pseudo_min_count or raise "
+            "n_selection (or set pseudo: false)"
         )
 
 

@@ -1,4 +1,4 @@
-"""The grouped track's splits in memory and their batches: labeled, validation (labeled canvases kept
+"""The grouped track's splits in memory and their batches: labeled, selection (labeled canvases kept
 for every selection), unlabeled (labels kept only to score pseudo-labels), test; augmentation and
 SESEMI images per batch.
 
@@ -28,7 +28,7 @@ class Splits:
     """The four parts, the groups, their class names, where the symbols came from, the training statistics."""
 
     fit: Split
-    val: Split
+    selection: Split
     unlabeled: Split
     test: Split
     groups: tuple[str, ...]
@@ -57,7 +57,7 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     scaled = fit.images.float() / 255
     return Splits(
         fit,
-        split("val"),
+        split("selection"),
         split("unlabeled"),
         split("test"),
         canvases.groups,

@@ -1,4 +1,4 @@
-"""Evaluation of a trained grouped run: metrics of train, val and test with the best model, confusion
+"""Evaluation of a trained grouped run: metrics of fit, selection and test with the best model, confusion
 matrices on test, the pseudo-labels' record, the run's regime (`run_regime`), predictions files for the
 report's paired bootstrap.
 
@@ -21,7 +21,7 @@ from lsml_core.records import write_json
 from lsml_core.threads import on_run_threads
 
 METRICS = results.METRICS
-REPORTED = ("train", "val", "test")
+REPORTED = ("fit", "selection", "test")
 LOGIT_PREFIX = "logit_"
 
 
@@ -40,13 +40,13 @@ def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
-    """Predict every reported split with the best model; write predictions (val, test) and metrics.json."""
+    """Predict every reported split with the best model; write predictions (selection, test) and metrics.json."""
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.choose_device(cfg.train.device)
     model, compute = model_for(cfg, splits, device)
     best_epoch = fit.load_best(run_dir, model, device)
-    parts = {"train": splits.fit, "val": splits.val, "test": splits.test}
+    parts = {"fit": splits.fit, "selection": splits.selection, "test": splits.test}
     metrics = {
         "run": cfg.name,
         "best_epoch": best_epoch,
@@ -61,7 +61,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         labels, logits = part.labels.numpy(), predict(model, part, splits, device, compute, f"{cfg.name}, {name}")
         metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
         read[name] = (labels, group_probabilities(logits, splits.sizes, cfg.train.head), metrics["splits"][name])
-        if name != "train":
+        if name != "fit":
             write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits)
         if name == "test":
             metrics["confusion_matrices"] = confusion_matrices(

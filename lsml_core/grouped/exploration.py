@@ -15,7 +15,7 @@ def split_sizes(splits: Splits) -> pd.DataFrame:
     return pd.DataFrame(
         [
             ("labeled (training)", len(splits.fit), "trains every phase"),
-            ("validation", len(splits.val), "labeled, kept out of training: best epoch, pseudo-label threshold"),
+            ("selection", len(splits.selection), "labeled, kept out of training: best epoch, pseudo-label threshold"),
             ("unlabeled", len(splits.unlabeled), "SESEMI on unlabeled, pseudo-labels (labels only score them)"),
             ("test", len(splits.test), "reported only; symbols from the sources' test parts"),
         ],
@@ -63,7 +63,7 @@ def sesemi_grid(splits: Splits, seed: int = 0):
 
 def class_counts(splits: Splits):
     """Bar charts of the class counts of each group in each split."""
-    parts = {"labeled": splits.fit, "validation": splits.val, "unlabeled": splits.unlabeled, "test": splits.test}
+    parts = {"labeled": splits.fit, "selection": splits.selection, "unlabeled": splits.unlabeled, "test": splits.test}
     fig, axes = plt.subplots(1, len(splits.groups), figsize=(7 * len(splits.groups), 3.5), squeeze=False)
     for g, (ax, group) in enumerate(zip(axes.flat, splits.groups)):
         counts = pd.DataFrame(
@@ -76,11 +76,15 @@ def class_counts(splits: Splits):
 
 
 def phase_curves(history: pd.DataFrame, groups, title: str = ""):
-    """Accuracy per group on training batches and validation, and validation exact match, per epoch;
+    """Accuracy per group on training batches and the selection part, and selection exact match, per epoch;
     the background shows the phase."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
     for ax, columns in zip(
-        axes, ([f"train_accuracy_{g}" for g in groups], [f"val_accuracy_{g}" for g in groups] + ["val_exact_match"])
+        axes,
+        (
+            [f"train_accuracy_{g}" for g in groups],
+            [f"selection_accuracy_{g}" for g in groups] + ["selection_exact_match"],
+        ),
     ):
         for epoch, phase in zip(history.epoch, history.phase):
             ax.axvspan(epoch - 0.5, epoch + 0.5, color=PHASE_COLOURS[phase], zorder=0)

@@ -1,9 +1,9 @@
-"""Pseudo-labels for the unlabeled images, with a confidence threshold chosen on validation.
+"""Pseudo-labels for the unlabeled images, with a confidence threshold chosen on the selection part.
 
 An image's confidence is the probability that every group is right under the model, prod_g max p_g.
-The threshold is the lowest confidence t at which the validation images with confidence >= t are
+The threshold is the lowest confidence t at which the selection images with confidence >= t are
 at least `min_count` and exactly right (every group) at least `precision` of the time; the unlabeled
-images at or above it keep their argmax labels. Without the count, one confident right validation image
+images at or above it keep their argmax labels. Without the count, one confident right selection image
 would set the threshold by itself (its precision 1 is an estimate from one image). Their withheld labels
 only score the result (how many kept, how many of them exactly right).
 """
@@ -18,12 +18,12 @@ def confidence(probs: list[np.ndarray]) -> np.ndarray:
     return np.prod([p.max(1) for p in probs], axis=0)
 
 
-def choose_threshold(confidence_val: np.ndarray, right_val: np.ndarray, precision: float, min_count: int = 1) -> float:
-    """The lowest t with mean(right_val[confidence_val >= t]) >= precision over at least `min_count` validation
+def choose_threshold(confidence_sel: np.ndarray, right_sel: np.ndarray, precision: float, min_count: int = 1) -> float:
+    """The lowest t with mean(right_sel[confidence_sel >= t]) >= precision over at least `min_count` selection
     images; inf when no t reaches it."""
-    order = np.argsort(-confidence_val, kind="stable")
+    order = np.argsort(-confidence_sel, kind="stable")
     counts = np.arange(1, len(order) + 1)
-    sorted_conf, hits = confidence_val[order], np.cumsum(right_val[order]) / counts
+    sorted_conf, hits = confidence_sel[order], np.cumsum(right_sel[order]) / counts
     last_of_tie = np.append(sorted_conf[1:] != sorted_conf[:-1], True)  # a threshold keeps every tie
     ok = np.flatnonzero((hits >= precision) & (counts >= min_count) & last_of_tie)
     return float(sorted_conf[ok[-1]]) if len(ok) else float("inf")
@@ -36,20 +36,20 @@ def select(probs_unlabeled: list[np.ndarray], threshold: float) -> tuple[np.ndar
 
 
 def pseudo_labels(
-    probs_val, labels_val, probs_unlabeled, labels_unlabeled, *, precision: float, min_count: int = 1
+    probs_sel, labels_sel, probs_unlabeled, labels_unlabeled, *, precision: float, min_count: int = 1
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """(a record of the choice, kept indices, their pseudo-labels)."""
-    right, conf_val = correct(labels_val, probs_val).all(1), confidence(probs_val)
-    threshold = choose_threshold(conf_val, right, precision, min_count)
+    right, conf_sel = correct(labels_sel, probs_sel).all(1), confidence(probs_sel)
+    threshold = choose_threshold(conf_sel, right, precision, min_count)
     keep, labels = select(probs_unlabeled, threshold)
     exact = (labels == labels_unlabeled[keep]).all(1)
-    above = conf_val >= threshold
+    above = conf_sel >= threshold
     record = {
         "precision_asked": precision,
         "min_count": min_count,
         "threshold": threshold if np.isfinite(threshold) else None,  # None: no confidence reaches the precision
-        "val_count": int(above.sum()),  # validation images at or above the threshold
-        "val_precision": float(right[above].mean()) if np.isfinite(threshold) else None,
+        "selection_count": int(above.sum()),  # selection images at or above the threshold
+        "selection_precision": float(right[above].mean()) if np.isfinite(threshold) else None,
         "kept": int(len(keep)),
         "kept_right": int(exact.sum()),  # kept images whose pseudo-labels are all right (withheld labels)
         "fraction_kept": len(keep) / len(labels_unlabeled),

@@ -4,7 +4,7 @@
   of the group's probabilities p_g (`metrics.group_probabilities`: a softmax, or a flat head's sigmoids
   divided by their sum).
 - trend (history.csv): the training column is `train_group_loss`, sum_g w_g L_g on the training batches
-  with the run's own (smoothed) targets and SESEMI left out; the selection column is its validation
+  with the run's own (smoothed) targets and SESEMI left out; the selection column is its selection
   counterpart sum_g w_g log_loss_g (`train.weighted_log_loss`, hard labels), so the loss gap compares
   the same weighted sum of the groups' losses. For a `grouped` head without smoothing both are the
   weighted cross-entropy; a flat head's L_g is a summed BCE, not a log loss, so its gap compares two
@@ -12,9 +12,9 @@
   `train_group_loss` existed falls back to `train_loss`, which includes w_aux CE(SESEMI): the record
   names the column it used. The fitted gap reads each group's accuracy on the training batches
   (`train_accuracy_<group>`, against the labels trained on: pseudo-labels among them in phase 3) against
-  its validation accuracy (`val_accuracy_<group>`), the largest gap over the groups.
-- scores (validation): each group's accuracy against its chance, the frequency of the group's majority
-  class among the validation labels; exact match against the product of those chances (both groups'
+  its selection accuracy (`selection_accuracy_<group>`), the largest gap over the groups.
+- scores (selection): each group's accuracy against its chance, the frequency of the group's majority
+  class among the selection labels; exact match against the product of those chances (both groups'
   majority classes at once, were the groups independent).
 """
 
@@ -27,10 +27,10 @@ from lsml_core import fit, regime
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.train import weighted_log_loss
 
-SELECTION = "val"
+SELECTION = "selection"
 TRAIN_COLUMN = "train_group_loss"
 OLD_TRAIN_COLUMN = "train_loss"  # histories written before TRAIN_COLUMN existed
-SELECTION_COLUMN = "val_group_loss"
+SELECTION_COLUMN = "selection_group_loss"
 
 
 def group_gaps(labels: np.ndarray, probs: list[np.ndarray], groups) -> dict:
@@ -47,7 +47,7 @@ def chance_scores(labels: np.ndarray, metrics: dict, groups) -> dict:
 
 
 def fitted_scores(groups) -> dict:
-    """`accuracy (<group>)` -> (training column, validation column) of the history, per group."""
+    """`accuracy (<group>)` -> (training column, selection column) of the history, per group."""
     return {f"accuracy ({g})": (f"train_accuracy_{g}", f"{SELECTION}_accuracy_{g}") for g in groups}
 
 

@@ -11,9 +11,9 @@ from lsml_core.records import read_json
 from lsml_core.tracks import Track
 
 
-def val_exact_match(run_dir: Path) -> str:
-    """The run's validation exact match for the index page."""
-    return f"{read_json(run_dir / METRICS)['splits']['val']['exact_match']:.4f}"
+def selection_exact_match(run_dir: Path) -> str:
+    """The run's selection exact match for the index page."""
+    return f"{read_json(run_dir / METRICS)['splits']['selection']['exact_match']:.4f}"
 
 
 def plan(profile: Profile, runs_dir: Path, settled) -> list:
@@ -33,6 +33,6 @@ TRACK = Track(
     run_notebooks=(Notebook("2.0-train", "train and evaluate"),),
     profile_notebooks=(Notebook("1.0-explore-data", "Explore the canvases"),),
     report_notebooks=(Notebook("3.0-report", "Report: grouped track", hide_code=True),),
-    index_score=("val exact match", val_exact_match),
+    index_score=("selection exact match", selection_exact_match),
     outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
 )

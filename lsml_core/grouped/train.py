@@ -2,7 +2,7 @@
 then augmented with pseudo-labeled unlabeled images (or, with `pseudo: false`, without them).
 
 Adam; the learning rate is multiplied by `lr_drop` at the start of phases 2 and 3 (torch's MultiStepLR:
-the drops the source made by hand). The best epoch is chosen on validation exact match. The epoch
+the drops the source made by hand). The best epoch is chosen on the selection part exact match. The epoch
 loop, checkpoints and resume are `lsml_core.fit`'s; the pseudo-labels are chosen once, at the start of
 phase 3, and saved in the run folder, so a resumed run reuses them.
 """
@@ -26,7 +26,7 @@ from lsml_core.splits import Split
 from lsml_core.threads import on_run_threads
 
 EVAL_BATCH = 500
-SCORE = "val_exact_match"  # the history column that chooses the best epoch
+SCORE = "selection_exact_match"  # the history column that chooses the best epoch
 PSEUDO_LABELS = "pseudo_labels.npz"
 PSEUDO_RECORD = "pseudo_labels.json"
 
@@ -38,7 +38,7 @@ def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> tuple[Gro
     def build(pretrained: bool = False) -> GroupedNet:
         return GroupedNet(cfg.train.model, splits.sizes, pretrained)
 
-    compute = choose_for_run(device, cfg.train, probe=build, image_size=cfg.data.side)
+    compute = choose_for_run(device, cfg.train, probe=build, image_size=cfg.data.image_size)
     return compute.prepare(build(cfg.train.pretrained).to(device)), compute
 
 
@@ -71,14 +71,16 @@ class Teacher:
             return self.model(images).float()
 
 
-def validation_scores(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
-    """Validation exact match (the selection score), accuracy and log loss per group."""
-    logits = predict(run.model, splits.val, splits, device, run.compute, desc)
-    metrics = split_metrics(splits.val.labels.numpy(), logits, splits.groups, splits.sizes, cfg.train.head)
-    return {f"val_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
+def selection_scores(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
+    """Selection exact match (the selection score), accuracy and log loss per group."""
+    logits = predict(run.model, splits.selection, splits, device, run.compute, desc)
+    metrics = split_metrics(splits.selection.labels.numpy(), logits, splits.groups, splits.sizes, cfg.train.head)
+    return {f"selection_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
 
 
-def weighted_log_loss(history: pd.DataFrame, cfg: RunConfig, groups: tuple[str, ...], split: str = "val") -> pd.Series:
+def weighted_log_loss(
+    history: pd.DataFrame, cfg: RunConfig, groups: tuple[str, ...], split: str = "selection"
+) -> pd.Series:
     """sum_g w_g log_loss_g of a split per epoch, from the history's per-group columns: the selection
     counterpart of `train_group_loss` (sum_g w_g L_g on the training batches, SESEMI left out)."""
     return sum(cfg.train.weight(g) * history[f"{split}_log_loss_{g}"] for g in groups)
@@ -89,12 +91,12 @@ def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, device: tor
     path = Path(run_dir) / PSEUDO_LABELS
     if not path.is_file():
         head, sizes = cfg.train.head, splits.sizes
-        val = predict(run.model, splits.val, splits, device, run.compute, "pseudo-labels: val")
+        selection = predict(run.model, splits.selection, splits, device, run.compute, "pseudo-labels: selection")
         unlabeled = predict(run.model, splits.unlabeled, splits, device, run.compute, "pseudo-labels: unlabeled")
-        probs_val, probs_unl = group_probabilities(val, sizes, head), group_probabilities(unlabeled, sizes, head)
+        probs_sel, probs_unl = group_probabilities(selection, sizes, head), group_probabilities(unlabeled, sizes, head)
         record, keep, labels = pseudo_labels(
-            probs_val,
-            splits.val.labels.numpy(),
+            probs_sel,
+            splits.selection.labels.numpy(),
             probs_unl,
             splits.unlabeled.labels.numpy(),
             precision=cfg.train.pseudo_precision,
@@ -172,7 +174,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             **{dose.column(g): meter.value() for g, meter in meters.items()},
         }
 
-    epoch = fit.Epoch(train, lambda: validation_scores(run, cfg, splits, device, f"{cfg.name}, validation"))
+    epoch = fit.Epoch(train, lambda: selection_scores(run, cfg, splits, device, f"{cfg.name}, selection part"))
     return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, seed=t.seed, device=device, source=splits.source)
 
 

@@ -28,13 +28,13 @@ TRACK = "multiclass"
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    """Which data set, how much of it, the validation part carved from train, and the augmentation."""
+    """Which data set, how much of it, the selection part carved from train, and the augmentation."""
 
     dataset: str = "fashion_mnist"
     root: str = "multiclass"  # under the data dir: torchvision's files (CIFAR, downloaded Fashion-MNIST)
     download: bool = False
-    n_train: int | None = 12000  # None: all of train minus n_val
-    n_val: int = 3000
+    n_train: int | None = 12000  # None: all of train minus n_selection
+    n_selection: int = 3000
     n_test: int | None = None  # None: the whole test split
     split_seed: int = 0
     shift: int = 2  # random translation of up to this many pixels (zero padding)
@@ -43,7 +43,7 @@ class DataConfig:
 
     def __post_init__(self):
         check_choice("dataset", self.dataset, DATASETS)
-        check_each("be positive", lambda n: n >= 1, n_val=self.n_val)
+        check_each("be positive", lambda n: n >= 1, n_selection=self.n_selection)
         check_each(
             "be positive, or null for all", lambda n: n is None or n >= 1, n_train=self.n_train, n_test=self.n_test
         )
@@ -74,7 +74,7 @@ class TrainConfig(TrainBase):
     step_size: int = 3
     gamma: float = 0.2
     power: float = 1.0
-    patience: int = 3  # early stopping: epochs without a better validation score
+    patience: int = 3  # early stopping: epochs without a better selection score
     max_batches: int | None = None
     device: str = "auto"
     precision: str = "auto"  # auto (the measured choice per model and device: fp32 on a CPU), fp32, bf16, fp16 (CUDA)
@@ -129,10 +129,10 @@ DEFAULT_ARMS = [
 
 @dataclass(frozen=True, kw_only=True)
 class Distillation:
-    """The instance-based grid point chosen per model and seed on validation, and the student that CE, LS and
+    """The instance-based grid point chosen per model and seed on the selection part, and the student that CE, LS and
     that point each teach (with and without the teacher's temperature scaling)."""
 
-    selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on validation
+    selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on the selection part
     student: str | None = "shallow"  # null: no distillation
     kd_weight: float = 0.9
     kd_temperature: float = 20.0

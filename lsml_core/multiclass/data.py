@@ -1,7 +1,7 @@
-"""Single-label images in memory: Fashion-MNIST or CIFAR, a validation part carved from train, batched shift/flip.
+"""Single-label images in memory: Fashion-MNIST or CIFAR, a selection part carved from train, batched shift/flip.
 
 Images stay uint8 [N, C, H, W]; a batch becomes float in [0, 1] normalised with the training part's
-per-channel mean and std. The validation part (fixed seed, stratified) serves every selection
+per-channel mean and std. The selection part (fixed seed, stratified) serves every selection
 (early stopping, temperature, the instance-based grid); the test split is only reported.
 """
 
@@ -21,10 +21,10 @@ from lsml_core.splits import Split, carve_selection
 
 @dataclass(frozen=True)
 class Splits:
-    """The training part, the validation part (from train), test, the class names and the data's origin."""
+    """The training part, the selection part (from train), test, the class names and the data's origin."""
 
     fit: Split
-    val: Split
+    selection: Split
     test: Split
     classes: tuple[str, ...]
     source: str
@@ -54,10 +54,12 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     source = load_source(cfg, data_dir)
     name, classes, train_y, test_y = source.name, source.classes, source.train_labels, source.test_labels
     train_x, test_x = _with_channels(source.train_images), _with_channels(source.test_images)
-    n_train = cfg.n_train or len(train_y) - cfg.n_val
-    if n_train + cfg.n_val > len(train_y):
-        raise ValueError(f"n_train={n_train} + n_val={cfg.n_val} exceed the {len(train_y)} training images of {name}")
-    fit_idx, val_idx = carve_selection(len(train_y), cfg.n_val, cfg.split_seed, train_y, n_fit=n_train)
+    n_train = cfg.n_train or len(train_y) - cfg.n_selection
+    if n_train + cfg.n_selection > len(train_y):
+        raise ValueError(
+            f"n_train={n_train} + n_selection={cfg.n_selection} exceed the {len(train_y)} training images of {name}"
+        )
+    fit_idx, selection_idx = carve_selection(len(train_y), cfg.n_selection, cfg.split_seed, train_y, n_fit=n_train)
     test_idx = np.arange(len(test_y))
     if cfg.n_test is not None and cfg.n_test < len(test_y):
         test_idx, _ = train_test_split(test_idx, train_size=cfg.n_test, stratify=test_y, random_state=cfg.split_seed)
@@ -65,7 +67,7 @@ def load_splits(cfg: DataConfig, data_dir: Path) -> Splits:
     scaled = fit.images.float() / 255
     return Splits(
         fit,
-        _subset(train_x, train_y, val_idx),
+        _subset(train_x, train_y, selection_idx),
         _subset(test_x, test_y, test_idx),
         tuple(classes),
         name,

@@ -1,11 +1,11 @@
 """Evaluation of a trained single-label run: logits per split, metrics before/after temperature scaling, metrics.json.
 
-The temperature is fitted on the validation part; test is only reported. Also written: scikit-learn's
+The temperature is fitted on the selection part; test is only reported. Also written: scikit-learn's
 per-class classification report and confusion matrix on test, the penultimate-layer features of
 test images of the three projection classes (for the Mueller et al. figure), and the run's regime
 (`lsml_core.regime`): the top-label confidence gap of softmax(logits) at T = 1 per split, the trend of
-the training loss against the validation loss in history.csv with the training batches' accuracy against
-validation's (FITTED_SCORES), and the validation accuracy against the majority-class frequency of validation
+the training loss against the selection loss in history.csv with the training batches' accuracy against
+the selection part's (FITTED_SCORES), and the selection accuracy against the majority-class frequency of the selection part
 (chance).
 """
 
@@ -26,11 +26,11 @@ from lsml_core.records import atomic_write_npz, write_json
 from lsml_core.threads import on_run_threads
 
 METRICS = results.METRICS
-REPORTED = ("val", "test")
-SELECTION_SPLIT = "val"  # early stopping, the temperature and the instance-based grid point are chosen on it
+REPORTED = ("selection", "test")
+SELECTION_SPLIT = "selection"  # early stopping, the temperature and the instance-based grid point are chosen on it
 PROJECTION = "projection_test.npz"
 LOGIT_PREFIX = "logit_"
-FITTED_SCORES = {"accuracy": ("train_accuracy", "val_accuracy")}  # history columns of the fitted gap
+FITTED_SCORES = {"accuracy": ("train_accuracy", "selection_accuracy")}  # history columns of the fitted gap
 
 
 def write_predictions(path: Path, labels: np.ndarray, logits: np.ndarray, classes: tuple[str, ...]) -> None:
@@ -57,7 +57,7 @@ def write_projection(
 
 def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd.DataFrame) -> dict:
     """The run's `regime` entry from its (labels, logits) per split and its history: the top-label gap of
-    softmax(logits) per split, train_loss against val_loss, train against val accuracy, and val accuracy against
+    softmax(logits) per split, train_loss against selection_loss, train against selection accuracy, and selection accuracy against
     the majority class."""
     labels, logits = outputs[SELECTION_SPLIT]
     accuracy = float((np.asarray(logits).argmax(1) == labels).mean())
@@ -67,14 +67,14 @@ def regime_record(outputs: dict[str, tuple[np.ndarray, np.ndarray]], history: pd
             name: regime.top_label_gap(softmax(np.asarray(x, np.float64), axis=1), y)
             for name, (y, x) in outputs.items()
         },
-        trend=regime.training_trend(history, "train_loss", "val_loss", FITTED_SCORES),
+        trend=regime.training_trend(history, "train_loss", "selection_loss", FITTED_SCORES),
         scores={"accuracy": {"value": accuracy, "chance": regime.majority_frequency(labels)}},
     )
 
 
 @on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
-    """Predict val and test with the best model; write predictions, projection features and metrics.json."""
+    """Predict the selection part and test with the best model; write predictions, projection features and metrics.json."""
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.choose_device(cfg.train.device)
@@ -87,7 +87,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         )
         for name in REPORTED
     }
-    temperature = fit_temperature(*outputs["val"])
+    temperature = fit_temperature(*outputs["selection"])
     metrics = {
         "run": cfg.name,
         "best_epoch": best_epoch,

@@ -3,7 +3,7 @@
 p = softmax(logits / T). Top-label ECE: the binary ECE (`calibration.binary_ece`, 15 equal-width bins) of
 the events "the top class is right" at probability max_k p_k. Classwise ECE: the mean over classes k of
 the binary ECE of "the label is k" at probability p_k. Brier: mean over images of sum_k (p_k - onehot_k)^2.
-Log loss: mean of -log p_y. T is fitted on the validation part's log loss, never on test.
+Log loss: mean of -log p_y. T is fitted on the selection part's log loss, never on test.
 """
 
 import numpy as np

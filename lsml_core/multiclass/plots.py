@@ -34,12 +34,16 @@ def projection(points: dict[str, pd.DataFrame], classes: list[str], title: str):
 
 
 def curves(history: pd.DataFrame, title: str = ""):
-    """Loss and accuracy per epoch: training part (augmented, training loss) and validation (hard labels)."""
+    """Loss and accuracy per epoch: training part (augmented, training loss) and the selection part (hard labels)."""
     return run_curves(
         history,
         [
-            ("loss", "loss", [("train_loss", "train (training loss)"), ("val_loss", "validation (log loss)")]),
-            ("accuracy", "accuracy", [("train_accuracy", "train"), ("val_accuracy", "validation (selects the epoch)")]),
+            ("loss", "loss", [("train_loss", "train (training loss)"), ("selection_loss", "selection (log loss)")]),
+            (
+                "accuracy",
+                "accuracy",
+                [("train_accuracy", "train"), ("selection_accuracy", "selection (selects the epoch)")],
+            ),
         ],
         title,
     )

@@ -92,7 +92,7 @@ def regime_readings(profile_dir: Path, profile: str) -> list[tuple[str, str]]:
 
 def dose_readings(profile_dir: Path) -> list[str]:
     """Per teacher model's CE baseline and smoothed arm (LS, LS with explicit targets, ILS per alpha over its
-    temperatures), the arm's mean dose over its runs beside the baseline's overconfidence on validation
+    temperatures), the arm's mean dose over its runs beside the baseline's overconfidence on the selection part
     (`lsml_core.dose.sentence`)."""
     doses, gaps = {}, {}
     for _, config, metrics in finished_runs(profile_dir):
@@ -114,8 +114,8 @@ def conclusion_caveat(readings: list[tuple[str, str]]) -> str:
 
 def regime_table(profile_dir: Path) -> pd.DataFrame:
     """Per run with a recorded regime: the confidence gap per split at T = 1, the last epoch's losses, whether
-    the training loss still fell (at the end, at a high learning rate) and the validation loss rose, the training
-    against the validation accuracy, and whether those signals read converged (`lsml_core.regime`; None: not
+    the training loss still fell (at the end, at a high learning rate) and the selection loss rose, the training
+    against the selection accuracy, and whether those signals read converged (`lsml_core.regime`; None: not
     recorded)."""
     rows = []
     for run_dir, _, metrics in finished_runs(profile_dir):

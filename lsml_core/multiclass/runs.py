@@ -86,21 +86,23 @@ def mean_std(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.D
 
 
 def teachers(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The teacher rows of a split (ILS: the grid point chosen on validation), in arm order per model."""
+    """The teacher rows of a split (ILS: the grid point chosen on the selection part), in arm order per model."""
     return in_arm_order(runs[~runs.student & runs.chosen & (runs.split == split)], ["model", "arm"])
 
 
 def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Teachers (ILS: the grid point chosen on validation) before and after temperature scaling, mean +- std over seeds."""
+    """Teachers (ILS: the grid point chosen on the selection part) before and after temperature scaling, mean +- std over seeds."""
     return mean_std(teachers(runs, split), ["model", "arm", "when"])
 
 
 def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Validation accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was
+    """Selection accuracy and log loss of every instance-based grid point (mean over seeds), and how often it was
     chosen; alpha and T as text."""
-    rows = runs[~runs.student & (runs.arm == "ILS") & (runs.split == "val") & (runs.when == "before")]
+    rows = runs[~runs.student & (runs.arm == "ILS") & (runs.split == "selection") & (runs.when == "before")]
     table = rows.groupby(["model", "alpha", "ils_temperature"]).agg(
-        val_accuracy=("accuracy", "mean"), val_log_loss=("log_loss", "mean"), chosen_in_seeds=("chosen", "sum")
+        selection_accuracy=("accuracy", "mean"),
+        selection_log_loss=("log_loss", "mean"),
+        chosen_in_seeds=("chosen", "sum"),
     )
     grid = [(model, f"{alpha:g}", f"{t:g}") for model, alpha, t in table.index]  # as the profile writes them
     return table.set_axis(pd.MultiIndex.from_tuples(grid, names=["model", "alpha", "T"]) if grid else table.index)
@@ -114,14 +116,14 @@ def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 
 def selection_table(profile_dir: Path) -> pd.DataFrame:
-    """Every instance-based grid run's validation score per model and seed, and whether it was chosen
+    """Every instance-based grid run's selection score per model and seed, and whether it was chosen
     (selection.json; no rows without it)."""
     path = Path(profile_dir) / SELECTION
     if not path.is_file():
-        return pd.DataFrame(columns=["model and seed", "run", "validation score", "chosen"])
+        return pd.DataFrame(columns=["model and seed", "run", "selection score", "chosen"])
     selection = read_json(path)
     loss = selection["metric"] != "accuracy"  # the scores are minus the log loss: higher is better either way
-    name = "validation log loss (lowest chosen)" if loss else "validation accuracy (highest chosen)"
+    name = "selection log loss (lowest chosen)" if loss else "selection accuracy (highest chosen)"
     return pd.DataFrame(
         [
             {"model and seed": key, "run": run, name: -score if loss else score, "chosen": run == entry["chosen"]}

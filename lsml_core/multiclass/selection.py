@@ -1,4 +1,4 @@
-"""The instance-based grid point chosen on validation, per model and seed, and the teachers to distil.
+"""The instance-based grid point chosen on the selection part, per model and seed, and the teachers to distil.
 
 `settled(name)` says a run will not change any more in this invocation: a choice is made only among
 settled runs, and only once every grid point of its model and seed has settled.
@@ -14,9 +14,9 @@ from lsml_core.records import read_json, write_json
 SELECTION = "selection.json"
 
 
-def val_score(run_dir: Path, metric: str) -> float:
-    """Validation accuracy, or minus the validation log loss: higher is better either way."""
-    before = read_json(run_dir / METRICS)["splits"]["val"]["before"]
+def selection_score(run_dir: Path, metric: str) -> float:
+    """Selection accuracy, or minus the selection log loss: higher is better either way."""
+    before = read_json(run_dir / METRICS)["splits"]["selection"]["before"]
     return before["accuracy"] if metric == "accuracy" else -before["log_loss"]
 
 
@@ -31,7 +31,7 @@ def waiting_groups(profile: Profile, settled: Callable[[str], bool]) -> set[str]
 
 
 def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> dict[str, dict]:
-    """Per `model-s<seed>` whose grid points have all settled: every finished grid point's validation score
+    """Per `model-s<seed>` whose grid points have all settled: every finished grid point's selection score
     and the best one (ties: first in grid order)."""
     grid = [run for run in profile.teacher_runs() if run.train.loss == "ils"]
     waiting = waiting_groups(profile, settled)
@@ -40,7 +40,7 @@ def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[st
         if group_of(run) in waiting or not is_complete(runs_dir / run.name):
             continue
         entry = chosen.setdefault(group_of(run), {"scores": {}, "chosen": None})
-        entry["scores"][run.name] = score = val_score(runs_dir / run.name, profile.distillation.selection_metric)
+        entry["scores"][run.name] = score = selection_score(runs_dir / run.name, profile.distillation.selection_metric)
         if entry["chosen"] is None or score > entry["scores"][entry["chosen"]]:
             entry["chosen"] = run.name
     return chosen

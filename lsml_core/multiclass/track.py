@@ -18,9 +18,9 @@ def run_names(profile: Profile) -> list[str]:
     return teachers + [r.name for r in profile.student_runs(teachers)]
 
 
-def val_accuracy(run_dir: Path) -> str:
-    """The run's validation accuracy for the index page."""
-    return f"{read_json(run_dir / METRICS)['splits']['val']['before']['accuracy']:.4f}"
+def selection_accuracy(run_dir: Path) -> str:
+    """The run's selection accuracy for the index page."""
+    return f"{read_json(run_dir / METRICS)['splits']['selection']['before']['accuracy']:.4f}"
 
 
 TRACK = Track(
@@ -33,6 +33,6 @@ TRACK = Track(
     is_complete=is_complete,
     run_notebooks=(Notebook("1.0-train", "train and evaluate"),),
     report_notebooks=(Notebook("2.0-report", "Report: single-label track", hide_code=True),),
-    index_score=("val accuracy", val_accuracy),
+    index_score=("selection accuracy", selection_accuracy),
     outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
 )

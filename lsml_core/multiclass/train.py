@@ -1,7 +1,7 @@
-"""Training of one single-label run: SGD, step or polynomial decay, early stopping on validation accuracy.
+"""Training of one single-label run: SGD, step or polynomial decay, early stopping on selection accuracy.
 
 The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
-schedule, the loss (with a teacher for instance-based smoothing and distillation) and the validation.
+schedule, the loss (with a teacher for instance-based smoothing and distillation) and the selection scores.
 """
 
 from pathlib import Path
@@ -22,7 +22,7 @@ from lsml_core.splits import Split
 from lsml_core.threads import on_run_threads
 
 EVAL_BATCH = 500
-SCORE = "val_accuracy"  # the history column that chooses the best epoch
+SCORE = "selection_accuracy"  # the history column that chooses the best epoch
 
 
 def model_for(
@@ -94,15 +94,18 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     return fit.Fit(cfg, model, optimizer, schedule, compute.grad_scaler(device), compute=compute)
 
 
-def validation_scores(run: fit.Fit, splits: Splits, device: torch.device, desc: str) -> dict:
+def selection_scores(run: fit.Fit, splits: Splits, device: torch.device, desc: str) -> dict:
     """Validation log loss and accuracy: the early-stopping signal."""
-    logits, labels = predict(run.model, splits.val, splits, device, run.compute, desc=desc), splits.val.labels.numpy()
-    return {"val_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
+    logits, labels = (
+        predict(run.model, splits.selection, splits, device, run.compute, desc=desc),
+        splits.selection.labels.numpy(),
+    )
+    return {"selection_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
 
 
 @on_run_threads
 def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> pd.DataFrame:
-    """Train (or resume) one run into `run_dir`; stops early after `patience` epochs without a better val accuracy."""
+    """Train (or resume) one run into `run_dir`; stops early after `patience` epochs without a better selection accuracy."""
     run_dir, t, d = Path(run_dir), cfg.train, cfg.data
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.start_run(t.device, t.seed)
@@ -144,7 +147,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             **({dose.COLUMN: meter.value()} if targets is not None else {}),
         }
 
-    epoch = fit.Epoch(train, lambda: validation_scores(run, splits, device, f"{cfg.name}, validation"))
+    epoch = fit.Epoch(train, lambda: selection_scores(run, splits, device, f"{cfg.name}, selection part"))
     return fit.fit(
         run,
         run_dir,

@@ -3,10 +3,10 @@
 Every (image, class) pair is a binary event with probability p = sigmoid(logit / T). Pooled ECE
 treats all unmasked pairs as one set of events; classwise ECE is the mean of the per-class ECEs.
 ECE uses equal-width bins of p: sum over bins of (bin size / N) * |mean(y) - mean(p)|.
-Temperature scaling divides every logit by one T > 0, fitted on held-out NLL; it changes no
+Temperature scaling divides every logit by one T > 0, fitted on NLL on the selection part; it changes no
 ranking, so AP is unchanged by it. One temperature rescales the logits around zero, so it cannot remove an
 offset (a model whose negatives all sit too high); Platt scaling, sigmoid(a z + b) with a slope a (= 1 / T) and
-an offset b fitted on held-out NLL, can; with a > 0 (a model better than chance on the held-out part)
+an offset b fitted on NLL on the selection part, can; with a > 0 (a model better than chance on the selection part)
 it keeps every class's ranking too.
 """
 
@@ -64,7 +64,7 @@ def calibration_metrics(targets, logits, mask=None, temperature: float = 1.0, n_
 
 
 def fit_platt(targets, logits, mask=None) -> tuple[float, float]:
-    """(slope a, offset b) of sigmoid(a z + b) minimising held-out NLL over the unmasked pairs: scikit-learn's
+    """(slope a, offset b) of sigmoid(a z + b) minimising NLL on the selection part over the unmasked pairs: scikit-learn's
     unpenalised logistic regression on the logit; (1, 0), no change, when the pairs hold one label only."""
     y, z = _pairs(targets, logits, mask)
     if len(np.unique(y)) < 2:
@@ -74,5 +74,5 @@ def fit_platt(targets, logits, mask=None) -> tuple[float, float]:
 
 
 def fit_temperature(targets, logits, mask=None) -> float:
-    """The T > 0 minimising held-out NLL (see `lsml_core.calibration.fit_temperature`)."""
+    """The T > 0 minimising NLL on the selection part (see `lsml_core.calibration.fit_temperature`)."""
     return calibration.fit_temperature(lambda t: nll(targets, logits, mask, t))

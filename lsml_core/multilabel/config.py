@@ -23,23 +23,23 @@ from lsml_core.profiles import (
 from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "multilabel"
-DATA_KINDS = ("demo", "voc")
+DATASETS = ("demo", "voc")
 DATA_PATHS = ("cached", "pil")
 PRETRAINED = ("none", "imagenet", "stage")
 
 
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    """Which data set, how its labels are read, and the held-out part of train used for selection."""
+    """Which data set, how its labels are read, and the part of train that chooses (`selection`)."""
 
-    kind: str = "demo"
+    dataset: str = "demo"
     root: str = "demo"
     year: str = "2012"
     download: bool = False
     classes: list[str] | None = None
     difficult: str = "ignore"
     image_size: int = 56
-    heldout_fraction: float = 0.1
+    selection_fraction: float = 0.1
     split_seed: int = 0
     n_train: int = 4000
     n_val: int = 1000
@@ -50,15 +50,17 @@ class DataConfig:
     data_path: str = "cached"  # cached: decoded once, batches transformed on the device; pil: per sample
 
     def __post_init__(self):
-        check_choice("data kind", self.kind, DATA_KINDS)
+        check_choice("data set", self.dataset, DATASETS)
         check_choice("data_path", self.data_path, DATA_PATHS)
         check_choice("difficult policy", self.difficult, DIFFICULT_POLICIES)
-        if self.classes is not None and self.kind != "voc":
-            raise ValueError(f"classes={self.classes} is only for kind: voc (the demo data record their own classes)")
+        if self.classes is not None and self.dataset != "voc":
+            raise ValueError(
+                f"classes={self.classes} is only for dataset: voc (the demo data record their own classes)"
+            )
         if self.classes is not None and len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes={self.classes} must be distinct names")
-        if not 0.0 < self.heldout_fraction < 1.0:
-            raise ValueError(f"heldout_fraction={self.heldout_fraction} must lie in (0, 1)")
+        if not 0.0 < self.selection_fraction < 1.0:
+            raise ValueError(f"selection_fraction={self.selection_fraction} must lie in (0, 1)")
         if self.train_pool is not None and not 1 <= self.train_pool <= FASHION_TRAIN:
             raise ValueError(
                 f"train_pool={self.train_pool} must lie in [1, {FASHION_TRAIN}]: the number of Fashion-MNIST training "
@@ -220,7 +222,7 @@ def check_disjoint(data: DataConfig, train: TrainConfig) -> None:
     recipe = train.pretraining
     if recipe is None:
         return
-    if data.kind == "demo" and (data.train_pool is None or data.train_pool > recipe.first):
+    if data.dataset == "demo" and (data.train_pool is None or data.train_pool > recipe.first):
         raise ValueError(
             f"the pretraining stage learns from Fashion-MNIST training images [{recipe.first}, "
             f"{recipe.first + recipe.count}), which the demo mosaics may draw from (train_pool={data.train_pool}): "

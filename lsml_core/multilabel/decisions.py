@@ -2,7 +2,7 @@
 
 A rule turns scores into decisions: `t0.5` says yes where sigmoid(logit) >= 0.5; `top3` says yes to each
 image's three highest-scoring classes (ties by class order); `tuned` says yes where sigmoid(logit) >= t_c,
-with per-class thresholds t_c chosen on the held-out part of train (maximum F1 there). Masked pairs (VOC
+with per-class thresholds t_c chosen on the selection part of train (maximum F1 there). Masked pairs (VOC
 "difficult") are left out, as for AP. From the counts TP_c, FP_c, FN_c of each class c:
 
     CP  = mean_c TP_c / (TP_c + FP_c)        CR  = mean_c TP_c / (TP_c + FN_c)
@@ -15,8 +15,8 @@ as scikit-learn's `precision_recall_fscore_support(average="macro", zero_divisio
 (mmpretrain's MultiLabelMetric averages over every class: the same when every class has a positive); the
 overall ones pool every pair (scikit-learn's "micro"). ML-GCN and ASL print CF1 as 2 CP CR / (CP + CR)
 instead, which is never below the mean of the per-class F1s. Per-class thresholds are fitted on the
-held-out part's single-crop scores; on `test` (FiveCrop-averaged logits, a narrower spread) they apply as
-they are, so `tuned` on test also measures how well they transfer.
+selection part's single-crop scores; on `val_fivecrop` (FiveCrop-averaged logits, a narrower spread) they apply as
+they are, so `tuned` on val_fivecrop also measures how well they transfer.
 """
 
 import numpy as np
@@ -27,7 +27,7 @@ NAMES = ("CP", "CR", "CF1", "OP", "OR", "OF1")
 RULES = {
     "t0.5": "threshold 0.5",
     "top3": "the top 3 labels per image",
-    "tuned": "per-class thresholds chosen on the held-out part of train",
+    "tuned": "per-class thresholds chosen on the selection part of train",
 }
 TOP_K = 3
 

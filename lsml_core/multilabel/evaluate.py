@@ -20,7 +20,7 @@ from lsml_core.records import write_json
 from lsml_core.threads import on_run_threads
 
 SCORE_PREFIX = "score_"
-FITTED_SCORES = {"exact match": ("train_exact_match", "heldout_exact_match")}  # history columns of the fitted gap
+FITTED_SCORES = {"exact match": ("train_exact_match", "selection_exact_match")}  # history columns of the fitted gap
 
 
 @dataclass
@@ -83,16 +83,16 @@ def calibration_entry(targets, masks, logits, temperature: float, platt: tuple[f
     return entry
 
 
-def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
-    """The run's regime (`lsml_core.regime`): confidence gaps per split, the held-out part as the selection
-    split, the trend of its training and held-out losses with the exact match of the training batches against the
-    held-out part's (FITTED_SCORES), and its held-out mAP against chance."""
-    targets, masks, logits = heldout
+def regime_record(run_dir: Path, selection: tuple, gaps: dict) -> dict:
+    """The run's regime (`lsml_core.regime`): confidence gaps per split, the selection part as the selection
+    split, the trend of its training and selection losses with the exact match of the training batches against the
+    selection part's (FITTED_SCORES), and its selection mAP against chance."""
+    targets, masks, logits = selection
     history = pd.read_csv(Path(run_dir) / fit.HISTORY)
     return regime.record(
-        selection_split="heldout",
-        gaps={"heldout": regime.binary_gaps(targets, logits, masks), **gaps},
-        trend=regime.training_trend(history, "train_loss", "heldout_loss", FITTED_SCORES),
+        selection_split="selection",
+        gaps={"selection": regime.binary_gaps(targets, logits, masks), **gaps},
+        trend=regime.training_trend(history, "train_loss", "selection_loss", FITTED_SCORES),
         scores={
             "mAP": {"value": mean_average_precision(targets, logits, mask=masks), "chance": chance_map(targets, masks)}
         },
@@ -103,7 +103,7 @@ def regime_record(run_dir: Path, heldout: tuple, gaps: dict) -> dict:
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
     """Predict every reported split with the best model; write predictions CSVs and metrics.json.
 
-    The temperature and the per-class thresholds are fitted on the held-out part of train (never on a
+    The temperature and the per-class thresholds are fitted on the selection part of train (never on a
     reported split).
     """
     run_dir, t = Path(run_dir), cfg.train
@@ -113,12 +113,12 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     model = new_model(cfg, len(splits.classes), device)
     best_epoch = fit.load_best(run_dir, model, device)
     model = fit.maybe_compile(model, t.compile)
-    heldout_targets, heldout_masks, _ = labels_of(splits.heldout)
-    heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
-    heldout_logits = predict(model, heldout_loader, device, compute, cfg.name)
-    temperature = fit_temperature(heldout_targets, heldout_logits, heldout_masks)
-    platt = fit_platt(heldout_targets, heldout_logits, heldout_masks)
-    thresholds = best_thresholds(heldout_targets, heldout_logits, heldout_masks)
+    selection_targets, selection_masks, _ = labels_of(splits.selection)
+    selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
+    selection_logits = predict(model, selection_loader, device, compute, cfg.name)
+    temperature = fit_temperature(selection_targets, selection_logits, selection_masks)
+    platt = fit_platt(selection_targets, selection_logits, selection_masks)
+    thresholds = best_thresholds(selection_targets, selection_logits, selection_masks)
     metrics = {
         "run": cfg.name,
         "best_epoch": best_epoch,
@@ -132,7 +132,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         targets, masks, ids = labels_of(dataset)
         loader = make_loader(
             dataset, t.batch_size, device, num_workers=t.num_workers
-        )  # test: batch_size images x 5 crops
+        )  # val_fivecrop: batch_size images x 5 crops
         scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
         write_predictions(
             run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores)
@@ -143,7 +143,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
             "calibration": calibration_entry(targets, masks, scores, temperature, platt),
         }
         gaps[split] = regime.binary_gaps(targets, scores, masks)
-    metrics["regime"] = regime_record(run_dir, (heldout_targets, heldout_masks, heldout_logits), gaps)
+    metrics["regime"] = regime_record(run_dir, (selection_targets, selection_masks, selection_logits), gaps)
     metrics["dose"] = dose.from_history(pd.read_csv(run_dir / fit.HISTORY))  # None: trained by an older revision
     write_json(run_dir / results.METRICS, metrics)
     return metrics

@@ -229,7 +229,7 @@ def calibration_sentences(table: pd.DataFrame, split: str) -> list[str]:
                 a for a, r in group.iterrows() if a != "none" and r.ece_pooled_after_platt < base.ece_pooled_after_platt
             ]
             sentences.append(
-                f"{model}, {split}: after Platt scaling (a slope and an offset fitted on the held-out part, which "
+                f"{model}, {split}: after Platt scaling (a slope and an offset fitted on the selection part, which "
                 f"can remove an offset that one temperature cannot), {len(after)} of {len(group) - 1} other arms are "
                 f"better calibrated than the baseline (pooled ECE {base.ece_pooled_after_platt:.3f})."
             )
@@ -328,7 +328,7 @@ def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
     "instance", "sentences": {section: [...]}}; a section the profile has no runs for is left out."""
     clean = runs[runs.noise == 0]
     found: dict = {"effects": {}, "sentences": {}}
-    for split in ("val", "test"):
+    for split in ("val", "val_fivecrop"):
         effects, per_class = compare(profile_dir, runs, split, baseline_pairs(clean), n_boot=n_boot)
         found["effects"][split] = (effects, per_class)
         found["sentences"][f"effects {split}"] = effect_sentences(effects, split)

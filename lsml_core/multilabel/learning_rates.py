@@ -1,8 +1,8 @@
-"""Learning rates chosen on the held-out part, so that no loss loses by its recipe.
+"""Learning rates chosen on the selection part, so that no loss loses by its recipe.
 
 Runs are grouped by model, loss, scheme, alpha and noise rate; a group whose runs were trained at several
 rates (an arm's `lr` in the grid) keeps the rate whose runs reach the highest mean over seeds of their best
-held-out mAP (the score that also chooses each run's best epoch), and the report reads only the kept runs.
+selection mAP (the score that also chooses each run's best epoch), and the report reads only the kept runs.
 Val and test never choose.
 """
 
@@ -18,7 +18,7 @@ GROUP = ["model", "loss", "scheme", "alpha", "noise"]
 
 
 def grid_runs(profile_dir: Path) -> pd.DataFrame:
-    """One row per finished run of a group trained at several rates: its group, lr, seed and best held-out mAP."""
+    """One row per finished run of a group trained at several rates: its group, lr, seed and best selection mAP."""
     rows = []
     for run_dir, config, _ in finished_runs(profile_dir):
         t = config["train"]
@@ -36,19 +36,19 @@ def grid_runs(profile_dir: Path) -> pd.DataFrame:
         )
     runs = pd.DataFrame(rows, columns=["run", *GROUP, "lr", "seed"])
     runs = runs[runs.groupby(GROUP)["lr"].transform("nunique") > 1].reset_index(drop=True)
-    best = [float(pd.read_csv(run_dir / HISTORY)["heldout_map"].max()) for run_dir in runs.run]
-    return runs.assign(run=[run_dir.name for run_dir in runs.run], heldout_map=best)
+    best = [float(pd.read_csv(run_dir / HISTORY)["selection_map"].max()) for run_dir in runs.run]
+    return runs.assign(run=[run_dir.name for run_dir in runs.run], selection_map=best)
 
 
 def choices(profile_dir: Path, runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per group and lr: the mean best held-out mAP over seeds, the number of seeds, and whether it is chosen
+    """Per group and lr: the mean best selection mAP over seeds, the number of seeds, and whether it is chosen
     (`runs`: `grid_runs(profile_dir)` when the caller has read it already)."""
     runs = grid_runs(profile_dir) if runs is None else runs
     table = runs.groupby([*GROUP, "lr"], as_index=False).agg(
-        heldout_map=("heldout_map", "mean"), seeds=("seed", "size")
+        selection_map=("selection_map", "mean"), seeds=("seed", "size")
     )
-    best = table.groupby(GROUP)["heldout_map"].transform("max")
-    return table.assign(chosen=table.heldout_map == best)
+    best = table.groupby(GROUP)["selection_map"].transform("max")
+    return table.assign(chosen=table.selection_map == best)
 
 
 def kept_rates(table: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def kept_rates(table: pd.DataFrame) -> pd.DataFrame:
 
 def edge_sentences(table: pd.DataFrame, name: Callable[[str], str] = str) -> list[str]:
     """A sentence per group whose kept rate is the lowest or highest it searched: a rate beyond the grid may
-    reach a higher held-out mAP, so that arm may still lose by its recipe (`name`: a model's name in text)."""
+    reach a higher selection mAP, so that arm may still lose by its recipe (`name`: a model's name in text)."""
     sentences = []
     for row in kept_rates(table).itertuples():
         side = "highest" if row.lr == row.highest else "lowest" if row.lr == row.lowest else None
@@ -70,7 +70,7 @@ def edge_sentences(table: pd.DataFrame, name: Callable[[str], str] = str) -> lis
         arm = f"{name(row.model)} {row.loss} ({row.scheme}, alpha {row.alpha:g}, label noise {row.noise:g})"
         sentences.append(
             f"{arm}: the kept rate {row.lr:g} is the {side} searched ({row.lowest:g} to {row.highest:g}); a "
-            f"{beyond} rate may reach a higher held-out mAP, so this arm may still lose by its recipe."
+            f"{beyond} rate may reach a higher selection mAP, so this arm may still lose by its recipe."
         )
     return sentences
 

@@ -105,7 +105,7 @@ def mean_average_precision(targets, scores, method: str = "voc2010", mask=None) 
 
 def exactly_right(targets, logits, mask):
     """Per image, every unmasked class decided right at p >= 0.5 (logit >= 0): numpy arrays or torch tensors
-    [N, C] alike, so the training loop counts its batches on the device and the held-out part reads the same."""
+    [N, C] alike, so the training loop counts its batches on the device and the selection part reads the same."""
     return (((logits >= 0) == (targets > 0.5)) | (mask <= 0)).all(1)
 
 

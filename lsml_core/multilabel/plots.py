@@ -181,16 +181,16 @@ def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
 
 
 def training_curves(history: pd.DataFrame, title: str = ""):
-    """Training and held-out loss, and held-out mAP, per epoch of one run."""
+    """Training and selection loss, and selection mAP, per epoch of one run."""
     return run_curves(
         history,
         [
             (
                 "loss",
                 "BCE loss",
-                [("train_loss", "train (smoothed targets)"), ("heldout_loss", "held-out (hard labels)")],
+                [("train_loss", "train (smoothed targets)"), ("selection_loss", "selection (hard labels)")],
             ),
-            ("held-out mAP (selects the best epoch)", "mAP (VOC2010)", [("heldout_map", "held-out")]),
+            ("selection mAP (selects the best epoch)", "mAP (VOC2010)", [("selection_map", "selection")]),
         ],
         title,
     )

@@ -20,7 +20,7 @@ from lsml_core.multilabel.losses import LOSSES
 from lsml_core.profiles import PROFILE_FILE
 from lsml_core.smoothing import SCHEMES
 
-SPLIT_ORDER = ("train", "val", "test")
+SPLIT_ORDER = ("fit", "val", "val_fivecrop")
 METRIC_NAMES = {
     "voc2010": "per-class mAP (VOC2010+, all-point)",
     "voc2007": "per-class mAP (VOC2007, 11-point)",
@@ -34,12 +34,12 @@ MODEL_NAMES = {"resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "Re
 # alpha = 0.1. THEIR numbers, from their README; their code never applied smoothing.
 ORIGINAL_PER_IMAGE_AP = pd.DataFrame(
     [
-        ("train", "resnet18", 0.996, 0.997, 0.996),
-        ("train", "mobilenet_v2", 0.971, 0.986, 0.990),
+        ("fit", "resnet18", 0.996, 0.997, 0.996),
+        ("fit", "mobilenet_v2", 0.971, 0.986, 0.990),
         ("val", "resnet18", 0.872, 0.877, 0.876),
         ("val", "mobilenet_v2", 0.903, 0.890, 0.879),
-        ("test", "resnet18", 0.896, 0.895, 0.896),
-        ("test", "mobilenet_v2", 0.918, 0.909, 0.902),
+        ("val_fivecrop", "resnet18", 0.896, 0.895, 0.896),
+        ("val_fivecrop", "mobilenet_v2", 0.918, 0.909, 0.902),
     ],
     columns=["split", "model", "none", "uniform", "positive"],
 )
@@ -105,7 +105,7 @@ def regime_readings(profile_dir: Path) -> list[tuple[str, str]]:
 
 def dose_readings(profile_dir: Path) -> list[str]:
     """Per BCE baseline and arm on clean labels, the arm's mean dose over its seeds beside the baseline's
-    overconfidence on the held-out part (`lsml_core.dose.sentence`), from the runs the report keeps."""
+    overconfidence on the selection part (`lsml_core.dose.sentence`), from the runs the report keeps."""
     arms, gaps = [], {}
     for _, config, metrics in kept_runs(profile_dir):
         t = config["train"]
@@ -267,7 +267,7 @@ def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predi
 
 def data_source(profile: Profile, data_dir: Path) -> str:
     """Where a profile's images came from, as recorded beside generated demo data."""
-    if profile.data.kind != "demo":
+    if profile.data.dataset != "demo":
         return f"Pascal VOC {profile.data.year} ({Path(data_dir) / profile.data.root})"
     params = read_params(Path(data_dir) / profile.data.root)
     if params is None:

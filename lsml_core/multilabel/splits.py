@@ -1,8 +1,9 @@
-"""The splits of one run: training part and held-out part of train, and the reported splits.
+"""The splits of one run: the fit and selection parts of train, and the reported splits.
 
-`fit` (augmented) trains the model; `heldout` (a fixed part of train) chooses the best epoch;
-`train` (the training part, evaluation transform), `val`, and `test` (val under FiveCrop) are
-reported and never used for selection.
+`training` (the fit part, augmented, with the labels the model learns from) trains the model; `selection` (a fixed
+part of train) chooses the best epoch, the temperature, the Platt scaling and the thresholds; `fit` (the fit part,
+evaluation transform, clean labels), `val`, and `val_fivecrop` (val under FiveCrop) are reported and never
+choose anything.
 """
 
 import copy
@@ -27,7 +28,7 @@ from lsml_core.multilabel.images.transforms import (
 from lsml_core.multilabel.noise import corrupt_labels
 from lsml_core.splits import carve_selection
 
-REPORTED_SPLITS = ("train", "val", "test")
+REPORTED_SPLITS = ("fit", "val", "val_fivecrop")
 
 
 @dataclass
@@ -39,16 +40,17 @@ class Splits:
     """
 
     classes: tuple[str, ...]
+    training: Dataset
+    selection: Dataset
     fit: Dataset
-    heldout: Dataset
-    train: Dataset
     val: Dataset
-    test: Dataset
+    val_fivecrop: Dataset
     source: str
     noise: dict | None = None
 
     def reported(self) -> dict[str, Dataset]:
-        return {"train": self.train, "val": self.val, "test": self.test}
+        """The splits evaluated and reported, by name."""
+        return {"fit": self.fit, "val": self.val, "val_fivecrop": self.val_fivecrop}
 
 
 def demo_spec(cfg: DataConfig) -> MosaicSpec:
@@ -61,7 +63,7 @@ def demo_spec(cfg: DataConfig) -> MosaicSpec:
 def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str]:
     """Make sure the data exist (generate the demo, find or download VOC): (root, classes, source)."""
     root = Path(data_dir) / cfg.root
-    if cfg.kind == "demo":
+    if cfg.dataset == "demo":
         params = ensure_demo_data(root, demo_spec(cfg), Path(data_dir) / "cache")
         return root, tuple(params["classes"]), params["source"]
     classes = tuple(cfg.classes or VOC_CLASSES)
@@ -74,8 +76,8 @@ def prepare(cfg: DataConfig, data_dir: Path) -> tuple[Path, tuple[str, ...], str
     return root, classes, f"VOC-format data at {root}"
 
 
-def heldout_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fixed random division of train into (training part, held-out part of `fraction`), both sorted."""
+def selection_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed random division of train into (fit part, selection part of `fraction`), both sorted."""
     return carve_selection(n, max(1, round(n * fraction)), seed)
 
 
@@ -95,16 +97,16 @@ def with_label_noise(dataset: VOCMultiLabel, rate: float, seed: int) -> tuple[VO
 def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, noise_seed: int = 0) -> Splits:
     """The five datasets of a run, reading each split's annotations once.
 
-    With `label_noise`, the labels the model learns from and is selected on (`fit`, `heldout`) are
+    With `label_noise`, the labels the model learns from and is selected on (`training`, `selection`) are
     corrupted; the reported splits keep the clean labels.
     """
     root, classes, source = prepare(cfg, data_dir)
-    recipe = VOC_RECIPE if cfg.kind == "voc" and cfg.image_size == VOC_RECIPE.size else scaled_recipe(cfg.image_size)
+    recipe = VOC_RECIPE if cfg.dataset == "voc" and cfg.image_size == VOC_RECIPE.size else scaled_recipe(cfg.image_size)
     train_set = VOCMultiLabel(root, "train", classes, cfg.difficult)
     val_set = VOCMultiLabel(root, "val", classes, cfg.difficult)
     n_train = min(len(train_set), cfg.max_images or len(train_set))
     n_val = min(len(val_set), cfg.max_images or len(val_set))
-    fit_idx, heldout_idx = heldout_indices(n_train, cfg.heldout_fraction, cfg.split_seed)
+    fit_idx, selection_idx = selection_indices(n_train, cfg.selection_fraction, cfg.split_seed)
     learned_from, noise = train_set, None
     if label_noise:
         learned_from, noise = with_label_noise(train_set, label_noise, noise_seed)
@@ -116,7 +118,7 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
             n_train=n_train,
             n_val=n_val,
             fit_idx=fit_idx,
-            heldout_idx=heldout_idx,
+            selection_idx=selection_idx,
             recipe=recipe,
             cache_dir=Path(data_dir) / "cache" / "images",
             source=source,
@@ -124,39 +126,37 @@ def build_splits(cfg: DataConfig, data_dir: Path, label_noise: float = 0.0, nois
         )
     return Splits(
         classes=classes,
-        fit=_view(learned_from, train_transform(recipe), fit_idx),
-        heldout=_view(learned_from, eval_transform(recipe), heldout_idx),
-        train=_view(train_set, eval_transform(recipe), fit_idx),
+        training=_view(learned_from, train_transform(recipe), fit_idx),
+        selection=_view(learned_from, eval_transform(recipe), selection_idx),
+        fit=_view(train_set, eval_transform(recipe), fit_idx),
         val=_view(val_set, eval_transform(recipe), range(n_val)),
-        test=_view(val_set, five_crop_transform(recipe), range(n_val)),
+        val_fivecrop=_view(val_set, five_crop_transform(recipe), range(n_val)),
         source=source,
         noise=noise,
     )
 
 
 def _cached_splits(
-    train_set, learned_from, val_set, *, n_train, n_val, fit_idx, heldout_idx, recipe, cache_dir, source, noise
+    train_set, learned_from, val_set, *, n_train, n_val, fit_idx, selection_idx, recipe, cache_dir, source, noise
 ) -> Splits:
     """The five datasets read from decoded-image caches, each with its batch transform.
 
     `learned_from` is `train_set` with the labels the model learns from (noisy under label noise).
     """
-    fit = CachedImages(learned_from, cache_dir, recipe, "train", count=n_train, batch_transform=TrainBatch(recipe))
-    heldout = CachedImages(
+    training = CachedImages(learned_from, cache_dir, recipe, "train", count=n_train, batch_transform=TrainBatch(recipe))
+    selection = CachedImages(
         learned_from, cache_dir, recipe, "eval", count=n_train, batch_transform=CentreCropBatch(recipe)
     )
-    train_eval = CachedImages(
-        train_set, cache_dir, recipe, "eval", count=n_train, batch_transform=CentreCropBatch(recipe)
-    )
+    fit = CachedImages(train_set, cache_dir, recipe, "eval", count=n_train, batch_transform=CentreCropBatch(recipe))
     val = CachedImages(val_set, cache_dir, recipe, "eval", count=n_val, batch_transform=CentreCropBatch(recipe))
-    test = CachedImages(val_set, cache_dir, recipe, "eval", count=n_val, batch_transform=FiveCropBatch(recipe))
+    val_fivecrop = CachedImages(val_set, cache_dir, recipe, "eval", count=n_val, batch_transform=FiveCropBatch(recipe))
     return Splits(
         classes=train_set.classes,
+        training=Subset(training, fit_idx.tolist()),
+        selection=Subset(selection, selection_idx.tolist()),
         fit=Subset(fit, fit_idx.tolist()),
-        heldout=Subset(heldout, heldout_idx.tolist()),
-        train=Subset(train_eval, fit_idx.tolist()),
         val=Subset(val, list(range(n_val))),
-        test=Subset(test, list(range(n_val))),
+        val_fivecrop=Subset(val_fivecrop, list(range(n_val))),
         source=source,
         noise=noise,
     )

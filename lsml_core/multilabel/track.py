@@ -7,7 +7,7 @@ from lsml_core.multilabel.demo_data import load_source
 from lsml_core.multilabel.evaluate import is_complete
 from lsml_core.multilabel.pretraining import Stage, ensure, stage_state
 from lsml_core.multilabel.report import summary_frame
-from lsml_core.multilabel.splits import build_splits, prepare
+from lsml_core.multilabel.splits import REPORTED_SPLITS, build_splits, prepare
 from lsml_core.notebooks import Notebook
 from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.records import atomic_write_text, read_json
@@ -72,6 +72,6 @@ TRACK = Track(
     summarise=write_summary,
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,
-    outputs=RUN_OUTPUTS + tuple(f"predictions_{split}.csv" for split in ("train", "val", "test")),
+    outputs=RUN_OUTPUTS + tuple(f"predictions_{split}.csv" for split in REPORTED_SPLITS),
     shared_states=lambda profile, data_dir: [stage_state(stage, data_dir) for stage in stages_of(profile)],
 )

@@ -1,8 +1,8 @@
-"""Training of one multi-label run: a loss on smoothed targets, backbone and head learning rates, best epoch on held-out mAP.
+"""Training of one multi-label run: a loss on smoothed targets, backbone and head learning rates, best epoch on selection mAP.
 
 The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
 optimiser, the cosine schedule, the loss (with the teacher of instance-based smoothing) and the
-held-out scores.
+selection scores.
 """
 
 from collections.abc import Callable
@@ -26,7 +26,7 @@ from lsml_core.records import write_json
 from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
 from lsml_core.threads import on_run_threads
 
-SCORE = "heldout_map"  # the history column that chooses the best epoch
+SCORE = "selection_map"  # the history column that chooses the best epoch
 PRETRAINED_RECORD = "pretrained.json"
 
 
@@ -87,16 +87,16 @@ def make_optimizer(
     )
 
 
-def heldout_scores(model, loader, device, compute: Compute, desc: str = "") -> dict:
-    """Loss against the hard labels and voc2010 mAP on the held-out part (the selection signal), and its exact
+def selection_scores(model, loader, device, compute: Compute, desc: str = "") -> dict:
+    """Loss against the hard labels and voc2010 mAP on the selection part (the selection signal), and its exact
     match (`metrics.exactly_right`), the counterpart of the training batches' `train_exact_match`."""
     logits = predict(model, loader, device, compute, desc)
     targets, masks, _ = labels_of(loader.dataset)
     loss = masked_bce_with_logits(torch.from_numpy(logits), torch.from_numpy(targets), torch.from_numpy(masks))
     return {
-        "heldout_loss": float(loss),
+        "selection_loss": float(loss),
         SCORE: mean_average_precision(targets, logits, mask=masks),
-        "heldout_exact_match": float(exactly_right(targets, logits, masks).mean()),
+        "selection_exact_match": float(exactly_right(targets, logits, masks).mean()),
     }
 
 
@@ -153,7 +153,7 @@ def train_run(
     if splits.noise:
         write_json(run_dir / "label_noise.json", splits.noise)
     criterion = MultiLabelLoss(t.loss, t.scheme, t.alpha)
-    heldout_loader = make_loader(splits.heldout, t.batch_size, device, num_workers=t.num_workers)
+    selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
     net = fit.maybe_compile(run.model, t.compile)
     meter = dose.Meter()
 
@@ -193,7 +193,7 @@ def train_run(
         return {**trained, dose.COLUMN: meter.value()}
 
     epoch = fit.Epoch(
-        train, lambda: heldout_scores(net, heldout_loader, device, run.compute, f"{cfg.name}, held-out part")
+        train, lambda: selection_scores(net, selection_loader, device, run.compute, f"{cfg.name}, selection part")
     )
     return fit.fit(
         run,

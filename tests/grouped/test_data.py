@@ -28,7 +28,7 @@ SOURCES = (coded_source("digit"), coded_source("item"))
 
 
 def small(**values) -> DataConfig:
-    return DataConfig(**{"n_labeled": 60, "n_val": 12, "n_unlabeled": 30, "n_test": 25, "noise": 0.0, **values})
+    return DataConfig(**{"n_labeled": 60, "n_selection": 12, "n_unlabeled": 30, "n_test": 25, "noise": 0.0, **values})
 
 
 def test_generation_is_deterministic_and_seeded():
@@ -94,9 +94,9 @@ def test_canvases_are_saved_with_their_parameters_and_read_back(tmp_path, monkey
 
 
 def test_the_canvas_side_is_a_parameter_only_away_from_the_sources_56():
-    assert "side" not in canvases.parameters(small())  # canvases made before `side` existed keep their folder
-    assert canvases.parameters(small(side=32, symbol_size=16))["side"] == 32
-    made = generate(small(side=32, symbol_size=16), SOURCES)
+    assert "image_size" not in canvases.parameters(small())  # canvases of the source's side keep their folder
+    assert canvases.parameters(small(image_size=32, symbol_size=16))["image_size"] == 32
+    made = generate(small(image_size=32, symbol_size=16), SOURCES)
     assert made.images["labeled"].shape == (60, 32, 32) and made.images["test"].shape == (25, 32, 32)
     positions = placements(500, 16, np.random.default_rng(0), side=32)
     assert positions.min() >= 0 and positions.max() <= 32 - 16
@@ -104,8 +104,8 @@ def test_the_canvas_side_is_a_parameter_only_away_from_the_sources_56():
 
 
 def test_bad_data_config_is_refused():
-    with pytest.raises(ValueError, match="n_val"):
-        DataConfig(n_labeled=10, n_val=0)
+    with pytest.raises(ValueError, match="n_selection"):
+        DataConfig(n_labeled=10, n_selection=0)
     with pytest.raises(ValueError, match="noise"):
         DataConfig(noise=1.5)
     with pytest.raises(ValueError, match="dataset"):
@@ -155,7 +155,7 @@ def tiny_splits() -> Splits:
     as_split = lambda s: Split(torch.from_numpy(made.images[s])[:, None], torch.from_numpy(made.labels[s]))
     return Splits(
         as_split("labeled"),
-        as_split("val"),
+        as_split("selection"),
         as_split("unlabeled"),
         as_split("test"),
         ("digit", "item"),
@@ -186,7 +186,7 @@ def test_emnist_canvases_hold_a_digit_and_a_letter(tmp_path):
     from tests.test_emnist import write_emnist
 
     write_emnist(tmp_path / "grouped")
-    cfg = small(dataset="emnist", n_labeled=8, n_val=2, n_unlabeled=2, n_test=4)
+    cfg = small(dataset="emnist", n_labeled=8, n_selection=2, n_unlabeled=2, n_test=4)
     made = canvases.load_canvases(cfg, tmp_path)
     assert made.groups == ("digit", "letter") and len(made.classes[1]) == 26
     assert made.labels["test"].shape == (4, 2) and made.labels["labeled"][:, 1].max() < 26

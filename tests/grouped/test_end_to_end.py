@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWa
 TINY = """track: grouped
 name: grouped-tiny
 description: a few batches per run; numbers mean nothing
-data: {n_labeled: 80, n_val: 16, n_unlabeled: 40, n_test: 40}
+data: {n_labeled: 80, n_selection: 16, n_unlabeled: 40, n_test: 40}
 train: {model: resnet18, batch_size: 16, max_batches: 2, epochs_plain: 1, epochs_augmented: 1, epochs_pseudo: 1,
         group_weights: {item: 5}, pseudo_precision: 0.05, pseudo_min_count: 2}
 grid:
@@ -70,8 +70,8 @@ def test_runs_metrics_and_teacher(tiny):
     assert len(runs) == RUNS
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
-        assert set(metrics["splits"]) == {"train", "val", "test"} and metrics["groups"] == ["digit", "item"]
-        assert set(metrics["regime"]["confidence_gap"]) == {"train", "val", "test"}
+        assert set(metrics["splits"]) == {"fit", "selection", "test"} and metrics["groups"] == ["digit", "item"]
+        assert set(metrics["regime"]["confidence_gap"]) == {"fit", "selection", "test"}
         assert metrics["regime"]["training"]["epochs"] == 3
         assert "Fashion-MNIST" in metrics["data_source"] and "scikit-learn digits" in metrics["data_source"]
     taught = [r for r in runs if "instance" in r.name]

@@ -140,12 +140,12 @@ def test_pseudo_labels_keep_confident_images_and_score_them():
     record, keep, labels = pseudo_labels(probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), precision=0.9)
     assert keep.tolist() == [0, 2] and labels[:, 0].tolist() == [0, 1]
     assert record["fraction_kept"] == pytest.approx(2 / 3) and record["accuracy_of_kept"] == 0.5
-    assert record["kept"] == 2 and record["kept_right"] == 1 and record["val_count"] == 2
+    assert record["kept"] == 2 and record["kept_right"] == 1 and record["selection_count"] == 2
     none, keep, _ = pseudo_labels(
         probs_val, labels_val, probs_unl, np.array([[0], [0], [0]]), precision=0.9, min_count=3
     )
     assert none["threshold"] is None and none["kept"] == 0 and none["kept_right"] == 0 and not len(keep)
-    assert none["val_count"] == 0 and none["min_count"] == 3
+    assert none["selection_count"] == 0 and none["min_count"] == 3
     assert confidence([np.array([[0.5, 0.5]]), np.array([[0.2, 0.8]])])[0] == pytest.approx(0.4)
 
 
@@ -187,16 +187,18 @@ def test_pseudo_min_count_must_be_a_positive_integer(count):
 
 
 def test_pseudo_min_count_must_fit_the_validation_images():
-    with pytest.raises(ValueError, match="pseudo_min_count=50 exceeds n_val=40"):
-        Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(), grid=Grid())
-    Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(pseudo=False), grid=Grid())  # no threshold needed
-    Profile(name="p", data=DataConfig(n_val=40), train=TrainConfig(pseudo_min_count=40), grid=Grid())
+    with pytest.raises(ValueError, match="pseudo_min_count=50 exceeds n_selection=40"):
+        Profile(name="p", data=DataConfig(n_selection=40), train=TrainConfig(), grid=Grid())
+    Profile(
+        name="p", data=DataConfig(n_selection=40), train=TrainConfig(pseudo=False), grid=Grid()
+    )  # no threshold needed
+    Profile(name="p", data=DataConfig(n_selection=40), train=TrainConfig(pseudo_min_count=40), grid=Grid())
 
 
 def test_canvas_side_bounds_the_symbol_size():
-    assert DataConfig(side=32, symbol_size=16).side == 32
-    with pytest.raises(ValueError, match=r"\[8, side // 2 = 16\]"):
-        DataConfig(side=32, symbol_size=17)
+    assert DataConfig(image_size=32, symbol_size=16).image_size == 32
+    with pytest.raises(ValueError, match=r"\[8, image_size // 2 = 16\]"):
+        DataConfig(image_size=32, symbol_size=17)
 
 
 def test_group_doses_per_head_and_scheme(batch):

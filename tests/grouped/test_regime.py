@@ -24,8 +24,8 @@ def history(with_group_loss: bool = True) -> pd.DataFrame:
         {
             "epoch": [1, 2, 3, 4, 5],
             "train_loss": [9.0, 7.0, 6.0, 5.5, 5.4],  # includes SESEMI
-            "val_log_loss_digit": [2.0, 1.5, 1.2, 1.25, 1.3],
-            "val_log_loss_item": [1.0, 0.8, 0.7, 0.72, 0.75],
+            "selection_log_loss_digit": [2.0, 1.5, 1.2, 1.25, 1.3],
+            "selection_log_loss_item": [1.0, 0.8, 0.7, 0.72, 0.75],
         }
     )
     if with_group_loss:
@@ -40,7 +40,7 @@ def test_weighted_log_loss_weighs_each_group():
 def test_trend_compares_the_weighted_group_losses(tmp_path):
     history().to_csv(tmp_path / "history.csv", index=False)
     got = trend(tmp_path, cfg(), GROUPS)
-    assert got["train_column"] == "train_group_loss" and got["selection_column"] == "val_group_loss"
+    assert got["train_column"] == "train_group_loss" and got["selection_column"] == "selection_group_loss"
     assert got["loss_gap"] == pytest.approx(5.05 - 1.9)
     assert got["selection_loss_min_epoch"] == 3 and got["selection_loss_rising"]
     assert got["late_share_of_fall"] == pytest.approx((2.0 - 1.9) / (8.0 - 1.9))  # last fifth: one epoch
@@ -78,8 +78,8 @@ def test_run_regime_records_every_split_and_reads_as_a_sentence(tmp_path):
     labels = np.array([[0, 0], [1, 1], [2, 2], [3, 3]])
     sure = [np.eye(10)[[0, 1, 2, 5]] * 0.9 + 0.01, np.eye(4)[[0, 1, 2, 3]] * 0.96 + 0.01]
     metrics = {"accuracy_digit": 0.75, "accuracy_item": 1.0, "exact_match": 0.75}
-    record = run_regime(cfg(), tmp_path, {s: (labels, sure, metrics) for s in ("train", "val", "test")}, GROUPS)
-    assert set(record["confidence_gap"]) == {"train", "val", "test"} and record["selection_split"] == "val"
-    assert record["confidence_gap"]["val"]["digit"] == pytest.approx(0.91 - 0.75)
+    record = run_regime(cfg(), tmp_path, {s: (labels, sure, metrics) for s in ("fit", "selection", "test")}, GROUPS)
+    assert set(record["confidence_gap"]) == {"fit", "selection", "test"} and record["selection_split"] == "selection"
+    assert record["confidence_gap"]["selection"]["digit"] == pytest.approx(0.91 - 0.75)
     sentence = regime.reading(regime.summarise([record]), "control")
-    assert "overconfident on the val split by 0.160" in sentence
+    assert "overconfident on the selection split by 0.160" in sentence

@@ -41,11 +41,11 @@ def test_three_phases_resume_and_pseudo_labels(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(full.drop(columns="seconds"), resumed.drop(columns="seconds"))
 
     metrics = evaluate_run(cfg, tmp_path / "full", tmp_path, splits)
-    assert is_complete(tmp_path / "full") and set(metrics["splits"]) == {"train", "val", "test"}
+    assert is_complete(tmp_path / "full") and set(metrics["splits"]) == {"fit", "selection", "test"}
     assert set(metrics["confusion_matrices"]) == {"digit", "item"} and metrics["pseudo_labels"]["kept"] == 30
     assert (tmp_path / "full" / "predictions_test.csv").is_file()
-    assert set(metrics["regime"]["confidence_gap"]) == {"train", "val", "test"}
-    assert set(metrics["regime"]["confidence_gap"]["val"]) == {"digit", "item"}
+    assert set(metrics["regime"]["confidence_gap"]) == {"fit", "selection", "test"}
+    assert set(metrics["regime"]["confidence_gap"]["selection"]) == {"digit", "item"}
     assert metrics["regime"]["training"]["epochs"] == 4
     assert metrics["regime"]["training"]["train_column"] == "train_group_loss"
     assert set(metrics["regime"]["scores"]) == {"accuracy_digit", "accuracy_item", "exact_match"}

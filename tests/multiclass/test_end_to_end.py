@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWa
 TINY = """track: multiclass
 name: mc-tiny
 description: a few batches per run; numbers mean nothing
-data: {n_train: 256, n_val: 128, n_test: 200}
+data: {n_train: 256, n_selection: 128, n_test: 200}
 train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
 grid: {arms: [{loss: ce}, {loss: ls, alpha: 0.1}, {loss: ils, alpha: 0.1, temperature: [2, 4]}]}
 """
@@ -56,9 +56,9 @@ def test_runs_metrics_and_selection(tiny):
     assert len(runs) == TEACHERS + STUDENTS
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
-        assert set(metrics["splits"]) == {"val", "test"} and metrics["temperature"] > 0
+        assert set(metrics["splits"]) == {"selection", "test"} and metrics["temperature"] > 0
         assert "Fashion-MNIST" in metrics["data_source"]
-        assert set(metrics["regime"]["confidence_gap"]) == {"val", "test"}
+        assert set(metrics["regime"]["confidence_gap"]) == {"selection", "test"}
     selection = json.loads((out / "selection.json").read_text())["per_model_seed"]["resnet8-s0"]
     assert selection["chosen"] in selection["scores"] and len(selection["scores"]) == 2
 

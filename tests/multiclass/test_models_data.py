@@ -35,11 +35,11 @@ def test_batches_cover_the_split_once():
 
 
 def test_fashion_splits_are_stratified_subsets_of_real_fashion_mnist(tmp_path):
-    splits = load_splits(DataConfig(n_train=500, n_val=200, n_test=300), tmp_path)
+    splits = load_splits(DataConfig(n_train=500, n_selection=200, n_test=300), tmp_path)
     assert splits.source.startswith("Fashion-MNIST") and splits.classes[0] == "tshirt_top"
-    assert (len(splits.fit), len(splits.val), len(splits.test)) == (500, 200, 300)
+    assert (len(splits.fit), len(splits.selection), len(splits.test)) == (500, 200, 300)
     assert splits.fit.images.shape[1:] == (1, 28, 28) and len(splits.classes) == 10
-    assert torch.bincount(splits.val.labels, minlength=10).min() >= 19
+    assert torch.bincount(splits.selection.labels, minlength=10).min() >= 19
 
 
 def test_missing_fashion_mnist_is_an_error_not_a_fallback(tmp_path):

@@ -21,8 +21,8 @@ def test_evaluate_records_the_regime_of_its_stored_predictions_and_history(tmp_p
     train_run(cfg, tmp_path, tmp_path, splits)
     evaluate_run(cfg, tmp_path, tmp_path, splits)
     record = json.loads((tmp_path / "metrics.json").read_text())["regime"]
-    assert record["selection_split"] == "val" and set(record["confidence_gap"]) == {"val", "test"}
-    for split in ("val", "test"):
+    assert record["selection_split"] == "selection" and set(record["confidence_gap"]) == {"selection", "test"}
+    for split in ("selection", "test"):
         labels, logits = read_predictions(tmp_path / f"predictions_{split}.csv")
         exp = np.exp(logits - logits.max(1, keepdims=True))
         confidence = (exp / exp.sum(1, keepdims=True)).max(1)  # max_k softmax_k at T = 1
@@ -31,10 +31,10 @@ def test_evaluate_records_the_regime_of_its_stored_predictions_and_history(tmp_p
     history = pd.read_csv(tmp_path / "history.csv")
     trend = record["training"]
     assert trend["epochs"] == 3 and trend["train_loss"] == pytest.approx(history.train_loss.iloc[-1])
-    assert trend["selection_loss"] == pytest.approx(history.val_loss.iloc[-1])
-    assert trend["loss_gap"] == pytest.approx(history.val_loss.iloc[-1] - history.train_loss.iloc[-1])
-    assert trend["selection_loss_min"] == pytest.approx(history.val_loss.min())
-    labels, logits = read_predictions(tmp_path / "predictions_val.csv")
+    assert trend["selection_loss"] == pytest.approx(history.selection_loss.iloc[-1])
+    assert trend["loss_gap"] == pytest.approx(history.selection_loss.iloc[-1] - history.train_loss.iloc[-1])
+    assert trend["selection_loss_min"] == pytest.approx(history.selection_loss.min())
+    labels, logits = read_predictions(tmp_path / "predictions_selection.csv")
     counts = np.bincount(labels)
     assert record["scores"]["accuracy"] == {
         "value": pytest.approx((logits.argmax(1) == labels).mean()),
@@ -52,16 +52,16 @@ def write_run(profile_dir, name: str, *, loss: str, model: str = "resnet8", gap:
         history = pd.DataFrame(
             {
                 "train_loss": [1.0, 0.85, 0.7, 0.55, 0.4] if falling else [1.0, 0.3, 0.1, 0.05, 0.05],
-                "val_loss": [0.9, 0.6, 0.5, 0.45, 0.44] if falling else [0.9, 0.5, 0.45, 0.5, 0.6],
+                "selection_loss": [0.9, 0.6, 0.5, 0.45, 0.44] if falling else [0.9, 0.5, 0.45, 0.5, 0.6],
                 "lr": [0.1] * 5,  # the rate never decayed: a falling loss was still falling at its peak rate
                 "train_accuracy": [0.5, 0.7, 0.8, 0.85, 0.9],
-                "val_accuracy": [0.5, 0.6, 0.65, 0.66, 0.66],
+                "selection_accuracy": [0.5, 0.6, 0.65, 0.66, 0.66],
             }
         )
         metrics["regime"] = regime.record(
-            selection_split="val",
-            gaps={"val": gap, "test": gap + 0.01},
-            trend=regime.training_trend(history, "train_loss", "val_loss", FITTED_SCORES),
+            selection_split="selection",
+            gaps={"selection": gap, "test": gap + 0.01},
+            trend=regime.training_trend(history, "train_loss", "selection_loss", FITTED_SCORES),
             scores={"accuracy": {"value": 0.9, "chance": 0.1}},
         )
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
@@ -74,10 +74,10 @@ def test_an_overconfident_converged_ce_baseline_reads_the_regime_of_the_claims(t
     write_run(tmp_path, "shallow-kd-T20-from-resnet8-ce-s0", loss="kd", model="shallow", gap=-0.1)
     (sentence, kind), *others = regime_readings(tmp_path, "mc")
     assert not others and kind == "overconfident"
-    assert sentence.startswith("The CE (resnet8) baseline is overconfident on the val split by 0.040")
+    assert sentence.startswith("The CE (resnet8) baseline is overconfident on the selection split by 0.040")
     assert "its training loss flat after 5 epochs" in sentence
-    assert "its val loss up 33% from its minimum at epoch 3 (2 of 2 runs)" in sentence
-    assert "training accuracy 0.90 against 0.66 on the val split, so converged" in sentence
+    assert "its selection loss up 33% from its minimum at epoch 3 (2 of 2 runs)" in sentence
+    assert "training accuracy 0.90 against 0.66 on the selection split, so converged" in sentence
     assert sentence.endswith("the regime of the published claims.")
     assert conclusion_caveat([(sentence, kind)]).startswith("These conclusions are read from overconfident baselines")
 
@@ -88,7 +88,7 @@ def test_an_underconfident_still_learning_baseline_says_the_claims_are_not_teste
     readings = regime_readings(tmp_path, "mc")
     assert [kind for _, kind in readings] == ["overconfident", "underconfident"]  # models by name
     sentence = readings[1][0]
-    assert sentence.startswith("The CE (resnet8) baseline is underconfident on the val split by 0.040")
+    assert sentence.startswith("The CE (resnet8) baseline is underconfident on the selection split by 0.040")
     assert "its training loss still falling at epoch 5, the last at 50% or more of its peak learning rate" in sentence
     assert sentence.endswith(
         "an underfitted regime; the published claims, which concern an overconfident baseline, are not tested here."
@@ -117,10 +117,10 @@ def test_no_ce_run_reads_as_unknown(tmp_path):
 def test_regime_table_shows_each_split_and_the_trend(tmp_path):
     write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
     row = regime_table(tmp_path).iloc[0]
-    assert row["confidence - accuracy (val)"] == pytest.approx(0.05)
+    assert row["confidence - accuracy (selection)"] == pytest.approx(0.05)
     assert row["confidence - accuracy (test)"] == pytest.approx(0.06)
-    assert row["epochs"] == 5 and not row["training loss still falling"] and row["val loss rising"]
-    assert row["training - val accuracy"] == pytest.approx(0.24) and row["converged"]
+    assert row["epochs"] == 5 and not row["training loss still falling"] and row["selection loss rising"]
+    assert row["training - selection accuracy"] == pytest.approx(0.24) and row["converged"]
 
 
 def test_each_smoothed_arm_reads_its_dose_beside_the_ce_baselines_gap(tmp_path):
@@ -130,7 +130,7 @@ def test_each_smoothed_arm_reads_its_dose_beside_the_ce_baselines_gap(tmp_path):
         (tmp_path / "runs" / name / "config.json").write_text(json.dumps({"train": train}))
         (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(metrics))
 
-    entry = {"selection_split": "val", "confidence_gap": {"val": 0.08}}
+    entry = {"selection_split": "selection", "confidence_gap": {"selection": 0.08}}
     write("ce", "ce", 0.0, {"dose": 0.0, "regime": entry})
     write("ls", "ls", 0.1, {"dose": 0.09})
     write("kd", "kd", 0.0, {"dose": None})  # a student: no dose, no CE baseline of its own

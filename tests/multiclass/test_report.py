@@ -245,7 +245,7 @@ def test_selection_table_lists_every_grid_point_in_words(tmp_path):
     }
     (tmp_path / "selection.json").write_text(json.dumps(selection))
     table = selection_table(tmp_path)
-    assert table["validation log loss (lowest chosen)"].tolist() == [0.4, 0.3]
+    assert table["selection log loss (lowest chosen)"].tolist() == [0.4, 0.3]
     assert table.chosen.tolist() == [False, True] and table["model and seed"].tolist() == ["resnet8-s0"] * 2
     assert "<td" not in shown(selection_table(tmp_path / "missing"))  # no selection.json: no rows
     assert "yes" in shown(table) and "{'" not in shown(table) and "scores" not in shown(table)
@@ -270,11 +270,11 @@ def test_class_table_puts_accuracy_under_f1_score():
 
 def test_grid_table_writes_the_grid_point_as_the_profile_does():
     rows = pd.DataFrame(teacher_rows({("ILS", 0): 0.8, ("ILS", 1): 0.6}, "accuracy")).assign(
-        split="val", alpha=0.1, ils_temperature=2.0, chosen=[True, False]
+        split="selection", alpha=0.1, ils_temperature=2.0, chosen=[True, False]
     )
     table = grid_table(rows)
     assert table.index.tolist() == [("resnet8", "0.1", "2")] and table.index.names == ["model", "alpha", "T"]
-    assert table.val_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]
+    assert table.selection_accuracy.tolist() == [pytest.approx(0.7)] and table.chosen_in_seeds.tolist() == [1]
 
 
 def test_headline_statistics_match_scikit_learn_on_the_resampled_images():

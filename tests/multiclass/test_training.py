@@ -44,7 +44,9 @@ def run(**train) -> RunConfig:
 def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     splits, cfg = tiny_splits(), run()
     full = train_run(cfg, tmp_path / "full", tmp_path, splits)
-    assert len(full) == 2 and {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"} <= set(full.columns)
+    assert len(full) == 2 and {"train_loss", "train_accuracy", "selection_loss", "selection_accuracy", "lr"} <= set(
+        full.columns
+    )
     assert full.dose.tolist() == [0.0, 0.0]  # CE trains on one-hot targets
     one = replace(cfg, train=replace(cfg.train, epochs=1))
     train_run(one, tmp_path / "resumed", tmp_path, splits)
@@ -57,7 +59,13 @@ def test_tiny_run_writes_outputs_and_resumes(tmp_path):
     assert is_complete(tmp_path / "full") and metrics["temperature"] > 0
     assert set(metrics["splits"]["test"]["after"]) == {"accuracy", "log_loss", "ece", "classwise_ece", "brier"}
     assert np.array(metrics["confusion_matrix"]).sum() == len(splits.test)
-    for name in ("history.csv", "predictions_val.csv", "predictions_test.csv", "projection_test.npz", "model_best.pt"):
+    for name in (
+        "history.csv",
+        "predictions_selection.csv",
+        "predictions_test.csv",
+        "projection_test.npz",
+        "model_best.pt",
+    ):
         assert (tmp_path / "full" / name).is_file()
     projection = np.load(tmp_path / "full" / "projection_test.npz")
     assert projection["templates"].shape == (3, projection["features"].shape[1])

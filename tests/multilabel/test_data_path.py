@@ -14,11 +14,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive example
 
 def data_config(root, data_path: str) -> DataConfig:
     return DataConfig(
-        kind="voc",
+        dataset="voc",
         root=str(root),
         classes=["a", "b", "c", "d"],
         image_size=16,
-        heldout_fraction=0.25,
+        selection_fraction=0.25,
         data_path=data_path,
     )
 
@@ -29,12 +29,16 @@ def first_batch(dataset, batch_size=8, **kwargs) -> torch.Tensor:
 
 def test_evaluation_batches_of_both_paths_are_equal_on_square_images(mosaic_voc, tmp_path):
     cached, pil = (build_splits(data_config(mosaic_voc, path), tmp_path) for path in ("cached", "pil"))
-    for split in ("heldout", "train", "val", "test"):
+    for split in ("selection", "fit", "val", "val_fivecrop"):
         a, b = getattr(cached, split), getattr(pil, split)
         assert all(np.array_equal(x, y) for x, y in zip(labels_of(a), labels_of(b)))
         assert torch.allclose(first_batch(a), first_batch(b), atol=1e-6), split
-    assert isinstance(make_loader(cached.fit, 8, torch.device("cpu"), shuffle_seed=1), DeviceBatches)
-    assert first_batch(cached.fit, shuffle_seed=1).shape == first_batch(pil.fit, shuffle_seed=1).shape == (8, 3, 16, 16)
+    assert isinstance(make_loader(cached.training, 8, torch.device("cpu"), shuffle_seed=1), DeviceBatches)
+    assert (
+        first_batch(cached.training, shuffle_seed=1).shape
+        == first_batch(pil.training, shuffle_seed=1).shape
+        == (8, 3, 16, 16)
+    )
 
 
 def test_both_paths_shuffle_the_training_part_in_the_same_order(mosaic_voc, tmp_path):

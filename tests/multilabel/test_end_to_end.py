@@ -104,7 +104,7 @@ def test_metrics_complete_for_every_run(quick):
         assert is_complete(run)
         metrics = json.loads((run / "metrics.json").read_text())
         assert len(metrics["thresholds"]) == 10 and all(0 <= t <= 1 for t in metrics["thresholds"].values())
-        for split in ("train", "val", "test"):
+        for split in ("fit", "val", "val_fivecrop"):
             table = metrics["splits"][split]
             assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
             assert len(table["voc2010"]["per_class"]) == 10
@@ -182,7 +182,7 @@ def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):
         image.write_bytes(b"corrupt")
     profile = tmp_path / "broken.yaml"
     profile.write_text(f"""name: broken
-data: {{kind: voc, root: {mosaic_voc}, classes: [a, b, c, d], image_size: 16}}
+data: {{dataset: voc, root: {mosaic_voc}, classes: [a, b, c, d], image_size: 16}}
 train: {{epochs: 1, batch_size: 8}}
 grid: {{arms: [{{model: resnet18, scheme: [none, uniform], alpha: 0.1}}]}}
 """)

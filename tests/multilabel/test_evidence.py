@@ -40,7 +40,7 @@ def write_run(profile_dir, scheme, alpha, seed, noise=0.0, model="resnet18"):
     train = {"model": model, "scheme": scheme, "alpha": alpha, "seed": seed, "label_noise": noise}
     write_json(run / "config.json", {"train": train})
     splits = {}
-    for split in ("val", "test"):
+    for split in ("val", "val_fivecrop"):
         write_predictions(
             run / f"predictions_{split}.csv",
             Predictions([f"i{i}" for i in range(300)], CLASSES, targets, masks, scores),
@@ -126,9 +126,16 @@ def test_noise_effects_and_instance_pairs(profile_dir):
 
 def test_findings_hold_every_section_the_profile_has(profile_dir):
     found = evidence.findings(profile_dir, evidence.runs_frame(profile_dir), n_boot=50)
-    assert set(found["effects"]) == {"val", "test"}
+    assert set(found["effects"]) == {"val", "val_fivecrop"}
     assert {"sweep", "calibration", "noise", "instance"} <= set(found)
-    assert set(found["sentences"]) == {"effects val", "effects test", "alpha", "calibration", "noise", "instance"}
+    assert set(found["sentences"]) == {
+        "effects val",
+        "effects val_fivecrop",
+        "alpha",
+        "calibration",
+        "noise",
+        "instance",
+    }
 
 
 def test_decision_table_keeps_the_arm_order_and_names_the_metrics(profile_dir):
@@ -230,7 +237,7 @@ def test_doses_stand_beside_the_baselines_overconfidence(tmp_path):
         write_run(tmp_path, scheme, alpha, 0)
         path = tmp_path / "runs" / run_name("resnet18", scheme, alpha, 0) / "metrics.json"
         metrics = json.loads(path.read_text())
-        regime_entry = {"selection_split": "heldout", "confidence_gap": {"heldout": gaps}}
+        regime_entry = {"selection_split": "selection", "confidence_gap": {"selection": gaps}}
         write_json(path, {**metrics, "dose": value, "regime": regime_entry})
     write_run(tmp_path, "positive", 0.1, 0)  # trained by an older revision: no dose
     assert report.dose_readings(tmp_path) == [

@@ -44,7 +44,9 @@ def splits(mosaic_voc, tmp_path, monkeypatch):
     return build_splits(data_config(mosaic_voc, "cached"), tmp_path)
 
 
-@pytest.mark.parametrize("split, seed", [("fit", 3), ("fit", 10_008), ("heldout", None), ("test", None)])
+@pytest.mark.parametrize(
+    "split, seed", [("training", 3), ("training", 10_008), ("selection", None), ("val_fivecrop", None)]
+)
 def test_resident_batches_equal_the_streamed_ones(splits, split, seed):
     dataset = getattr(splits, split)
     resident = make_loader(dataset, 5, CPU, shuffle_seed=seed, resident=True)
@@ -59,18 +61,18 @@ def test_resident_batches_equal_the_streamed_ones(splits, split, seed):
 
 def test_a_second_pass_draws_new_augmentations_only_with_a_new_seed(splits):
     def first_images(seed):
-        return next(iter(make_loader(splits.fit, 5, CPU, shuffle_seed=seed, resident=True)))[0]
+        return next(iter(make_loader(splits.training, 5, CPU, shuffle_seed=seed, resident=True)))[0]
 
     assert torch.equal(first_images(4), first_images(4)) and not torch.equal(first_images(4), first_images(5))
 
 
 def test_the_device_copy_is_made_once_per_cache_file_and_holds_its_pixels(splits):
-    base = splits.fit.dataset
+    base = splits.training.dataset
     pixels = images_on_device(base, CPU)
     assert pixels.shape == base.shape and pixels.dtype == torch.uint8
     assert torch.equal(pixels[3], torch.from_numpy(base.pixels(3).copy()))
     assert images_on_device(base, CPU) is pixels and len(loaders._RESIDENT) == 1
-    assert ResidentBatches(splits.fit, 4, CPU).pixels is pixels  # later passes reuse it
+    assert ResidentBatches(splits.training, 4, CPU).pixels is pixels  # later passes reuse it
     stat = base.path.stat()
     os.utime(base.path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # as if the cache file were rebuilt
     again = images_on_device(base, CPU)
@@ -78,12 +80,12 @@ def test_the_device_copy_is_made_once_per_cache_file_and_holds_its_pixels(splits
 
 
 def test_streamed_is_the_choice_on_cpu_and_where_the_split_does_not_fit(splits, monkeypatch):
-    assert not fits_on_device(splits.fit, CPU)
-    assert isinstance(make_loader(splits.fit, 5, CPU, shuffle_seed=1), DeviceBatches)
+    assert not fits_on_device(splits.training, CPU)
+    assert isinstance(make_loader(splits.training, 5, CPU, shuffle_seed=1), DeviceBatches)
     cuda = torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)  # no GPU here: what a CUDA machine answers
-    cache_bytes = int(torch.tensor(splits.fit.dataset.shape).prod())
+    cache_bytes = int(torch.tensor(splits.training.dataset.shape).prod())
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (4 * cache_bytes, 8 * cache_bytes))
-    assert fits_on_device(splits.fit, cuda)
+    assert fits_on_device(splits.training, cuda)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (4 * cache_bytes - 4, 8 * cache_bytes))
-    assert not fits_on_device(splits.fit, cuda)
+    assert not fits_on_device(splits.training, cuda)

@@ -30,7 +30,7 @@ def test_a_tiny_profile_is_trained_in_both_precisions_at_every_seed_and_resumed(
     profile = tmp_path / "tiny.yaml"
     profile.write_text(
         "name: tiny\n"
-        "data: {kind: demo, root: demo-tiny, image_size: 32, n_train: 48, n_val: 16, heldout_fraction: 0.25}\n"
+        "data: {dataset: demo, root: demo-tiny, image_size: 32, n_train: 48, n_val: 16, selection_fraction: 0.25}\n"
         "train: {epochs: 1, batch_size: 8, max_batches: 2}\n"
         "grid: {arms: [{model: resnet18}]}\n"
     )

@@ -33,10 +33,10 @@ def test_a_configuration_saved_with_pretrained_false_still_matches(tmp_path):
 @pytest.mark.parametrize(
     "data, message",
     [
-        ("{kind: demo, image_size: 32}", "set data.train_pool: 50000 or lower"),
-        ("{kind: demo, image_size: 32, train_pool: 55000}", "set data.train_pool: 50000 or lower"),
+        ("{dataset: demo, image_size: 32}", "set data.train_pool: 50000 or lower"),
+        ("{dataset: demo, image_size: 32, train_pool: 55000}", "set data.train_pool: 50000 or lower"),
         (
-            "{kind: demo, image_size: 48, train_pool: 50000}",
+            "{dataset: demo, image_size: 48, train_pool: 50000}",
             "pretraining.image_size=32 differs from data.image_size=48",
         ),
     ],
@@ -72,7 +72,7 @@ def test_a_fine_tuned_run_starts_from_the_stage_backbone_and_records_it(tmp_path
     recipe = {**TINY, "epochs": 1}
     cfg = RunConfig(
         profile="test",
-        data=DataConfig(kind="voc", root=str(tmp_path), classes=["a", "b", "c", "d"], image_size=16),
+        data=DataConfig(dataset="voc", root=str(tmp_path), classes=["a", "b", "c", "d"], image_size=16),
         train=TrainConfig(model="resnet18", pretrained="stage", pretraining=recipe, lr_backbone=0.01, lr_head=0.05),
     )
     record = pretraining.ensure(cfg.train.stage, tmp_path, lambda: Synthetic)
@@ -86,4 +86,4 @@ def test_a_fine_tuned_run_starts_from_the_stage_backbone_and_records_it(tmp_path
 @pytest.mark.parametrize("pool", [-1, 0, 60_001])
 def test_a_train_pool_outside_fashion_mnist_is_refused_by_name(pool):
     with pytest.raises(ValueError, match=f"train_pool={pool} must lie in"):
-        DataConfig(kind="demo", train_pool=pool)
+        DataConfig(dataset="demo", train_pool=pool)

@@ -17,7 +17,7 @@ pytestmark = [
 
 PROFILE = """
 name: {name}
-data: {{kind: demo, root: demo-stage, image_size: 32, n_train: 64, n_val: 32, heldout_fraction: 0.25, train_pool: 59000}}
+data: {{dataset: demo, root: demo-stage, image_size: 32, n_train: 64, n_val: 32, selection_fraction: 0.25, train_pool: 59000}}
 train:
   pretrained: stage
   pretraining: {{first: 59000, count: 300, heldout: 60, image_size: 32, epochs: 1, batch_size: 32, lr: 0.01}}

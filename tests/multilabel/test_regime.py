@@ -42,22 +42,22 @@ def test_evaluate_records_the_regime_from_predictions_and_history(mosaic_voc, tm
     run_dir = tmp_path / "run"
     train_run(cfg, run_dir, tmp_path)
     record = evaluate_run(cfg, run_dir, tmp_path)["regime"]
-    assert record["selection_split"] == "heldout" and set(record["confidence_gap"]) == {
-        "heldout",
-        "train",
+    assert record["selection_split"] == "selection" and set(record["confidence_gap"]) == {
+        "selection",
+        "fit",
         "val",
-        "test",
+        "val_fivecrop",
     }
-    for split in ("val", "test"):
+    for split in ("val", "val_fivecrop"):
         pred = read_predictions(run_dir / f"predictions_{split}.csv")
         assert record["confidence_gap"][split] == pytest.approx(
             regime.binary_gaps(pred.targets, pred.scores, pred.masks)
         )
     history = pd.read_csv(run_dir / HISTORY)
-    assert record["training"] == regime.training_trend(history, "train_loss", "heldout_loss", FITTED_SCORES)
+    assert record["training"] == regime.training_trend(history, "train_loss", "selection_loss", FITTED_SCORES)
     assert record["training"]["epochs"] == cfg.train.epochs
     assert record["training"]["fitted_gap"] == pytest.approx(
-        history.train_exact_match.iloc[-1] - history.heldout_exact_match.iloc[-1]
+        history.train_exact_match.iloc[-1] - history.selection_exact_match.iloc[-1]
     )
     assert record["training"]["high_rate_epochs"] == 2  # cosine over 3 epochs: 0.05, 0.0375, 0.0125
     assert 0 < record["scores"]["mAP"]["chance"] < 1

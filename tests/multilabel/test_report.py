@@ -14,7 +14,7 @@ def fake_summary(seeds=(0,)):
     for seed in seeds:
         for model in ("resnet18", "mobilenet_v2"):
             for scheme, alpha, shift in (("none", 0.0, 0.0), ("uniform", 0.1, 0.02), ("positive", 0.1, -0.01)):
-                for split in ("train", "val", "test"):
+                for split in ("fit", "val", "val_fivecrop"):
                     for metric, base in (("voc2010", 0.70), ("voc2007", 0.69), ("sklearn", 0.68), ("sample_ap", 0.80)):
                         rows.append(
                             {
@@ -38,7 +38,7 @@ def test_study_table_layout():
     table = report.study_table(fake_summary(), "voc2010")
     assert list(table.columns) == ["none", "uniform a=0.1", "positive a=0.1"]
     assert table.loc[("val", "resnet18"), "uniform a=0.1"] == pytest.approx(0.72)
-    assert list(table.index.get_level_values(0).unique()) == ["train", "val", "test"]
+    assert list(table.index.get_level_values(0).unique()) == ["fit", "val", "val_fivecrop"]
 
 
 def test_metric_gap_sentence():

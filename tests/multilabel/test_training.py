@@ -21,7 +21,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:class .* has no positive example
 
 
 def tiny_config(root, **train) -> RunConfig:
-    data = DataConfig(kind="voc", root=str(root), classes=["a", "b", "c", "d"], image_size=16, heldout_fraction=0.25)
+    data = DataConfig(
+        dataset="voc", root=str(root), classes=["a", "b", "c", "d"], image_size=16, selection_fraction=0.25
+    )
     values = dict(model="resnet18", scheme="uniform", alpha=0.1, epochs=3, batch_size=8, lr_backbone=0.05, lr_head=0.05)
     return RunConfig(profile="test", data=data, train=TrainConfig(**{**values, **train}))
 
@@ -42,7 +44,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(mosaic_voc, tmp_pa
         train_run(cfg, tmp_path / "b", tmp_path, on_epoch_end=interrupt_after_first_epoch)
     assert torch.load(tmp_path / "b" / CHECKPOINT, weights_only=False)["epoch"] == 1
     resumed = train_run(cfg, tmp_path / "b", tmp_path)
-    columns = ["epoch", "train_loss", "heldout_loss", "heldout_map", "lr_backbone", "lr_head"]
+    columns = ["epoch", "train_loss", "selection_loss", "selection_map", "lr_backbone", "lr_head"]
     pd.testing.assert_frame_equal(straight[columns], resumed[columns])
     metrics_a, metrics_b = evaluate_run(cfg, tmp_path / "a", tmp_path), evaluate_run(cfg, tmp_path / "b", tmp_path)
     assert metrics_a == metrics_b
@@ -62,14 +64,14 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
         "train_loss",
         "train_exact_match",
         "dose",
-        "heldout_loss",
-        "heldout_map",
-        "heldout_exact_match",
+        "selection_loss",
+        "selection_map",
+        "selection_exact_match",
         "lr_backbone",
         "lr_head",
         "seconds",
     ]
-    for split in ("train", "val", "test"):
+    for split in ("fit", "val", "val_fivecrop"):
         table = metrics["splits"][split]
         assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
         assert set(table["decisions"]) == {"t0.5", "top3", "tuned"}
@@ -79,7 +81,7 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
         assert calibration["after"]["nll"] <= calibration["before"]["nll"] + 0.05
         pred = read_predictions(run_dir / f"predictions_{split}.csv")
         assert pred.scores.dtype == np.float32 and pred.classes == ("a", "b", "c", "d")
-    assert len(read_predictions(run_dir / "predictions_train.csv").ids) == 30  # the training part, 40 - 10 held out
+    assert len(read_predictions(run_dir / "predictions_fit.csv").ids) == 30  # the training part, 40 - 10 held out
     assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
     assert list(metrics["thresholds"]) == ["a", "b", "c", "d"]
     targets, masks, _ = labels_of(run_splits(cfg, tmp_path).fit)  # uniform a = 0.1, K = 4, by hand:
@@ -229,14 +231,14 @@ def test_voc2012_profile_code_path_on_a_voc_fixture(voc_folder, tmp_path):
     """The voc2012 profile's data and recipe (300 px, VOC classes, difficult ignored), without downloads."""
     profile = load_profile("voc2012")
     (voc_folder / "ImageSets" / "Main" / "val.txt").write_text("2008_000001\n2008_000002\n")
-    data = replace(profile.data, root=str(voc_folder.parent.parent), heldout_fraction=0.34)
+    data = replace(profile.data, root=str(voc_folder.parent.parent), selection_fraction=0.34)
     train = replace(profile.train, pretrained=False, epochs=1, batch_size=2, num_workers=0)
     cfg = RunConfig(profile="voc2012", data=data, train=train)
     train_run(cfg, tmp_path / "run", tmp_path)
     metrics = evaluate_run(cfg, tmp_path / "run", tmp_path)
-    pred = read_predictions(tmp_path / "run" / "predictions_test.csv")
+    pred = read_predictions(tmp_path / "run" / "predictions_val_fivecrop.csv")
     assert len(pred.classes) == 20 and pred.masks[1, pred.classes.index("bottle")] == 0  # difficult-only: ignored
-    assert set(metrics["splits"]) == {"train", "val", "test"}
+    assert set(metrics["splits"]) == {"fit", "val", "val_fivecrop"}
 
 
 def test_cpu_runs_get_deterministic_kernels_and_cuda_runs_autotuned_ones():

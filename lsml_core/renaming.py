@@ -1,0 +1,84 @@
+"""A run folder written before a renaming (`profiles.RENAMED`), brought up to date without retraining.
+
+Its configuration reads with the keys mapped (`profiles.build(..., saved=True)`), so the folder is not taken for
+one of another configuration. Before the run is executed again, what training wrote is renamed where the split that
+chooses was called `heldout` or `val` (`heldout_map` -> `selection_map`, `val_accuracy` -> `selection_accuracy`):
+history.csv's columns, the checkpoint's history and the keys of the JSON records training wrote (the
+pseudo-label choice); and its evaluation outputs (metrics, predictions,
+pages, the record of its outputs) are removed: the run resumes after its last epoch and is evaluated again
+under the new names from its intact model.
+"""
+
+import fnmatch
+from pathlib import Path
+
+import pandas as pd
+
+from lsml_core.outputs import OUTPUTS, REEVALUATED
+from lsml_core.profiles import RENAMED
+from lsml_core.records import atomic_torch_save, atomic_write_text, read_json, write_json
+
+KEPT = (OUTPUTS, "execution.json", "teacher.json")  # records no renaming touched
+HISTORY_PREFIXES = {"heldout_": "selection_", "val_": "selection_"}  # the split that chooses, as it was called
+
+
+def renamed_keys(run_dir: Path, config: dict) -> list[str]:
+    """The keys (`section.key`) of a run folder's config.json that have been renamed since it was written: keys
+    `RENAMED` holds that the present configuration `config` lacks in that section."""
+    try:
+        saved = read_json(Path(run_dir) / "config.json")
+    except (OSError, ValueError):
+        return []
+    return [
+        f"{section}.{key}"
+        for section, values in saved.items()
+        if isinstance(values, dict) and isinstance(config.get(section), dict)
+        for key in values
+        if key in RENAMED and key not in config[section]
+    ]
+
+
+def history_column(name: str) -> str:
+    """A history column as it is named now (`heldout_map` -> `selection_map`)."""
+    for old, new in HISTORY_PREFIXES.items():
+        if name.startswith(old):
+            return new + name.removeprefix(old)
+    return name
+
+
+def rename_training_records(run_dir: Path) -> None:
+    """history.csv's columns, the checkpoint's history rows and the keys of training's JSON records as they are
+    named now."""
+    history = Path(run_dir) / "history.csv"
+    if history.is_file():
+        frame = pd.read_csv(history)
+        atomic_write_text(history, frame.rename(columns=history_column).to_csv(index=False))
+    checkpoint = Path(run_dir) / "checkpoint_last.pt"
+    if checkpoint.is_file():
+        import torch  # only here: the pipeline modules that import this one stay light
+
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state["history"] = [{history_column(k): v for k, v in row.items()} for row in state["history"]]
+        atomic_torch_save(state, checkpoint)
+    for record in Path(run_dir).glob("*.json"):
+        if not any(fnmatch.fnmatch(record.name, p) for p in REEVALUATED) and record.name not in KEPT:
+            values = read_json(record)
+            if isinstance(values, dict):
+                write_json(record, {history_column(k): v for k, v in values.items()})
+
+
+def remove_evaluation(run_dir: Path) -> None:
+    """Remove what evaluating the run writes, and the record of its outputs: the run is evaluated again."""
+    for path in Path(run_dir).iterdir():
+        if path.is_file() and (path.name == OUTPUTS or any(fnmatch.fnmatch(path.name, p) for p in REEVALUATED)):
+            path.unlink()
+
+
+def bring_up_to_date(run_dir: Path, config: dict) -> list[str]:
+    """Bring a run folder written before a renaming up to date (history renamed, evaluation removed); returns
+    the renamed keys of its configuration (none: the folder is left as it is)."""
+    keys = renamed_keys(run_dir, config)
+    if keys:
+        rename_training_records(run_dir)
+        remove_evaluation(run_dir)
+    return keys
