@@ -321,8 +321,8 @@ def test_a_track_that_misses_duties_is_refused_naming_each():
     for duty in (
         "lsml_core/fake/train.py: `train_run` is not decorated with @threads.on_run_threads",
         "lsml_core/fake/answer.py is missing",
-        "TRACK.outputs lacks ['checkpoint_last.pt', 'config.json', 'history.csv', 'model_best.pt'] of outputs.RUN_OUTPUTS",
-        "TRACK.run_notebooks names notebooks/fake/1.0-train.ipynb, which is missing",
+        f"TRACK.outputs lacks {sorted(set(RUN_OUTPUTS) - {'metrics.json'})} of outputs.RUN_OUTPUTS",
+        f"TRACK.run_notebooks names notebooks/fake/{whole.run_notebooks[0].name}.ipynb, which is missing",
         "TRACK.report_notebooks has no notebook shown without code",
         "tests/fake/__init__.py is missing",
         "docs/architecture.md has no row | `fake` |",
