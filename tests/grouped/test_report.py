@@ -9,27 +9,20 @@ import pandas as pd
 import yaml
 
 from lsml_core import regime, results, tables
-from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
-from lsml_core.grouped.report import (
-    FACTORS,
+from lsml_core.grouped.ablations import (
     ablation_pairs,
-    ablations_figure,
-    caveat,
     chance_flag,
     conclusions,
-    control,
-    control_regime,
-    dose_readings,
-    harder_text,
     identical_reason,
-    pseudo_table,
-    runs_on_test,
     same_outputs,
     signed,
     summary_table,
-    table_one,
-    table_one_text,
 )
+from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
+from lsml_core.grouped.plots import ablations_figure
+from lsml_core.grouped.report import caveat, control_regime, dose_readings
+from lsml_core.grouped.runs import FACTORS, control, pseudo_table, runs_on_test
+from lsml_core.grouped.table_one import harder_text, table_one, table_one_text
 from lsml_core.profiles import PROFILE_FILE
 
 CONTROL = dict(
