@@ -8,17 +8,11 @@ import pandas as pd
 
 from lsml_core import regime
 from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
+from lsml_core.grouped.ablations import LEVEL, ablation_label, interval_text
 from lsml_core.grouped.config import RunConfig, load_profile
-from lsml_core.grouped.report import (
-    LEVEL,
-    ablation_label,
-    arm_regime,
-    caveat,
-    control_regime,
-    control_runs,
-    interval_text,
-    table_one,
-)
+from lsml_core.grouped.report import caveat, control_regime
+from lsml_core.grouped.runs import arm_regime, control_runs
+from lsml_core.grouped.table_one import table_one
 from lsml_core.grouped.track import TRACK
 from lsml_core.profiles import PROFILE_FILE
 from lsml_core.results import finished_runs

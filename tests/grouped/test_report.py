@@ -9,27 +9,20 @@ import pandas as pd
 import yaml
 
 from lsml_core import regime, results, tables
-from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
-from lsml_core.grouped.report import (
-    FACTORS,
+from lsml_core.grouped.ablations import (
     ablation_pairs,
-    ablations_figure,
-    caveat,
     chance_flag,
     conclusions,
-    control,
-    control_regime,
-    dose_readings,
-    harder_text,
     identical_reason,
-    pseudo_table,
-    runs_on_test,
     same_outputs,
     signed,
     summary_table,
-    table_one,
-    table_one_text,
 )
+from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
+from lsml_core.grouped.plots import ablations_figure
+from lsml_core.grouped.report import caveat, control_regime, dose_readings
+from lsml_core.grouped.runs import FACTORS, control, pseudo_table, runs_on_test
+from lsml_core.grouped.table_one import harder_text, table_one, table_one_text
 from lsml_core.profiles import PROFILE_FILE
 
 CONTROL = dict(
@@ -51,7 +44,7 @@ def frame(arms: list[dict], accuracy: dict | None = None, regime_record: dict | 
     accuracy = accuracy or {"digit": 0.9, "item": 0.7}
     rows = []
     for i, a in enumerate(arms):
-        for s in ("train", "val", "test"):
+        for s in ("fit", "selection", "test"):
             rows.append(
                 {"run": f"r{i}", **a, **weights(a["weights"]), "seed": 0, "epochs": 4, "split": s}
                 | {"exact_match": 0.1 * (i + 1), **{f"accuracy_{g}": v for g, v in accuracy.items()}}
@@ -87,18 +80,18 @@ def test_table_one_stands_ours_beside_theirs_by_model_role():
         (table["ours model"] == "resnet18") & (table["weight of the harder group"] == 5.0) & (table.sesemi == "labeled")
     ]
     assert main["THEIRS model"].tolist() == ["MobileNetV2"] and main["THEIRS 20 ep val"].tolist() == [91.75]
-    assert main["ours val"].tolist() == ["10.00 (one seed)"]  # the smoothed arm is not a Table 1 row
+    assert main["ours selection"].tolist() == ["10.00 (one seed)"]  # the smoothed arm is not a Table 1 row
     other = table[table["ours model"] == "mobilenet_v2"]
     assert other["THEIRS model"].tolist() == ["ResNet-50"]
     assert len(table) == 5  # their five rows; ours matched to three of them
-    assert (table[table["THEIRS 20 ep val"] == 88.43][["ours model", "ours val"]] == "not run").all().all()
+    assert (table[table["THEIRS 20 ep val"] == 88.43][["ours model", "ours selection"]] == "not run").all().all()
     assert table.drop(columns=[c for c in table if c.startswith("THEIRS ") and "ep" in c]).notna().all().all()
 
 
 def test_table_one_gives_mean_and_std_over_seeds():
     runs = pd.concat([frame([arm()]), frame([arm()]).assign(seed=1, exact_match=0.3)])
     main = table_one(runs, CONTROL).dropna(subset=["THEIRS 50 ep val"]).iloc[0]
-    assert main["ours val"] == "20.00 ± 14.14 (n=2)"
+    assert main["ours selection"] == "20.00 ± 14.14 (n=2)"
 
 
 def test_conclusions_are_generated_from_the_numbers():
@@ -169,7 +162,7 @@ def test_ablations_figure_draws_each_difference_with_its_interval():
 def test_test_and_pseudo_tables_hold_no_raw_missing_values():
     runs = frame([arm(), arm(pseudo="off")]).assign(
         pseudo_threshold=[0.9] * 3 + [None] * 3,
-        pseudo_val_count=[60] * 3 + [None] * 3,
+        pseudo_selection_count=[60] * 3 + [None] * 3,
         pseudo_kept=[40] * 3 + [None] * 3,
         pseudo_kept_right=[36] * 3 + [None] * 3,
         pseudo_fraction_kept=[0.5] * 3 + [None] * 3,
@@ -196,7 +189,9 @@ def regime_record(value: float, chance: float = 0.1, gap: float = 0.05) -> dict:
         "fitted_gap": 0.1,
     }
     scores = {"accuracy_digit": {"value": value, "chance": chance}, "accuracy_item": {"value": 0.8, "chance": 0.1}}
-    return regime.record(selection_split="val", gaps={"val": {"digit": gap, "item": 0.01}}, trend=trend, scores=scores)
+    return regime.record(
+        selection_split="selection", gaps={"selection": {"digit": gap, "item": 0.01}}, trend=trend, scores=scores
+    )
 
 
 def write_profile(folder, **train):
@@ -239,7 +234,7 @@ def test_comparisons_from_chance_level_arms_are_flagged():
     row = ablation_table().iloc[0].to_dict() | {"chance level": flag}
     (sentence,) = conclusions(pd.DataFrame([row]))
     assert sentence.endswith(
-        "lower. Flagged: at chance level on validation: control: accuracy_digit 0.120 (chance 0.100); "
+        "lower. Flagged: at chance level on the selection part: control: accuracy_digit 0.120 (chance 0.100); "
         "this comparison says nothing."
     )
     assert summary_table(pd.DataFrame([row])).verdict.tolist() == ["lower (chance level)"]
@@ -287,9 +282,9 @@ def test_table_one_pairs_by_the_harder_group_and_says_what_it_pairs():
     text = table_one_text(runs, CONTROL)
     assert "our resnet18 (the control's backbone) stands beside THEIR MobileNetV2" in text
     assert "our mobilenet_v2 beside THEIR ResNet-50" in text
-    assert "exact match (every group right, %) at the epoch chosen on validation exact match, of 4 epochs" in text
+    assert "exact match (every group right, %) at the epoch chosen on selection exact match, of 4 epochs" in text
     assert (
-        "The harder group here is the digit: the lower validation accuracy in the arm weighing the groups alike" in text
+        "The harder group here is the digit: the lower selection accuracy in the arm weighing the groups alike" in text
     )
     assert "digit 0.400, item 0.800" in text
     assert "the control weights the item 5 instead, unlike the source" in text
@@ -298,7 +293,7 @@ def test_table_one_pairs_by_the_harder_group_and_says_what_it_pairs():
         accuracy_digit=lambda f: np.where(f.run == "r0", 0.3, 0.8), accuracy_item=0.6
     )
     assert (
-        "is the item: the lower validation accuracy in the arm weighing the groups alike (digit 0.800, item 0.600"
+        "is the item: the lower selection accuracy in the arm weighing the groups alike (digit 0.800, item 0.600"
         in (harder_text(alike, CONTROL))
     )  # the control's own weights (item 5) leave its digit the lower: the arm weighing both alike decides
 
@@ -316,7 +311,7 @@ def test_each_smoothed_arm_reads_its_dose_per_group_beside_the_controls_gap():
     runs.loc[runs.index[:3], "dose"] = pd.Series([{"digit": 0.0, "item": 0.0}] * 3, index=runs.index[:3])
     digit, item = dose_readings(runs, CONTROL)
     assert digit == "smoothing item_uniform-a0.1, digit: dose 0 (hard targets)."
-    gap = regime_record(0.9)["confidence_gap"]["val"]["item"]  # 0.01: within the tolerance
+    gap = regime_record(0.9)["confidence_gap"]["selection"]["item"]  # 0.01: within the tolerance
     assert item == (
         f"smoothing item_uniform-a0.1, item: dose 0.075; the control is not overconfident (gap {gap:+.3f}): "
         "any dose pushes it toward underconfidence."
