@@ -14,7 +14,7 @@ from pathlib import Path
 from lsml_core import front_page, tracks
 from lsml_core.executors import make_executor
 from lsml_core.notebooks import KERNEL
-from lsml_core.profiles import CONFIG_DIR, with_threads
+from lsml_core.profiles import CONFIG_DIR, profile_with_threads
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
@@ -128,7 +128,7 @@ def verify(args: argparse.Namespace, results_dir: Path, data_dir: Path) -> int:
         track, profile = tracks.load_profile(path)
         if args.all:
             print(f"== {profile.name}")
-        profile = with_threads(profile, args.cpus_per_run)  # the stages' names hash the runs' threads
+        profile = profile_with_threads(profile, args.cpus_per_run)  # the stages' names hash the runs' threads
         damaged |= verify_profile(track, profile, results_dir, args.runs, data_dir=data_dir)
     return int(damaged)
 

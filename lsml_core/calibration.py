@@ -71,7 +71,7 @@ def binary_reliability(y: np.ndarray, p: np.ndarray, n_bins: int = N_BINS):
     return confidence, frequency, count[keep]
 
 
-def fit_temperature(loss_at: Callable[[float], float]) -> float:
+def minimising_temperature(loss_at: Callable[[float], float]) -> float:
     """The T > 0 minimising `loss_at(T)` (a log loss), searched on log T in [-3, 3], i.e. T in [0.05, 20]."""
     result = minimize_scalar(
         lambda log_t: loss_at(float(np.exp(log_t))), bounds=(-3.0, 3.0), method="bounded", options={"xatol": 1e-5}

@@ -4,9 +4,9 @@ Its kernels talk over local IPC sockets instead of TCP (ipykernel warns that TCP
 each kernel's sockets in a fresh folder of the machine's temporary directory (kernels started at the same
 moment never share a socket, and none is left in the repository), and it shuts them down without the
 SIGINT that jupyter_client sends first (ipykernel answers it with "KeyboardInterrupt caught in kernel"):
-the shutdown request alone stops an idle kernel. `with_threads(n)` is the manager whose kernels compute with n
-CPU threads (OpenMP, MKL: what torch and numpy read when they start), set in the kernel's environment only,
-so runs of one process may start kernels at once.
+the shutdown request alone stops an idle kernel. `kernel_manager_on_threads(n)` is the manager whose kernels
+compute with n CPU threads (OpenMP, MKL: what torch and numpy read when they start), set in the kernel's
+environment only, so runs of one process may start kernels at once.
 """
 
 import functools
@@ -49,7 +49,7 @@ class QuietKernelManager(AsyncKernelManager):
 
 
 @functools.cache
-def with_threads(threads: int | None) -> type[QuietKernelManager]:
+def kernel_manager_on_threads(threads: int | None) -> type[QuietKernelManager]:
     """The kernel manager whose kernels compute with `threads` CPU threads (None: every core)."""
     if threads is None:
         return QuietKernelManager

@@ -8,7 +8,7 @@ import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter
 
-from lsml_core.kernels import with_threads
+from lsml_core.kernels import kernel_manager_on_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
 KERNEL = "lsml"
@@ -59,7 +59,7 @@ def execute(
             cwd=str(REPO_ROOT),
             progress_bar=False,
             start_timeout=300,
-            kernel_manager_class=with_threads(threads),
+            kernel_manager_class=kernel_manager_on_threads(threads),
         )
     except pm.PapermillExecutionError as exc:
         failure = Failure(source.stem, output, f"{exc.ename}: {exc.evalue}")

@@ -251,7 +251,7 @@ class TrainBase:
         check_each("be at least 1 (the CPU threads of each run)", lambda n: n >= 1, threads=self.threads)
 
 
-def with_threads(profile, threads: int | None):
+def profile_with_threads(profile, threads: int | None):
     """`profile` with its runs on `threads` CPU threads (`--cpus-per-run`; None keeps the profile's own)."""
     return profile if threads is None else replace(profile, train=replace(profile.train, threads=threads))
 

@@ -68,7 +68,7 @@ def mean_std_text(mean: float, std: float, n: int, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f} (n={int(n)})"
 
 
-def mean_std(frame: pd.DataFrame, keys: list[str], values, digits: int = 3) -> pd.DataFrame:
+def mean_std_table(frame: pd.DataFrame, keys: list[str], values, digits: int = 3) -> pd.DataFrame:
     """`mean ± std (n=N)` of each column of `values` per group of `keys` (groups in order of appearance)."""
     stats = frame.groupby(keys, sort=False)[list(values)].agg(["mean", "std", "count"])
     return pd.DataFrame(

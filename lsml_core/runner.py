@@ -15,7 +15,7 @@ from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.locks import held
 from lsml_core.notebooks import KERNEL, Failure, execute_all
-from lsml_core.profiles import PROFILE_FILE, with_threads
+from lsml_core.profiles import PROFILE_FILE, profile_with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler, check_patterns
@@ -42,7 +42,7 @@ def run_profile(
     `context` opens every progress line (`--all`: which profile of how many); `threads` (--cpus-per-run)
     replaces the profile's CPU threads per run, recorded in each run's configuration."""
     check_patterns(track.run_names(profile), patterns)
-    profile = with_threads(profile, threads)
+    profile = profile_with_threads(profile, threads)
     cpus = profile.train.threads
     executor = executor or LocalExecutor(train_run)
     out = results_dir / profile.name

@@ -52,7 +52,7 @@ def check_multi_hot(targets: torch.Tensor) -> None:
         raise ValueError(f"targets must be multi-hot (only 0 and 1); found values such as {bad}")
 
 
-def instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.Tensor) -> torch.Tensor:
+def multi_hot_instance_targets(targets: torch.Tensor, alpha: float, teacher_probs: torch.Tensor) -> torch.Tensor:
     """Instance-based targets: the mass `uniform` gives an image's negatives, spread by the teacher's scores."""
     if teacher_probs is None or teacher_probs.shape != targets.shape:
         shape = None if teacher_probs is None else tuple(teacher_probs.shape)
@@ -84,7 +84,7 @@ SCHEMES: dict[str, Scheme] = {
     "positive": Scheme(lambda y, alpha, q: y * (1.0 - alpha)),
     "binary": Scheme(lambda y, alpha, q: y * (1.0 - alpha) + alpha / 2),
     "symmetric": Scheme(lambda y, alpha, q: y * (1.0 - 2.0 * alpha) + alpha, max_alpha=0.5),
-    "instance": Scheme(lambda y, alpha, q: instance_targets(y, alpha, q), needs_teacher=True),
+    "instance": Scheme(lambda y, alpha, q: multi_hot_instance_targets(y, alpha, q), needs_teacher=True),
 }
 
 

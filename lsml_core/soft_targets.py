@@ -18,7 +18,7 @@ def smoothed_targets(labels: torch.Tensor, n_classes: int, alpha: float) -> torc
     return F.one_hot(labels, n_classes).float() * (1 - alpha) + alpha / n_classes
 
 
-def instance_targets(
+def softmax_instance_targets(
     labels: torch.Tensor, teacher_logits: torch.Tensor, alpha: float, temperature: float
 ) -> torch.Tensor:
     """1 - a on the true class; a p_j / (1 - p_y) on wrong class j, p = softmax(teacher_logits / T).

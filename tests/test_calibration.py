@@ -49,7 +49,7 @@ def test_classwise_ece_is_the_mean_of_per_class_eces_and_respects_the_mask():
 
 def test_temperature_recovers_known_overconfidence_and_leaves_ap_unchanged():
     targets, logits = sample(seed=2, n=3000, overconfidence=3.0)
-    t = calibration.fit_temperature(targets, logits)
+    t = calibration.sigmoid_temperature(targets, logits)
     assert t == pytest.approx(3.0, rel=0.1)
     best = calibration.nll(targets, logits, temperature=t)
     assert best <= calibration.nll(targets, logits, temperature=t * 1.05)
@@ -87,7 +87,7 @@ def test_platt_scaling_removes_an_offset_a_temperature_cannot():
     shifted = logits + 2.0  # every pair's logit too high by the same offset
     slope, offset = calibration.fit_platt(targets, shifted)
     assert slope == pytest.approx(1.0, abs=0.1) and offset == pytest.approx(-2.0, abs=0.2)
-    temperature = calibration.fit_temperature(targets, shifted)
+    temperature = calibration.sigmoid_temperature(targets, shifted)
     after_t = calibration.calibration_metrics(targets, shifted, temperature=temperature)
     after_platt = calibration.calibration_metrics(targets, slope * shifted + offset)
     assert after_platt["nll"] < after_t["nll"] and after_platt["ece_pooled"] < after_t["ece_pooled"]

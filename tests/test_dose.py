@@ -7,7 +7,7 @@ import torch
 
 from lsml_core import dose
 from lsml_core.smoothing import smooth_targets
-from lsml_core.soft_targets import instance_targets, smoothed_targets
+from lsml_core.soft_targets import smoothed_targets, softmax_instance_targets
 
 K, ALPHA = 10, 0.1
 
@@ -55,7 +55,7 @@ def test_single_label_dose_is_the_mass_moved_off_the_true_class():
     assert dose.single_label_moved(uniform, labels)[0] / len(labels) == pytest.approx(ALPHA * (1 - 1 / K))
     half_l1 = (uniform - torch.nn.functional.one_hot(labels, K)).abs().sum(1).mean() / 2
     assert dose.single_label_moved(uniform, labels)[0] / len(labels) == pytest.approx(float(half_l1))
-    instance = instance_targets(labels, torch.randn(5, K), ALPHA, 2.0)
+    instance = softmax_instance_targets(labels, torch.randn(5, K), ALPHA, 2.0)
     assert dose.single_label_moved(instance, labels)[0] / len(labels) == pytest.approx(ALPHA)
 
 

@@ -12,7 +12,7 @@ from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.fit import BEST_MODEL, CHECKPOINT
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook
-from lsml_core.profiles import with_threads
+from lsml_core.profiles import profile_with_threads
 from lsml_core.records import read_json, write_json
 from lsml_core.run_task import EXECUTION, Outcome, RunTask, now, teacher_changed, train_run
 from lsml_core.run_task import finished as finished_run
@@ -289,7 +289,7 @@ def test_a_folder_computed_on_other_threads_is_refused_naming_the_option_that_ke
     track, profile = tracks.load_profile("quick")
     (cfg, *_) = track.plan(profile, tmp_path / "runs", lambda name: False)
     write_json(tmp_path / "runs" / cfg.name / "config.json", cfg.to_dict())
-    two = with_threads(profile, 2)
+    two = profile_with_threads(profile, 2)
     (other, *_) = track.plan(two, tmp_path / "runs", lambda name: False)
     assert (other.name, other.train.threads, two.train.threads) == (cfg.name, 2, 2)
     failure = Scheduler(track, two, tmp_path, tmp_path, force=False, kernel="lsml").refusal(

@@ -30,7 +30,7 @@ from lsml_core import dose
 from lsml_core.grouped.config import TrainConfig
 from lsml_core.grouped.models import group_logits, sesemi_logits
 from lsml_core.smoothing import SCHEMES
-from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
+from lsml_core.soft_targets import smoothed_targets, soft_cross_entropy, softmax_instance_targets
 
 
 def softmax_group_loss(
@@ -41,7 +41,7 @@ def softmax_group_loss(
         return F.cross_entropy(logits, labels)
     if scheme == "uniform":
         return F.cross_entropy(logits, labels, label_smoothing=alpha)
-    return soft_cross_entropy(logits, instance_targets(labels, teacher, alpha, temperature))
+    return soft_cross_entropy(logits, softmax_instance_targets(labels, teacher, alpha, temperature))
 
 
 def sigmoid_group_loss(logits: torch.Tensor, labels: torch.Tensor, scheme: str, alpha: float, teacher):
@@ -59,7 +59,7 @@ def softmax_group_targets(labels: torch.Tensor, k: int, scheme: str, *, alpha: f
         return F.one_hot(labels, k).float()
     if scheme == "uniform":
         return smoothed_targets(labels, k, alpha)
-    return instance_targets(labels, teacher, alpha, temperature)
+    return softmax_instance_targets(labels, teacher, alpha, temperature)
 
 
 @torch.no_grad()

@@ -117,7 +117,7 @@ def table_one(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
     )
     keys = ["role", "model", "sesemi", "weights"]
     wide = rows.pivot_table(index=keys + ["seed"], columns="split", values="exact", aggfunc="first").reset_index()
-    ours = results.mean_std(wide, keys, ["fit", "selection"], digits=2)
+    ours = results.mean_std_table(wide, keys, ["fit", "selection"], digits=2)
     ours.columns = ["ours fit", "ours selection"]
     ours = ours.reset_index().merge(rows.drop_duplicates(keys)[keys + ["harder_weight"]], on=keys)
     table = ours.merge(THEIRS, on=["role", "sesemi", "harder_weight"], how="outer")

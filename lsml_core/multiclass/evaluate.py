@@ -20,7 +20,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from lsml_core import dose, fit, regime, results
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, load_splits
-from lsml_core.multiclass.metrics import fit_temperature, split_metrics
+from lsml_core.multiclass.metrics import softmax_temperature, split_metrics
 from lsml_core.multiclass.train import model_for, predict
 from lsml_core.records import atomic_write_npz, write_json
 from lsml_core.threads import on_run_threads
@@ -87,7 +87,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         )
         for name in REPORTED
     }
-    temperature = fit_temperature(*outputs["selection"])
+    temperature = softmax_temperature(*outputs["selection"])
     metrics = {
         "run": cfg.name,
         "best_epoch": best_epoch,

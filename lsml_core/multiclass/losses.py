@@ -4,7 +4,7 @@ With K classes, label y and degree a (`alpha`):
 - `ls` (torch's `CrossEntropyLoss(label_smoothing=a)`) and `ls_targets` (explicit targets) both train on
   t = (1 - a) onehot(y) + a / K (`lsml_core.soft_targets.smoothed_targets`).
 - `ils` (Maher & Kull): the true class gets 1 - a and wrong class j gets a p_j / (1 - p_y), p the
-  teacher's softmax at temperature T (`lsml_core.soft_targets.instance_targets`).
+  teacher's softmax at temperature T (`lsml_core.soft_targets.softmax_instance_targets`).
 The run's dose (`lsml_core.dose`) is 1 - t_y averaged over the training images: 0 for `ce`, a (1 - 1/K) for
 `ls` and `ls_targets` alike, a for `ils`; a `kd` student records none (its soft targets are a teacher's).
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
+from lsml_core.soft_targets import smoothed_targets, soft_cross_entropy, softmax_instance_targets
 
 
 def distillation_loss(
@@ -61,10 +61,10 @@ LOSSES: dict[str, Loss] = {
         targets=lambda y, q, t, k: smoothed_targets(y, k, t.alpha),
     ),
     "ils": Loss(
-        lambda z, y, q, t, k: soft_cross_entropy(z, instance_targets(y, q, t.alpha, t.temperature)),
+        lambda z, y, q, t, k: soft_cross_entropy(z, softmax_instance_targets(y, q, t.alpha, t.temperature)),
         "ILS",
         needs_teacher=True,
-        targets=lambda y, q, t, k: instance_targets(y, q, t.alpha, t.temperature),
+        targets=lambda y, q, t, k: softmax_instance_targets(y, q, t.alpha, t.temperature),
     ),
     "kd": Loss(
         lambda z, y, q, t, k: distillation_loss(z, q, y, t.kd_weight, t.temperature), "student", needs_teacher=True

@@ -56,6 +56,6 @@ def top_label_reliability(labels: np.ndarray, logits: np.ndarray, temperature: f
     return binary_reliability((probs.argmax(1) == np.asarray(labels)).astype(float), probs.max(1), n_bins)
 
 
-def fit_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
-    """The T > 0 minimising the log loss (see `lsml_core.calibration.fit_temperature`)."""
-    return calibration.fit_temperature(lambda t: log_loss(labels, logits, t))
+def softmax_temperature(labels: np.ndarray, logits: np.ndarray) -> float:
+    """The T > 0 of softmax(logits / T) minimising the log loss (see `lsml_core.calibration.minimising_temperature`)."""
+    return calibration.minimising_temperature(lambda t: log_loss(labels, logits, t))

@@ -80,9 +80,9 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mean_std(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.DataFrame:
+def metrics_over_seeds(frame: pd.DataFrame, keys: list[str], metrics=METRIC_NAMES) -> pd.DataFrame:
     """`mean ± std (n=seeds)` of each metric per group, in order of appearance (one seed: `mean (one seed)`)."""
-    return results.mean_std(frame, keys, metrics, digits=4)
+    return results.mean_std_table(frame, keys, metrics, digits=4)
 
 
 def teachers(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -92,7 +92,7 @@ def teachers(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def teacher_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Teachers (ILS: the grid point chosen on the selection part) before and after temperature scaling, mean +- std over seeds."""
-    return mean_std(teachers(runs, split), ["model", "arm", "when"])
+    return metrics_over_seeds(teachers(runs, split), ["model", "arm", "when"])
 
 
 def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Student accuracy and log loss per teacher arm, with and without the teacher's temperature scaling."""
     keys = ["model", "teacher_model", "arm", "teacher_scaled"]
     rows = in_arm_order(runs[runs.student & (runs.split == split) & (runs.when == "before")], keys)
-    return mean_std(rows, keys, ("accuracy", "log_loss"))
+    return metrics_over_seeds(rows, keys, ("accuracy", "log_loss"))
 
 
 def selection_table(profile_dir: Path) -> pd.DataFrame:

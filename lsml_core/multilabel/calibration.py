@@ -73,6 +73,7 @@ def fit_platt(targets, logits, mask=None) -> tuple[float, float]:
     return float(model.coef_[0, 0]), float(model.intercept_[0])
 
 
-def fit_temperature(targets, logits, mask=None) -> float:
-    """The T > 0 minimising NLL on the selection part (see `lsml_core.calibration.fit_temperature`)."""
-    return calibration.fit_temperature(lambda t: nll(targets, logits, mask, t))
+def sigmoid_temperature(targets, logits, mask=None) -> float:
+    """The T > 0 of sigmoid(logits / T) minimising NLL over the unmasked pairs of the selection part (see
+    `lsml_core.calibration.minimising_temperature`)."""
+    return calibration.minimising_temperature(lambda t: nll(targets, logits, mask, t))

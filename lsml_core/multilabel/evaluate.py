@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import dose, fit, regime, results
-from lsml_core.multilabel.calibration import calibration_metrics, fit_platt, fit_temperature
+from lsml_core.multilabel.calibration import calibration_metrics, fit_platt, sigmoid_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
 from lsml_core.multilabel.images.loaders import make_loader
@@ -116,7 +116,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     selection_targets, selection_masks, _ = labels_of(splits.selection)
     selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
     selection_logits = predict(model, selection_loader, device, compute, cfg.name)
-    temperature = fit_temperature(selection_targets, selection_logits, selection_masks)
+    temperature = sigmoid_temperature(selection_targets, selection_logits, selection_masks)
     platt = fit_platt(selection_targets, selection_logits, selection_masks)
     thresholds = best_thresholds(selection_targets, selection_logits, selection_masks)
     metrics = {

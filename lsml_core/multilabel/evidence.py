@@ -54,10 +54,10 @@ def nan_for_none(value: float | None) -> float:
     return np.nan if value is None else value
 
 
-def mean_std(runs: pd.DataFrame, split: str, value: str = "map", noise: float = 0.0) -> pd.DataFrame:
-    """`mean ± std (n=seeds)` per model x arm (arms in the reports' order)."""
+def arm_table(runs: pd.DataFrame, split: str, value: str = "map", noise: float = 0.0) -> pd.DataFrame:
+    """`value`'s `mean ± std (n=seeds)` per model (rows) x arm (columns, in the reports' order)."""
     rows = runs[(runs.split == split) & (runs.noise == noise)].sort_values("model")
-    table = results.mean_std(rows, ["model", "arm"], [value])[value].unstack("arm").rename(index=MODEL_NAMES)
+    table = results.mean_std_table(rows, ["model", "arm"], [value])[value].unstack("arm").rename(index=MODEL_NAMES)
     return table[arm_order(rows)]
 
 

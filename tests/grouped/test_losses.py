@@ -10,7 +10,7 @@ from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
 from lsml_core.grouped.losses import group_doses, group_losses, loss_parts
 from lsml_core.grouped.metrics import group_probabilities, split_metrics
 from lsml_core.grouped.pseudo import choose_threshold, confidence, pseudo_labels
-from lsml_core.soft_targets import instance_targets, smoothed_targets
+from lsml_core.soft_targets import smoothed_targets, softmax_instance_targets
 
 GROUPS, SIZES = ("digit", "item"), (10, 4)
 
@@ -52,7 +52,7 @@ def test_instance_smoothing_uses_each_groups_teacher_block(batch):
     teacher = torch.randn(8, sum(SIZES) + 6, generator=torch.Generator().manual_seed(1))
     train = TrainConfig(smoothing={"digit": "instance", "item": "instance"}, alpha=0.1, temperature=2.0, teacher="t")
     digit, item = group_losses(outputs[:8], labels, groups=GROUPS, sizes=SIZES, train=train, teacher_outputs=teacher)
-    targets = instance_targets(labels[:, 1], teacher[:, 10:14], 0.1, 2.0)
+    targets = softmax_instance_targets(labels[:, 1], teacher[:, 10:14], 0.1, 2.0)
     torch.testing.assert_close(item, -(targets * F.log_softmax(outputs[:8, 10:14], 1)).sum(1).mean())
     assert torch.allclose(targets.sum(1), torch.ones(8))
 

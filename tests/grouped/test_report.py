@@ -203,7 +203,9 @@ def test_the_control_regime_is_read_into_a_sentence(tmp_path):
     write_profile(tmp_path)
     runs = frame([arm(), arm(sesemi="none")], regime_record=regime_record(0.9))
     sentence, kind = control_regime(tmp_path, runs, CONTROL)
-    assert kind == "overconfident" and sentence.startswith("The control baseline is overconfident on the val split")
+    assert kind == "overconfident" and sentence.startswith(
+        "The control baseline is overconfident on the selection split"
+    )
     assert caveat(kind) == regime.conclusion_caveat(["overconfident"])
     at_chance = frame([arm()], regime_record=regime_record(0.12))
     sentence, kind = control_regime(tmp_path, at_chance, CONTROL)

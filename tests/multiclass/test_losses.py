@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from lsml_core import dose
 from lsml_core.multiclass.config import TrainConfig
 from lsml_core.multiclass.losses import distillation_loss, objective, training_targets
-from lsml_core.soft_targets import instance_targets, smoothed_targets, soft_cross_entropy
+from lsml_core.soft_targets import smoothed_targets, soft_cross_entropy, softmax_instance_targets
 
 K = 5
 
@@ -42,7 +42,7 @@ def test_smoothed_targets_values():
 
 def test_instance_targets_sum_to_one_and_put_one_minus_e_on_the_true_class(batch):
     _, labels, teacher = batch
-    targets = instance_targets(labels, teacher, 0.15, 2.0)
+    targets = softmax_instance_targets(labels, teacher, 0.15, 2.0)
     torch.testing.assert_close(targets.sum(1), torch.ones(8))
     torch.testing.assert_close(targets[torch.arange(8), labels], torch.full((8,), 0.85))
     assert (targets >= 0).all()
@@ -51,7 +51,7 @@ def test_instance_targets_sum_to_one_and_put_one_minus_e_on_the_true_class(batch
 def test_instance_targets_formula(batch):
     _, labels, teacher = batch
     p = torch.softmax(teacher / 2.0, dim=1)
-    targets = instance_targets(labels, teacher, 0.1, 2.0)
+    targets = softmax_instance_targets(labels, teacher, 0.1, 2.0)
     for i, y in enumerate(labels.tolist()):
         for j in range(K):
             if j != y:
@@ -60,8 +60,8 @@ def test_instance_targets_formula(batch):
 
 def test_instance_targets_limits(batch):
     _, labels, teacher = batch
-    torch.testing.assert_close(instance_targets(labels, teacher, 0.0, 1.0), F.one_hot(labels, K).float())
-    uniform = instance_targets(labels, torch.zeros(8, K), 0.1, 1.0)
+    torch.testing.assert_close(softmax_instance_targets(labels, teacher, 0.0, 1.0), F.one_hot(labels, K).float())
+    uniform = softmax_instance_targets(labels, torch.zeros(8, K), 0.1, 1.0)
     expected = F.one_hot(labels, K).float() * 0.9 + (1 - F.one_hot(labels, K).float()) * 0.1 / (K - 1)
     torch.testing.assert_close(uniform, expected)
     # A uniform teacher gives e/(K-1) per wrong class; torch's label_smoothing=e' gives e'/K to every class,
@@ -71,7 +71,7 @@ def test_instance_targets_limits(batch):
 
 def test_instance_targets_stay_finite_for_an_overconfident_teacher():
     labels = torch.tensor([0])
-    targets = instance_targets(labels, torch.tensor([[200.0, 0.0, 1.0, 0.0, 0.0]]), 0.1, 1.0)
+    targets = softmax_instance_targets(labels, torch.tensor([[200.0, 0.0, 1.0, 0.0, 0.0]]), 0.1, 1.0)
     assert torch.isfinite(targets).all() and targets.sum().item() == pytest.approx(1.0)
 
 

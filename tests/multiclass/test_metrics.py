@@ -6,7 +6,7 @@ from scipy.special import softmax
 from sklearn.metrics import brier_score_loss
 from sklearn.metrics import log_loss as sk_log_loss
 
-from lsml_core.multiclass.metrics import fit_temperature, split_metrics
+from lsml_core.multiclass.metrics import softmax_temperature, split_metrics
 
 
 def loop_ece(correct, confidence, n_bins=15):
@@ -55,6 +55,6 @@ def test_temperature_fit_recovers_known_overconfidence():
     rng = np.random.default_rng(1)
     true_logits = rng.normal(size=(20000, 5)) * 2
     labels = np.array([rng.choice(5, p=p) for p in softmax(true_logits, axis=1)])
-    assert fit_temperature(labels, true_logits * 3.0) == pytest.approx(3.0, rel=0.05)
-    calibrated = split_metrics(labels, true_logits * 3.0, temperature=fit_temperature(labels, true_logits * 3.0))
+    assert softmax_temperature(labels, true_logits * 3.0) == pytest.approx(3.0, rel=0.05)
+    calibrated = split_metrics(labels, true_logits * 3.0, temperature=softmax_temperature(labels, true_logits * 3.0))
     assert calibrated["ece"] < split_metrics(labels, true_logits * 3.0)["ece"]

@@ -68,10 +68,10 @@ def profile_dir(tmp_path_factory):
     return tmp_path
 
 
-def test_runs_frame_and_mean_std(profile_dir):
+def test_runs_frame_and_arm_table(profile_dir):
     runs = evidence.runs_frame(profile_dir)
     assert len(runs) == 2 * 10 * 2 and set(runs.noise) == {0.0, 0.2, 0.4}
-    table = evidence.mean_std(runs, "val")
+    table = evidence.arm_table(runs, "val")
     assert table.loc["ResNet-18", "none"].endswith("(n=2)") and "±" in table.loc["ResNet-18", "none"]
 
 
