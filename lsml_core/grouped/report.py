@@ -18,11 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lsml_core import bootstrap, dose, regime, results
+from lsml_core import bootstrap, dose, layout, regime, results
 from lsml_core.grouped.config import TrainConfig, load_profile
 from lsml_core.grouped.evaluate import read_predictions
 from lsml_core.grouped.metrics import correct, group_probabilities
-from lsml_core.profiles import PROFILE_FILE
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
 
@@ -109,7 +108,7 @@ def control_runs(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
 
 def profile_name(profile_dir: Path) -> str:
     """The name of the profile whose results are in `profile_dir` (its recorded profile.yaml)."""
-    return load_profile(Path(profile_dir) / PROFILE_FILE).name
+    return load_profile(Path(profile_dir) / layout.PROFILE).name
 
 
 def arm_regime(records: list) -> dict | None:
@@ -131,7 +130,7 @@ def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict)
             f"`./run_all.sh --profile {profile_name(profile_dir)} --force` redoes them with it.",
             "unrecorded",
         )
-    pretrained = bool(load_profile(Path(profile_dir) / PROFILE_FILE).train.pretrained)
+    pretrained = bool(load_profile(Path(profile_dir) / layout.PROFILE).train.pretrained)
     return regime.reading(summary, "control", pretrained), regime.kind(summary, pretrained)
 
 
@@ -215,7 +214,7 @@ def harder_text(runs: pd.DataFrame, control_factors: dict) -> str:
 
 def control(profile_dir: Path) -> dict:
     """The control's factors (the profile's `train` section)."""
-    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
+    profile = load_profile(Path(profile_dir) / layout.PROFILE)
     return factors(vars(profile.train), profile.data.groups)
 
 
@@ -279,15 +278,15 @@ def table_one_text(runs: pd.DataFrame, control_factors: dict) -> str:
 
 def correct_on_test(run_dir: Path, head: str) -> np.ndarray:
     """[N test images, groups] booleans of a run's test predictions."""
-    labels, logits = read_predictions(Path(run_dir) / "predictions_test.csv")
-    sizes = [len(c) for c in read_json(Path(run_dir) / results.METRICS)["classes"]]
+    labels, logits = read_predictions(Path(run_dir) / layout.predictions("test"))
+    sizes = [len(c) for c in read_json(Path(run_dir) / layout.METRICS)["classes"]]
     return correct(labels, group_probabilities(logits, tuple(sizes), head))
 
 
 def same_outputs(run_a: Path, run_b: Path) -> bool:
     """Whether two runs' test outputs (labels and logits) are equal to the bit."""
     (labels_a, logits_a), (labels_b, logits_b) = (
-        read_predictions(Path(r) / "predictions_test.csv") for r in (run_a, run_b)
+        read_predictions(Path(r) / layout.predictions("test")) for r in (run_a, run_b)
     )
     return np.array_equal(labels_a, labels_b) and np.array_equal(logits_a, logits_b)
 
@@ -344,7 +343,7 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
         if not seeds:
             continue
         head = dict(zip(FACTORS, base))["head"], dict(zip(FACTORS, other))["head"]
-        dirs = [[Path(profile_dir) / "runs" / frame.loc[s, "run"] for s in seeds] for frame in (a, b)]
+        dirs = [[Path(profile_dir) / layout.RUNS / frame.loc[s, "run"] for s in seeds] for frame in (a, b)]
         rights = [[correct_on_test(d, h).all(1) for d in arm_dirs] for arm_dirs, h in zip(dirs, head)]
         result = bootstrap.paired_mean_difference(*rights, n_boot=N_BOOT, seed=0, level=LEVEL)
         verdict = bootstrap.verdict(result)
@@ -509,7 +508,7 @@ def runs_on_test(runs: pd.DataFrame) -> pd.DataFrame:
 
 def confusion_frames(run_dir: Path) -> dict[str, pd.DataFrame]:
     """group -> the run's test confusion matrix as a frame (rows true, columns predicted)."""
-    metrics = read_json(Path(run_dir) / results.METRICS)
+    metrics = read_json(Path(run_dir) / layout.METRICS)
     return {
         group: pd.DataFrame(matrix, index=classes, columns=classes)
         for (group, matrix), classes in zip(metrics["confusion_matrices"].items(), metrics["classes"])
