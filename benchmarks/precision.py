@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lsml_core import layout
 from lsml_core.multilabel.config import load_profile
 from lsml_core.multilabel.evaluate import evaluate_run, is_complete
 from lsml_core.multilabel.track import prepare_data
@@ -41,8 +42,8 @@ def run_row(cfg, run_dir: Path, data_dir: Path) -> dict:
         train_run(cfg, run_dir, data_dir)
         evaluate_run(cfg, run_dir, data_dir)
         atomic_write_text(run_dir / "seconds.txt", f"{time.perf_counter() - start:.1f}")
-    metrics = read_json(run_dir / "metrics.json")
-    history = pd.read_csv(run_dir / "history.csv")
+    metrics = read_json(run_dir / layout.METRICS)
+    history = pd.read_csv(run_dir / layout.HISTORY)
     t = cfg.train
     return {
         "model": t.model,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core.run_task import EXECUTION
+from lsml_core import layout
 
 
 def notebook_times(path: Path) -> tuple[float, float]:
@@ -26,9 +26,9 @@ def notebook_times(path: Path) -> tuple[float, float]:
 def run_row(run_dir: Path) -> dict:
     """One run's seconds: in all (its last execution), training epochs, and per notebook (whole and slowest
     cell). A run that resumed counts earlier executions' epochs too: `outside_epochs` is then too small."""
-    row = {"run": run_dir.name, "seconds": json.loads((run_dir / EXECUTION).read_text())["seconds"]}
-    row["epochs"] = float(pd.read_csv(run_dir / "history.csv").seconds.sum())
-    for notebook in sorted(run_dir.glob("*.ipynb")):
+    row = {"run": run_dir.name, "seconds": json.loads((run_dir / layout.EXECUTION).read_text())["seconds"]}
+    row["epochs"] = float(pd.read_csv(run_dir / layout.HISTORY).seconds.sum())
+    for notebook in sorted(run_dir.glob(layout.notebook("*"))):
         step = notebook.stem.split("-", 1)[1]
         row[f"{step}_notebook"], row[f"{step}_slowest_cell"] = notebook_times(notebook)
     row["outside_epochs"] = row["seconds"] - row["epochs"]
@@ -37,13 +37,13 @@ def run_row(run_dir: Path) -> dict:
 
 def ended(run_dir: Path) -> bool:
     """Whether the run's last execution ended (its execution.json then holds its seconds)."""
-    path = run_dir / EXECUTION
+    path = run_dir / layout.EXECUTION
     return path.is_file() and "seconds" in json.loads(path.read_text())
 
 
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
     """A row per run of a profile's results folder that has an execution record and a history."""
-    runs = sorted(d for d in (profile_dir / "runs").iterdir() if ended(d) and (d / "history.csv").is_file())
+    runs = sorted(d for d in (profile_dir / layout.RUNS).iterdir() if ended(d) and (d / layout.HISTORY).is_file())
     return pd.DataFrame([run_row(d) for d in runs])
 
 

@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from lsml_core import front_page, tracks
+from lsml_core import front_page, layout, tracks
 from lsml_core.executors import make_executor
 from lsml_core.notebooks import KERNEL
 from lsml_core.profiles import CONFIG_DIR, profile_with_threads
 from lsml_core.records import REPO_ROOT
 from lsml_core.run_task import train_run
 from lsml_core.runner import run_profile
-from lsml_core.study import PAGE, render_front_page, run_study, study_order
+from lsml_core.study import render_front_page, run_study, study_order
 from lsml_core.verify import verify_profile
 
 
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 config_dir=args.configs,
                 threads=args.cpus_per_run,
             )
-            index = results_dir / f"{PAGE}.html"
+            index = results_dir / layout.rendered(layout.STUDY_PAGE)
         else:
             track, profile = tracks.load_profile(args.profile)
             executor = make_executor(args.executor, train_run, args.address, args.gpus_per_run)
@@ -109,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
                 threads=args.cpus_per_run,
             )
             failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
-            index = results_dir / profile.name / "index.html"
+            index = results_dir / profile.name / layout.INDEX
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         if executor is not None:
             executor.close()
-    return report(failures, index, results_dir / f"{PAGE}.html")
+    return report(failures, index, results_dir / layout.rendered(layout.STUDY_PAGE))
 
 
 def verify(args: argparse.Namespace, results_dir: Path, data_dir: Path) -> int:

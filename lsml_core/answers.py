@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from lsml_core import layout
 from lsml_core.records import atomic_write_text
 
-ANSWER_FILE = "answer.json"
 INTERVAL_METHOD = "per-seed differences and image resampling combined, t interval"
 
 
@@ -124,12 +124,12 @@ def records(frame: pd.DataFrame) -> list[dict]:
 def write_answer(profile_dir: Path, answer: Answer) -> None:
     """Write `answer.json` into the profile folder (atomically), for the front page; returns nothing, so the
     report cell that calls it shows nothing."""
-    atomic_write_text(Path(profile_dir) / ANSWER_FILE, json.dumps(asdict(answer), indent=1, default=str))
+    atomic_write_text(Path(profile_dir) / layout.ANSWER, json.dumps(asdict(answer), indent=1, default=str))
 
 
 def read_answer(profile_dir: Path) -> Answer:
     """The answer a profile's report wrote; ValueError naming the file and the fix when it does not read."""
-    path = Path(profile_dir) / ANSWER_FILE
+    path = Path(profile_dir) / layout.ANSWER
     try:
         values = json.loads(path.read_text())
         effects, pages = [Effect(**e) for e in values["effects"]], [tuple(p) for p in values.get("pages", [])]
@@ -143,9 +143,11 @@ def read_answer(profile_dir: Path) -> Answer:
 
 def clear_answer(profile_dir: Path) -> None:
     """Remove a previous report's answer, so that a report that fails leaves none behind."""
-    (Path(profile_dir) / ANSWER_FILE).unlink(missing_ok=True)
+    (Path(profile_dir) / layout.ANSWER).unlink(missing_ok=True)
 
 
 def report_pages(track) -> list[tuple[str, str]]:
     """A track's reader-facing report pages (notebooks rendered without code), as an answer links them."""
-    return [(f"notebooks/{nb.name}.html", nb.label) for nb in track.report_notebooks if nb.hide_code]
+    return [
+        (f"{layout.NOTEBOOKS}/{layout.rendered(nb.name)}", nb.label) for nb in track.report_notebooks if nb.hide_code
+    ]

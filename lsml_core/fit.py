@@ -17,14 +17,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from lsml_core import layout
 from lsml_core.compute import Compute, device_default
 from lsml_core.outputs import damaged_checkpoint
 from lsml_core.records import REPO_ROOT, atomic_torch_save, atomic_write_text, environment_record, write_json
 from lsml_core.seeding import make_deterministic, seed_everything
 
-CHECKPOINT = "checkpoint_last.pt"
-BEST_MODEL = "model_best.pt"
-HISTORY = "history.csv"
 READBACK_EVERY = {"cpu": 1, "cuda": 25}  # batches between loss read-backs, per device type
 
 
@@ -178,7 +176,7 @@ def predict(
 
 def load_best(run_dir: Path, model: torch.nn.Module, device: torch.device) -> int:
     """Load a run's best model into `model`; returns the epoch it came from."""
-    path = Path(run_dir) / BEST_MODEL
+    path = Path(run_dir) / layout.BEST_MODEL
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: train the run {Path(run_dir).name} first "
@@ -294,8 +292,8 @@ def fit(
     environment.json (data from `source`) first, then after every epoch: the best model (by `score`, higher
     is better), the checkpoint and history.csv. Returns the history."""
     run_dir = Path(run_dir)
-    if resumable(run_dir / CHECKPOINT):
-        run.load(run_dir / CHECKPOINT, device)
+    if resumable(run_dir / layout.CHECKPOINT):
+        run.load(run_dir / layout.CHECKPOINT, device)
     write_run_records(run_dir, run.cfg, device, source, run.compute)
     while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
         number = run.epoch + 1
@@ -309,10 +307,10 @@ def fit(
         if row[score] > run.best_score:
             run.best_score, run.best_epoch = row[score], number
             atomic_torch_save(
-                {"epoch": number, score: row[score], "model": run.model.state_dict()}, run_dir / BEST_MODEL
+                {"epoch": number, score: row[score], "model": run.model.state_dict()}, run_dir / layout.BEST_MODEL
             )
-        atomic_torch_save(run.state(), run_dir / CHECKPOINT)
-        atomic_write_text(run_dir / HISTORY, pd.DataFrame(run.history).to_csv(index=False))
+        atomic_torch_save(run.state(), run_dir / layout.CHECKPOINT)
+        atomic_write_text(run_dir / layout.HISTORY, pd.DataFrame(run.history).to_csv(index=False))
         if on_epoch_end is not None:
             on_epoch_end(row)
     return pd.DataFrame(run.history)
@@ -321,5 +319,5 @@ def fit(
 def write_run_records(run_dir: Path, cfg, device: torch.device, source: str, compute: Compute | None = None) -> None:
     """config.json and environment.json of a run, before it trains."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", cfg.to_dict())
-    write_json(run_dir / "environment.json", run_record(device, source, compute))
+    write_json(run_dir / layout.CONFIG, cfg.to_dict())
+    write_json(run_dir / layout.ENVIRONMENT, run_record(device, source, compute))

@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from lsml_core import regime, tracks
-from lsml_core.answers import ANSWER_FILE, Answer, read_answer
+from lsml_core import layout, regime, tracks
+from lsml_core.answers import Answer, read_answer
 from lsml_core.profiles import CONFIG_DIR, study_kind
 
 AXIS_ORDER = (*regime.AXIS, regime.NOT_READ)
@@ -28,7 +28,7 @@ def answers(results_dir: Path) -> tuple[list[Answer], list[str]]:
     """The answers of every profile folder in `results_dir` (track, then regime, then name), and the problems of
     those that do not read."""
     found, problems = [], []
-    for path in sorted(Path(results_dir).glob(f"*/{ANSWER_FILE}")):
+    for path in sorted(Path(results_dir).glob(f"*/{layout.ANSWER}")):
         try:
             found.append(read_answer(path.parent))
         except ValueError as exc:
@@ -254,7 +254,7 @@ def theirs_table(answer: Answer) -> pd.DataFrame:
 
 def links(answer: Answer, results_dir: Path) -> str:
     """Markdown links (relative to the front page) to a profile's index and its reader-facing pages."""
-    targets = [("index.html", "index: every run and notebook"), *answer.pages]
+    targets = [(layout.INDEX, "index: every run and notebook"), *answer.pages]
     hrefs = [(f"{answer.profile}/{page}", label) for page, label in targets]
     shown = [f"[{label}]({href})" for href, label in hrefs if (Path(results_dir) / href).is_file()]
     return " · ".join(shown) or "no page rendered"

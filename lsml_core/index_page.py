@@ -12,10 +12,8 @@ from pathlib import Path
 
 from pandas.io.formats.style import Styler
 
+from lsml_core import layout
 from lsml_core.records import atomic_write_bytes, atomic_write_text
-
-HEADLINE_FIGURE = "headline.png"
-HEADLINE_TABLE = "headline.html"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>lsml: {name}</title>
@@ -47,23 +45,23 @@ def write_headline(profile_dir: Path, figure, table: Styler) -> None:
     with a fixed id so that the same numbers give the same file) for the index page."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    atomic_write_bytes(Path(profile_dir) / HEADLINE_FIGURE, buffer.getvalue())
-    atomic_write_text(Path(profile_dir) / HEADLINE_TABLE, table.set_uuid("headline").to_html())
+    atomic_write_bytes(Path(profile_dir) / layout.HEADLINE_FIGURE, buffer.getvalue())
+    atomic_write_text(Path(profile_dir) / layout.HEADLINE_TABLE, table.set_uuid("headline").to_html())
 
 
 def clear_headline(profile_dir: Path) -> None:
     """Remove a previous report's headline, so that a report that fails leaves none behind."""
-    for name in (HEADLINE_FIGURE, HEADLINE_TABLE):
+    for name in (layout.HEADLINE_FIGURE, layout.HEADLINE_TABLE):
         (Path(profile_dir) / name).unlink(missing_ok=True)
 
 
 def headline(out: Path) -> str:
     """The headline section of the index page: the figure and the table a report left, or nothing."""
     parts = []
-    if (out / HEADLINE_FIGURE).is_file():
-        parts.append(f'<img src="{HEADLINE_FIGURE}" alt="headline figure of the report">')
-    if (out / HEADLINE_TABLE).is_file():
-        parts.append(f'<div class="headline">{(out / HEADLINE_TABLE).read_text()}</div>')
+    if (out / layout.HEADLINE_FIGURE).is_file():
+        parts.append(f'<img src="{layout.HEADLINE_FIGURE}" alt="headline figure of the report">')
+    if (out / layout.HEADLINE_TABLE).is_file():
+        parts.append(f'<div class="headline">{(out / layout.HEADLINE_TABLE).read_text()}</div>')
     return "<h2>Summary</h2>\n" + "\n".join(parts) if parts else ""
 
 
@@ -122,5 +120,5 @@ def write_index(
         rows=run_rows,
         failures=f'<h2>Failures</h2><ul class="warn">{failure_items}</ul>' if failures else "",
     )
-    atomic_write_text(out / "index.html", page)
-    return out / "index.html"
+    atomic_write_text(out / layout.INDEX, page)
+    return out / layout.INDEX

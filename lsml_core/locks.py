@@ -13,12 +13,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-LOCK_DIR = ".locks"
+from lsml_core import layout
 
 
 def lock_path(folder: Path, name: str) -> Path:
     """Where the lock `name` of `folder` lives."""
-    return Path(folder) / LOCK_DIR / f"{name}.lock"
+    return Path(folder) / layout.LOCKS / f"{name}.lock"
 
 
 @contextmanager

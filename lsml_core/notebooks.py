@@ -8,6 +8,7 @@ import nbformat
 import papermill as pm
 from nbconvert import HTMLExporter
 
+from lsml_core import layout
 from lsml_core.kernels import kernel_manager_on_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
@@ -86,8 +87,8 @@ def execute_all(
     for notebook in notebooks:
         failures.append(
             execute(
-                notebook_dir / f"{notebook.name}.ipynb",
-                folder / f"{notebook.name}.ipynb",
+                notebook_dir / layout.notebook(notebook.name),
+                folder / layout.notebook(notebook.name),
                 parameters,
                 kernel,
                 notebook.hide_code,

@@ -12,22 +12,27 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lsml_core import layout
 from lsml_core.records import file_sha256, read_json, write_json
 
-OUTPUTS = "outputs.json"
-RUN_OUTPUTS = ("config.json", "history.csv", "checkpoint_last.pt", "model_best.pt", "metrics.json")  # every track's
-UNRECORDED = (OUTPUTS, "execution.json")  # the record itself; the execution record changes with every attempt
+RUN_OUTPUTS = (layout.CONFIG, layout.HISTORY, layout.CHECKPOINT, layout.BEST_MODEL, layout.METRICS)  # every track's
+UNRECORDED = (layout.OUTPUTS, layout.EXECUTION)  # the record itself; the execution record changes with every attempt
 REEVALUATED = (  # written again when the run's notebooks resume after the last epoch
-    "metrics.json",
-    "predictions_*",
-    "projection_*",
-    "config.json",
-    "environment.json",
-    "pretrained.json",
-    "label_noise.json",
-    "*.ipynb",
-    "*.html",
+    layout.METRICS,
+    layout.predictions("*"),
+    layout.PROJECTION,
+    layout.CONFIG,
+    layout.ENVIRONMENT,
+    layout.PRETRAINED,
+    layout.LABEL_NOISE,
+    layout.notebook("*"),
+    layout.rendered("*"),
 )
+
+
+def run_outputs(*splits: str) -> tuple[str, ...]:
+    """The files every finished run of a track holds: RUN_OUTPUTS and its predictions on each of `splits`."""
+    return RUN_OUTPUTS + tuple(layout.predictions(split) for split in splits)
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Damage:
         """What a rerun does about it."""
         if self.retrain:
             return "trained again from its first epoch"
-        return "evaluated again from its intact model_best.pt (nothing retrained)"
+        return f"evaluated again from its intact {layout.BEST_MODEL} (nothing retrained)"
 
 
 def fingerprint(path: Path) -> dict:
@@ -66,12 +71,14 @@ def produced_files(run_dir: Path) -> list[str]:
 def record_outputs(run_dir: Path) -> None:
     """Write outputs.json: the size and SHA-256 of every file the run produced, as it is now."""
     run_dir = Path(run_dir)
-    write_json(run_dir / OUTPUTS, {"files": {name: fingerprint(run_dir / name) for name in produced_files(run_dir)}})
+    write_json(
+        run_dir / layout.OUTPUTS, {"files": {name: fingerprint(run_dir / name) for name in produced_files(run_dir)}}
+    )
 
 
 def is_recorded(run_dir: Path) -> bool:
     """Whether the run has a record of its outputs (one finished by an older version, or killed just before it was written, has none)."""
-    return (Path(run_dir) / OUTPUTS).is_file()
+    return (Path(run_dir) / layout.OUTPUTS).is_file()
 
 
 def how_changed(path: Path, recorded: dict) -> str | None:
@@ -95,9 +102,9 @@ def damage(run_dir: Path) -> Damage | None:
     if not is_recorded(run_dir):
         return None
     try:
-        recorded = read_json(run_dir / OUTPUTS)["files"]
+        recorded = read_json(run_dir / layout.OUTPUTS)["files"]
     except (ValueError, KeyError, TypeError):
-        return Damage({OUTPUTS: "unreadable"}, retrain=False)
+        return Damage({layout.OUTPUTS: "unreadable"}, retrain=False)
     files = {name: how for name, entry in recorded.items() if (how := how_changed(run_dir / name, entry))}
     if not files:
         return None

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import yaml
 
+from lsml_core import layout
 from lsml_core.records import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_TRACK = "multilabel"
-PROFILE_FILE = "profile.yaml"  # the resolved profile, written into every results folder
 STUDY_KINDS = ("cpu", "gpu", "none")  # a profile's `study:` key: what `run_all.sh --all` does with it
 
 
@@ -162,7 +162,7 @@ def profile_path(name_or_path: str | Path) -> Path:
     if path.suffix in (".yaml", ".yml"):
         made_by = (
             f": ./run_all.sh --profile {path.parent.name} writes it (with the results of that profile)"
-            if path.name == PROFILE_FILE
+            if path.name == layout.PROFILE
             else ""
         )
         raise FileNotFoundError(f"the profile file {path} is missing{made_by}")
@@ -178,13 +178,13 @@ def profile_path(name_or_path: str | Path) -> Path:
 def results_folder(profile_dir: str | Path) -> Path:
     """A profile's results folder, checked to hold the profile.yaml its run wrote (else the error names the
     command that writes it): a report opened before its profile has run says so first."""
-    return profile_path(Path(profile_dir) / PROFILE_FILE).parent
+    return profile_path(Path(profile_dir) / layout.PROFILE).parent
 
 
 def ran_or_named(results_dir: str | Path, name: str) -> str | Path:
     """The profile a results folder ran (its profile.yaml), else the profile `name` in configs/: a run notebook
     opened as it is trains a run of the profile whose results lie beside it."""
-    ran = Path(results_dir) / PROFILE_FILE
+    ran = Path(results_dir) / layout.PROFILE
     return ran if ran.is_file() else name
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsml_core.fit import HISTORY
+from lsml_core import layout
 
 SHOWN_EVERY_S = 10.0  # how often the epochs of running runs are looked for
 
@@ -26,7 +26,7 @@ def duration(seconds: float) -> str:
 def history_rows(run_dir: Path) -> list[dict]:
     """The epochs a run's training has written so far (history.csv), as text fields."""
     try:
-        with open(Path(run_dir) / HISTORY, newline="") as handle:
+        with open(Path(run_dir) / layout.HISTORY, newline="") as handle:
             return list(csv.DictReader(handle))
     except FileNotFoundError:
         return []

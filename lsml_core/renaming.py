@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core.outputs import OUTPUTS, REEVALUATED
+from lsml_core import layout
+from lsml_core.outputs import REEVALUATED
 from lsml_core.profiles import RENAMED
 from lsml_core.records import atomic_torch_save, atomic_write_text, read_json, write_json
 
-KEPT = (OUTPUTS, "execution.json", "teacher.json")  # records no renaming touched
+KEPT = (layout.OUTPUTS, layout.EXECUTION, layout.TEACHER_STAMP)  # records no renaming touched
 HISTORY_PREFIXES = {"heldout_": "selection_", "val_": "selection_"}  # the split that chooses, as it was called
 
 
@@ -26,7 +27,7 @@ def renamed_keys(run_dir: Path, config: dict) -> list[str]:
     """The keys (`section.key`) of a run folder's config.json that have been renamed since it was written: keys
     `RENAMED` holds that the present configuration `config` lacks in that section."""
     try:
-        saved = read_json(Path(run_dir) / "config.json")
+        saved = read_json(Path(run_dir) / layout.CONFIG)
     except (OSError, ValueError):
         return []
     return [
@@ -49,11 +50,11 @@ def history_column(name: str) -> str:
 def rename_training_records(run_dir: Path) -> None:
     """history.csv's columns, the checkpoint's history rows and the keys of training's JSON records as they are
     named now."""
-    history = Path(run_dir) / "history.csv"
+    history = Path(run_dir) / layout.HISTORY
     if history.is_file():
         frame = pd.read_csv(history)
         atomic_write_text(history, frame.rename(columns=history_column).to_csv(index=False))
-    checkpoint = Path(run_dir) / "checkpoint_last.pt"
+    checkpoint = Path(run_dir) / layout.CHECKPOINT
     if checkpoint.is_file():
         import torch  # only here: the pipeline modules that import this one stay light
 
@@ -70,7 +71,7 @@ def rename_training_records(run_dir: Path) -> None:
 def remove_evaluation(run_dir: Path) -> None:
     """Remove what evaluating the run writes, and the record of its outputs: the run is evaluated again."""
     for path in Path(run_dir).iterdir():
-        if path.is_file() and (path.name == OUTPUTS or any(fnmatch.fnmatch(path.name, p) for p in REEVALUATED)):
+        if path.is_file() and (path.name == layout.OUTPUTS or any(fnmatch.fnmatch(path.name, p) for p in REEVALUATED)):
             path.unlink()
 
 

@@ -10,30 +10,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lsml_core import layout
 from lsml_core.records import atomic_write_text, read_json
-
-METRICS = "metrics.json"
-CONFIG = "config.json"
 
 
 def is_complete(run_dir: Path, splits) -> bool:
     """Whether the run's metrics.json holds every split of `splits`."""
     try:
-        return set(splits) <= set(read_json(Path(run_dir) / METRICS)["splits"])
+        return set(splits) <= set(read_json(Path(run_dir) / layout.METRICS)["splits"])
     except (OSError, ValueError, KeyError):
         return False
 
 
 def config_differences(run_dir: Path, cfg) -> list[str]:
     """The keys where the configuration that wrote the run folder differs from `cfg` (none for a new folder)."""
-    path = Path(run_dir) / CONFIG
+    path = Path(run_dir) / layout.CONFIG
     return cfg.differences(read_json(path)) if path.is_file() else []
 
 
 def finished_runs(profile_dir: Path) -> Iterator[tuple[Path, dict, dict]]:
     """(run folder, config.json, metrics.json) of every run of a profile with metrics, in name order."""
-    for path in sorted((Path(profile_dir) / "runs").glob(f"*/{METRICS}")):
-        yield path.parent, read_json(path.parent / CONFIG), read_json(path)
+    for path in sorted((Path(profile_dir) / layout.RUNS).glob(f"*/{layout.METRICS}")):
+        yield path.parent, read_json(path.parent / layout.CONFIG), read_json(path)
 
 
 def write_predictions(path: Path, labels: pd.DataFrame, scores: np.ndarray, columns: list[str]) -> None:
@@ -55,8 +53,8 @@ def read_predictions(
 def histories(profile_dir: Path, columns: Callable[[dict], dict] | None = None) -> pd.DataFrame:
     """Every run's history.csv stacked, with its run name and `columns(config.json)` as extra columns."""
     frames = []
-    for path in sorted(Path(profile_dir, "runs").glob("*/history.csv")):
-        extra = columns(read_json(path.parent / CONFIG)) if columns else {}
+    for path in sorted(Path(profile_dir, layout.RUNS).glob(f"*/{layout.HISTORY}")):
+        extra = columns(read_json(path.parent / layout.CONFIG)) if columns else {}
         frames.append(pd.read_csv(path).assign(run=path.parent.name, **extra))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

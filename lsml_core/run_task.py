@@ -19,16 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lsml_core.fit import BEST_MODEL, CHECKPOINT
+from lsml_core import layout
 from lsml_core.locks import held
 from lsml_core.notebooks import Failure, Notebook, execute_all
 from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
 from lsml_core.records import file_sha256, read_json, write_json
 from lsml_core.renaming import bring_up_to_date
-
-TEACHER_STAMP = "teacher.json"  # in a run that learnt from a teacher: which teacher model it saw
-EXECUTION = "execution.json"  # in every run started: which invocation, where, how long (not a result)
-TRASH_DIR = ".trash"  # in the profile folder: run folders being deleted
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def now() -> str:
 def execution_record(run_dir: Path) -> dict:
     """The run's execution.json ({} before it was first started, or when it was damaged from outside)."""
     try:
-        return read_json(run_dir / EXECUTION)
+        return read_json(run_dir / layout.EXECUTION)
     except (OSError, ValueError):
         return {}
 
@@ -81,7 +77,7 @@ def finished(run_dir: Path, is_complete: Callable[[Path], bool], notebooks: tupl
     """A run is finished when its track says so, its last execution did not fail and every run notebook was
     rendered (a run killed between its last record and its HTML is taken up again: it resumes after its
     last epoch and re-evaluates)."""
-    rendered = all((run_dir / f"{nb.name}.html").is_file() for nb in notebooks)
+    rendered = all((run_dir / layout.rendered(nb.name)).is_file() for nb in notebooks)
     return is_complete(run_dir) and rendered and not execution_record(run_dir).get("failed", False)
 
 
@@ -99,7 +95,7 @@ def teacher_fingerprint(teacher: str | None, run_dir: Path) -> dict | None:
     """For a run that learns from `teacher`: the teacher's name and a hash of its best model."""
     if not teacher:
         return None
-    best = run_dir.parent / teacher / BEST_MODEL
+    best = run_dir.parent / teacher / layout.BEST_MODEL
     return {"teacher": teacher, "model_best_sha256": file_sha256(best) if best.is_file() else None}
 
 
@@ -108,9 +104,9 @@ def teacher_changed(teacher: str | None, run_dir: Path) -> bool:
     one, or trained without a record of which (a folder of an older version)."""
     if not teacher:
         return False
-    stamp = run_dir / TEACHER_STAMP
+    stamp = run_dir / layout.TEACHER_STAMP
     if not stamp.is_file():
-        return (run_dir / CHECKPOINT).is_file()
+        return (run_dir / layout.CHECKPOINT).is_file()
     try:
         return read_json(stamp) != teacher_fingerprint(teacher, run_dir)
     except ValueError:  # a stamp damaged from outside: which teacher it learnt from is unknown
@@ -129,7 +125,7 @@ def wipe(run_dir: Path) -> None:
     an earlier killed wipe left there."""
     if not run_dir.exists():
         return
-    trash = run_dir.parent.parent / TRASH_DIR
+    trash = run_dir.parent.parent / layout.TRASH
     trash.mkdir(exist_ok=True)
     os.replace(run_dir, trash / f"{run_dir.name}-{uuid.uuid4().hex[:8]}")
     for folder in trash.iterdir():
@@ -155,7 +151,7 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
     """Train and evaluate one run (`execute`, with the task's CPU threads) under its folder's lock; handed back
     `busy` when another process holds it (unless `task.wait`), skipped when another process finished it.
     Writes execution.json when it starts and when it ends, and the teacher stamp of a taught run."""
-    with held(task.profile_dir, f"runs/{task.name}", f"run {task.name}", wait=task.wait) as waited:
+    with held(task.profile_dir, f"{layout.RUNS}/{task.name}", f"run {task.name}", wait=task.wait) as waited:
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
@@ -169,16 +165,18 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if redo:
             wipe(task.run_dir)
         started = {"started": now(), **placement, "threads": task.threads}
-        write_json(task.run_dir / EXECUTION, started)
+        write_json(task.run_dir / layout.EXECUTION, started)
         for notebook in task.notebooks:  # an earlier attempt's pages must not make the run look finished
-            (task.run_dir / f"{notebook.name}.html").unlink(missing_ok=True)
+            (task.run_dir / layout.rendered(notebook.name)).unlink(missing_ok=True)
         if task.teacher:  # before training: a run killed midway is judged by it too
-            write_json(task.run_dir / TEACHER_STAMP, teacher_fingerprint(task.teacher, task.run_dir))
+            write_json(task.run_dir / layout.TEACHER_STAMP, teacher_fingerprint(task.teacher, task.run_dir))
         start = time.perf_counter()
         failure = execute(task)
         ended = now()
         seconds = round(time.perf_counter() - start, 1)
-        write_json(task.run_dir / EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)})
+        write_json(
+            task.run_dir / layout.EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)}
+        )
         if finished(task.run_dir, task.is_complete, task.notebooks):
             record_outputs(task.run_dir)
     return Outcome(task.name, failure, trained=True, note=note)
@@ -188,7 +186,7 @@ def record_unrecorded(task: RunTask) -> bool:
     """Record the outputs of a finished run without a record (an older version finished it, or a kill came
     between its last page and its record), as they are now, under its lock; False when another process holds
     it or it is not such a run."""
-    with held(task.profile_dir, f"runs/{task.name}", f"run {task.name}", wait=False) as waited:
+    with held(task.profile_dir, f"{layout.RUNS}/{task.name}", f"run {task.name}", wait=False) as waited:
         if waited is None or is_recorded(task.run_dir):
             return False
         if not finished(task.run_dir, task.is_complete, task.notebooks):

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import yaml
 
+from lsml_core import layout
 from lsml_core.answers import clear_answer
 from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.locks import held
 from lsml_core.notebooks import KERNEL, Failure, execute_all
-from lsml_core.profiles import PROFILE_FILE, profile_with_threads
+from lsml_core.profiles import profile_with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler, check_patterns
@@ -52,8 +53,8 @@ def run_profile(
         source = track.prepare(profile, data_dir)
     print(f"data: {source}", flush=True)
     with held(out, PROFILE_LOCK, f"the records of {out}"):
-        write_json(out / "environment.json", environment_record(REPO_ROOT))
-        atomic_write_text(out / PROFILE_FILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
+        write_json(out / layout.ENVIRONMENT, environment_record(REPO_ROOT))
+        atomic_write_text(out / layout.PROFILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
     slots = executor.slots(cpus)
     print(f"runs on the {executor.name} executor, {slots} at once, {cpus} CPU thread(s) each", flush=True)
     failures, planned = Scheduler(track, profile, out, data_dir, force=force, kernel=kernel, context=context).run(
@@ -64,14 +65,14 @@ def run_profile(
     params = {"profile_dir": str(out), "data_dir": str(data_dir)}
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
         failures += execute_all(
-            track.notebook_dir, track.profile_notebooks, out / "notebooks", params, kernel=kernel, threads=cpus
+            track.notebook_dir, track.profile_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
         )
         if track.summarise is not None:
             track.summarise(out)
         clear_headline(out)
         clear_answer(out)
         failures += execute_all(
-            track.notebook_dir, track.report_notebooks, out / "notebooks", params, kernel=kernel, threads=cpus
+            track.notebook_dir, track.report_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
         )
         failures = [f for f in failures if f is not None]
         write_index(
@@ -92,16 +93,18 @@ def run_profile(
 def index_links(track: Track, out: Path) -> list[Link]:
     """The reader-facing reports first, then the profile's other notebooks."""
     notebooks = sorted(track.report_notebooks + track.profile_notebooks, key=lambda nb: not nb.hide_code)
-    return [Link(out / "notebooks" / f"{nb.name}.html", nb.label) for nb in notebooks]
+    return [Link(out / layout.NOTEBOOKS / layout.rendered(nb.name), nb.label) for nb in notebooks]
 
 
 def index_rows(track: Track, planned: list[str], out: Path) -> list[tuple[str, str, str, list[Link]]]:
     """(run, status, score, notebook links) of every run the profile planned, then of any other run folder there."""
-    names = planned + sorted(p.name for p in (out / "runs").glob("*/") if p.name not in planned)
+    names = planned + sorted(p.name for p in (out / layout.RUNS).glob("*/") if p.name not in planned)
     rows = []
     for name in names:
-        run_dir = out / "runs" / name
+        run_dir = out / layout.RUNS / name
         status = "finished" if track.is_complete(run_dir) else ("incomplete" if run_dir.exists() else "not run")
         score = track.index_score[1](run_dir) if status == "finished" else ""
-        rows.append((name, status, score, [Link(run_dir / f"{nb.name}.html", nb.label) for nb in track.run_notebooks]))
+        rows.append(
+            (name, status, score, [Link(run_dir / layout.rendered(nb.name), nb.label) for nb in track.run_notebooks])
+        )
     return rows

@@ -13,12 +13,12 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsml_core.fit import CHECKPOINT
+from lsml_core import layout
 from lsml_core.notebooks import Failure
 from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
 from lsml_core.progress import EpochWatcher, Progress
 from lsml_core.records import read_json
-from lsml_core.results import CONFIG, config_differences
+from lsml_core.results import config_differences
 from lsml_core.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 
 WAIT_S = 5.0
@@ -90,7 +90,7 @@ class Scheduler:
     ):
         self.track, self.profile, self.out, self.data_dir = track, profile, profile_dir, data_dir
         self.force, self.kernel, self.say, self.context = force, kernel, say, context
-        self.runs_dir = profile_dir / "runs"
+        self.runs_dir = profile_dir / layout.RUNS
         self.since = now()
 
     def run(self, executor, patterns: list[str] | None) -> tuple[list[Failure], list[str]]:
@@ -172,26 +172,26 @@ class Scheduler:
             self.say(f"redo {name}: its teacher {teacher_of(cfg)} is not the model it learnt from; trained again")
         elif damaged is not None:
             self.say(f"repair {name}: {damaged.describe()} since it finished; {damaged.action()}")
-        elif damaged_checkpoint(run_dir / CHECKPOINT):
-            self.say(f"warning: {run_dir / CHECKPOINT} is damaged: {name} starts again from its first epoch")
+        elif damaged_checkpoint(run_dir / layout.CHECKPOINT):
+            self.say(f"warning: {run_dir / layout.CHECKPOINT} is damaged: {name} starts again from its first epoch")
 
     def refusal(self, cfg, run_dir: Path, damaged: Damage | None = None) -> Failure | None:
         """Why a run cannot start: its folder holds another configuration (or a config.json that does not read
         and no record to repair it from), or its teacher did not finish."""
         try:
-            unchecked = self.force or (damaged is not None and CONFIG in damaged.files)
+            unchecked = self.force or (damaged is not None and layout.CONFIG in damaged.files)
             differing = [] if unchecked else config_differences(run_dir, cfg)
         except ValueError:
             return Failure(
                 cfg.name,
-                run_dir / CONFIG,
-                f"{run_dir / CONFIG} does not read (damaged from outside); rerun with --force to redo the run",
+                run_dir / layout.CONFIG,
+                f"{run_dir / layout.CONFIG} does not read (damaged from outside); rerun with --force to redo the run",
             )
         if differing == ["train.threads"]:
-            saved = read_json(run_dir / CONFIG)["train"].get("threads", 1)
+            saved = read_json(run_dir / layout.CONFIG)["train"].get("threads", 1)
             return Failure(
                 cfg.name,
-                run_dir / CONFIG,
+                run_dir / layout.CONFIG,
                 f"the run folder holds results computed on {saved} CPU thread(s), not {cfg.train.threads} (the "
                 f"numbers depend on it): rerun with --cpus-per-run {saved} to keep them, --force to redo the run, "
                 "or use another --results-dir",
@@ -199,7 +199,7 @@ class Scheduler:
         if differing:
             return Failure(
                 cfg.name,
-                run_dir / CONFIG,
+                run_dir / layout.CONFIG,
                 f"the run folder holds results of a different configuration ({', '.join(differing)}); "
                 "rerun with --force to redo it, or use another --results-dir",
             )
@@ -249,7 +249,7 @@ class Scheduler:
 
     def lost(self, cfg, exc: BaseException) -> Failure:
         """A task that ended without an outcome (its worker or node died, a fault outside the notebooks)."""
-        notebook = self.runs_dir / cfg.name / f"{self.track.run_notebooks[0].name}.ipynb"
+        notebook = self.runs_dir / cfg.name / layout.notebook(self.track.run_notebooks[0].name)
         return Failure(cfg.name, notebook, f"{type(exc).__name__}: {exc}")
 
     def never_started(self, plan: Plan) -> list[Failure]:

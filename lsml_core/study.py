@@ -12,14 +12,13 @@ from pathlib import Path
 
 import torch
 
-from lsml_core import front_page, tracks
+from lsml_core import front_page, layout, tracks
 from lsml_core.locks import held
 from lsml_core.notebooks import NOTEBOOK_DIR, Failure, execute
 from lsml_core.profiles import CONFIG_DIR
 from lsml_core.runner import run_profile
 
-FRONT_PAGE = NOTEBOOK_DIR / "front-page.ipynb"
-PAGE = "index"  # results/index.ipynb, rendered to results/index.html
+FRONT_PAGE = NOTEBOOK_DIR / layout.notebook("front-page")
 LOCK = "front-page"
 
 
@@ -89,4 +88,4 @@ def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_
     results_dir.mkdir(parents=True, exist_ok=True)
     params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
     with held(results_dir, LOCK, f"the front page of {results_dir}"):
-        return execute(FRONT_PAGE, results_dir / f"{PAGE}.ipynb", params, kernel, hide_code=True)
+        return execute(FRONT_PAGE, results_dir / layout.notebook(layout.STUDY_PAGE), params, kernel, hide_code=True)

@@ -5,10 +5,9 @@ from collections.abc import Callable
 from functools import cache, partial
 from pathlib import Path
 
-from lsml_core.fit import CHECKPOINT
+from lsml_core import layout
 from lsml_core.outputs import damaged_checkpoint, is_recorded
 from lsml_core.records import read_json
-from lsml_core.results import CONFIG
 from lsml_core.run_task import damage_of, finished, teacher_changed
 from lsml_core.scheduler import selected
 
@@ -16,7 +15,7 @@ from lsml_core.scheduler import selected
 def teacher_named(run_dir: Path) -> str | None:
     """The teacher a run's config.json names (None: no teacher, or no readable configuration)."""
     try:
-        return read_json(run_dir / CONFIG)["train"].get("teacher")
+        return read_json(run_dir / layout.CONFIG)["train"].get("teacher")
     except (OSError, ValueError, KeyError, AttributeError):
         return None
 
@@ -58,8 +57,8 @@ def run_state(run_dir: Path, track, damage: Callable) -> tuple[str, bool]:
                 False,
             )
         return "finished, intact: a rerun skips it", False
-    if damaged_checkpoint(run_dir / CHECKPOINT):
-        return f"unfinished, {CHECKPOINT} damaged: a rerun starts it again from its first epoch", True
+    if damaged_checkpoint(run_dir / layout.CHECKPOINT):
+        return f"unfinished, {layout.CHECKPOINT} damaged: a rerun starts it again from its first epoch", True
     return "unfinished: a rerun resumes it", False
 
 
@@ -77,7 +76,7 @@ def verify_profile(
     shared = track.shared_states(profile, Path(data_dir)) if data_dir is not None else []
     for name, text, _ in shared:
         say(f"{name}: {text}")
-    runs_dir = Path(results_dir) / profile.name / "runs"
+    runs_dir = Path(results_dir) / profile.name / layout.RUNS
     folders = sorted(p for p in runs_dir.glob("*/") if selected(p.name, patterns)) if runs_dir.is_dir() else []
     if not folders:
         say(f"no run folders in {runs_dir}: nothing to verify")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lsml_core import compute, fit
+from lsml_core import compute, fit, layout
 from lsml_core.compute import CPU_CHOICES, CPU_DEFAULT, CUDA_CHOICE, Compute, bf16_hazards, choose
 from lsml_core.multilabel.config import TrainConfig
 from lsml_core.multilabel.evaluate import evaluate_run, read_predictions
@@ -89,7 +89,7 @@ def test_bf16_training_on_cpu_repeats_and_resumes_bit_for_bit(mosaic_voc, tmp_pa
     columns = ["epoch", "train_loss", "selection_loss", "selection_map"]
     pd.testing.assert_frame_equal(straight[columns], again[columns])
     pd.testing.assert_frame_equal(straight[columns], resumed[columns])
-    states = [torch.load(tmp_path / r / fit.BEST_MODEL, weights_only=False)["model"] for r in "abc"]
+    states = [torch.load(tmp_path / r / layout.BEST_MODEL, weights_only=False)["model"] for r in "abc"]
     for name, tensor in states[0].items():
         assert torch.equal(tensor, states[1][name]) and torch.equal(tensor, states[2][name]), name
     assert evaluate_run(cfg, tmp_path / "a", tmp_path) == evaluate_run(cfg, tmp_path / "c", tmp_path)

@@ -3,8 +3,9 @@
 import pytest
 
 from lsml_core import tracks
+from lsml_core.layout import PROFILE
 from lsml_core.multilabel.config import RunConfig, load_profile
-from lsml_core.profiles import CONFIG_DIR, PROFILE_FILE, ran_or_named, results_folder
+from lsml_core.profiles import CONFIG_DIR, ran_or_named, results_folder
 
 
 @pytest.mark.parametrize(
@@ -167,12 +168,12 @@ def test_a_results_folder_is_checked_for_its_profile_before_it_is_read(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"results/demo/profile.yaml is missing: ./run_all.sh --profile demo"):
         results_folder(tmp_path / "results" / "demo")
     (tmp_path / "results" / "demo").mkdir(parents=True)
-    (tmp_path / "results" / "demo" / PROFILE_FILE).write_text("name: demo\n")
+    (tmp_path / "results" / "demo" / PROFILE).write_text("name: demo\n")
     assert results_folder(tmp_path / "results" / "demo") == tmp_path / "results" / "demo"
 
 
 def test_a_run_notebook_takes_the_profile_its_results_folder_ran_else_the_named_one(tmp_path):
     assert ran_or_named(tmp_path / "demo", "demo") == "demo"
     (tmp_path / "demo").mkdir()
-    (tmp_path / "demo" / PROFILE_FILE).write_text("name: mine\n")
-    assert ran_or_named(tmp_path / "demo", "demo") == tmp_path / "demo" / PROFILE_FILE
+    (tmp_path / "demo" / PROFILE).write_text("name: mine\n")
+    assert ran_or_named(tmp_path / "demo", "demo") == tmp_path / "demo" / PROFILE

@@ -14,10 +14,8 @@ import pytest
 from ray.cluster_utils import Cluster
 
 from lsml_core import tracks
-from lsml_core.fit import BEST_MODEL, CHECKPOINT
-from lsml_core.outputs import OUTPUTS
+from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION, OUTPUTS
 from lsml_core.records import read_json
-from lsml_core.run_task import EXECUTION
 from lsml_core.verify import verify_profile
 
 pytestmark = pytest.mark.e2e

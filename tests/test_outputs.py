@@ -9,9 +9,9 @@ import torch
 
 from lsml_core import fit
 from lsml_core.executors import LocalExecutor, usable_cpus
-from lsml_core.fit import BEST_MODEL, CHECKPOINT, HISTORY
+from lsml_core.layout import BEST_MODEL, CHECKPOINT, HISTORY, OUTPUTS
 from lsml_core.notebooks import Notebook
-from lsml_core.outputs import OUTPUTS, Damage, damage, damaged_checkpoint, is_recorded, record_outputs
+from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded, record_outputs
 from lsml_core.records import write_json
 from lsml_core.run_task import train_run
 from lsml_core.scheduler import Scheduler

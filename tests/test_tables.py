@@ -8,13 +8,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lsml_core import tables  # noqa: E402
-from lsml_core.index_page import (  # noqa: E402
-    HEADLINE_FIGURE,
-    HEADLINE_TABLE,
-    clear_headline,
-    write_headline,
-    write_index,
-)
+from lsml_core.index_page import clear_headline, write_headline, write_index  # noqa: E402
+from lsml_core.layout import HEADLINE_FIGURE, HEADLINE_TABLE  # noqa: E402
 
 
 def test_readable_words_for_booleans_missing_values_and_objects():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import bootstrap, results
+from lsml_core import bootstrap, layout
 from lsml_core.grouped.evaluate import read_predictions
 from lsml_core.grouped.metrics import correct, group_probabilities
 from lsml_core.grouped.runs import FACTORS, arm_regime, groups_of
@@ -27,15 +27,15 @@ LEVEL = 0.95  # of the interval over seeds and images
 
 def correct_on_test(run_dir: Path, head: str) -> np.ndarray:
     """[N test images, groups] booleans of a run's test predictions."""
-    labels, logits = read_predictions(Path(run_dir) / "predictions_test.csv")
-    sizes = [len(c) for c in read_json(Path(run_dir) / results.METRICS)["classes"]]
+    labels, logits = read_predictions(Path(run_dir) / layout.predictions("test"))
+    sizes = [len(c) for c in read_json(Path(run_dir) / layout.METRICS)["classes"]]
     return correct(labels, group_probabilities(logits, tuple(sizes), head))
 
 
 def same_outputs(run_a: Path, run_b: Path) -> bool:
     """Whether two runs' test outputs (labels and logits) are equal to the bit."""
     (labels_a, logits_a), (labels_b, logits_b) = (
-        read_predictions(Path(r) / "predictions_test.csv") for r in (run_a, run_b)
+        read_predictions(Path(r) / layout.predictions("test")) for r in (run_a, run_b)
     )
     return np.array_equal(labels_a, labels_b) and np.array_equal(logits_a, logits_b)
 
@@ -92,7 +92,7 @@ def ablations(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> p
         if not seeds:
             continue
         head = dict(zip(FACTORS, base))["head"], dict(zip(FACTORS, other))["head"]
-        dirs = [[Path(profile_dir) / "runs" / frame.loc[s, "run"] for s in seeds] for frame in (a, b)]
+        dirs = [[Path(profile_dir) / layout.RUNS / frame.loc[s, "run"] for s in seeds] for frame in (a, b)]
         rights = [[correct_on_test(d, h).all(1) for d in arm_dirs] for arm_dirs, h in zip(dirs, head)]
         result = bootstrap.paired_mean_difference(*rights, n_boot=N_BOOT, seed=0, level=LEVEL)
         verdict = bootstrap.verdict(result)

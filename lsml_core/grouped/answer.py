@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core import regime
+from lsml_core import layout, regime
 from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
 from lsml_core.grouped.ablations import LEVEL, ablation_label, interval_text
 from lsml_core.grouped.config import RunConfig, load_profile
@@ -14,13 +14,12 @@ from lsml_core.grouped.report import caveat, control_regime
 from lsml_core.grouped.runs import arm_regime, control_runs
 from lsml_core.grouped.table_one import table_one
 from lsml_core.grouped.track import TRACK
-from lsml_core.profiles import PROFILE_FILE
 from lsml_core.results import finished_runs
 
 
 def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataFrame) -> Answer:
     """The profile's answer from the report's frames: `runs_frame`, the control's factors, `ablations`."""
-    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
+    profile = load_profile(Path(profile_dir) / layout.PROFILE)
     sentence, kind = control_regime(profile_dir, runs, control)
     test = control_runs(runs, control)
     summary = arm_regime(test[test.split == "test"].regime.tolist())

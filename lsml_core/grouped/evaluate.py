@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import dose, fit, results
+from lsml_core import dose, fit, layout, results
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, load_splits
 from lsml_core.grouped.metrics import confusion_matrices, group_probabilities, split_metrics
@@ -20,7 +20,6 @@ from lsml_core.grouped.train import model_for, predict, pseudo_record
 from lsml_core.records import write_json
 from lsml_core.threads import on_run_threads
 
-METRICS = results.METRICS
 REPORTED = ("fit", "selection", "test")
 LOGIT_PREFIX = "logit_"
 
@@ -62,14 +61,14 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
         read[name] = (labels, group_probabilities(logits, splits.sizes, cfg.train.head), metrics["splits"][name])
         if name != "fit":
-            write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits)
+            write_predictions(run_dir / layout.predictions(name), labels, logits, splits)
         if name == "test":
             metrics["confusion_matrices"] = confusion_matrices(
                 labels, logits, splits.groups, splits.sizes, cfg.train.head
             )
     metrics["regime"] = run_regime(cfg, run_dir, read, splits.groups)
-    metrics["dose"] = dose.group_doses(pd.read_csv(run_dir / fit.HISTORY), splits.groups)  # group -> dose
-    write_json(run_dir / METRICS, metrics)
+    metrics["dose"] = dose.group_doses(pd.read_csv(run_dir / layout.HISTORY), splits.groups)  # group -> dose
+    write_json(run_dir / layout.METRICS, metrics)
     return metrics
 
 

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core import dose, regime
+from lsml_core import dose, layout, regime
 from lsml_core.grouped.config import load_profile
 from lsml_core.grouped.runs import FACTORS, arm_regime, control_runs, groups_of
-from lsml_core.profiles import PROFILE_FILE
 
 
 def profile_name(profile_dir: Path) -> str:
     """The name of the profile whose results are in `profile_dir` (its recorded profile.yaml)."""
-    return load_profile(Path(profile_dir) / PROFILE_FILE).name
+    return load_profile(Path(profile_dir) / layout.PROFILE).name
 
 
 def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict) -> tuple[str, str]:
@@ -32,7 +31,7 @@ def control_regime(profile_dir: Path, runs: pd.DataFrame, control_factors: dict)
             f"`./run_all.sh --profile {profile_name(profile_dir)} --force` redoes them with it.",
             "unrecorded",
         )
-    pretrained = bool(load_profile(Path(profile_dir) / PROFILE_FILE).train.pretrained)
+    pretrained = bool(load_profile(Path(profile_dir) / layout.PROFILE).train.pretrained)
     return regime.reading(summary, "control", pretrained), regime.kind(summary, pretrained)
 
 

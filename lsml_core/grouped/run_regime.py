@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import fit, regime
+from lsml_core import layout, regime
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.train import weighted_log_loss
 
@@ -53,7 +53,7 @@ def fitted_scores(groups) -> dict:
 
 def trend(run_dir: Path, cfg: RunConfig, groups) -> dict:
     """`regime.training_trend` of the run's history (module doc), with the columns it compared."""
-    history = pd.read_csv(Path(run_dir) / fit.HISTORY)
+    history = pd.read_csv(Path(run_dir) / layout.HISTORY)
     history[SELECTION_COLUMN] = weighted_log_loss(history, cfg, tuple(groups))
     train_column = TRAIN_COLUMN if TRAIN_COLUMN in history else OLD_TRAIN_COLUMN
     return {

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core import regime, results
+from lsml_core import layout, regime
 from lsml_core.grouped.config import TrainConfig, load_profile
-from lsml_core.profiles import PROFILE_FILE
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
 
@@ -71,7 +70,7 @@ def control_runs(runs: pd.DataFrame, control_factors: dict) -> pd.DataFrame:
 
 def control(profile_dir: Path) -> dict:
     """The control's factors (the profile's `train` section)."""
-    profile = load_profile(Path(profile_dir) / PROFILE_FILE)
+    profile = load_profile(Path(profile_dir) / layout.PROFILE)
     return factors(vars(profile.train), profile.data.groups)
 
 
@@ -107,7 +106,7 @@ def runs_on_test(runs: pd.DataFrame) -> pd.DataFrame:
 
 def confusion_frames(run_dir: Path) -> dict[str, pd.DataFrame]:
     """group -> the run's test confusion matrix as a frame (rows true, columns predicted)."""
-    metrics = read_json(Path(run_dir) / results.METRICS)
+    metrics = read_json(Path(run_dir) / layout.METRICS)
     return {
         group: pd.DataFrame(matrix, index=classes, columns=classes)
         for (group, matrix), classes in zip(metrics["confusion_matrices"].items(), metrics["classes"])

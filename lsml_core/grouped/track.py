@@ -2,18 +2,19 @@
 
 from pathlib import Path
 
+from lsml_core import layout
 from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import Profile, load_profile
-from lsml_core.grouped.evaluate import METRICS, is_complete
+from lsml_core.grouped.evaluate import is_complete
 from lsml_core.notebooks import Notebook
-from lsml_core.outputs import RUN_OUTPUTS
+from lsml_core.outputs import run_outputs
 from lsml_core.records import read_json
 from lsml_core.tracks import Track
 
 
 def selection_exact_match(run_dir: Path) -> str:
     """The run's selection exact match for the index page."""
-    return f"{read_json(run_dir / METRICS)['splits']['selection']['exact_match']:.4f}"
+    return f"{read_json(run_dir / layout.METRICS)['splits']['selection']['exact_match']:.4f}"
 
 
 def plan(profile: Profile, runs_dir: Path, settled) -> list:
@@ -34,5 +35,5 @@ TRACK = Track(
     profile_notebooks=(Notebook("1.0-explore-data", "Explore the canvases"),),
     report_notebooks=(Notebook("3.0-report", "Report: grouped track", hide_code=True),),
     index_score=("selection exact match", selection_exact_match),
-    outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
+    outputs=run_outputs("selection", "test"),
 )

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lsml_core import dose, fit
+from lsml_core import dose, fit, layout
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.grouped.config import RunConfig
 from lsml_core.grouped.data import Splits, batches, in_order, load_splits
@@ -27,8 +27,6 @@ from lsml_core.threads import on_run_threads
 
 EVAL_BATCH = 500
 SCORE = "selection_exact_match"  # the history column that chooses the best epoch
-PSEUDO_LABELS = "pseudo_labels.npz"
-PSEUDO_RECORD = "pseudo_labels.json"
 
 
 def model_for(cfg: RunConfig, splits: Splits, device: torch.device) -> tuple[GroupedNet, Compute]:
@@ -88,7 +86,7 @@ def weighted_log_loss(
 
 def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
     """The labeled training part plus the unlabeled images kept with their pseudo-labels (chosen once, then read)."""
-    path = Path(run_dir) / PSEUDO_LABELS
+    path = Path(run_dir) / layout.PSEUDO_LABELS
     if not path.is_file():
         head, sizes = cfg.train.head, splits.sizes
         selection = predict(run.model, splits.selection, splits, device, run.compute, "pseudo-labels: selection")
@@ -102,7 +100,7 @@ def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, device: tor
             precision=cfg.train.pseudo_precision,
             min_count=cfg.train.pseudo_min_count,
         )
-        write_json(Path(run_dir) / PSEUDO_RECORD, record)
+        write_json(Path(run_dir) / layout.PSEUDO_RECORD, record)
         atomic_write_npz(path, keep=keep, labels=labels)
     with np.load(path) as saved:
         keep, labels = torch.from_numpy(saved["keep"]), torch.from_numpy(saved["labels"])
@@ -180,5 +178,5 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
 
 def pseudo_record(run_dir: Path) -> dict | None:
     """What the pseudo-labels of a run were (threshold, fraction kept, their accuracy), None without them."""
-    path = Path(run_dir) / PSEUDO_RECORD
+    path = Path(run_dir) / layout.PSEUDO_RECORD
     return read_json(path) if path.is_file() else None

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.special import softmax
 from sklearn.metrics import classification_report, confusion_matrix
 
-from lsml_core import dose, fit, regime, results
+from lsml_core import dose, fit, layout, regime, results
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, load_splits
 from lsml_core.multiclass.metrics import softmax_temperature, split_metrics
@@ -25,10 +25,8 @@ from lsml_core.multiclass.train import model_for, predict
 from lsml_core.records import atomic_write_npz, write_json
 from lsml_core.threads import on_run_threads
 
-METRICS = results.METRICS
 REPORTED = ("selection", "test")
 SELECTION_SPLIT = "selection"  # early stopping, the temperature and the instance-based grid point are chosen on it
-PROJECTION = "projection_test.npz"
 LOGIT_PREFIX = "logit_"
 FITTED_SCORES = {"accuracy": ("train_accuracy", "selection_accuracy")}  # history columns of the fitted gap
 
@@ -97,7 +95,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         "splits": {},
     }
     for name, (labels, logits) in outputs.items():
-        write_predictions(run_dir / f"predictions_{name}.csv", labels, logits, splits.classes)
+        write_predictions(run_dir / layout.predictions(name), labels, logits, splits.classes)
         metrics["splits"][name] = {
             "before": split_metrics(labels, logits),
             "after": split_metrics(labels, logits, temperature),
@@ -111,18 +109,18 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         output_dict=True,
         zero_division=0,
     )
-    history = pd.read_csv(run_dir / fit.HISTORY)
+    history = pd.read_csv(run_dir / layout.HISTORY)
     metrics["regime"] = regime_record(outputs, history)
     metrics["dose"] = dose.from_history(history)  # None: a distillation student, or trained by an older revision
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(
-        run_dir / PROJECTION,
+        run_dir / layout.PROJECTION,
         predict(model, splits.test, splits, device, compute, features=True),
         labels,
         cfg.data.projection_classes,
         model.head.weight[cfg.data.projection_classes].detach().cpu().numpy(),
     )
-    write_json(run_dir / METRICS, metrics)
+    write_json(run_dir / layout.METRICS, metrics)
     return metrics
 
 

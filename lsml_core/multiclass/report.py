@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import dose, regime
-from lsml_core.multiclass.evaluate import METRICS, PROJECTION, read_predictions
+from lsml_core import dose, layout, regime
+from lsml_core.multiclass.evaluate import read_predictions
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.metrics import top_label_reliability
 from lsml_core.multiclass.summary import BASELINE
@@ -23,9 +23,9 @@ def reliability_curves(profile_dir: Path, runs: dict[str, str], split: str = "te
     """Top-label reliability before and after temperature scaling per arm, in the form `plots.reliability_diagrams` takes."""
     curves = {}
     for arm, run in runs.items():
-        run_dir = Path(profile_dir) / "runs" / run
-        labels, logits = read_predictions(run_dir / f"predictions_{split}.csv")
-        metrics = read_json(run_dir / METRICS)
+        run_dir = Path(profile_dir) / layout.RUNS / run
+        labels, logits = read_predictions(run_dir / layout.predictions(split))
+        metrics = read_json(run_dir / layout.METRICS)
         temperature = metrics["temperature"]
         curves[arm] = {
             "before": top_label_reliability(labels, logits),
@@ -50,7 +50,7 @@ def projections(profile_dir: Path, runs: dict[str, str]) -> dict[str, pd.DataFra
     plane through those classes' templates (the rows of the last layer's weight), as in Mueller et al."""
     result = {}
     for arm, run in runs.items():
-        data = np.load(Path(profile_dir) / "runs" / run / PROJECTION)
+        data = np.load(Path(profile_dir) / layout.RUNS / run / layout.PROJECTION)
         xy = data["features"] @ template_plane(data["templates"]).T
         result[arm] = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": data["labels"]})
     return result

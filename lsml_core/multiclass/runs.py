@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core import results
+from lsml_core import layout, results
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES
-from lsml_core.multiclass.selection import SELECTION
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
 
@@ -45,13 +44,17 @@ def in_arm_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
     """One row per finished run x split x (before / after temperature scaling), with every metric."""
     profile_dir = Path(profile_dir)
-    selection = read_json(profile_dir / SELECTION)["per_model_seed"] if (profile_dir / SELECTION).is_file() else {}
+    selection = (
+        read_json(profile_dir / layout.GRID_CHOICE)["per_model_seed"]
+        if (profile_dir / layout.GRID_CHOICE).is_file()
+        else {}
+    )
     chosen = {entry["chosen"] for entry in selection.values()}
     rows = []
     for run_dir, config, metrics in finished_runs(profile_dir):
         train = config["train"]
         teacher = (
-            read_json(profile_dir / "runs" / train["teacher"] / "config.json")["train"]
+            read_json(profile_dir / layout.RUNS / train["teacher"] / layout.CONFIG)["train"]
             if train["loss"] == "kd"
             else None
         )
@@ -118,7 +121,7 @@ def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 def selection_table(profile_dir: Path) -> pd.DataFrame:
     """Every instance-based grid run's selection score per model and seed, and whether it was chosen
     (selection.json; no rows without it)."""
-    path = Path(profile_dir) / SELECTION
+    path = Path(profile_dir) / layout.GRID_CHOICE
     if not path.is_file():
         return pd.DataFrame(columns=["model and seed", "run", "selection score", "chosen"])
     selection = read_json(path)

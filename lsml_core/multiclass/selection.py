@@ -7,16 +7,15 @@ settled runs, and only once every grid point of its model and seed has settled.
 from collections.abc import Callable
 from pathlib import Path
 
+from lsml_core import layout
 from lsml_core.multiclass.config import Profile, RunConfig
-from lsml_core.multiclass.evaluate import METRICS, is_complete
+from lsml_core.multiclass.evaluate import is_complete
 from lsml_core.records import read_json, write_json
-
-SELECTION = "selection.json"
 
 
 def selection_score(run_dir: Path, metric: str) -> float:
     """Selection accuracy, or minus the selection log loss: higher is better either way."""
-    before = read_json(run_dir / METRICS)["splits"]["selection"]["before"]
+    before = read_json(run_dir / layout.METRICS)["splits"]["selection"]["before"]
     return before["accuracy"] if metric == "accuracy" else -before["log_loss"]
 
 
@@ -52,7 +51,8 @@ def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str]
     chosen = select_instance_runs(profile, runs_dir, settled)
     if not waiting_groups(profile, settled):
         write_json(
-            runs_dir.parent / SELECTION, {"metric": profile.distillation.selection_metric, "per_model_seed": chosen}
+            runs_dir.parent / layout.GRID_CHOICE,
+            {"metric": profile.distillation.selection_metric, "per_model_seed": chosen},
         )
     teachers = [
         r.name

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
+from lsml_core import layout
 from lsml_core.bootstrap import ONE_SEED, paired_difference
 from lsml_core.calibration import N_BINS, ece_of_counts, mean_of_counts
 from lsml_core.multiclass.evaluate import read_predictions
@@ -58,7 +59,7 @@ class RunStatistics:
 
     def __call__(self, run: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
         if run not in self.found:
-            labels, logits = read_predictions(self.profile_dir / "runs" / run / f"predictions_{self.split}.csv")
+            labels, logits = read_predictions(self.profile_dir / layout.RUNS / run / layout.predictions(self.split))
             if self.labels is not None and not np.array_equal(labels, self.labels):
                 raise ValueError(
                     f"run {run} was evaluated on other {self.split} images than the runs before it; pairing needs "

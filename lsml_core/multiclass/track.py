@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+from lsml_core import layout
 from lsml_core.multiclass.config import Profile, load_profile
 from lsml_core.multiclass.data import load_splits
-from lsml_core.multiclass.evaluate import METRICS, is_complete
+from lsml_core.multiclass.evaluate import is_complete
 from lsml_core.multiclass.selection import student_runs
 from lsml_core.notebooks import Notebook
-from lsml_core.outputs import RUN_OUTPUTS
+from lsml_core.outputs import run_outputs
 from lsml_core.records import read_json
 from lsml_core.tracks import Track
 
@@ -20,7 +21,7 @@ def run_names(profile: Profile) -> list[str]:
 
 def selection_accuracy(run_dir: Path) -> str:
     """The run's selection accuracy for the index page."""
-    return f"{read_json(run_dir / METRICS)['splits']['selection']['before']['accuracy']:.4f}"
+    return f"{read_json(run_dir / layout.METRICS)['splits']['selection']['before']['accuracy']:.4f}"
 
 
 TRACK = Track(
@@ -34,5 +35,5 @@ TRACK = Track(
     run_notebooks=(Notebook("1.0-train", "train and evaluate"),),
     report_notebooks=(Notebook("2.0-report", "Report: single-label track", hide_code=True),),
     index_score=("selection accuracy", selection_accuracy),
-    outputs=RUN_OUTPUTS + ("predictions_val.csv", "predictions_test.csv"),
+    outputs=run_outputs("selection", "test"),
 )

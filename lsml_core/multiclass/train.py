@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lsml_core import dose, fit
+from lsml_core import dose, fit, layout
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, batches, load_splits
@@ -60,10 +60,10 @@ class Teacher:
     """A frozen trained model whose logits (divided by `scale`) feed the instance targets or distillation."""
 
     def __init__(self, run_dir: Path, cfg: RunConfig, splits: Splits, device: torch.device):
-        teacher_cfg = RunConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+        teacher_cfg = RunConfig.from_dict(read_json(Path(run_dir) / layout.CONFIG))
         model, self.compute = model_for(cfg, splits, device, teacher_cfg.train.model)
         self.model = fit.load_teacher(run_dir, model, device)
-        self.scale = read_json(Path(run_dir) / "metrics.json")["temperature"] if cfg.train.teacher_scaled else 1.0
+        self.scale = read_json(Path(run_dir) / layout.METRICS)["temperature"] if cfg.train.teacher_scaled else 1.0
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

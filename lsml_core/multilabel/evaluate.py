@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import dose, fit, regime, results
+from lsml_core import dose, fit, layout, regime, results
 from lsml_core.multilabel.calibration import calibration_metrics, fit_platt, sigmoid_temperature
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.decisions import best_thresholds, decision_metrics
@@ -88,7 +88,7 @@ def regime_record(run_dir: Path, selection: tuple, gaps: dict) -> dict:
     split, the trend of its training and selection losses with the exact match of the training batches against the
     selection part's (FITTED_SCORES), and its selection mAP against chance."""
     targets, masks, logits = selection
-    history = pd.read_csv(Path(run_dir) / fit.HISTORY)
+    history = pd.read_csv(Path(run_dir) / layout.HISTORY)
     return regime.record(
         selection_split="selection",
         gaps={"selection": regime.binary_gaps(targets, logits, masks), **gaps},
@@ -134,9 +134,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
             dataset, t.batch_size, device, num_workers=t.num_workers
         )  # val_fivecrop: batch_size images x 5 crops
         scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
-        write_predictions(
-            run_dir / f"predictions_{split}.csv", Predictions(ids, splits.classes, targets, masks, scores)
-        )
+        write_predictions(run_dir / layout.predictions(split), Predictions(ids, splits.classes, targets, masks, scores))
         metrics["splits"][split] = {
             **ap_table(targets, scores, list(splits.classes), mask=masks),
             "decisions": decision_metrics(targets, scores, masks, thresholds),
@@ -144,8 +142,8 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         }
         gaps[split] = regime.binary_gaps(targets, scores, masks)
     metrics["regime"] = regime_record(run_dir, (selection_targets, selection_masks, selection_logits), gaps)
-    metrics["dose"] = dose.from_history(pd.read_csv(run_dir / fit.HISTORY))  # None: trained by an older revision
-    write_json(run_dir / results.METRICS, metrics)
+    metrics["dose"] = dose.from_history(pd.read_csv(run_dir / layout.HISTORY))  # None: trained by an older revision
+    write_json(run_dir / layout.METRICS, metrics)
     return metrics
 
 

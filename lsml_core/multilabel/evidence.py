@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import dose, results
+from lsml_core import dose, layout, results
 from lsml_core.bootstrap import covers, difference_of_differences, verdict
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
@@ -63,7 +63,7 @@ def arm_table(runs: pd.DataFrame, split: str, value: str = "map", noise: float =
 
 def _predictions(profile_dir: Path, runs: pd.DataFrame, split: str) -> dict[str, Predictions]:
     return {
-        name: read_predictions(Path(profile_dir) / "runs" / name / f"predictions_{split}.csv")
+        name: read_predictions(Path(profile_dir) / layout.RUNS / name / layout.predictions(split))
         for name in runs.run.unique()
     }
 
@@ -270,7 +270,7 @@ def noise_gains(profile_dir: Path, runs: pd.DataFrame, split: str, n_boot: int =
             continue
         runs_of = [by[keys[0]], other, by[keys[2]], by[keys[1]]]
         predictions = {
-            r: read_predictions(Path(profile_dir) / "runs" / r / f"predictions_{split}.csv")
+            r: read_predictions(Path(profile_dir) / layout.RUNS / r / layout.predictions(split))
             for arm_runs in runs_of
             for r in arm_runs[seeds]
         }
@@ -311,7 +311,7 @@ def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise:
     rows = by_model_and_arm(rows.drop_duplicates(["model", "arm"]), rows)
     curves: dict[str, dict] = {}
     for r in rows.itertuples():
-        pred = read_predictions(Path(profile_dir) / "runs" / r.run / f"predictions_{split}.csv")
+        pred = read_predictions(Path(profile_dir) / layout.RUNS / r.run / layout.predictions(split))
         curves.setdefault(model_name(r.model), {})[r.arm] = {
             "before": reliability(pred.targets, pred.scores, pred.masks),
             "after": reliability(pred.targets, pred.scores, pred.masks, r.temperature),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsml_core.fit import HISTORY
+from lsml_core import layout
 from lsml_core.results import finished_runs
 
 GROUP = ["model", "loss", "scheme", "alpha", "noise"]
@@ -36,7 +36,7 @@ def grid_runs(profile_dir: Path) -> pd.DataFrame:
         )
     runs = pd.DataFrame(rows, columns=["run", *GROUP, "lr", "seed"])
     runs = runs[runs.groupby(GROUP)["lr"].transform("nunique") > 1].reset_index(drop=True)
-    best = [float(pd.read_csv(run_dir / HISTORY)["selection_map"].max()) for run_dir in runs.run]
+    best = [float(pd.read_csv(run_dir / layout.HISTORY)["selection_map"].max()) for run_dir in runs.run]
     return runs.assign(run=[run_dir.name for run_dir in runs.run], selection_map=best)
 
 

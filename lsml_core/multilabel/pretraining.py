@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsml_core import fit
+from lsml_core import fit, layout
 from lsml_core.backbones import MODELS, check_model_name, head, replace_head
 from lsml_core.compute import device_default
 from lsml_core.locks import held
@@ -232,7 +232,7 @@ def stage_state(stage: Stage, data_dir: Path) -> tuple[str, str, bool]:
     if intact(folder):
         return name, "intact: a rerun reuses it", False
     if not (folder / RECORD).is_file():
-        if (folder / fit.CHECKPOINT).is_file() or (folder / WEIGHTS).is_file():
+        if (folder / layout.CHECKPOINT).is_file() or (folder / WEIGHTS).is_file():
             return name, "not finished: a rerun resumes it from its checkpoint before its runs", False
         return name, "not trained yet: a rerun trains it before its runs", False
     return name, f"damaged ({folder / WEIGHTS} does not match {RECORD}): a rerun trains it again first", True

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lsml_core import dose, regime, results
+from lsml_core import dose, layout, regime, results
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.decisions import RULES
@@ -17,7 +17,6 @@ from lsml_core.multilabel.demo_data import read_params
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
 from lsml_core.multilabel.learning_rates import kept_runs, unchosen
 from lsml_core.multilabel.losses import LOSSES
-from lsml_core.profiles import PROFILE_FILE
 from lsml_core.smoothing import SCHEMES
 
 SPLIT_ORDER = ("fit", "val", "val_fivecrop")
@@ -99,7 +98,7 @@ def baseline_of(config: dict) -> str | None:
 def regime_readings(profile_dir: Path) -> list[tuple[str, str]]:
     """(label, sentence) per BCE baseline, read from the runs the report keeps (chosen learning rates only); a
     pretrained profile's baselines need no convergence signal to be in the regime of the published claims."""
-    pretrained = load_profile(Path(profile_dir) / PROFILE_FILE).train.pretrained != "none"
+    pretrained = load_profile(Path(profile_dir) / layout.PROFILE).train.pretrained != "none"
     return regime.profile_readings(profile_dir, baseline_of, runs=kept_runs, pretrained=pretrained)
 
 
@@ -257,7 +256,7 @@ def load_predictions(profile_dir: Path, split: str) -> dict[str, dict[str, Predi
             continue
         loss = train.get("loss", "bce")
         label = arm(train["scheme"], train["alpha"], loss)
-        path = run_dir / f"predictions_{split}.csv"
+        path = run_dir / layout.predictions(split)
         if path.is_file() and label not in found.setdefault(train["model"], {}):
             found[train["model"]][label] = read_predictions(path)
             arms.append({"loss": loss, "scheme": train["scheme"], "alpha": train["alpha"]})

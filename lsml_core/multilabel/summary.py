@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, log_expit
 
+from lsml_core import layout
 from lsml_core.bootstrap import ONE_SEED, paired_difference, verdict
 from lsml_core.calibration import N_BINS, ece_of_counts
 from lsml_core.multilabel.decisions import count_matrices, decide, scores_from_counts
@@ -68,7 +69,8 @@ def headline_effects(profile_dir: Path, runs: pd.DataFrame, split: str = "val", 
     for model, group in rows.groupby("model"):
         by_arm = {a: g.set_index("seed").run for a, g in group.groupby("arm")}
         predictions = {
-            run: read_predictions(Path(profile_dir) / "runs" / run / f"predictions_{split}.csv") for run in group.run
+            run: read_predictions(Path(profile_dir) / layout.RUNS / run / layout.predictions(split))
+            for run in group.run
         }
         check_same_images(predictions)
         stats = {run: statistics(pred) for run, pred in predictions.items()}

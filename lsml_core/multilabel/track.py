@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from lsml_core import layout
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.demo_data import load_source
 from lsml_core.multilabel.evaluate import is_complete
@@ -9,9 +10,8 @@ from lsml_core.multilabel.pretraining import Stage, ensure, stage_state
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import REPORTED_SPLITS, build_splits, prepare
 from lsml_core.notebooks import Notebook
-from lsml_core.outputs import RUN_OUTPUTS
+from lsml_core.outputs import run_outputs
 from lsml_core.records import atomic_write_text, read_json
-from lsml_core.results import METRICS
 from lsml_core.tracks import Track
 
 
@@ -46,12 +46,12 @@ def pretrain_stages(profile: Profile, data_dir: Path) -> None:
 
 def write_summary(profile_dir: Path) -> None:
     """summary.csv: one row per run x split x metric."""
-    atomic_write_text(profile_dir / "summary.csv", summary_frame(profile_dir).to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(profile_dir / layout.SUMMARY, summary_frame(profile_dir).to_csv(index=False, float_format="%.4f"))
 
 
 def val_map(run_dir: Path) -> str:
     """The run's val mAP (VOC2010) for the index page."""
-    value = read_json(run_dir / METRICS)["splits"]["val"]["voc2010"]["mAP"]
+    value = read_json(run_dir / layout.METRICS)["splits"]["val"]["voc2010"]["mAP"]
     return "n/a" if value is None else f"{value:.3f}"
 
 
@@ -72,6 +72,6 @@ TRACK = Track(
     summarise=write_summary,
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,
-    outputs=RUN_OUTPUTS + tuple(f"predictions_{split}.csv" for split in REPORTED_SPLITS),
+    outputs=run_outputs(*REPORTED_SPLITS),
     shared_states=lambda profile, data_dir: [stage_state(stage, data_dir) for stage in stages_of(profile)],
 )

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from lsml_core import dose, fit
+from lsml_core import dose, fit, layout
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multilabel.config import RunConfig
 from lsml_core.multilabel.images.loaders import make_loader
@@ -27,7 +27,6 @@ from lsml_core.smoothing import SCHEMES, masked_bce_with_logits
 from lsml_core.threads import on_run_threads
 
 SCORE = "selection_map"  # the history column that chooses the best epoch
-PRETRAINED_RECORD = "pretrained.json"
 
 
 def forward_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -113,7 +112,7 @@ def initial_model(cfg: RunConfig, n_classes: int, device: torch.device, run_dir:
     if t.stage is not None:
         record = load_backbone(model, data_dir, t.stage)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / PRETRAINED_RECORD, {"stage": record["stage"], "sha256": record["sha256"]})
+        write_json(run_dir / layout.PRETRAINED, {"stage": record["stage"], "sha256": record["sha256"]})
     return model
 
 
@@ -151,7 +150,7 @@ def train_run(
     if SCHEMES[t.scheme].needs_teacher:
         teacher = fit.load_teacher(run_dir.parent / t.teacher, new_model(cfg, len(splits.classes), device), device)
     if splits.noise:
-        write_json(run_dir / "label_noise.json", splits.noise)
+        write_json(run_dir / layout.LABEL_NOISE, splits.noise)
     criterion = MultiLabelLoss(t.loss, t.scheme, t.alpha)
     selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
     net = fit.maybe_compile(run.model, t.compile)

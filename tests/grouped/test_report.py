@@ -23,7 +23,7 @@ from lsml_core.grouped.plots import ablations_figure
 from lsml_core.grouped.report import caveat, control_regime, dose_readings
 from lsml_core.grouped.runs import FACTORS, control, pseudo_table, runs_on_test
 from lsml_core.grouped.table_one import harder_text, table_one, table_one_text
-from lsml_core.profiles import PROFILE_FILE
+from lsml_core.layout import PROFILE
 
 CONTROL = dict(
     model="resnet18", head="grouped", sesemi="labeled", weights="digit 1, item 5", smoothing="nosmooth", pseudo="on"
@@ -196,7 +196,7 @@ def regime_record(value: float, chance: float = 0.1, gap: float = 0.05) -> dict:
 
 def write_profile(folder, **train):
     profile = Profile(name="grouped-x", data=DataConfig(), train=TrainConfig(**train), grid=Grid())
-    (folder / PROFILE_FILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
+    (folder / PROFILE).write_text(yaml.safe_dump(profile.to_dict(), sort_keys=False))
 
 
 def test_the_control_regime_is_read_into_a_sentence(tmp_path):

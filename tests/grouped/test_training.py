@@ -8,7 +8,8 @@ from lsml_core import fit
 from lsml_core.grouped import pseudo, train
 from lsml_core.grouped.config import RunConfig, TrainConfig
 from lsml_core.grouped.evaluate import evaluate_run, is_complete
-from lsml_core.grouped.train import PSEUDO_LABELS, PSEUDO_RECORD, train_run
+from lsml_core.grouped.train import train_run
+from lsml_core.layout import PSEUDO_LABELS, PSEUDO_RECORD
 from tests.grouped.test_data import small, tiny_splits
 
 

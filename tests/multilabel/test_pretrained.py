@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from lsml_core.layout import PRETRAINED
 from lsml_core.multilabel import pretraining
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.multilabel.demo_data import MosaicSpec, make_mosaics
-from lsml_core.multilabel.train import PRETRAINED_RECORD, initial_model
+from lsml_core.multilabel.train import initial_model
 from lsml_core.records import read_json
 from tests.multilabel.test_pretraining import TINY, Synthetic
 from tests.multilabel.test_training import tiny_config
@@ -79,7 +80,7 @@ def test_a_fine_tuned_run_starts_from_the_stage_backbone_and_records_it(tmp_path
     model = initial_model(cfg, 4, torch.device("cpu"), tmp_path / "run", tmp_path)
     saved = torch.load(pretraining.stage_dir(tmp_path, cfg.train.stage) / pretraining.WEIGHTS, weights_only=True)
     assert torch.equal(model.layer4[1].conv2.weight, saved["layer4.1.conv2.weight"])
-    assert read_json(tmp_path / "run" / PRETRAINED_RECORD) == {"stage": record["stage"], "sha256": record["sha256"]}
+    assert read_json(tmp_path / "run" / PRETRAINED) == {"stage": record["stage"], "sha256": record["sha256"]}
     assert cfg.to_dict()["train"]["pretraining"]["epochs"] == 1  # config.json names the stage's recipe
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from lsml_core import regime
-from lsml_core.fit import HISTORY
+from lsml_core.layout import HISTORY
 from lsml_core.multilabel.evaluate import FITTED_SCORES, evaluate_run, read_predictions
 from lsml_core.multilabel.metrics import chance_map, exactly_right
 from lsml_core.multilabel.report import baseline_of

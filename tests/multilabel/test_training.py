@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from lsml_core.fit import CHECKPOINT, LossLog, NonFiniteLossError
+from lsml_core.fit import LossLog, NonFiniteLossError
+from lsml_core.layout import CHECKPOINT
 from lsml_core.multilabel import train as training
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
 from lsml_core.multilabel.evaluate import evaluate_run, is_complete, read_predictions
