@@ -5,6 +5,7 @@ named in `lsml_core.layout` alone, which imports nothing from the package."""
 
 import ast
 import fnmatch
+import functools
 import json
 import re
 from pathlib import Path
@@ -38,8 +39,10 @@ def imports(path: Path) -> list[tuple[str, list[str]]]:
 MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
-    """Module -> the lsml_core modules it imports (`from lsml_core import x` counts as lsml_core.x)."""
+    """Module -> the lsml_core modules it imports (`from lsml_core import x` counts as lsml_core.x); built once,
+    every test reads it."""
     edges = {}
     for name, path in MODULES.items():
         targets = set()
