@@ -1,4 +1,4 @@
-"""Shared fixtures: small VOC-format folders written by the tests themselves."""
+"""Shared fixtures (small VOC-format folders written by the tests themselves), and the order of the tests."""
 
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -10,6 +10,13 @@ from PIL import Image
 from lsml_core.multilabel.demo_data import MosaicSpec, Source, make_mosaics, write_split
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items):
+    """The end-to-end tests first, each file's tests kept together: pytest-xdist hands out whole files in this
+    order, so the longest ones start first and the unit tests fill the workers' ends (no worker left alone
+    with a long file at the end)."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 
 def write_xml(path: Path, filename: str, objects: list[tuple[str, int]]) -> None:
