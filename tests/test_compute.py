@@ -137,7 +137,7 @@ def grouped_model(**train):
     from lsml_core.grouped.train import model_for
 
     cfg = grouped.RunConfig(
-        profile="p", data=grouped.DataConfig(side=32, symbol_size=16), train=grouped.TrainConfig(**train)
+        profile="p", data=grouped.DataConfig(image_size=32, symbol_size=16), train=grouped.TrainConfig(**train)
     )
     return model_for(cfg, SimpleNamespace(sizes=(10, 10)), CPU)
 
