@@ -3,7 +3,7 @@ the measured memory format), evaluated, and each precision's mAP set beside floa
 
     python -m benchmarks.precision --profile demo --models resnet18 --seeds 0 1 2 --out results/precision
 
-Writes precision_runs.csv (one row per run: seed, precision, val and test mAP, training seconds) and
+Writes precision_runs.csv (one row per run: seed, precision, val and val_fivecrop mAP, training seconds) and
 precision.csv (per model x scheme x precision: mean, min and max over seeds) under --out, and prints both
 with the verdict: bf16 is within the spread when every bf16 mean lies inside float32's [min, max] over seeds.
 Runs are trained and evaluated by the library directly (no notebooks), into <out>/<precision>/<run>; a
@@ -36,7 +36,7 @@ def runs(profile, models: list[str] | None, seeds: list[int], precision: str) ->
 
 
 def run_row(cfg, run_dir: Path, data_dir: Path) -> dict:
-    """Train and evaluate one run (skipped when evaluated); its mAP on val and test and its training time."""
+    """Train and evaluate one run (skipped when evaluated); its mAP on val and val_fivecrop and its training time."""
     if not is_complete(run_dir):
         start = time.perf_counter()
         train_run(cfg, run_dir, data_dir)
@@ -52,38 +52,38 @@ def run_row(cfg, run_dir: Path, data_dir: Path) -> dict:
         "seed": t.seed,
         "precision": t.precision,
         "val_map": metrics["splits"]["val"]["voc2010"]["mAP"],
-        "test_map": metrics["splits"]["test"]["voc2010"]["mAP"],
+        "val_fivecrop_map": metrics["splits"]["val_fivecrop"]["voc2010"]["mAP"],
         "train_seconds": float(history.seconds.sum()),
         "run_seconds": float((run_dir / "seconds.txt").read_text()),
     }
 
 
 def spread(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per model x scheme x alpha x precision: mean, min and max over seeds of val and test mAP, mean seconds."""
+    """Per model x scheme x alpha x precision: mean, min and max over seeds of val and val_fivecrop mAP, mean seconds."""
     keys = ["model", "scheme", "alpha", "precision"]
     frame = rows.groupby(keys, sort=False).agg(
         seeds=("seed", "size"),
         val_mean=("val_map", "mean"),
         val_min=("val_map", "min"),
         val_max=("val_map", "max"),
-        test_mean=("test_map", "mean"),
-        test_min=("test_map", "min"),
-        test_max=("test_map", "max"),
+        val_fivecrop_mean=("val_fivecrop_map", "mean"),
+        val_fivecrop_min=("val_fivecrop_map", "min"),
+        val_fivecrop_max=("val_fivecrop_map", "max"),
         train_seconds=("train_seconds", "mean"),
     )
     return frame.reset_index()
 
 
 def verdict(table: pd.DataFrame, low: str = "fp32", high: str = "bf16") -> pd.DataFrame:
-    """Per model x scheme x alpha: whether `high`'s mean val and test mAP lie within `low`'s seed range."""
+    """Per model x scheme x alpha: whether `high`'s mean val and val_fivecrop mAP lie within `low`'s seed range."""
     keys = ["model", "scheme", "alpha"]
     base, other = (table[table.precision == p].set_index(keys) for p in (low, high))
     joined = other.merge(base, left_index=True, right_index=True, suffixes=(f"_{high}", f"_{low}"))
-    for split in ("val", "test"):
+    for split in ("val", "val_fivecrop"):
         mean = joined[f"{split}_mean_{high}"]
         joined[f"{split}_within"] = (joined[f"{split}_min_{low}"] <= mean) & (mean <= joined[f"{split}_max_{low}"])
     joined["speedup"] = joined[f"train_seconds_{low}"] / joined[f"train_seconds_{high}"]
-    return joined[["val_within", "test_within", "speedup"]].reset_index()
+    return joined[["val_within", "val_fivecrop_within", "speedup"]].reset_index()
 
 
 def main(argv=None) -> pd.DataFrame:
@@ -102,7 +102,9 @@ def main(argv=None) -> pd.DataFrame:
     for precision in PRECISIONS:
         for cfg in runs(profile, args.models, args.seeds, precision):
             rows.append(run_row(cfg, args.out / precision / cfg.name, args.data_dir))
-            print(f"{precision} {cfg.name}: test mAP {rows[-1]['test_map']:.4f} ({rows[-1]['run_seconds']:.0f} s)")
+            print(
+                f"{precision} {cfg.name}: val_fivecrop mAP {rows[-1]['val_fivecrop_map']:.4f} ({rows[-1]['run_seconds']:.0f} s)"
+            )
     frame = pd.DataFrame(rows)
     atomic_write_text(args.out / "precision_runs.csv", frame.to_csv(index=False, float_format="%.4f"))
     table = spread(frame)
@@ -110,7 +112,7 @@ def main(argv=None) -> pd.DataFrame:
     judged = verdict(table)
     print(table.to_string(index=False, float_format="{:.4f}".format))
     print(judged.to_string(index=False, float_format="{:.2f}".format))
-    within = bool(judged.val_within.all() and judged.test_within.all())
+    within = bool(judged.val_within.all() and judged.val_fivecrop_within.all())
     print(f"bf16 within float32's seed spread on every run: {within}")
     return judged
 

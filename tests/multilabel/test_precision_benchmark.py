@@ -12,16 +12,24 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 def test_verdict_is_within_only_when_every_bf16_mean_lies_in_fp32s_seed_range():
     rows = pd.DataFrame(
         [
-            {"model": "m", "scheme": s, "alpha": 0.1, "seed": seed, "precision": p, "val_map": v, "test_map": v + t}
+            {
+                "model": "m",
+                "scheme": s,
+                "alpha": 0.1,
+                "seed": seed,
+                "precision": p,
+                "val_map": v,
+                "val_fivecrop_map": v + t,
+            }
             | {"train_seconds": 2.0 if p == "fp32" else 1.0}
             for s, t in (("none", 0.0), ("uniform", 0.5))
             for p, values in (("fp32", (0.50, 0.52, 0.54)), ("bf16", (0.51, 0.53, 0.55)))
             for seed, v in enumerate(values)
         ]
     )
-    rows.loc[(rows.scheme == "uniform") & (rows.precision == "bf16"), "test_map"] += 0.1  # outside fp32's range
+    rows.loc[(rows.scheme == "uniform") & (rows.precision == "bf16"), "val_fivecrop_map"] += 0.1  # outside fp32's range
     judged = precision.verdict(precision.spread(rows)).set_index("scheme")
-    assert judged.val_within.all() and judged.test_within["none"] and not judged.test_within["uniform"]
+    assert judged.val_within.all() and judged.val_fivecrop_within["none"] and not judged.val_fivecrop_within["uniform"]
     assert (judged.speedup == 2.0).all()
 
 
