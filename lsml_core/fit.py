@@ -195,6 +195,27 @@ def load_teacher(run_dir: Path, model: torch.nn.Module, device: torch.device) ->
     return model.eval().requires_grad_(False)
 
 
+@dataclass(frozen=True)
+class Best:
+    """A trained run's best model, the epoch it comes from, and the device, memory format and precision it
+    predicts in."""
+
+    model: torch.nn.Module
+    epoch: int
+    device: torch.device
+    compute: Compute
+
+
+def best_model(
+    run_dir: Path, device_preference: str, build: Callable[[torch.device], tuple[torch.nn.Module, Compute]]
+) -> Best:
+    """The best model of the run in `run_dir`, to evaluate it, on the device `device_preference` chooses
+    (`choose_device`); `build(device)` makes a fresh model of the run and the compute it runs in."""
+    device = choose_device(device_preference)
+    model, compute = build(device)
+    return Best(model, load_best(run_dir, model, device), device, compute)
+
+
 @dataclass
 class Epoch:
     """What a track computes in one epoch: its training pass (returns the training columns of the
@@ -234,7 +255,13 @@ class Fit:
         return self.setup.compute
 
     def train_pass(
-        self, batches: Iterable, loss_of: Callable, *, desc: str, total: int | None = None, model=None
+        self,
+        batches: Iterable,
+        loss_of: Callable,
+        *,
+        desc: str,
+        total: int | None = None,
+        model: torch.nn.Module | None = None,
     ) -> float:
         """`train_pass` with the run's optimiser, scaler and setup; `model`, when given, computes in place of the
         run's model (the same model compiled: it shares the parameters)."""
