@@ -149,3 +149,16 @@ def clear_answer(profile_dir: Path) -> None:
 def report_pages(track) -> list[tuple[str, str]]:
     """A track's reader-facing report pages (notebooks rendered without code), as an answer links them."""
     return [(f"notebooks/{nb.name}.html", nb.label) for nb in track.report_notebooks if nb.hide_code]
+
+
+def answer_of(profile, track, **found) -> Answer:
+    """A profile's answer: whose it is (the profile's name and description; its track's name, title and report
+    pages) and what it found (`found`: the other fields of `Answer`)."""
+    return Answer(
+        profile=profile.name,
+        description=profile.description,
+        track=track.name,
+        title=track.title,
+        pages=report_pages(track),
+        **found,
+    )
