@@ -151,3 +151,16 @@ def report_pages(track) -> list[tuple[str, str]]:
     return [
         (f"{layout.NOTEBOOKS}/{layout.rendered(nb.name)}", nb.label) for nb in track.report_notebooks if nb.hide_code
     ]
+
+
+def answer_of(profile, track, **found) -> Answer:
+    """A profile's answer: whose it is (the profile's name and description; its track's name, title and report
+    pages) and what it found (`found`: the other fields of `Answer`)."""
+    return Answer(
+        profile=profile.name,
+        description=profile.description,
+        track=track.name,
+        title=track.title,
+        pages=report_pages(track),
+        **found,
+    )

@@ -193,6 +193,27 @@ def load_teacher(run_dir: Path, model: torch.nn.Module, device: torch.device) ->
     return model.eval().requires_grad_(False)
 
 
+@dataclass(frozen=True)
+class Best:
+    """A trained run's best model, the epoch it comes from, and the device, memory format and precision it
+    predicts in."""
+
+    model: torch.nn.Module
+    epoch: int
+    device: torch.device
+    compute: Compute
+
+
+def best_model(
+    run_dir: Path, device_preference: str, build: Callable[[torch.device], tuple[torch.nn.Module, Compute]]
+) -> Best:
+    """The best model of the run in `run_dir`, to evaluate it, on the device `device_preference` chooses
+    (`choose_device`); `build(device)` makes a fresh model of the run and the compute it runs in."""
+    device = choose_device(device_preference)
+    model, compute = build(device)
+    return Best(model, load_best(run_dir, model, device), device, compute)
+
+
 @dataclass
 class Epoch:
     """What a track computes in one epoch: its training pass (returns the training columns of the
@@ -202,14 +223,58 @@ class Epoch:
     validate: Callable[[], dict]
 
 
-class Fit:
-    """The checkpointed state of one run (model, optimiser, schedule, scaler, history, best epoch), and the
-    format and precision it computes in (the device's default when not given)."""
+@dataclass(frozen=True, kw_only=True)
+class Setup:
+    """How a run trains, beside what it checkpoints: the device, the memory format and precision there
+    (`compute.choose_for_run`), the seed its epochs draw from (`epoch_seed`) and the batches a training pass
+    takes at the most (None: every batch)."""
 
-    def __init__(self, cfg, model, optimizer, scheduler, scaler, *, compute: Compute | None = None):
-        self.cfg, self.model, self.optimizer, self.scheduler, self.scaler = cfg, model, optimizer, scheduler, scaler
-        self.compute = compute
+    device: torch.device
+    compute: Compute
+    seed: int
+    max_batches: int | None = None
+
+
+class Fit:
+    """The checkpointed state of one run (model, optimiser, schedule, loss scaler, history, best epoch) and its
+    `Setup`; the loss scaler is the one its precision needs (`Compute.grad_scaler`)."""
+
+    def __init__(self, cfg, model, optimizer, scheduler, setup: Setup):
+        self.cfg, self.model, self.optimizer, self.scheduler, self.setup = cfg, model, optimizer, scheduler, setup
+        self.scaler = setup.compute.grad_scaler(setup.device)
         self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
+
+    @property
+    def device(self) -> torch.device:
+        return self.setup.device
+
+    @property
+    def compute(self) -> Compute:
+        return self.setup.compute
+
+    def train_pass(
+        self,
+        batches: Iterable,
+        loss_of: Callable,
+        *,
+        desc: str,
+        total: int | None = None,
+        model: torch.nn.Module | None = None,
+    ) -> float:
+        """`train_pass` with the run's optimiser, scaler and setup; `model`, when given, computes in place of the
+        run's model (the same model compiled: it shares the parameters)."""
+        return train_pass(
+            self.model if model is None else model,
+            batches,
+            loss_of,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            device=self.device,
+            max_batches=self.setup.max_batches,
+            desc=desc,
+            total=total,
+            compute=self.compute,
+        )
 
     def state(self) -> dict:
         return {
@@ -225,13 +290,13 @@ class Fit:
             "compute": self.compute_record(),
         }
 
-    def compute_record(self) -> dict | None:
+    def compute_record(self) -> dict:
         """The memory format and precision the run computes in, as its checkpoint records them."""
-        return None if self.compute is None else asdict(self.compute)
+        return asdict(self.compute)
 
-    def load(self, path: Path, device: torch.device) -> None:
+    def load(self, path: Path) -> None:
         """Resume from a checkpoint written by the same configuration."""
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=self.device, weights_only=False)
         differing = self.cfg.differences(state["config"])
         if differing:
             raise ValueError(
@@ -281,8 +346,6 @@ def fit(
     *,
     score: str,
     epochs: int,
-    seed: int,
-    device: torch.device,
     source: str,
     patience: int | None = None,
     on_epoch_end: Callable[[dict], None] | None = None,
@@ -290,14 +353,15 @@ def fit(
     """Train `run` to `epochs` (or until `patience` epochs bring no better `score`), resuming from its
     checkpoint (refused when another configuration wrote it; a damaged one is passed over); config.json and
     environment.json (data from `source`) first, then after every epoch: the best model (by `score`, higher
-    is better), the checkpoint and history.csv. Returns the history."""
+    is better), the checkpoint and history.csv. Epoch e draws from `epoch_seed` of the run's seed. Returns the
+    history."""
     run_dir = Path(run_dir)
     if resumable(run_dir / layout.CHECKPOINT):
-        run.load(run_dir / layout.CHECKPOINT, device)
-    write_run_records(run_dir, run.cfg, device, source, run.compute)
+        run.load(run_dir / layout.CHECKPOINT)
+    write_run_records(run_dir, run.cfg, run.device, source, run.compute)
     while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
         number = run.epoch + 1
-        seed_everything(epoch_seed(seed, number))
+        seed_everything(epoch_seed(run.setup.seed, number))
         lrs, start = learning_rates(run.optimizer), time.perf_counter()
         trained = epoch.train(number, f"{run.cfg.name} epoch {number}/{epochs}")
         validated = epoch.validate()

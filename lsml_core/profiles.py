@@ -6,48 +6,19 @@ renamed since (`RENAMED`) an error naming its new name. A run's configuration is
 results and read back with the same types.
 """
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import yaml
 
 from lsml_core import layout
+from lsml_core.checks import check_choice, check_each, check_max_batches
+from lsml_core.compute import check_compute
 from lsml_core.records import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_TRACK = "multilabel"
 STUDY_KINDS = ("cpu", "gpu", "none")  # a profile's `study:` key: what `run_all.sh --all` does with it
-
-
-def check_choice(name: str, value, allowed) -> None:
-    """Raise ValueError naming the allowed values unless `value` is one of them."""
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(map(str, allowed))}")
-
-
-def check_each(rule: str, test: Callable, **values) -> None:
-    """Raise ValueError naming the first of `values` that fails `test` (`name=value must <rule>`): each message
-    names one problem, never a value that is fine."""
-    for name, value in values.items():
-        if not test(value):
-            raise ValueError(f"{name}={value!r} must {rule}")
-
-
-def check_max_batches(max_batches: int | None) -> None:
-    """`max_batches` caps the batches of a training pass: null (all) or at least 1."""
-    if max_batches is not None and max_batches < 1:
-        raise ValueError(f"max_batches={max_batches} must be at least 1, or null for every batch")
-
-
-def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> None:
-    """A run names a teacher run exactly when its scheme (or loss) `name` learns from one (`needs_teacher`)."""
-    if registry[name].needs_teacher != (teacher is not None):
-        taught = [n for n, entry in registry.items() if entry.needs_teacher]
-        raise ValueError(
-            f"{what} {name!r} with teacher={teacher!r}: exactly the runs of {what} {taught} learn from a "
-            "teacher run, and each of them needs one (the profile names it)"
-        )
 
 
 # Keys renamed so that every track says the same thing the same way: old key -> (new key, why). A profile, a grid
@@ -241,14 +212,22 @@ def with_track(track: str, values: dict) -> dict:
 
 @dataclass(frozen=True, kw_only=True)
 class TrainBase:
-    """What every track's training recipe has: the CPU threads a run computes with. A run's numbers depend on
-    them (the order of floating-point sums), so they are part of its configuration: the same profile gives
-    the same numbers under every executor and on machines with any number of cores."""
+    """What every track's training recipe has: the seed, the batches a training pass takes at the most, where
+    and how a run computes (`lsml_core.compute`), and the CPU threads it computes with. A run's numbers depend
+    on the threads (the order of floating-point sums), so they are part of its configuration: the same profile
+    gives the same numbers under every executor and on machines with any number of cores."""
 
     threads: int = 1
+    seed: int = 0
+    max_batches: int | None = None  # null: every batch
+    device: str = "auto"  # auto (CUDA when present), cuda or cpu
+    precision: str = "auto"  # auto (measured per model and device: fp32 on a CPU, fp16 on CUDA), fp32, bf16, fp16
+    memory_format: str = "contiguous"  # or channels_last, or auto (the measured choice per model and device)
 
     def __post_init__(self):
         check_each("be at least 1 (the CPU threads of each run)", lambda n: n >= 1, threads=self.threads)
+        check_max_batches(self.max_batches)
+        check_compute(self.precision, self.memory_format)
 
 
 def profile_with_threads(profile, threads: int | None):

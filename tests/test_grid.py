@@ -15,7 +15,6 @@ class Train(TrainBase):
     model: str = "a"
     alpha: float = 0.0
     lr: float = 0.1
-    seed: int = 0
     teacher: str | None = None
 
     @property
@@ -96,7 +95,11 @@ def test_a_taught_run_follows_its_teacher_which_must_be_among_the_runs():
     [
         ([{"seed": 1}], r"key\(s\) \['seed'\] in arm \{'seed': 1\} cannot be set there"),
         ([{"teacher": "x"}], r"key\(s\) \['teacher'\]"),
-        ([{"alpha": 0.1, "beta": 2}], r"key\(s\) \['beta'\] .*allowed: \['alpha', 'lr', 'model', 'seeds', 'threads'\]"),
+        (
+            [{"alpha": 0.1, "beta": 2}],
+            r"key\(s\) \['beta'\] .*allowed: \['alpha', 'device', 'lr', 'max_batches', 'memory_format', 'model', "
+            r"'precision', 'seeds', 'threads'\]",
+        ),
         ([{"epsilon": 0.1}], "`epsilon` was renamed `alpha`"),
     ],
 )

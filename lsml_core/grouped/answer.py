@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import layout, regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, answer_of, finite, records, run_identities
 from lsml_core.grouped.ablations import LEVEL, ablation_label, interval_text
 from lsml_core.grouped.config import RunConfig, load_profile
 from lsml_core.grouped.report import caveat, control_regime
@@ -23,12 +23,9 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
     sentence, kind = control_regime(profile_dir, runs, control)
     test = control_runs(runs, control)
     summary = arm_regime(test[test.split == "test"].regime.tolist())
-    return Answer(
-        profile=profile.name,
-        track=TRACK.name,
-        title=TRACK.title,
-        pages=report_pages(TRACK),
-        description=profile.description,
+    return answer_of(
+        profile,
+        TRACK,
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
         runs=run_identities(finished_runs(profile_dir), RunConfig),
         readings=[sentence],

@@ -8,18 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.backbones import check_model_name
-from lsml_core.compute import check_compute
+from lsml_core.checks import check_choice, check_each
 from lsml_core.grid import Grid, profile_runs
-from lsml_core.profiles import (
-    ProfileBase,
-    RunConfigBase,
-    TrainBase,
-    build_profile,
-    check_choice,
-    check_each,
-    check_max_batches,
-    read_track_yaml,
-)
+from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "grouped"
@@ -91,15 +82,9 @@ class TrainConfig(TrainBase):
     lr_drop: float = 0.3  # the learning rate is multiplied by this at the start of phases 2 and 3
     weight_decay: float = 0.0
     batch_size: int = 64
-    seed: int = 0
-    max_batches: int | None = None
-    device: str = "auto"
-    precision: str = "auto"  # auto (fp32 on a CPU, fp16 autocast on CUDA), fp32, bf16, fp16 (CUDA)
-    memory_format: str = "contiguous"  # or channels_last, or auto (the measured choice per model and device)
 
     def __post_init__(self):
         super().__post_init__()
-        check_compute(self.precision, self.memory_format)
         check_model_name(self.model)
         check_choice("head", self.head, HEADS)
         check_choice("sesemi", self.sesemi, SESEMI_ON)
@@ -134,7 +119,6 @@ class TrainConfig(TrainBase):
                 f"smoothing={self.smoothing} with teacher={self.teacher!r}: a run learns from a teacher exactly "
                 "when a group is smoothed with 'instance' (the profile names the teacher)"
             )
-        check_max_batches(self.max_batches)
 
     @property
     def epochs(self) -> int:

@@ -42,13 +42,11 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     """Predict every reported split with the best model; write predictions (selection, test) and metrics.json."""
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
-    device = fit.choose_device(cfg.train.device)
-    model, compute = model_for(cfg, splits, device)
-    best_epoch = fit.load_best(run_dir, model, device)
+    best = fit.best_model(run_dir, cfg.train.device, lambda device: model_for(cfg, splits, device))
     parts = {"fit": splits.fit, "selection": splits.selection, "test": splits.test}
     metrics = {
         "run": cfg.name,
-        "best_epoch": best_epoch,
+        "best_epoch": best.epoch,
         "data_source": splits.source,
         "groups": list(splits.groups),
         "classes": [list(c) for c in splits.classes],
@@ -57,7 +55,8 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     }
     read = {}
     for name, part in parts.items():
-        labels, logits = part.labels.numpy(), predict(model, part, splits, device, compute, f"{cfg.name}, {name}")
+        labels = part.labels.numpy()
+        logits = predict(best.model, part, splits, best.device, best.compute, f"{cfg.name}, {name}")
         metrics["splits"][name] = split_metrics(labels, logits, splits.groups, splits.sizes, cfg.train.head)
         read[name] = (labels, group_probabilities(logits, splits.sizes, cfg.train.head), metrics["splits"][name])
         if name != "fit":

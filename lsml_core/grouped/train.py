@@ -52,7 +52,8 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     starts = sorted({t.epochs_plain, t.epochs_plain + t.epochs_augmented} - {0, t.epochs})
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=starts, gamma=t.lr_drop)
-    return fit.Fit(cfg, model, optimizer, schedule, compute.grad_scaler(device), compute=compute)
+    setup = fit.Setup(device=device, compute=compute, seed=t.seed, max_batches=t.max_batches)
+    return fit.Fit(cfg, model, optimizer, schedule, setup)
 
 
 class Teacher:
@@ -69,9 +70,9 @@ class Teacher:
             return self.model(images).float()
 
 
-def selection_scores(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, desc: str) -> dict:
+def selection_scores(run: fit.Fit, cfg: RunConfig, splits: Splits, desc: str) -> dict:
     """Selection exact match (the selection score), accuracy and log loss per group."""
-    logits = predict(run.model, splits.selection, splits, device, run.compute, desc)
+    logits = predict(run.model, splits.selection, splits, run.device, run.compute, desc)
     metrics = split_metrics(splits.selection.labels.numpy(), logits, splits.groups, splits.sizes, cfg.train.head)
     return {f"selection_{name}": value for name, value in metrics.items() if not name.startswith("ece")}
 
@@ -84,13 +85,13 @@ def weighted_log_loss(
     return sum(cfg.train.weight(g) * history[f"{split}_log_loss_{g}"] for g in groups)
 
 
-def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, device: torch.device, run_dir: Path) -> Split:
+def with_pseudo_labels(run: fit.Fit, cfg: RunConfig, splits: Splits, run_dir: Path) -> Split:
     """The labeled training part plus the unlabeled images kept with their pseudo-labels (chosen once, then read)."""
     path = Path(run_dir) / layout.PSEUDO_LABELS
     if not path.is_file():
         head, sizes = cfg.train.head, splits.sizes
-        selection = predict(run.model, splits.selection, splits, device, run.compute, "pseudo-labels: selection")
-        unlabeled = predict(run.model, splits.unlabeled, splits, device, run.compute, "pseudo-labels: unlabeled")
+        selection = predict(run.model, splits.selection, splits, run.device, run.compute, "pseudo-labels: selection")
+        unlabeled = predict(run.model, splits.unlabeled, splits, run.device, run.compute, "pseudo-labels: unlabeled")
         probs_sel, probs_unl = group_probabilities(selection, sizes, head), group_probabilities(unlabeled, sizes, head)
         record, keep, labels = pseudo_labels(
             probs_sel,
@@ -119,7 +120,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
 
     def train(epoch: int, desc: str) -> dict:
         phase = t.phase(epoch)
-        data = with_pseudo_labels(run, cfg, splits, device, run_dir) if phase == "pseudo" and t.pseudo else splits.fit
+        data = with_pseudo_labels(run, cfg, splits, run_dir) if phase == "pseudo" and t.pseudo else splits.fit
         right, seen, group_part, meters = [], [], [], {g: dose.Meter() for g in groups}
 
         def loss_of(outputs, images, labels, aux_labels):
@@ -150,18 +151,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             unlabeled=splits.unlabeled,
         )
         n_batches = -(-len(data) // t.batch_size)
-        loss = fit.train_pass(
-            run.model,
-            stream,
-            loss_of,
-            optimizer=run.optimizer,
-            scaler=run.scaler,
-            device=device,
-            max_batches=t.max_batches,
-            desc=desc,
-            total=n_batches,
-            compute=run.compute,
-        )
+        loss = run.train_pass(stream, loss_of, desc=desc, total=n_batches)
         accuracy = (torch.stack(right).sum(0).cpu().numpy() / max(sum(seen), 1)) if right else np.zeros(len(groups))
         return {
             "phase": phase,
@@ -172,8 +162,8 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             **{dose.column(g): meter.value() for g, meter in meters.items()},
         }
 
-    epoch = fit.Epoch(train, lambda: selection_scores(run, cfg, splits, device, f"{cfg.name}, selection part"))
-    return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, seed=t.seed, device=device, source=splits.source)
+    epoch = fit.Epoch(train, lambda: selection_scores(run, cfg, splits, f"{cfg.name}, selection part"))
+    return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, source=splits.source)
 
 
 def pseudo_record(run_dir: Path) -> dict | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, answer_of, finite, records, run_identities
 from lsml_core.multiclass.config import Profile, RunConfig
 from lsml_core.multiclass.replication import THEIR_ARCHITECTURE, replication_table
 from lsml_core.multiclass.report import baseline_records, conclusion_caveat, regime_readings
@@ -23,12 +23,9 @@ def answer(profile_dir: Path, profile: Profile, runs: pd.DataFrame, effects: pd.
         model: regime.summarise(r) if all(x is not None for x in r) else None
         for model, r in baseline_records(profile_dir).items()
     }
-    return Answer(
-        profile=profile.name,
-        track=TRACK.name,
-        title=TRACK.title,
-        pages=report_pages(TRACK),
-        description=profile.description,
+    return answer_of(
+        profile,
+        TRACK,
         regime=regime.axis(False, list(summaries.values())),
         baseline_regimes={model: regime.axis(False, [s]) for model, s in summaries.items()},
         runs=run_identities(finished_runs(profile_dir), RunConfig),

@@ -4,21 +4,11 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsml_core.compute import check_compute
+from lsml_core.checks import check_choice, check_each, check_teacher
 from lsml_core.grid import Grid, profile_runs
 from lsml_core.multiclass.losses import LOSSES
 from lsml_core.multiclass.models import MODELS
-from lsml_core.profiles import (
-    ProfileBase,
-    RunConfigBase,
-    TrainBase,
-    build_profile,
-    check_choice,
-    check_each,
-    check_max_batches,
-    check_teacher,
-    read_track_yaml,
-)
+from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 
 DATASETS = ("fashion_mnist", "cifar10", "cifar100")
 SCHEDULES = ("step", "poly")
@@ -64,7 +54,6 @@ class TrainConfig(TrainBase):
     kd_weight: float = 0.9  # kd: weight of the KL term
     teacher: str | None = None  # ils / kd: the teacher run's name
     teacher_scaled: bool = False  # kd: divide the teacher's logits by its fitted calibration temperature
-    seed: int = 0
     epochs: int = 6
     batch_size: int = 128
     lr: float = 0.05
@@ -75,14 +64,9 @@ class TrainConfig(TrainBase):
     gamma: float = 0.2
     power: float = 1.0
     patience: int = 3  # early stopping: epochs without a better selection score
-    max_batches: int | None = None
-    device: str = "auto"
-    precision: str = "auto"  # auto (the measured choice per model and device: fp32 on a CPU), fp32, bf16, fp16 (CUDA)
-    memory_format: str = "contiguous"  # or channels_last, or auto (the measured choice per model and device)
 
     def __post_init__(self):
         super().__post_init__()
-        check_compute(self.precision, self.memory_format)
         check_choice("model", self.model, MODELS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -92,7 +76,6 @@ class TrainConfig(TrainBase):
         check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_weight=self.kd_weight)
         check_teacher("loss", self.loss, self.teacher, LOSSES)
         check_each("be >= 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, patience=self.patience)
-        check_max_batches(self.max_batches)
 
     @property
     def run_name(self) -> str:

@@ -75,20 +75,18 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     """Predict the selection part and test with the best model; write predictions, projection features and metrics.json."""
     run_dir = Path(run_dir)
     splits = splits or load_splits(cfg.data, data_dir)
-    device = fit.choose_device(cfg.train.device)
-    model, compute = model_for(cfg, splits, device)
-    best_epoch = fit.load_best(run_dir, model, device)
+    best = fit.best_model(run_dir, cfg.train.device, lambda device: model_for(cfg, splits, device))
     outputs = {
         name: (
             getattr(splits, name).labels.numpy(),
-            predict(model, getattr(splits, name), splits, device, compute, desc=f"{cfg.name}, {name}"),
+            predict(best.model, getattr(splits, name), splits, best.device, best.compute, desc=f"{cfg.name}, {name}"),
         )
         for name in REPORTED
     }
     temperature = softmax_temperature(*outputs["selection"])
     metrics = {
         "run": cfg.name,
-        "best_epoch": best_epoch,
+        "best_epoch": best.epoch,
         "temperature": temperature,
         "data_source": splits.source,
         "classes": list(splits.classes),
@@ -115,10 +113,10 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     metrics["confusion_matrix"] = confusion_matrix(labels, logits.argmax(1), labels=range(len(splits.classes))).tolist()
     write_projection(
         run_dir / layout.PROJECTION,
-        predict(model, splits.test, splits, device, compute, features=True),
+        predict(best.model, splits.test, splits, best.device, best.compute, features=True),
         labels,
         cfg.data.projection_classes,
-        model.head.weight[cfg.data.projection_classes].detach().cpu().numpy(),
+        best.model.head.weight[cfg.data.projection_classes].detach().cpu().numpy(),
     )
     write_json(run_dir / layout.METRICS, metrics)
     return metrics

@@ -91,15 +91,14 @@ def make_fit(cfg: RunConfig, splits: Splits, device: torch.device) -> fit.Fit:
         fused=True if device.type == "cuda" else None,
     )
     schedule = make_schedule(optimizer, cfg)
-    return fit.Fit(cfg, model, optimizer, schedule, compute.grad_scaler(device), compute=compute)
+    setup = fit.Setup(device=device, compute=compute, seed=t.seed, max_batches=t.max_batches)
+    return fit.Fit(cfg, model, optimizer, schedule, setup)
 
 
-def selection_scores(run: fit.Fit, splits: Splits, device: torch.device, desc: str) -> dict:
-    """Validation log loss and accuracy: the early-stopping signal."""
-    logits, labels = (
-        predict(run.model, splits.selection, splits, device, run.compute, desc=desc),
-        splits.selection.labels.numpy(),
-    )
+def selection_scores(run: fit.Fit, splits: Splits, desc: str) -> dict:
+    """Selection log loss and accuracy: the early-stopping signal."""
+    logits = predict(run.model, splits.selection, splits, run.device, run.compute, desc=desc)
+    labels = splits.selection.labels.numpy()
     return {"selection_loss": log_loss(labels, logits), SCORE: float((logits.argmax(1) == labels).mean())}
 
 
@@ -128,18 +127,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             for x, y in batches(splits.fit, t.batch_size, fit.epoch_seed(t.seed, epoch), d.shift, d.flip)
         )
         n_batches = -(-len(splits.fit) // t.batch_size)
-        train_loss = fit.train_pass(
-            run.model,
-            augmented,
-            loss_of,
-            optimizer=run.optimizer,
-            scaler=run.scaler,
-            device=device,
-            max_batches=t.max_batches,
-            desc=desc,
-            total=n_batches,
-            compute=run.compute,
-        )
+        train_loss = run.train_pass(augmented, loss_of, desc=desc, total=n_batches)
         seen = min(len(splits.fit), (t.max_batches or n_batches) * t.batch_size)
         return {
             "train_loss": train_loss,
@@ -147,15 +135,5 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
             **({dose.COLUMN: meter.value()} if targets is not None else {}),
         }
 
-    epoch = fit.Epoch(train, lambda: selection_scores(run, splits, device, f"{cfg.name}, selection part"))
-    return fit.fit(
-        run,
-        run_dir,
-        epoch,
-        score=SCORE,
-        epochs=t.epochs,
-        seed=t.seed,
-        device=device,
-        source=splits.source,
-        patience=t.patience,
-    )
+    epoch = fit.Epoch(train, lambda: selection_scores(run, splits, f"{cfg.name}, selection part"))
+    return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, source=splits.source, patience=t.patience)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import regime
-from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, finite, records, report_pages, run_identities
+from lsml_core.answers import INTERVAL_METHOD, Answer, Effect, answer_of, finite, records, run_identities
 from lsml_core.multilabel.config import Profile, RunConfig
 from lsml_core.multilabel.learning_rates import kept_runs
 from lsml_core.multilabel.report import ORIGINAL_PER_IMAGE_AP, baseline_of, model_name, original_comparison
@@ -23,12 +23,9 @@ def answer(profile_dir: Path, profile: Profile, effects: pd.DataFrame | None, lo
     readings = regime.profile_readings(profile_dir, baseline_of, runs=kept_runs, pretrained=pretrained)
     comparison = original_comparison(long) if not long.empty else pd.DataFrame()
     theirs = comparison if not comparison.empty else ORIGINAL_PER_IMAGE_AP
-    return Answer(
-        profile=profile.name,
-        track=TRACK.name,
-        title=TRACK.title,
-        pages=report_pages(TRACK),
-        description=profile.description,
+    return answer_of(
+        profile,
+        TRACK,
         regime=regime.axis(pretrained, list(summaries.values())),
         baseline_regimes={name.removesuffix(" BCE"): regime.axis(pretrained, [s]) for name, s in summaries.items()},
         runs=run_identities(kept_runs(profile_dir), RunConfig),

@@ -4,22 +4,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core.backbones import check_model_name
-from lsml_core.compute import check_compute
+from lsml_core.checks import check_choice, check_each, check_teacher
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.grid import Grid, profile_runs
 from lsml_core.multilabel.losses import check_loss
 from lsml_core.multilabel.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
-from lsml_core.profiles import (
-    ProfileBase,
-    RunConfigBase,
-    TrainBase,
-    build_profile,
-    check_choice,
-    check_each,
-    check_max_batches,
-    check_teacher,
-    read_track_yaml,
-)
+from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "multilabel"
@@ -76,7 +66,6 @@ class TrainConfig(TrainBase):
     loss: str = "bce"
     scheme: str = "none"
     alpha: float = 0.0
-    seed: int = 0
     pretrained: str = "none"  # none (from scratch), imagenet (torchvision's weights), stage (`pretraining` below)
     pretraining: Recipe | None = None  # the pretraining stage's recipe (pretrained: stage; defaults when omitted)
     epochs: int = 6
@@ -88,13 +77,10 @@ class TrainConfig(TrainBase):
     weight_decay: float = 0.0
     cosine_t_max: int | None = None
     num_workers: int = 0
-    max_batches: int | None = None
-    device: str = "auto"
     label_noise: float = 0.0
     teacher: str | None = None
     teacher_temperature: float = 1.0
     compile: bool = False  # torch.compile the model (opt-in; worth it on CUDA)
-    precision: str = "auto"  # auto (measured per model and device), fp32, bf16 (autocast), fp16 (CUDA autocast)
     memory_format: str = "auto"  # auto (measured per model and device), channels_last, contiguous
 
     def __post_init__(self):
@@ -111,7 +97,6 @@ class TrainConfig(TrainBase):
             raise ValueError(
                 "train.pretraining is the recipe of `pretrained: stage`: remove it, or set pretrained: stage"
             )
-        check_compute(self.precision, self.memory_format)
         check_loss(self.loss)
         check_scheme(self.scheme, self.alpha)
         if not 0.0 <= self.label_noise < 1.0:
@@ -120,7 +105,6 @@ class TrainConfig(TrainBase):
         if self.teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
         check_each("be at least 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size)
-        check_max_batches(self.max_batches)
         check_each("be positive", lambda v: v > 0, lr_backbone=self.lr_backbone, lr_head=self.lr_head)
 
     @property

@@ -108,11 +108,10 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     """
     run_dir, t = Path(run_dir), cfg.train
     splits = splits or run_splits(cfg, data_dir)
-    device = fit.choose_device(t.device)
-    compute = run_compute(cfg, device)
-    model = new_model(cfg, len(splits.classes), device)
-    best_epoch = fit.load_best(run_dir, model, device)
-    model = fit.maybe_compile(model, t.compile)
+    best = fit.best_model(
+        run_dir, t.device, lambda device: (new_model(cfg, len(splits.classes), device), run_compute(cfg, device))
+    )
+    model, device, compute = fit.maybe_compile(best.model, t.compile), best.device, best.compute
     selection_targets, selection_masks, _ = labels_of(splits.selection)
     selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
     selection_logits = predict(model, selection_loader, device, compute, cfg.name)
@@ -121,7 +120,7 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
     thresholds = best_thresholds(selection_targets, selection_logits, selection_masks)
     metrics = {
         "run": cfg.name,
-        "best_epoch": best_epoch,
+        "best_epoch": best.epoch,
         "temperature": temperature,
         "platt": {"slope": platt[0], "offset": platt[1]},
         "thresholds": dict(zip(splits.classes, thresholds.tolist())),

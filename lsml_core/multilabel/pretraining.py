@@ -26,11 +26,11 @@ from torch import nn
 
 from lsml_core import fit, layout
 from lsml_core.backbones import MODELS, check_model_name, head, replace_head
+from lsml_core.checks import check_each
 from lsml_core.compute import device_default
 from lsml_core.locks import held
 from lsml_core.multilabel.images.batch_transforms import TrainBatch, augmentation_seed, normalize
 from lsml_core.multilabel.images.transforms import scaled_recipe
-from lsml_core.profiles import check_each
 from lsml_core.records import atomic_torch_save, file_sha256, read_json, write_json
 from lsml_core.threads import cpu_threads
 
@@ -161,7 +161,7 @@ def train_on_threads(
     optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
     compute = device_default(device)  # float16 autocast on CUDA, with the loss scaler float16 needs
-    run = fit.Fit(stage, model, optimizer, scheduler, compute.grad_scaler(device), compute=compute)
+    run = fit.Fit(stage, model, optimizer, scheduler, fit.Setup(device=device, compute=compute, seed=r.seed))
     augment = TrainBatch(scaled_recipe(r.image_size))
 
     def batches(epoch: int):
@@ -172,24 +172,16 @@ def train_on_threads(
             yield augment(fit_images[chosen], draws), fit_labels[chosen]
 
     def train(epoch: int, desc: str) -> dict:
-        loss = fit.train_pass(
-            model,
+        loss = run.train_pass(
             batches(epoch),
             lambda logits, _, y: nn.functional.cross_entropy(logits, y),
-            optimizer=optimizer,
-            scaler=run.scaler,
-            device=device,
-            max_batches=None,
             desc=desc,
             total=-(-len(fit_images) // r.batch_size),
-            compute=compute,
         )
         return {"train_loss": loss}
 
     epoch = fit.Epoch(train, lambda: heldout_accuracy(model, held_images, held_labels, r.batch_size))
-    history = fit.fit(
-        run, folder, epoch, score="heldout_accuracy", epochs=r.epochs, seed=r.seed, device=device, source=source
-    )
+    history = fit.fit(run, folder, epoch, score="heldout_accuracy", epochs=r.epochs, source=source)
     best_epoch = fit.load_best(folder, model, device)
     backbone = {k: v for k, v in model.state_dict().items() if not k.startswith(head_prefix(model))}
     atomic_torch_save(backbone, folder / WEIGHTS)

@@ -130,7 +130,8 @@ def make_fit(cfg: RunConfig, n_classes: int, device: torch.device, run_dir: Path
         loss_scaling=compute.precision == "fp16",
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.cosine_t_max or t.epochs)
-    return fit.Fit(cfg, model, optimizer, scheduler, compute.grad_scaler(device), compute=compute)
+    setup = fit.Setup(device=device, compute=compute, seed=t.seed, max_batches=t.max_batches)
+    return fit.Fit(cfg, model, optimizer, scheduler, setup)
 
 
 @on_run_threads
@@ -175,18 +176,7 @@ def train_run(
             return loss_of(logits, images, targets, masks)
 
         trained = {
-            "train_loss": fit.train_pass(
-                net,
-                loader,
-                scored_loss,
-                optimizer=run.optimizer,
-                scaler=run.scaler,
-                device=device,
-                max_batches=t.max_batches,
-                desc=desc,
-                total=len(loader),
-                compute=run.compute,
-            ),
+            "train_loss": run.train_pass(loader, scored_loss, desc=desc, total=len(loader), model=net),
             "train_exact_match": int(torch.stack(right).sum()) / max(sum(seen), 1) if right else 0.0,  # after the pass
         }
         return {**trained, dose.COLUMN: meter.value()}
@@ -194,14 +184,4 @@ def train_run(
     epoch = fit.Epoch(
         train, lambda: selection_scores(net, selection_loader, device, run.compute, f"{cfg.name}, selection part")
     )
-    return fit.fit(
-        run,
-        run_dir,
-        epoch,
-        score=SCORE,
-        epochs=t.epochs,
-        seed=t.seed,
-        device=device,
-        source=splits.source,
-        on_epoch_end=on_epoch_end,
-    )
+    return fit.fit(run, run_dir, epoch, score=SCORE, epochs=t.epochs, source=splits.source, on_epoch_end=on_epoch_end)

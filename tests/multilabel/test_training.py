@@ -217,7 +217,7 @@ def test_a_checkpoint_written_on_another_device_resumes_with_this_devices_sgd(tm
     for group in state["optimizer"]["param_groups"]:
         group["fused"] = True  # as a CUDA run writes it
     torch.save(state, tmp_path / CHECKPOINT)
-    run.load(tmp_path / CHECKPOINT, torch.device("cpu"))
+    run.load(tmp_path / CHECKPOINT)
     assert [g["fused"] for g in run.optimizer.param_groups] == [None, None]
 
 
@@ -265,5 +265,5 @@ def test_a_checkpoint_of_the_earlier_format_resumes(tmp_path):
     state["best_map"], state["schedule"] = 0.25, state.pop("scheduler")
     del state["best_score"], state["scaler"]
     torch.save(state, tmp_path / CHECKPOINT)
-    run.load(tmp_path / CHECKPOINT, torch.device("cpu"))
+    run.load(tmp_path / CHECKPOINT)
     assert run.best_score == 0.25
