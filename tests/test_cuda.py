@@ -53,7 +53,7 @@ def test_five_crop_batch_on_cuda_equals_the_cpu_one():
 
 @pytest.mark.parametrize("resident, kind", [(None, ResidentBatches), (False, DeviceBatches)])
 def test_cuda_batches_are_channels_last_float(mosaic_voc, tmp_path, resident, kind):
-    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).training
     loader = make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident)  # None: held on the GPU, as it fits
     assert isinstance(loader, kind) and (kind is ResidentBatches or loader.loader.pin_memory)
     images, targets, _ = next(iter(loader))
@@ -63,7 +63,7 @@ def test_cuda_batches_are_channels_last_float(mosaic_voc, tmp_path, resident, ki
 
 def test_a_training_pass_waits_for_the_gpu_only_to_read_its_losses_back(mosaic_voc, tmp_path, monkeypatch):
     monkeypatch.setattr(fit, "READBACK_EVERY", {"cuda": 4})
-    fit_part = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    fit_part = build_splits(data_config(mosaic_voc, "cached"), tmp_path).training
     loader = make_loader(fit_part, 2, CUDA, shuffle_seed=1)
     model = build_model("resnet18", 4).to(CUDA, memory_format=torch.channels_last)
     # bf16 needs no loss scaler, so SGD is fused and its step waits for nothing (float16's scaler keeps SGD
@@ -175,7 +175,7 @@ def test_the_single_label_track_trains_and_evaluates_on_cuda(tmp_path):
 
 
 def test_cuda_batches_prepared_on_the_side_stream_equal_the_cpu_batches_in_order(mosaic_voc, tmp_path):
-    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).training
     cpu = list(make_loader(fit, 8, torch.device("cpu"), shuffle_seed=1))
     for resident in (False, True):  # the side stream's and the GPU-held split's
         gpu = list(make_loader(fit, 8, CUDA, shuffle_seed=1, resident=resident))

@@ -166,7 +166,7 @@ def train_run(
         nonlocal meter
         meter = dose.Meter()
         loader = make_loader(
-            splits.fit, t.batch_size, device, num_workers=t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
+            splits.training, t.batch_size, device, num_workers=t.num_workers, shuffle_seed=fit.epoch_seed(t.seed, epoch)
         )
         right, seen = [], []  # the batches' exact match, counted on the device (no autograd, no read-back)
 

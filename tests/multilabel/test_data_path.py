@@ -42,7 +42,7 @@ def test_evaluation_batches_of_both_paths_are_equal_on_square_images(mosaic_voc,
 
 
 def test_both_paths_shuffle_the_training_part_in_the_same_order(mosaic_voc, tmp_path):
-    cached, pil = (build_splits(data_config(mosaic_voc, path), tmp_path).fit for path in ("cached", "pil"))
+    cached, pil = (build_splits(data_config(mosaic_voc, path), tmp_path).training for path in ("cached", "pil"))
     for seed in (1, 10_008):
         order = [
             [t for _, t, _ in make_loader(fit, 8, torch.device("cpu"), shuffle_seed=seed)] for fit in (cached, pil)
@@ -51,7 +51,7 @@ def test_both_paths_shuffle_the_training_part_in_the_same_order(mosaic_voc, tmp_
 
 
 def test_cached_loader_with_workers_gives_the_same_batches(mosaic_voc, tmp_path):
-    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).fit
+    fit = build_splits(data_config(mosaic_voc, "cached"), tmp_path).training
     assert torch.equal(first_batch(fit, shuffle_seed=3), first_batch(fit, shuffle_seed=3, num_workers=1))
 
 

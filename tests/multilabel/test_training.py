@@ -85,11 +85,26 @@ def test_outputs_of_a_run(mosaic_voc, tmp_path):
     assert len(read_predictions(run_dir / "predictions_fit.csv").ids) == 30  # the training part, 40 - 10 held out
     assert metrics["best_epoch"] in (1, 2) and metrics["temperature"] > 0
     assert list(metrics["thresholds"]) == ["a", "b", "c", "d"]
-    targets, masks, _ = labels_of(run_splits(cfg, tmp_path).fit)  # uniform a = 0.1, K = 4, by hand:
+    targets, masks, _ = labels_of(run_splits(cfg, tmp_path).training)  # uniform a = 0.1, K = 4, by hand:
     positives, negatives = (targets * masks).sum(), ((1 - targets) * masks).sum()
     by_hand = (positives * 0.1 * (1 - 1 / 4) + negatives * 0.1 / 4) / (positives + negatives)
     assert history.dose.tolist() == pytest.approx([by_hand] * 2)  # every epoch sees every training image
     assert metrics["dose"] == pytest.approx(by_hand)
+
+
+def uniform_dose(targets, masks, alpha: float = 0.1, k: int = 4) -> float:
+    """The dose of uniform smoothing on multi-hot targets, by hand: alpha (1 - 1/K) per positive, alpha / K per negative."""
+    positives, negatives = (targets * masks).sum(), ((1 - targets) * masks).sum()
+    return (positives * alpha * (1 - 1 / k) + negatives * alpha / k) / (positives + negatives)
+
+
+def test_the_epochs_learn_from_the_training_view_not_the_reported_fit_split(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, epochs=1, label_noise=0.3)
+    history = train_run(cfg, tmp_path / "run", tmp_path)
+    splits = run_splits(cfg, tmp_path)
+    learned, clean = (labels_of(view)[:2] for view in (splits.training, splits.fit))
+    assert uniform_dose(*learned) != pytest.approx(uniform_dose(*clean))  # the noise changed the labels learnt from
+    assert history.dose.tolist() == pytest.approx([uniform_dose(*learned)])
 
 
 def test_instance_run_learns_from_its_teacher_under_label_noise(mosaic_voc, tmp_path):
