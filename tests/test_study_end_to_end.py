@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWa
 
 MULTILABEL = """name: ml-tiny
 description: two runs of a few batches; numbers mean nothing
-data: {dataset: demo, root: demo-tiny, image_size: 32, n_train: 64, n_selection: 32, selection_fraction: 0.25}
+data: {dataset: demo, root: demo-tiny, image_size: 32, n_train: 64, n_val: 32, selection_fraction: 0.25}
 train: {pretrained: none, epochs: 2, batch_size: 16, max_batches: 2}
 grid: {arms: [{model: resnet18, scheme: [none, uniform], alpha: 0.1}]}
 """

@@ -64,7 +64,7 @@ def test_html_rendered_with_figures_embedded(quick):
     for section in ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Label noise", "Instance-based smoothing"):
         assert section in report
     assert "gain under noise is" in report and "best mAP" in report and "Temperature scaling changed mAP" in report
-    assert "Learning rates searched on the held-out part" in report  # MobileNetV2's focal loss at two rates
+    assert "Learning rates searched on the selection part" in report  # MobileNetV2's focal loss at two rates
 
 
 def test_report_leads_with_its_summary_and_conclusions_then_contents(quick):
