@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import layout
-from lsml_core.outputs import REEVALUATED
+from lsml_core.outputs import REEVALUATED, damaged_checkpoint
 from lsml_core.profiles import RENAMED
 from lsml_core.records import atomic_torch_save, atomic_write_text, read_json, write_json
 
@@ -55,11 +55,11 @@ def rename_training_records(run_dir: Path) -> None:
         frame = pd.read_csv(history)
         atomic_write_text(history, frame.rename(columns=history_column).to_csv(index=False))
     checkpoint = Path(run_dir) / layout.CHECKPOINT
-    if checkpoint.is_file():
+    if checkpoint.is_file() and not damaged_checkpoint(checkpoint):  # a damaged one restarts the run (fit.resumable)
         import torch  # only here: the pipeline modules that import this one stay light
 
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        state["history"] = [{history_column(k): v for k, v in row.items()} for row in state["history"]]
+        state["history"] = [{history_column(k): v for k, v in row.items()} for row in state.get("history", [])]
         atomic_torch_save(state, checkpoint)
     for record in Path(run_dir).glob("*.json"):
         if not any(fnmatch.fnmatch(record.name, p) for p in REEVALUATED) and record.name not in KEPT:

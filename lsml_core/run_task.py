@@ -155,11 +155,12 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
-        renamed = bring_up_to_date(task.run_dir, task.config)
-        if renamed:
-            note = f"written before {', '.join(renamed)} were renamed: evaluated again under the new names (nothing retrained)"
         damaged = damage_of(task.run_dir, is_complete=task.is_complete, notebooks=task.notebooks, outputs=task.outputs)
         redo = forced(task) or teacher_changed(task.teacher, task.run_dir) or (damaged is not None and damaged.retrain)
+        renamed = [] if redo else bring_up_to_date(task.run_dir, task.config)  # judged by its record first
+        if renamed:
+            note = f"written before {', '.join(renamed)} were renamed: evaluated again under the new names (nothing retrained)"
+            damaged = None  # its evaluation outputs and their record are gone: it is evaluated again
         if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")
         if redo:

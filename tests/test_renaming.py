@@ -84,3 +84,22 @@ def test_the_run_task_evaluates_an_old_folder_again_and_says_why(tmp_path, confi
     outcome = train_run(task, {}, execute=execute)
     assert executed == [NEW_COLUMNS] and (run_dir / "checkpoint_last.pt").is_file()
     assert "data.n_val were renamed: evaluated again under the new names (nothing retrained)" in outcome.note
+
+
+def test_an_old_folder_whose_model_was_damaged_is_trained_again_not_renamed(tmp_path, config):
+    run_dir = tmp_path / "profile" / "runs" / "a"
+    old_folder(run_dir, config)
+    (run_dir / "model_best.pt").write_bytes(b"damaged")
+    executed = []
+    task = RunTask("a", config, None, run_dir, tmp_path, tmp_path / "profile", tmp_path, (), lambda d: True, "k")
+    train_run(task, {}, execute=lambda task: executed.append(sorted(p.name for p in task.run_dir.iterdir())))
+    assert executed and "history.csv" not in executed[0]  # wiped and started afresh, judged by its old record
+
+
+def test_a_truncated_old_checkpoint_is_left_for_the_run_to_start_again(tmp_path, config):
+    run_dir = tmp_path / "run"
+    old_folder(run_dir, config)
+    checkpoint = run_dir / "checkpoint_last.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:40])
+    assert bring_up_to_date(run_dir, config) == ["data.n_val"]
+    assert pd.read_csv(run_dir / "history.csv").columns.tolist() == NEW_COLUMNS
