@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 
 from lsml_core import front_page, layout, tracks
-from lsml_core.executors import make_executor
-from lsml_core.notebooks import KERNEL
+from lsml_core.pipeline.executors import make_executor
+from lsml_core.pipeline.notebooks import KERNEL
+from lsml_core.pipeline.run_task import train_run
+from lsml_core.pipeline.runner import run_profile
+from lsml_core.pipeline.study import render_front_page, run_study, study_order
+from lsml_core.pipeline.verify import verify_profile
 from lsml_core.profiles import CONFIG_DIR, profile_with_threads
 from lsml_core.records import REPO_ROOT
-from lsml_core.run_task import train_run
-from lsml_core.runner import run_profile
-from lsml_core.study import render_front_page, run_study, study_order
-from lsml_core.verify import verify_profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -8,7 +8,7 @@ shows its numbers once, under the other profile, and says so.
 
 Everything shown comes from the profiles' `answer.json` files (`lsml_core.answers`), which their reports wrote
 from the numbers their own summaries show; the page is the executed notebook `notebooks/front-page.ipynb`,
-rendered by `lsml_core.study.render_front_page` after every profile's run and by `run_all.sh --all`.
+rendered by `lsml_core.pipeline.study.render_front_page` after every profile's run and by `run_all.sh --all`.
 """
 
 from pathlib import Path

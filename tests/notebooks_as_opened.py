@@ -9,7 +9,7 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from lsml_core.kernels import QuietKernelManager
+from lsml_core.pipeline.kernels import QuietKernelManager
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from lsml_core.executors import (
+from lsml_core.pipeline.executors import (
     LocalExecutor,
     RayExecutor,
     check_reachable,
@@ -20,7 +20,7 @@ from lsml_core.executors import (
     runs_on_node,
     usable_cpus,
 )
-from lsml_core.run_task import RunTask
+from lsml_core.pipeline.run_task import RunTask
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's work functions travel to the workers
 

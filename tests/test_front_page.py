@@ -7,7 +7,7 @@ import pytest
 from lsml_core import front_page, regime
 from lsml_core.__main__ import parse_args
 from lsml_core.answers import Answer, Effect, read_answer, write_answer
-from lsml_core.study import study_order
+from lsml_core.pipeline.study import study_order
 
 
 def effect(arm: str, difference: float | None, low: float | None, high: float | None, metric: str = "mAP", **kw):

@@ -13,7 +13,7 @@ import pytest
 
 from lsml_core import tracks
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, OUTPUTS
-from lsml_core.verify import verify_profile
+from lsml_core.pipeline.verify import verify_profile
 from tests.executors_tiny import TAUGHT, TEACHER, command, outputs, reference, run_all
 
 pytestmark = pytest.mark.e2e

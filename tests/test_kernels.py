@@ -8,14 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 
-from lsml_core.notebooks import execute
+from lsml_core.pipeline.notebooks import execute
 from lsml_core.records import REPO_ROOT
 
 THREE_AT_ONCE = """
 import multiprocessing, sys
 from pathlib import Path
 import nbformat
-from lsml_core.notebooks import execute
+from lsml_core.pipeline.notebooks import execute
 
 def one(i):
     return execute(Path(sys.argv[1]) / "a.ipynb", Path(sys.argv[1]) / f"out{i}.ipynb", {}, "lsml")

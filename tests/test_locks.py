@@ -5,12 +5,12 @@ import subprocess
 import sys
 import time
 
-from lsml_core.locks import held, lock_path
+from lsml_core.pipeline.locks import held, lock_path
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from lsml_core.locks import held
+from lsml_core.pipeline.locks import held
 with held(Path(sys.argv[1]), "run-a", "run a"):
     print("holding", flush=True)
     time.sleep(float(sys.argv[2]))

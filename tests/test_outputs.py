@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import torch
 
 from lsml_core import fit
-from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, HISTORY, OUTPUTS
-from lsml_core.notebooks import Notebook
 from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded, record_outputs
+from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
+from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.run_task import train_run
+from lsml_core.pipeline.scheduler import Scheduler
+from lsml_core.pipeline.verify import verify_profile
 from lsml_core.records import write_json
-from lsml_core.run_task import train_run
-from lsml_core.scheduler import Scheduler
 from lsml_core.tracks import Track
-from lsml_core.verify import verify_profile
 
 
 @dataclass

@@ -5,11 +5,11 @@ import re
 import pytest
 
 from lsml_core import tracks
-from lsml_core.executors import check_resources
 from lsml_core.grouped import config as grouped
 from lsml_core.multiclass import config as multiclass
 from lsml_core.multilabel import config as multilabel
 from lsml_core.multilabel.pretraining import Recipe
+from lsml_core.pipeline.executors import check_resources
 
 
 @pytest.mark.parametrize(

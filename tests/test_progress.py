@@ -1,6 +1,6 @@
 """The progress line (finished / running / queued, elapsed, time left) and the epochs of running runs."""
 
-from lsml_core.progress import Progress, duration, epoch_text
+from lsml_core.pipeline.progress import Progress, duration, epoch_text
 
 
 class Clock:

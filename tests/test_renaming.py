@@ -9,8 +9,8 @@ import torch
 
 from lsml_core.multiclass.config import load_profile
 from lsml_core.outputs import record_outputs
-from lsml_core.renaming import bring_up_to_date, history_column
-from lsml_core.run_task import RunTask, train_run
+from lsml_core.pipeline.renaming import bring_up_to_date, history_column
+from lsml_core.pipeline.run_task import RunTask, train_run
 
 OLD_HISTORY = {"epoch": [1, 2], "train_loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "val_accuracy": [0.5, 0.7]}
 NEW_COLUMNS = ["epoch", "train_loss", "selection_loss", "selection_accuracy"]

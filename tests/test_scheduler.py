@@ -8,15 +8,15 @@ import pytest
 import yaml
 
 from lsml_core import tracks
-from lsml_core.executors import LocalExecutor, usable_cpus
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION
-from lsml_core.locks import held
-from lsml_core.notebooks import Failure, Notebook
+from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
+from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.notebooks import Failure, Notebook
+from lsml_core.pipeline.run_task import Outcome, RunTask, now, teacher_changed, train_run
+from lsml_core.pipeline.run_task import finished as finished_run
+from lsml_core.pipeline.scheduler import Scheduler, check_patterns, selected
 from lsml_core.profiles import profile_with_threads
 from lsml_core.records import read_json, write_json
-from lsml_core.run_task import Outcome, RunTask, now, teacher_changed, train_run
-from lsml_core.run_task import finished as finished_run
-from lsml_core.scheduler import Scheduler, check_patterns, selected
 from lsml_core.tracks import Track
 
 

@@ -28,9 +28,9 @@ from lsml_core import fit, layout
 from lsml_core.backbones import MODELS, check_model_name, head, replace_head
 from lsml_core.checks import check_each
 from lsml_core.compute import device_default
-from lsml_core.locks import held
 from lsml_core.multilabel.images.batch_transforms import TrainBatch, augmentation_seed, normalize
 from lsml_core.multilabel.images.transforms import scaled_recipe
+from lsml_core.pipeline.locks import held
 from lsml_core.records import atomic_torch_save, file_sha256, read_json, write_json
 from lsml_core.threads import cpu_threads
 

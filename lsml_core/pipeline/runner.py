@@ -12,14 +12,14 @@ import yaml
 
 from lsml_core import layout
 from lsml_core.answers import clear_answer
-from lsml_core.executors import LocalExecutor
 from lsml_core.index_page import Link, clear_headline, write_index
-from lsml_core.locks import held
-from lsml_core.notebooks import KERNEL, Failure, execute_all
+from lsml_core.pipeline.executors import LocalExecutor
+from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.notebooks import KERNEL, Failure, execute_all
+from lsml_core.pipeline.run_task import train_run
+from lsml_core.pipeline.scheduler import Scheduler, check_patterns
 from lsml_core.profiles import profile_with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
-from lsml_core.run_task import train_run
-from lsml_core.scheduler import Scheduler, check_patterns
 from lsml_core.tracks import Track
 
 DATA_LOCK = "data"

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core import layout
-from lsml_core.notebooks import Failure
 from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
-from lsml_core.progress import EpochWatcher, Progress
+from lsml_core.pipeline.notebooks import Failure
+from lsml_core.pipeline.progress import EpochWatcher, Progress
+from lsml_core.pipeline.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 from lsml_core.records import read_json
 from lsml_core.results import config_differences
-from lsml_core.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 
 WAIT_S = 5.0
 

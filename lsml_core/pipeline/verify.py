@@ -7,9 +7,9 @@ from pathlib import Path
 
 from lsml_core import layout
 from lsml_core.outputs import damaged_checkpoint, is_recorded
+from lsml_core.pipeline.run_task import damage_of, finished, teacher_changed
+from lsml_core.pipeline.scheduler import selected
 from lsml_core.records import read_json
-from lsml_core.run_task import damage_of, finished, teacher_changed
-from lsml_core.scheduler import selected
 
 
 def teacher_named(run_dir: Path) -> str | None:

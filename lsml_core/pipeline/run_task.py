@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lsml_core import layout
-from lsml_core.locks import held
-from lsml_core.notebooks import Failure, Notebook, execute_all
 from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
+from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.notebooks import Failure, Notebook, execute_all
+from lsml_core.pipeline.renaming import bring_up_to_date
 from lsml_core.records import file_sha256, read_json, write_json
-from lsml_core.renaming import bring_up_to_date
 
 
 @dataclass(frozen=True)

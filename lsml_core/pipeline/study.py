@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from lsml_core import front_page, layout, tracks
-from lsml_core.locks import held
-from lsml_core.notebooks import NOTEBOOK_DIR, Failure, execute
+from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.notebooks import NOTEBOOK_DIR, Failure, execute
+from lsml_core.pipeline.runner import run_profile
 from lsml_core.profiles import CONFIG_DIR
-from lsml_core.runner import run_profile
 
 FRONT_PAGE = NOTEBOOK_DIR / layout.notebook("front-page")
 LOCK = "front-page"

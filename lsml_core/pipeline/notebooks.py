@@ -9,7 +9,7 @@ import papermill as pm
 from nbconvert import HTMLExporter
 
 from lsml_core import layout
-from lsml_core.kernels import kernel_manager_on_threads
+from lsml_core.pipeline.kernels import kernel_manager_on_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
 KERNEL = "lsml"

@@ -1,0 +1,1 @@
+"""The pipeline that regenerates a profile: running notebooks, scheduling runs on executors, kernels, locks, progress, verification and the study-wide run; the science lives beside it, in `lsml_core`."""
