@@ -30,7 +30,7 @@ PROFILES
   --executor NAME    local: runs in this process (default); ray: each run a Ray task (this machine, or a
                      cluster with --address); both run as many at once as the CPUs and GPUs allow
   --address ADDR     with ray: join a running Ray cluster ('auto' or HOST:PORT) instead of starting one here
-  --cpus-per-run N   CPU threads of each run, in place of the profile's train.threads (default 1): part of
+  --threads N        CPU threads of each run, in place of the profile's train.threads (default 1): part of
                      each run's configuration, so the numbers are the same under every executor
   --gpus-per-run N   with ray: GPUs of each run; 0.25 packs four runs on one GPU (default: 1 if there are GPUs)
   --setup-only       create the environment (.venv/ and the 'lsml' Jupyter kernel) and stop
@@ -105,7 +105,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --setup-only) setup_only=1; shift ;;
-    --profile|--results-dir|--data-dir|--executor|--address|--cpus-per-run|--gpus-per-run|--configs)
+    --profile|--results-dir|--data-dir|--executor|--address|--threads|--cpus-per-run|--gpus-per-run|--configs)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
     --force|--all|--verify) args+=("$1"); shift ;;

@@ -56,10 +56,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--address", help="with ray: a running Ray cluster to join ('auto' or HOST:PORT); default: start one here"
     )
     parser.add_argument(
-        "--cpus-per-run",
+        "--threads",
         type=int,
-        help="CPU threads of each run, recorded in its configuration (default: the profile's train.threads, 1)",
+        help="CPU threads of each run, in place of the profile's train.threads (default 1), recorded in its configuration",
     )
+    parser.add_argument("--cpus-per-run", type=int, help=argparse.SUPPRESS)  # renamed --threads: refused naming it
     parser.add_argument(
         "--gpus-per-run",
         type=float,
@@ -68,8 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.all and (args.profile or args.runs):
         parser.error("--all regenerates every profile: leave out --profile and --runs")
-    if args.cpus_per_run is not None and args.cpus_per_run < 1:
-        parser.error(f"--cpus-per-run {args.cpus_per_run} must be at least 1")
+    if args.cpus_per_run is not None:
+        parser.error(
+            f"--cpus-per-run was renamed --threads (the profile's train.threads): --threads {args.cpus_per_run}"
+        )
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads {args.threads} must be at least 1")
     args.profile = args.profile or "demo"
     return args
 
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 kernel=args.kernel,
                 force=args.force,
                 config_dir=args.configs,
-                threads=args.cpus_per_run,
+                threads=args.threads,
             )
             index = results_dir / layout.rendered(layout.STUDY_PAGE)
         else:
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 patterns=args.runs,
                 kernel=args.kernel,
                 executor=executor,
-                threads=args.cpus_per_run,
+                threads=args.threads,
             )
             failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
             index = results_dir / profile.name / layout.INDEX
@@ -128,7 +133,7 @@ def verify(args: argparse.Namespace, results_dir: Path, data_dir: Path) -> int:
         track, profile = tracks.load_profile(path)
         if args.all:
             print(f"== {profile.name}")
-        profile = profile_with_threads(profile, args.cpus_per_run)  # the stages' names hash the runs' threads
+        profile = profile_with_threads(profile, args.threads)  # the stages' names hash the runs' threads
         damaged |= verify_profile(track, profile, results_dir, args.runs, data_dir=data_dir)
     return int(damaged)
 

@@ -31,6 +31,7 @@ RENAMED = {
     "side": ("image_size", "one name for the images' side in every track"),
     "heldout_fraction": ("selection_fraction", "the split that chooses is `selection` in every track"),
     "n_val": ("n_selection", "the split that chooses is `selection` in every track; `val` is only ever reported"),
+    "heldout": ("n_selection", "the split that chooses is `selection` in every track (the pretraining recipe's)"),
 }
 
 
@@ -42,12 +43,12 @@ REPLACED = {
     "alphas": "an arm's `alpha`",
     "lrs": "an arm's `lr`",
     "label_noise": "an arm's `label_noise`",
-    "ls_alpha": "an arm {loss: ls, alpha: ...}",
-    "ls_epsilon": "an arm {loss: ls, alpha: ...}",
-    "ls_targets": "an arm {loss: ls_targets, alpha: ...} (or nothing, for false)",
-    "ils_alphas": "an arm {loss: ils, alpha: [...], temperature: [...]}",
-    "ils_epsilons": "an arm {loss: ils, alpha: [...], temperature: [...]}",
-    "ils_temperatures": "an arm {loss: ils, alpha: [...], temperature: [...]}",
+    "ls_alpha": "an arm {scheme: uniform, alpha: ...}",
+    "ls_epsilon": "an arm {scheme: uniform, alpha: ...}",
+    "ls_targets": "an arm {scheme: uniform, alpha: ..., explicit_targets: true} (or nothing, for false)",
+    "ils_alphas": "an arm {scheme: instance, alpha: [...], temperature: [...]}",
+    "ils_epsilons": "an arm {scheme: instance, alpha: [...], temperature: [...]}",
+    "ils_temperatures": "an arm {scheme: instance, alpha: [...], temperature: [...]}",
     "selection_metric": "`distillation.selection_metric`",
     "student": "`distillation.student`",
     "kd_weight": "`distillation.kd_weight`",
@@ -56,8 +57,8 @@ REPLACED = {
 }
 EXAMPLES = {  # the grid of each track, as it is written now
     "multilabel": "grid: {seeds: [0, 1], arms: [{model: [resnet18, mobilenet_v2], scheme: [none, uniform], alpha: 0.1}]}",
-    "multiclass": "grid: {seeds: [0, 1], arms: [{loss: ce}, {loss: ls, alpha: 0.1}, {loss: ils, alpha: [0.05, 0.1], "
-    "temperature: [2, 8]}]}, distillation: {selection_metric: accuracy, student: shallow, kd_weight: 0.9, "
+    "multiclass": "grid: {seeds: [0, 1], arms: [{scheme: none}, {scheme: uniform, alpha: 0.1}, {scheme: instance, "
+    "alpha: [0.05, 0.1], temperature: [2, 8]}]}, distillation: {selection_metric: accuracy, student: shallow, kd_weight: 0.9, "
     "kd_temperature: 20}",
     "grouped": "grid: {seeds: [0, 1], arms: [{}, {sesemi: none}]}",
 }
@@ -112,11 +113,13 @@ def with_renamed_keys(values: dict, known) -> dict:
 def build(cls, values: dict | None, section: str, source: str | None = None, saved: bool = False):
     """Instantiate a config dataclass, naming any key it does not know (a renamed key with its new name);
     `source`: the profile the values come from. A saved record (`saved`: config.json, a checkpoint) is read
-    with its renamed keys mapped, so that a results folder written before a renaming is not retrained."""
+    with its renamed keys mapped (and its values, where the type maps them: `cls.saved`), so that a results folder
+    written before a renaming is not retrained."""
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
     if saved:
         values = with_renamed_keys(values, known)
+        values = cls.saved(values) if hasattr(cls, "saved") else values  # values renamed since, as the type says
     check_renamed(values, known, f"section {section!r} of {source}" if source else f"section {section!r}")
     unknown = sorted(set(values) - known)
     if unknown:
@@ -231,7 +234,7 @@ class TrainBase:
 
 
 def profile_with_threads(profile, threads: int | None):
-    """`profile` with its runs on `threads` CPU threads (`--cpus-per-run`; None keeps the profile's own)."""
+    """`profile` with its runs on `threads` CPU threads (`--threads`; None keeps the profile's own)."""
     return profile if threads is None else replace(profile, train=replace(profile.train, threads=threads))
 
 

@@ -79,7 +79,7 @@ def test_local_runs_several_at_once_and_reports_what_raised():
 def test_bad_executor_options_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="need --executor ray"):
         make_executor("local", where, "auto", None)
-    with pytest.raises(ValueError, match="asks for 3 CPU.* no node .*nodes: 2 CPU / 0 GPU.*lower --cpus-per-run"):
+    with pytest.raises(ValueError, match="asks for 3 CPU.* no node .*nodes: 2 CPU / 0 GPU.*lower --threads"):
         check_resources(3, 0, [{"CPU": 2}])
     head, gpu_node = {"CPU": 64}, {"CPU": 8, "GPU": 1}
     with pytest.raises(ValueError, match="no node"):  # 72 CPUs in all, but on no single node

@@ -188,3 +188,14 @@ def test_a_profile_repeats_the_largest_profile_that_holds_its_runs():
     )
     assert front_page.repeats([small, middle, large]) == {"small": "large", "middle": "large"}
     assert [a.profile for a in front_page.readings([small, middle, large])] == ["large"]
+
+
+def test_the_threads_of_each_run_are_set_by_threads_and_the_old_flag_is_refused_naming_it(capsys):
+    assert parse_args(["--threads", "2"]).threads == 2 and parse_args([]).threads is None
+    for argv, message in (
+        (["--cpus-per-run", "2"], "--cpus-per-run was renamed --threads"),
+        (["--threads", "0"], "--threads 0 must be at least 1"),
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert message in capsys.readouterr().err

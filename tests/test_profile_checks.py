@@ -47,7 +47,7 @@ def test_phases_that_add_up_to_no_epoch_and_bad_resources_are_one_problem_each()
         grouped.TrainConfig(epochs_plain=0, epochs_augmented=0, epochs_pseudo=0)
     with pytest.raises(ValueError, match=r"^--gpus-per-run -1 must be at least 0$"):
         check_resources(1, -1, [{"CPU": 2}])
-    with pytest.raises(ValueError, match=r"^--cpus-per-run 0 must be positive$"):
+    with pytest.raises(ValueError, match=r"^--threads 0 must be positive$"):
         check_resources(0, 0, [{"CPU": 2}])
 
 
@@ -119,14 +119,14 @@ grid:
             r"per model\); grid.schemes: an arm's `scheme`\)",
         ),
         ("grid: {lrs: [0.1]}", r"\(grid.lrs: an arm's `lr`\)"),
-        ("track: multiclass\ngrid: {ls_epsilon: 0.1}", r"\(grid.ls_epsilon: an arm \{loss: ls, alpha"),
+        ("track: multiclass\ngrid: {ls_epsilon: 0.1}", r"\(grid.ls_epsilon: an arm \{scheme: uniform, alpha"),
         ("track: multiclass\ngrid: {kd_alpha: 0.9}", r"\(grid.kd_alpha: `distillation.kd_weight`\)"),
         (
             MULTICLASS_0_7,
             r"grid key\(s\) \['ils_alphas', 'ils_temperatures', 'kd_temperature', 'kd_weight', 'ls_alpha', "
             r"'ls_targets', 'models', 'selection_metric', 'student'\] were replaced .*grid.ls_targets: an arm "
-            r"\{loss: ls_targets, alpha: ...\} \(or nothing, for false\).* e.g. grid: \{seeds: \[0, 1\], arms: "
-            r"\[\{loss: ce\}, .*distillation: \{selection_metric",
+            r"\{scheme: uniform, alpha: ..., explicit_targets: true\} \(or nothing, for false\).* e.g. grid: "
+            r"\{seeds: \[0, 1\], arms: \[\{scheme: none\}, .*distillation: \{selection_metric",
         ),
         (
             "grid: [{model: resnet18}]",

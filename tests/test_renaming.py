@@ -1,5 +1,6 @@
-"""A run folder written before the renaming of the splits: read with its keys mapped, brought up to date without
-retraining (what training wrote renamed, what evaluation wrote removed), and left alone when it is current."""
+"""A run folder written before a renaming (the splits; single-label smoothing as a scheme): read with its keys and
+values mapped, brought up to date without retraining (what training wrote renamed, what evaluation wrote removed,
+the folder moved to the run's name now), and left alone when it is current."""
 
 import json
 
@@ -7,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lsml_core.multiclass.config import load_profile
+from lsml_core.multiclass.config import RunConfig, load_profile, renamed_run
 from lsml_core.outputs import record_outputs
-from lsml_core.pipeline.renaming import bring_up_to_date, history_column
-from lsml_core.pipeline.run_task import RunTask, train_run
+from lsml_core.pipeline.renaming import bring_up_to_date, history_column, rename_run_folders
+from lsml_core.pipeline.run_task import RunTask, teacher_changed, train_run
+from lsml_core.records import file_sha256
 
 OLD_HISTORY = {"epoch": [1, 2], "train_loss": [0.9, 0.5], "val_loss": [0.8, 0.6], "val_accuracy": [0.5, 0.7]}
 NEW_COLUMNS = ["epoch", "train_loss", "selection_loss", "selection_accuracy"]
@@ -103,3 +105,78 @@ def test_a_truncated_old_checkpoint_is_left_for_the_run_to_start_again(tmp_path,
     checkpoint.write_bytes(checkpoint.read_bytes()[:40])
     assert bring_up_to_date(run_dir, config) == ["data.n_val"]
     assert pd.read_csv(run_dir / "history.csv").columns.tolist() == NEW_COLUMNS
+
+
+OLD_LOSS = {"none": "ce", "uniform": "ls", "instance": "ils"}
+
+
+def old_single_label_config(config: dict, teacher: str | None = None) -> dict:
+    """A single-label configuration as written before smoothing was a scheme of the loss ce (and `n_val`)."""
+    saved = json.loads(json.dumps(config))
+    train = saved["train"]
+    scheme = train.pop("scheme")
+    train.pop("explicit_targets")
+    train["loss"] = train["loss"] if train["loss"] == "kd" else OLD_LOSS[scheme]
+    train["teacher"] = teacher
+    return saved
+
+
+def test_saved_single_label_configs_of_an_earlier_version_read_as_the_runs_they_are_now():
+    profile = load_profile("multiclass")
+    ce, uniform, instance = profile.teacher_runs()[:3]
+    student = profile.student_runs([instance.name])[1]
+    old = {
+        "resnet8-ce-s0": old_single_label_config(ce.to_dict()),
+        "resnet8-ls-a0.1-s0": old_single_label_config(uniform.to_dict()),
+        "resnet8-ils-a0.05-T2-s0": old_single_label_config(instance.to_dict(), "resnet8-ce-s0"),
+        "shallow-kd-T20-from-resnet8-ils-a0.05-T2-s0-ts": old_single_label_config(
+            student.to_dict(), "resnet8-ils-a0.05-T2-s0"
+        ),
+    }
+    for (old_name, saved), now in zip(old.items(), (ce, uniform, instance, student)):
+        assert renamed_run(old_name) == now.name
+        assert RunConfig.from_dict(saved) == now and now.differences(saved) == []
+
+
+def test_single_label_folders_named_before_smoothing_was_a_scheme_move_to_their_names_without_retraining(tmp_path):
+    profile = load_profile("multiclass")
+    ce, instance = profile.teacher_runs()[0], profile.teacher_runs()[2]
+    student = profile.student_runs([instance.name])[0]
+    runs = tmp_path / "multiclass" / "runs"
+    old_folder(runs / "resnet8-ce-s0", old_single_label_config(ce.to_dict()))
+    old_folder(runs / "resnet8-ils-a0.05-T2-s0", old_single_label_config(instance.to_dict(), "resnet8-ce-s0"))
+    taught = runs / "shallow-kd-T20-from-resnet8-ils-a0.05-T2-s0"
+    old_folder(taught, old_single_label_config(student.to_dict(), "resnet8-ils-a0.05-T2-s0"))
+    teacher_sha = file_sha256(runs / "resnet8-ils-a0.05-T2-s0" / "model_best.pt")
+    stamp = {"teacher": "resnet8-ils-a0.05-T2-s0", "model_best_sha256": teacher_sha}
+    (taught / "teacher.json").write_text(json.dumps(stamp))
+    (tmp_path / "multiclass" / "selection.json").write_text(json.dumps({"per_model_seed": {}}))
+    best = (taught / "model_best.pt").read_bytes()
+
+    moved = rename_run_folders(runs, RunConfig)
+
+    assert moved == {
+        "resnet8-ce-s0": ce.name,
+        "resnet8-ils-a0.05-T2-s0": instance.name,
+        "shallow-kd-T20-from-resnet8-ils-a0.05-T2-s0": student.name,
+    }
+    assert sorted(p.name for p in runs.iterdir()) == sorted(moved.values())
+    for run in (ce, instance, student):
+        run_dir = runs / run.name
+        assert json.loads((run_dir / "config.json").read_text()) == run.to_dict()
+        assert pd.read_csv(run_dir / "history.csv").columns.tolist() == NEW_COLUMNS
+        assert not (run_dir / "metrics.json").exists() and not (run_dir / "predictions_val.csv").exists()
+    assert (runs / student.name / "model_best.pt").read_bytes() == best
+    assert json.loads((runs / student.name / "teacher.json").read_text())["teacher"] == instance.name
+    assert not teacher_changed(instance.name, runs / student.name)  # its teacher is the same model: not retrained
+    assert not (tmp_path / "multiclass" / "selection.json").exists()  # it named the old runs: chosen again
+    assert rename_run_folders(runs, RunConfig) == {}  # a second pass finds nothing to move
+
+
+def test_a_folder_whose_name_now_is_taken_stays_where_it_is(tmp_path):
+    ce = load_profile("multiclass").teacher_runs()[0]
+    runs = tmp_path / "runs"
+    old_folder(runs / "resnet8-ce-s0", old_single_label_config(ce.to_dict()))
+    old_folder(runs / ce.name, ce.to_dict())
+    assert rename_run_folders(runs, RunConfig) == {}
+    assert (runs / "resnet8-ce-s0" / "metrics.json").is_file()

@@ -295,7 +295,7 @@ def test_a_folder_computed_on_other_threads_is_refused_naming_the_option_that_ke
     failure = Scheduler(track, two, tmp_path, tmp_path, force=False, kernel="lsml").refusal(
         other, tmp_path / "runs" / cfg.name
     )
-    assert "computed on 1 CPU thread(s), not 2" in failure.error and "--cpus-per-run 1" in failure.error
+    assert "computed on 1 CPU thread(s), not 2" in failure.error and "--threads 1" in failure.error
     assert (
         Scheduler(track, profile, tmp_path, tmp_path, force=False, kernel="lsml").refusal(
             cfg, tmp_path / "runs" / cfg.name

@@ -373,6 +373,8 @@ def test_the_pipeline_gives_the_notebooks_the_parameters_the_contract_names(monk
         is_complete=lambda run_dir: False,
         run_notebooks=(Notebook("train", "train"),),
     )
-    profile = SimpleNamespace(name="p", description="", train=SimpleNamespace(threads=1), to_dict=lambda: {})
+    profile = SimpleNamespace(
+        name="p", description="", train=SimpleNamespace(threads=1), to_dict=lambda: {}, run_config=None
+    )
     runner.run_profile(track, profile, tmp_path / "results", tmp_path / "data", executor=LocalExecutor(None))
     assert given == [set(RUN_PARAMETERS), set(PROFILE_PARAMETERS), set(PROFILE_PARAMETERS)]

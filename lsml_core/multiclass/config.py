@@ -1,12 +1,13 @@
 """Profiles of the single-label track (`track: multiclass` in the YAML) and the configuration of one run."""
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsml_core.checks import check_choice, check_each, check_teacher
+from lsml_core.checks import check_choice, check_each
 from lsml_core.grid import Grid, profile_runs
-from lsml_core.multiclass.losses import LOSSES
+from lsml_core.multiclass.losses import LOSSES, SCHEMES, needs_teacher
 from lsml_core.multiclass.models import MODELS
 from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 
@@ -43,16 +44,53 @@ class DataConfig:
         )
 
 
+# The single-label losses before smoothing was a scheme of the loss `ce`, and how each is written now.
+OLD_LOSSES = {
+    "ls": {"loss": "ce", "scheme": "uniform"},
+    "ls_targets": {"loss": "ce", "scheme": "uniform", "explicit_targets": True},
+    "ils": {"loss": "ce", "scheme": "instance"},
+}
+OLD_RUN_NAME = re.compile(
+    r"(?P<model>[^-]+)-(?P<loss>ce|ls|ls_targets|ils)(?:-a(?P<alpha>[^-]+))?(?:-T(?P<T>[^-]+))?-s(?P<seed>\d+)"
+)
+
+
+def old_loss_message(loss: str) -> str:
+    """How a loss of an earlier version is written now, for the error that refuses it."""
+    now = ", ".join(f"{key}: {str(value).lower()}" for key, value in OLD_LOSSES[loss].items())
+    return f"loss {loss!r} was replaced: write `{now}` (smoothing is a scheme of the loss ce, with its `alpha`, in every track)"
+
+
+def renamed_run(name: str | None) -> str | None:
+    """A run's name as it is written now, from the name an earlier version gave it (`resnet8-ls-a0.1-s0` ->
+    `resnet8-uniform-a0.1-s0`, `resnet8-ce-s0` -> `resnet8-none-a0-s0`); a current name is returned as it is."""
+    if name is None:
+        return None
+    if "-kd-" in name:
+        student, teacher = name.split("-from-", 1)
+        scaled = teacher.endswith("-ts")
+        return f"{student}-from-{renamed_run(teacher.removesuffix('-ts'))}" + ("-ts" if scaled else "")
+    old = OLD_RUN_NAME.fullmatch(name)
+    if old is None:
+        return name
+    scheme = {"ce": "none", "ls": "uniform", "ls_targets": "uniform", "ils": "instance"}[old["loss"]]
+    temperature = f"-T{old['T']}" if old["T"] else ""
+    explicit = "-explicit" if old["loss"] == "ls_targets" else ""
+    return f"{old['model']}-{scheme}-a{old['alpha'] or 0}{temperature}{explicit}-s{old['seed']}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(TrainBase):
-    """One model x loss x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
+    """One model x loss x scheme x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
 
     model: str = "resnet8"
-    loss: str = "ce"
-    alpha: float = 0.0  # the smoothing degree: ls / ls_targets: torch's label_smoothing; ils: mass on the wrong classes
-    temperature: float = 1.0  # ils: teacher temperature; kd: distillation temperature
+    loss: str = "ce"  # ce: cross-entropy towards the scheme's targets; kd: distilled from `teacher`
+    scheme: str = "none"  # none, uniform or instance (lsml_core.multiclass.losses.SCHEMES)
+    alpha: float = 0.0  # the smoothing degree: uniform: torch's label_smoothing; instance: mass on the wrong classes
+    explicit_targets: bool = False  # uniform: train on the smoothed targets built explicitly, not label_smoothing
+    temperature: float = 1.0  # instance: teacher temperature; kd: distillation temperature
     kd_weight: float = 0.9  # kd: weight of the KL term
-    teacher: str | None = None  # ils / kd: the teacher run's name
+    teacher: str | None = None  # instance / kd: the teacher run's name
     teacher_scaled: bool = False  # kd: divide the teacher's logits by its fitted calibration temperature
     epochs: int = 6
     batch_size: int = 128
@@ -68,27 +106,47 @@ class TrainConfig(TrainBase):
     def __post_init__(self):
         super().__post_init__()
         check_choice("model", self.model, MODELS)
+        if self.loss in OLD_LOSSES:
+            raise ValueError(old_loss_message(self.loss))
         check_choice("loss", self.loss, LOSSES)
+        check_choice("scheme", self.scheme, SCHEMES)
         check_choice("schedule", self.schedule, SCHEDULES)
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"alpha={self.alpha} must lie in [0, 1)")
+        if self.explicit_targets and self.scheme != "uniform":
+            raise ValueError(
+                f"explicit_targets with scheme {self.scheme!r}: only uniform smoothing has two ways (torch's "
+                "label_smoothing or explicit targets); set scheme: uniform or drop explicit_targets"
+            )
+        if self.loss == "kd" and self.scheme != "none":
+            raise ValueError(
+                f"loss kd with scheme {self.scheme!r}: a student learns a teacher's targets; use scheme none"
+            )
         check_each("be > 0", lambda v: v > 0, temperature=self.temperature)
         check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_weight=self.kd_weight)
-        check_teacher("loss", self.loss, self.teacher, LOSSES)
+        if needs_teacher(self) != (self.teacher is not None):
+            raise ValueError(
+                f"loss {self.loss!r}, scheme {self.scheme!r} with teacher={self.teacher!r}: exactly the runs of loss kd "
+                "and of scheme instance learn from a teacher run, and each of them needs one (the profile names it)"
+            )
         check_each("be >= 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, patience=self.patience)
+
+    @classmethod
+    def saved(cls, values: dict) -> dict:
+        """A saved recipe (config.json, a checkpoint) as it is written now: a loss of an earlier version as the loss
+        ce with its scheme, its teacher under the name that teacher has now."""
+        values = {**values, **OLD_LOSSES.get(values.get("loss"), {})}
+        return {**values, "teacher": renamed_run(values.get("teacher"))} if "teacher" in values else values
 
     @property
     def run_name(self) -> str:
-        """e.g. `resnet8-ce-s0`, `resnet8-ls-a0.1-s0`, `resnet8-ils-a0.1-T2-s0`, `shallow-kd-T20-from-resnet8-ce-s0-ts`."""
+        """e.g. `resnet8-none-a0-s0`, `resnet8-uniform-a0.1-s0`, `resnet8-uniform-a0.1-explicit-s0`,
+        `resnet8-instance-a0.1-T2-s0`, `shallow-kd-T20-from-resnet8-none-a0-s0-ts`."""
         if self.loss == "kd":
             return f"{self.model}-kd-T{self.temperature:g}-from-{self.teacher}" + ("-ts" if self.teacher_scaled else "")
-        tail = {
-            "ce": "",
-            "ls": f"-a{self.alpha:g}",
-            "ls_targets": f"-a{self.alpha:g}",
-            "ils": f"-a{self.alpha:g}-T{self.temperature:g}",
-        }[self.loss]
-        return f"{self.model}-{self.loss}{tail}-s{self.seed}"
+        temperature = f"-T{self.temperature:g}" if self.scheme == "instance" else ""
+        explicit = "-explicit" if self.explicit_targets else ""
+        return f"{self.model}-{self.scheme}-a{self.alpha:g}{temperature}{explicit}-s{self.seed}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,12 +159,12 @@ class RunConfig(RunConfigBase):
     track = TRACK
 
 
-CE = {"loss": "ce", "alpha": 0.0, "temperature": 1.0}  # the instance-based runs' teacher
+CE = {"loss": "ce", "scheme": "none", "alpha": 0.0, "temperature": 1.0, "explicit_targets": False}  # the teacher
 # Maher & Kull's teachers: CE, LS and the instance-based grid (each instance-based run learns from the CE run).
 DEFAULT_ARMS = [
-    {"loss": "ce"},
-    {"loss": "ls", "alpha": 0.1},
-    {"loss": "ils", "alpha": [0.05, 0.1], "temperature": [2, 8]},
+    {"scheme": "none"},
+    {"scheme": "uniform", "alpha": 0.1},
+    {"scheme": "instance", "alpha": [0.05, 0.1], "temperature": [2, 8]},
 ]
 
 
@@ -149,21 +207,30 @@ class Profile(ProfileBase):
         return profile_runs(
             self,
             changes=self.changes,
-            teacher=lambda train: CE if train["loss"] == "ils" else None,
-            teacher_hint="add the arm {loss: ce} with the same model and recipe",
+            teacher=lambda train: CE if train["scheme"] == "instance" else None,
+            teacher_hint="add the arm {scheme: none} with the same model and recipe",
         )
 
     def changes(self, cell: dict) -> dict:
-        """A grid cell's changes to the recipe, with its loss: CE at alpha 0, CE and LS at temperature 1 (the
-        temperature is the instance-based teacher's); distillation is the `distillation` section's."""
-        loss = cell.get("loss", self.train.loss)
+        """A grid cell's changes to the recipe, with its loss and scheme: no smoothing at alpha 0, no smoothing and
+        uniform at temperature 1 (the temperature is the instance-based teacher's); distillation is the
+        `distillation` section's."""
+        loss, scheme = cell.get("loss", self.train.loss), cell.get("scheme", self.train.scheme)
+        if loss in OLD_LOSSES:
+            raise ValueError(f"arm {cell}: {old_loss_message(loss)}")
         if loss == "kd":
             raise ValueError(
                 "loss kd cannot be an arm of grid.arms: the students are distilled from the chosen teachers by the "
                 "profile's `distillation` section (student, kd_weight, kd_temperature)"
             )
-        fixed = CE if loss == "ce" else {"temperature": 1.0} if loss in ("ls", "ls_targets") else {}
-        return {**cell, "loss": loss, **fixed}
+        fixed = (
+            {"alpha": 0.0, "temperature": 1.0}
+            if scheme == "none"
+            else {"temperature": 1.0}
+            if scheme == "uniform"
+            else {}
+        )
+        return {**cell, "loss": loss, "scheme": scheme, **fixed}
 
     def student_runs(self, teachers: list[str]) -> list[RunConfig]:
         """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
@@ -173,7 +240,9 @@ class Profile(ProfileBase):
             self.run(
                 model=self.distillation.student,
                 loss="kd",
+                scheme="none",
                 alpha=0.0,
+                explicit_targets=False,
                 temperature=self.distillation.kd_temperature,
                 kd_weight=self.distillation.kd_weight,
                 teacher=teacher,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from lsml_core import dose, layout, regime
 from lsml_core.multiclass.evaluate import read_predictions
-from lsml_core.multiclass.losses import LOSSES
+from lsml_core.multiclass.losses import STUDENT, arm_of
 from lsml_core.multiclass.metrics import top_label_reliability
 from lsml_core.multiclass.summary import BASELINE
 from lsml_core.records import read_json
@@ -61,7 +61,7 @@ def baseline_records(profile_dir: Path) -> dict[str, list[dict | None]]:
     run without one). The students are distilled only: there is no plain-CE student baseline."""
     records: dict[str, list[dict | None]] = {}
     for _, config, metrics in finished_runs(profile_dir):
-        if config["train"]["loss"] == "ce":
+        if arm_of(config["train"]) == "CE":
             records.setdefault(config["train"]["model"], []).append(metrics.get("regime"))
     return records
 
@@ -98,11 +98,10 @@ def dose_readings(profile_dir: Path) -> list[str]:
     for _, config, metrics in finished_runs(profile_dir):
         t = config["train"]
         baseline = f"{BASELINE} ({t['model']})"
-        if t["loss"] == "ce":
+        if arm_of(t) == "CE":
             gaps.setdefault(baseline, []).append(dose.selection_gap(metrics))
-        elif LOSSES[t["loss"]].targets is not None:
-            arm = f"{LOSSES[t['loss']].arm} a={t['alpha']:g}"
-            doses.setdefault((baseline, arm), []).append(dose.recorded(metrics))
+        elif arm_of(t) != STUDENT:
+            doses.setdefault((baseline, f"{arm_of(t)} a={t['alpha']:g}"), []).append(dose.recorded(metrics))
     ordered = dict(sorted(doses.items()))
     return dose.readings(ordered, {name: dose.mean_recorded(values) for name, values in gaps.items()})
 

@@ -7,18 +7,10 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import layout, results
-from lsml_core.multiclass.losses import LOSSES
+from lsml_core.multiclass.losses import ARMS, arm_of
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES
 from lsml_core.records import read_json
 from lsml_core.results import finished_runs
-
-# The order of arms in every table and figure: the study's three, then the other losses' arms as registered.
-ARMS = tuple(dict.fromkeys(("CE", "LS", "ILS", *(loss.arm for loss in LOSSES.values()))))
-
-
-def teacher_arm(train: dict) -> str:
-    """The arm a run belongs to in the tables (CE, LS, ILS, ...; `student` for a distilled run)."""
-    return LOSSES[train["loss"]].arm
 
 
 def arm_order(arms: Iterable[str]) -> list[str]:
@@ -65,11 +57,12 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                         "run": run_dir.name,
                         "model": train["model"],
                         "loss": train["loss"],
+                        "scheme": train["scheme"],
                         "seed": train["seed"],
-                        "arm": teacher_arm(teacher or train),
+                        "arm": arm_of(teacher or train),
                         "alpha": (teacher or train)["alpha"],
                         "ils_temperature": (teacher or train)["temperature"],
-                        "chosen": train["loss"] != "ils" or run_dir.name in chosen,
+                        "chosen": train["scheme"] != "instance" or run_dir.name in chosen,
                         "student": train["loss"] == "kd",
                         "teacher_model": (teacher or train)["model"],
                         "teacher_scaled": train["teacher_scaled"],

@@ -26,13 +26,13 @@ def group_of(run: RunConfig) -> str:
 
 def waiting_groups(profile: Profile, settled: Callable[[str], bool]) -> set[str]:
     """The model-seed groups with a grid point not settled yet."""
-    return {group_of(run) for run in profile.teacher_runs() if run.train.loss == "ils" and not settled(run.name)}
+    return {group_of(run) for run in profile.teacher_runs() if run.train.scheme == "instance" and not settled(run.name)}
 
 
 def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> dict[str, dict]:
     """Per `model-s<seed>` whose grid points have all settled: every finished grid point's selection score
     and the best one (ties: first in grid order)."""
-    grid = [run for run in profile.teacher_runs() if run.train.loss == "ils"]
+    grid = [run for run in profile.teacher_runs() if run.train.scheme == "instance"]
     waiting = waiting_groups(profile, settled)
     chosen: dict[str, dict] = {}
     for run in grid:
@@ -57,7 +57,10 @@ def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str]
     teachers = [
         r.name
         for r in profile.teacher_runs()
-        if r.train.loss in ("ce", "ls") and settled(r.name) and is_complete(runs_dir / r.name)
+        if r.train.scheme in ("none", "uniform")
+        and not r.train.explicit_targets
+        and settled(r.name)
+        and is_complete(runs_dir / r.name)
     ]
     return teachers + [entry["chosen"] for entry in chosen.values()]
 

@@ -14,7 +14,7 @@ from lsml_core import dose, fit, layout
 from lsml_core.compute import Compute, choose_for_run
 from lsml_core.multiclass.config import RunConfig
 from lsml_core.multiclass.data import Splits, batches, load_splits
-from lsml_core.multiclass.losses import LOSSES, objective, training_targets
+from lsml_core.multiclass.losses import needs_teacher, objective, training_targets
 from lsml_core.multiclass.metrics import log_loss
 from lsml_core.multiclass.models import Classifier, build_model
 from lsml_core.records import read_json
@@ -109,7 +109,7 @@ def train_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | No
     splits = splits or load_splits(cfg.data, data_dir)
     device = fit.start_run(t.device, t.seed)
     run = make_fit(cfg, splits, device)
-    teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if LOSSES[t.loss].needs_teacher else None
+    teacher = Teacher(run_dir.parent / t.teacher, cfg, splits, device) if needs_teacher(t) else None
     loss, targets = objective(t, len(splits.classes)), training_targets(t, len(splits.classes))
 
     def train(epoch: int, desc: str) -> dict:

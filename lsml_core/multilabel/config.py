@@ -1,6 +1,6 @@
 """Profiles of the multi-label track and the configuration of one run, checked when they are read."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from lsml_core.backbones import check_model_name
@@ -9,7 +9,7 @@ from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.grid import Grid, profile_runs
 from lsml_core.multilabel.losses import check_loss
 from lsml_core.multilabel.pretraining import FASHION_TRAIN, Recipe, Stage, stage_of
-from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
+from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml, with_renamed_keys
 from lsml_core.smoothing import SCHEMES, check_scheme
 
 TRACK = "multilabel"
@@ -82,6 +82,15 @@ class TrainConfig(TrainBase):
     teacher_temperature: float = 1.0
     compile: bool = False  # torch.compile the model (opt-in; worth it on CUDA)
     memory_format: str = "auto"  # auto (measured per model and device), channels_last, contiguous
+
+    @classmethod
+    def saved(cls, values: dict) -> dict:
+        """A saved recipe (config.json, a checkpoint) as it is written now: its pretraining recipe's renamed keys
+        mapped (`heldout` -> `n_selection`), so that a run fine-tuned before the renaming is not trained again."""
+        if isinstance(values.get("pretraining"), dict):
+            known = {f.name for f in fields(Recipe)}
+            return {**values, "pretraining": with_renamed_keys(values["pretraining"], known)}
+        return values
 
     def __post_init__(self):
         super().__post_init__()

@@ -3,14 +3,14 @@ for ImageNet weights (the original study fine-tuned ImageNet-pretrained models).
 
 A stage classifies single Fashion-MNIST items (10 classes, cross-entropy) from the training images
 [first, first + count), each placed in a random cell of an empty grid x grid canvas of 28-pixel cells and
-resized to `image_size`, the scale at which items appear in the multi-label mosaics. The last `heldout`
-images of the range choose the best epoch. A profile that fine-tunes from a stage draws its own training
+resized to `image_size`, the scale at which items appear in the multi-label mosaics. The last `n_selection`
+images of the range (its selection part) choose the best epoch. A profile that fine-tunes from a stage draws its own training
 mosaics from the first `first` training images only (`data.train_pool`), and its val mosaics come from the
 test images, so the stage's images are disjoint from every image the profile uses.
 
 The stage is stored once per recipe and model under `<data dir>/pretrained/<model>-<hash>/` and reused by
 every run and profile that asks for the same one: `backbone.pt` (the weights without the classifier) and
-`record.json` (recipe, source, image ranges, the SHA-256 of backbone.pt, best epoch, held-out accuracy).
+`record.json` (recipe, source, image ranges, the SHA-256 of backbone.pt, best epoch, selection accuracy).
 It is trained under a file lock with the epoch loop of `lsml_core.fit` (a checkpoint after every epoch):
 a killed stage resumes where it stopped and ends with the same weights.
 """
@@ -31,6 +31,8 @@ from lsml_core.compute import device_default
 from lsml_core.multilabel.images.batch_transforms import TrainBatch, augmentation_seed, normalize
 from lsml_core.multilabel.images.transforms import scaled_recipe
 from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.renaming import rename_training_records
+from lsml_core.profiles import check_renamed, with_renamed_keys
 from lsml_core.records import atomic_torch_save, file_sha256, read_json, write_json
 from lsml_core.threads import cpu_threads
 
@@ -39,6 +41,7 @@ WEIGHTS = "backbone.pt"
 RECORD = "record.json"
 CELL = 28
 FASHION_TRAIN = 60_000
+HASHED_AS = {"n_selection": "heldout"}  # recipe keys as a stage's name first hashed them: stored stages keep it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,7 +50,7 @@ class Recipe:
 
     first: int = 50_000
     count: int = 10_000
-    heldout: int = 1_000
+    n_selection: int = 1_000  # the last images of the range: the selection part, which chooses the best epoch
     grid: int = 2
     image_size: int = 32
     epochs: int = 15
@@ -63,8 +66,8 @@ class Recipe:
                 f"pretraining images [{self.first}, {self.first + self.count}) must lie within Fashion-MNIST's "
                 f"{FASHION_TRAIN} training images: lower first or count"
             )
-        if not 0 < self.heldout < self.count:
-            raise ValueError(f"heldout={self.heldout} must be positive and below count={self.count}")
+        if not 0 < self.n_selection < self.count:
+            raise ValueError(f"n_selection={self.n_selection} must be positive and below count={self.count}")
         check_each("be at least 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size, grid=self.grid)
         check_each("be positive", lambda v: v > 0, lr=self.lr)
 
@@ -84,16 +87,21 @@ class Stage:
 
     @property
     def name(self) -> str:
-        """`<model>-<first 12 hex digits of the SHA-256 of model, recipe and threads>`: the same, the same stage."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """`<model>-<first 12 hex digits of the SHA-256 of model, recipe and threads>`: the same, the same stage.
+        The recipe's keys are hashed as first written (`HASHED_AS`), so a stage stored before a renaming is found."""
+        values = self.to_dict()
+        values["recipe"] = {HASHED_AS.get(key, key): value for key, value in values["recipe"].items()}
+        text = json.dumps(values, sort_keys=True)
         return f"{self.model}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def differences(self, saved: dict) -> list[str]:
-        """The recipe keys where a checkpoint's configuration differs from this stage's."""
+        """The recipe keys where a checkpoint's configuration differs from this stage's (its renamed keys mapped)."""
         mine = self.to_dict()
+        if isinstance(saved.get("recipe"), dict):
+            saved = {**saved, "recipe": with_renamed_keys(saved["recipe"], {f.name for f in fields(Recipe)})}
         keys = sorted(set(saved) | set(mine))
         return [k for k in keys if saved.get(k) != mine.get(k)]
 
@@ -116,11 +124,11 @@ def canvases(images: np.ndarray, grid: int, size: int, rng: np.random.Generator)
 
 
 def stage_data(recipe: Recipe, train_images: np.ndarray, train_labels: np.ndarray):
-    """(fit images, fit labels, held-out images, held-out labels) from the stage's range of training images."""
+    """(fit images, fit labels, selection images, selection labels) from the stage's range of training images."""
     last = recipe.first + recipe.count
     images = canvases(train_images[recipe.first : last], recipe.grid, recipe.image_size, np.random.default_rng(0))
     labels = torch.from_numpy(np.asarray(train_labels[recipe.first : last], dtype=np.int64))
-    split = recipe.count - recipe.heldout
+    split = recipe.count - recipe.n_selection
     return images[:split], labels[:split], images[split:], labels[split:]
 
 
@@ -130,12 +138,12 @@ def classifier(model: str, n_classes: int) -> nn.Module:
     return replace_head(net, nn.Linear(head(net).in_features, n_classes))
 
 
-def heldout_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> dict:
-    """Accuracy on the held-out images: the stage's selection score."""
+def selection_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> dict:
+    """Accuracy on the selection images: the stage's selection score."""
     device = next(model.parameters()).device
     batches = (normalize(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size))
     logits = fit.predict(model, batches, device)
-    return {"heldout_accuracy": float((logits.argmax(1) == labels.numpy()).mean())}
+    return {"selection_accuracy": float((logits.argmax(1) == labels.numpy()).mean())}
 
 
 def train_stage(stage: Stage, folder: Path, train_images: np.ndarray, train_labels: np.ndarray, source: str) -> dict:
@@ -156,7 +164,7 @@ def train_on_threads(
     """`train_stage` once the threads are set."""
     r = stage.recipe
     device = fit.start_run("auto", r.seed)
-    fit_images, fit_labels, held_images, held_labels = stage_data(r, train_images, train_labels)
+    fit_images, fit_labels, selection_images, selection_labels = stage_data(r, train_images, train_labels)
     model = classifier(stage.model, int(train_labels.max()) + 1).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs)
@@ -180,8 +188,8 @@ def train_on_threads(
         )
         return {"train_loss": loss}
 
-    epoch = fit.Epoch(train, lambda: heldout_accuracy(model, held_images, held_labels, r.batch_size))
-    history = fit.fit(run, folder, epoch, score="heldout_accuracy", epochs=r.epochs, source=source)
+    epoch = fit.Epoch(train, lambda: selection_accuracy(model, selection_images, selection_labels, r.batch_size))
+    history = fit.fit(run, folder, epoch, score="selection_accuracy", epochs=r.epochs, source=source)
     best_epoch = fit.load_best(folder, model, device)
     backbone = {k: v for k, v in model.state_dict().items() if not k.startswith(head_prefix(model))}
     atomic_torch_save(backbone, folder / WEIGHTS)
@@ -192,11 +200,11 @@ def train_on_threads(
         "device": str(device),
         "images": {
             "set": "Fashion-MNIST training images",
-            "fit": [r.first, r.first + r.count - r.heldout],
-            "heldout": [r.first + r.count - r.heldout, r.first + r.count],
+            "fit": [r.first, r.first + r.count - r.n_selection],
+            "selection": [r.first + r.count - r.n_selection, r.first + r.count],
         },
         "best_epoch": best_epoch,
-        "heldout_accuracy": float(history["heldout_accuracy"].max()),
+        "selection_accuracy": float(history["selection_accuracy"].max()),
         "sha256": file_sha256(folder / WEIGHTS),
     }
     write_json(folder / RECORD, record)
@@ -244,6 +252,8 @@ def ensure(stage: Stage, data_dir: Path, load_source, say=print) -> dict:
             f"[{stage.recipe.first}, {stage.recipe.first + stage.recipe.count})"
         )
         source = load_source()
+        if folder.is_dir():  # a stage interrupted before a renaming resumes under the new names
+            rename_training_records(folder)
         return train_stage(stage, folder, source.train_images, source.train_labels, source.name)
 
 
@@ -267,6 +277,7 @@ def stage_of(model: str, recipe: Recipe | dict, threads: int = 1) -> Stage:
     threads (the run's)."""
     if isinstance(recipe, dict):
         known = {f.name for f in fields(Recipe)}
+        check_renamed(recipe, known, "train.pretraining")
         unknown = sorted(set(recipe) - known)
         if unknown:
             raise ValueError(f"unknown pretraining key(s) {unknown}: choose from {', '.join(sorted(known))}")

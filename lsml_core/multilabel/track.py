@@ -41,7 +41,10 @@ def pretrain_stages(profile: Profile, data_dir: Path) -> None:
     """Train (or find stored) every pretraining stage a run of the profile fine-tunes from, once each."""
     for stage in stages_of(profile):
         record = ensure(stage, data_dir, lambda: load_source(Path(data_dir) / "cache"))
-        print(f"pretraining stage {stage.name}: held-out accuracy {record['heldout_accuracy']:.3f}", flush=True)
+        accuracy = record.get(
+            "selection_accuracy", record.get("heldout_accuracy")
+        )  # a stage stored before the renaming
+        print(f"pretraining stage {stage.name}: selection accuracy {accuracy:.3f}", flush=True)
 
 
 def write_summary(profile_dir: Path) -> None:

@@ -95,14 +95,14 @@ def gpu_runs(resources: dict, gpus: float) -> int:
 def check_resources(cpus: float, gpus: float, nodes: list[dict]) -> None:
     """Refuse resources per run that no node of the cluster can give a single run."""
     if cpus <= 0:
-        raise ValueError(f"--cpus-per-run {cpus} must be positive")
+        raise ValueError(f"--threads {cpus} must be positive")
     if gpus < 0:
         raise ValueError(f"--gpus-per-run {gpus} must be at least 0")
     if not any(runs_on_node(node, cpus, gpus) for node in nodes):
         have = ", ".join(f"{node.get('CPU', 0):g} CPU / {node.get('GPU', 0):g} GPU" for node in nodes)
         raise ValueError(
             f"a run asks for {cpus:g} CPU(s) and {gpus:g} GPU(s) but no node of the Ray cluster has them "
-            f"(nodes: {have}): lower --cpus-per-run / --gpus-per-run"
+            f"(nodes: {have}): lower --threads / --gpus-per-run"
         )
 
 

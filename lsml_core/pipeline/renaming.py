@@ -1,4 +1,10 @@
-"""A run folder written before a renaming (`profiles.RENAMED`), brought up to date without retraining.
+"""A run folder written before a renaming (`profiles.RENAMED`, or a value a track maps), brought up to date
+without retraining.
+
+A folder whose configuration now gives the run another name (the single-label `resnet8-ls-a0.1-s0` is
+`resnet8-uniform-a0.1-s0`) is moved to that name by `rename_run_folders` before the runs are scheduled: its
+config.json rewritten as the configuration reads now, the teacher records of the runs that learnt from it renamed,
+its evaluation removed, and the profile's records that name runs (the grid choice) removed to be written again.
 
 Its configuration reads with the keys mapped (`profiles.build(..., saved=True)`), so the folder is not taken for
 one of another configuration. Before the run is executed again, what training wrote is renamed where the split that
@@ -10,6 +16,7 @@ under the new names from its intact model.
 """
 
 import fnmatch
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -83,3 +90,50 @@ def bring_up_to_date(run_dir: Path, config: dict) -> list[str]:
         rename_training_records(run_dir)
         remove_evaluation(run_dir)
     return keys
+
+
+def current_names(runs_dir: Path, run_config) -> dict[str, object]:
+    """Folder name -> the configuration its config.json reads as now (`run_config.from_dict`), for every run
+    folder whose configuration names it otherwise; folders without a readable configuration are left out."""
+    moved = {}
+    for run_dir in sorted(Path(runs_dir).glob("*/")):
+        try:
+            config = run_config.from_dict(read_json(run_dir / layout.CONFIG))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        if config.name != run_dir.name:
+            moved[run_dir.name] = config
+    return moved
+
+
+def rename_teacher_stamps(runs_dir: Path, names: dict[str, str]) -> None:
+    """The teacher records (teacher.json) of runs that learnt from a renamed run, naming it as it is named now."""
+    for stamp in Path(runs_dir).glob(f"*/{layout.TEACHER_STAMP}"):
+        try:
+            values = read_json(stamp)
+        except ValueError:
+            continue  # a damaged stamp: the run task trains that run again
+        if isinstance(values, dict) and values.get("teacher") in names:
+            write_json(stamp, {**values, "teacher": names[values["teacher"]]})
+
+
+def rename_run_folders(runs_dir: Path, run_config) -> dict[str, str]:
+    """Move every run folder written under an earlier name to the name its configuration gives now (none is
+    retrained: each is evaluated again); returns old name -> new name. A folder whose new name is taken stays."""
+    runs_dir = Path(runs_dir)
+    moved = {
+        old: config
+        for old, config in current_names(runs_dir, run_config).items()
+        if not (runs_dir / config.name).exists()
+    }
+    for old, config in moved.items():
+        run_dir = runs_dir / old
+        bring_up_to_date(run_dir, config.to_dict())
+        remove_evaluation(run_dir)
+        write_json(run_dir / layout.CONFIG, config.to_dict())
+        os.replace(run_dir, runs_dir / config.name)
+    names = {old: config.name for old, config in moved.items()}
+    if names:
+        rename_teacher_stamps(runs_dir, names)
+        (runs_dir.parent / layout.GRID_CHOICE).unlink(missing_ok=True)
+    return names

@@ -16,6 +16,7 @@ from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.pipeline.executors import LocalExecutor
 from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebooks import KERNEL, Failure, execute_all
+from lsml_core.pipeline.renaming import rename_run_folders
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler, check_patterns
 from lsml_core.profiles import profile_with_threads
@@ -40,7 +41,7 @@ def run_profile(
     threads: int | None = None,
 ) -> list[Failure]:
     """Everything for one profile of a track, its runs on `executor` (local by default); returns the failures.
-    `context` opens every progress line (`--all`: which profile of how many); `threads` (--cpus-per-run)
+    `context` opens every progress line (`--all`: which profile of how many); `threads` (--threads)
     replaces the profile's CPU threads per run, recorded in each run's configuration."""
     check_patterns(track.run_names(profile), patterns)
     profile = profile_with_threads(profile, threads)
@@ -55,6 +56,8 @@ def run_profile(
     with held(out, PROFILE_LOCK, f"the records of {out}"):
         write_json(out / layout.ENVIRONMENT, environment_record(REPO_ROOT))
         atomic_write_text(out / layout.PROFILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
+        for old, new in rename_run_folders(out / layout.RUNS, profile.run_config).items():
+            print(f"renamed {old} -> {new}: written under its earlier name; evaluated again (nothing retrained)")
     slots = executor.slots(cpus)
     print(f"runs on the {executor.name} executor, {slots} at once, {cpus} CPU thread(s) each", flush=True)
     failures, planned = Scheduler(track, profile, out, data_dir, force=force, kernel=kernel, context=context).run(

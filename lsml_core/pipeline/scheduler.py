@@ -193,7 +193,7 @@ class Scheduler:
                 cfg.name,
                 run_dir / layout.CONFIG,
                 f"the run folder holds results computed on {saved} CPU thread(s), not {cfg.train.threads} (the "
-                f"numbers depend on it): rerun with --cpus-per-run {saved} to keep them, --force to redo the run, "
+                f"numbers depend on it): rerun with --threads {saved} to keep them, --force to redo the run, "
                 "or use another --results-dir",
             )
         if differing:

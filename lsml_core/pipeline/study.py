@@ -55,7 +55,7 @@ def run_study(
     config_dir: Path = CONFIG_DIR,
     threads: int | None = None,
 ) -> list[Failure]:
-    """Every profile of `study_order` on one executor (`threads`: --cpus-per-run), the front page rewritten
+    """Every profile of `study_order` on one executor (`threads`: --threads), the front page rewritten
     after each; the failures of all."""
     paths = study_order(config_dir, gpu_present(executor))
     failures: list[Failure] = []

@@ -21,7 +21,7 @@ name: mc-tiny
 description: a few batches per run; numbers mean nothing
 data: {n_train: 256, n_selection: 128, n_test: 200}
 train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
-grid: {arms: [{loss: ce}, {loss: ls, alpha: 0.1}, {loss: ils, alpha: 0.1, temperature: [2, 4]}]}
+grid: {arms: [{scheme: none}, {scheme: uniform, alpha: 0.1}, {scheme: instance, alpha: 0.1, temperature: [2, 4]}]}
 """
 TEACHERS, STUDENTS = 4, 6  # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
 

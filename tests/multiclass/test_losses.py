@@ -1,5 +1,7 @@
 """Single-label losses: LS two ways agree, instance targets' limits, the distillation loss against its formula."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -31,7 +33,9 @@ def test_torch_label_smoothing_equals_explicit_targets_loss_and_gradients(batch)
     explicit.backward()
     torch.testing.assert_close(torch_loss, explicit)
     torch.testing.assert_close(a.grad, b.grad)
-    ls, explicit = (objective(TrainConfig(loss=name, alpha=0.1), K) for name in ("ls", "ls_targets"))
+    ls, explicit = (
+        objective(TrainConfig(scheme="uniform", alpha=0.1, explicit_targets=way), K) for way in (False, True)
+    )
     assert ls(logits, labels) == pytest.approx(explicit(logits, labels).item(), abs=1e-6)
 
 
@@ -100,17 +104,34 @@ def test_distillation_gradient_is_hintons(batch):
     torch.testing.assert_close(student.grad, expected)
 
 
-@pytest.mark.parametrize("loss", ["ls", "ls_targets"])
-def test_both_ways_of_label_smoothing_record_the_dose_a_times_one_minus_one_over_k(batch, loss):
+@pytest.mark.parametrize("explicit", [False, True])
+def test_both_ways_of_label_smoothing_record_the_dose_a_times_one_minus_one_over_k(batch, explicit):
     _, labels, _ = batch
-    targets = training_targets(TrainConfig(loss=loss, alpha=0.1), K)(labels)
+    targets = training_targets(TrainConfig(scheme="uniform", alpha=0.1, explicit_targets=explicit), K)(labels)
     assert dose.single_label_moved(targets, labels)[0] / len(labels) == pytest.approx(0.1 * (1 - 1 / K))
 
 
-def test_ce_records_no_dose_ils_its_alpha_and_a_student_none(batch):
+def test_no_smoothing_records_no_dose_instance_its_alpha_and_a_student_none(batch):
     _, labels, teacher = batch
     ce = training_targets(TrainConfig(loss="ce"), K)(labels)
     assert dose.single_label_moved(ce, labels)[0].item() == 0
-    ils = training_targets(TrainConfig(loss="ils", alpha=0.15, teacher="t"), K)(labels, teacher)
+    ils = training_targets(TrainConfig(scheme="instance", alpha=0.15, teacher="t"), K)(labels, teacher)
     assert dose.single_label_moved(ils, labels)[0] / len(labels) == pytest.approx(0.15)
     assert training_targets(TrainConfig(loss="kd", teacher="t"), K) is None
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"loss": "ls", "alpha": 0.1}, "loss 'ls' was replaced: write `loss: ce, scheme: uniform`"),
+        ({"loss": "ils", "alpha": 0.1}, "loss 'ils' was replaced: write `loss: ce, scheme: instance`"),
+        ({"loss": "ls_targets"}, "write `loss: ce, scheme: uniform, explicit_targets: true`"),
+        ({"scheme": "instance", "explicit_targets": True, "teacher": "t"}, "only uniform smoothing has two ways"),
+        ({"loss": "kd", "scheme": "uniform", "teacher": "t"}, "a student learns a teacher's targets"),
+        ({"scheme": "uniform", "teacher": "t"}, "exactly the runs of loss kd and of scheme instance learn from a"),
+        ({"scheme": "label"}, "unknown scheme 'label': choose one of none, uniform, instance"),
+    ],
+)
+def test_a_loss_or_scheme_of_an_earlier_version_or_a_wrong_pair_is_refused_naming_the_fix(values, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TrainConfig(**values)

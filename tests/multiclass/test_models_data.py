@@ -61,10 +61,13 @@ def test_multiclass_profile_loads_and_dispatches():
     track, profile = tracks.load_profile("multiclass")
     assert track.name == "multiclass" and profile == load_profile("multiclass")
     names = [r.name for r in profile.teacher_runs()]
-    assert names[0] == "resnet8-ce-s0" and sum("-ils-" in n for n in names) == 4 * 3  # 2 x 2 grid, 3 seeds
+    assert names[0] == "resnet8-none-a0-s0" and sum("-instance-" in n for n in names) == 4 * 3  # 2 x 2 grid, 3 seeds
     assert sum(n.endswith("-s1") for n in names) == 6
-    students = profile.student_runs(["resnet8-ce-s0"])
-    assert [s.name for s in students] == ["shallow-kd-T20-from-resnet8-ce-s0", "shallow-kd-T20-from-resnet8-ce-s0-ts"]
+    students = profile.student_runs(["resnet8-none-a0-s0"])
+    assert [s.name for s in students] == [
+        "shallow-kd-T20-from-resnet8-none-a0-s0",
+        "shallow-kd-T20-from-resnet8-none-a0-s0-ts",
+    ]
     assert tracks.load_profile("quick")[0].name == "multilabel"
 
 
@@ -72,7 +75,7 @@ def test_the_gpu_profile_trains_every_teacher_of_all_fashion_mnist_three_times()
     track, profile = tracks.load_profile("multiclass-gpu")
     assert track.name == "multiclass" and profile.data.n_train is None and profile.train.epochs == 60
     names = [r.name for r in profile.teacher_runs()]
-    assert len(names) == 18 and names[0] == "resnet20-ce-s0" and {n[-2:] for n in names} == {"s0", "s1", "s2"}
+    assert len(names) == 18 and names[0] == "resnet20-none-a0-s0" and {n[-2:] for n in names} == {"s0", "s1", "s2"}
 
 
 def test_the_converged_profile_trains_every_run_to_its_last_epoch_without_regularisers():
@@ -81,7 +84,7 @@ def test_the_converged_profile_trains_every_run_to_its_last_epoch_without_regula
     assert track.name == "multiclass" and t.weight_decay == 0 and d.shift == 0 and not d.flip
     assert t.patience >= t.epochs  # no early stop: the training loss is followed until it flattens
     names = [r.name for r in profile.teacher_runs()]
-    assert names[:2] == ["resnet8-ce-s0", "resnet8-ls-a0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)
+    assert names[:2] == ["resnet8-none-a0-s0", "resnet8-uniform-a0.1-s0"] and len(names) == 4 * len(profile.grid.seeds)
 
 
 @pytest.mark.parametrize("grid", ["", "grid: {seeds: [0, 1]}\n"])
@@ -91,32 +94,49 @@ def test_a_grid_without_arms_trains_maher_and_kulls_teachers(tmp_path, grid):
     profile = load_profile(path)
     names = [r.name for r in profile.teacher_runs() if r.train.seed == 0]
     assert names == [
-        "resnet8-ce-s0",
-        "resnet8-ls-a0.1-s0",
-        "resnet8-ils-a0.05-T2-s0",
-        "resnet8-ils-a0.05-T8-s0",
-        "resnet8-ils-a0.1-T2-s0",
-        "resnet8-ils-a0.1-T8-s0",
+        "resnet8-none-a0-s0",
+        "resnet8-uniform-a0.1-s0",
+        "resnet8-instance-a0.05-T2-s0",
+        "resnet8-instance-a0.05-T8-s0",
+        "resnet8-instance-a0.1-T2-s0",
+        "resnet8-instance-a0.1-T8-s0",
     ]
     assert len(profile.teacher_runs()) == 6 * len(profile.grid.seeds)
 
 
-def test_ce_runs_at_alpha_0_and_ce_and_ls_at_temperature_1_whatever_the_train_section_says(tmp_path):
+def test_no_smoothing_runs_at_alpha_0_and_uniform_at_temperature_1_whatever_the_train_section_says(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(
-        "track: multiclass\ntrain: {alpha: 0.2, temperature: 4}\ngrid: {arms: [{loss: [ce, ls]}, {loss: ils}]}"
+        "track: multiclass\ntrain: {alpha: 0.2, temperature: 4}\n"
+        "grid: {arms: [{scheme: [none, uniform]}, {scheme: instance}]}"
     )
-    runs = {r.train.loss: r.train for r in load_profile(path).teacher_runs()}
-    assert (runs["ce"].alpha, runs["ce"].temperature, runs["ls"].alpha, runs["ls"].temperature) == (0.0, 1.0, 0.2, 1.0)
-    assert (runs["ils"].alpha, runs["ils"].temperature, runs["ils"].teacher) == (0.2, 4.0, "resnet8-ce-s0")
+    runs = {r.train.scheme: r.train for r in load_profile(path).teacher_runs()}
+    assert {t.loss for t in runs.values()} == {"ce"}
+    none, uniform, instance = runs["none"], runs["uniform"], runs["instance"]
+    assert (none.alpha, none.temperature, uniform.alpha, uniform.temperature) == (0.0, 1.0, 0.2, 1.0)
+    assert (instance.alpha, instance.temperature, instance.teacher) == (0.2, 4.0, "resnet8-none-a0-s0")
+
+
+@pytest.mark.parametrize(
+    "arm, message",
+    [
+        ("{loss: ls, alpha: 0.1}", "loss 'ls' was replaced: write `loss: ce, scheme: uniform`"),
+        ("{loss: ils, alpha: 0.1}", "loss 'ils' was replaced: write `loss: ce, scheme: instance`"),
+    ],
+)
+def test_an_arm_with_a_loss_of_an_earlier_version_is_refused_naming_its_scheme(tmp_path, arm, message):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"track: multiclass\ngrid: {{arms: [{{scheme: none}}, {arm}]}}")
+    with pytest.raises(ValueError, match=message):
+        load_profile(path)
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
         ("grid: {arms: [{loss: kd}]}", "loss kd cannot be an arm of grid.arms: the students are distilled"),
-        ("grid: {arms: [{loss: ils, alpha: 0.1}]}", "teacher run resnet8-ce-s0, which is not among"),
-        ("grid: {arms: [{loss: ce}, {loss: ils, alpha: 0.1, lr: 0.2}]}", r"differs in \['train.lr'\]"),
+        ("grid: {arms: [{scheme: instance, alpha: 0.1}]}", "teacher run resnet8-none-a0-s0, which is not among"),
+        ("grid: {arms: [{scheme: none}, {scheme: instance, alpha: 0.1, lr: 0.2}]}", r"differs in \['train.lr'\]"),
         ("distillation: {kd_weight: 2}", r"kd_weight=2 must lie in \[0, 1\]"),
         ("distillation: {kd_temperature: -1}", "kd_temperature=-1 must be > 0"),
         ("distillation: {student: vgg}", "unknown student model 'vgg'"),

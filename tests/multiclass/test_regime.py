@@ -42,11 +42,15 @@ def test_evaluate_records_the_regime_of_its_stored_predictions_and_history(tmp_p
     }
 
 
-def write_run(profile_dir, name: str, *, loss: str, model: str = "resnet8", gap: float | None = None, falling=False):
+def write_run(
+    profile_dir, name: str, *, loss="ce", scheme="none", model="resnet8", gap: float | None = None, falling=False
+):
     """A finished run folder: config.json, and metrics.json with a regime entry unless `gap` is None."""
     run_dir = profile_dir / "runs" / name
     run_dir.mkdir(parents=True)
-    (run_dir / "config.json").write_text(json.dumps({"train": {"loss": loss, "model": model, "seed": 0}}))
+    (run_dir / "config.json").write_text(
+        json.dumps({"train": {"loss": loss, "scheme": scheme, "model": model, "seed": 0}})
+    )
     metrics = {"splits": {}}
     if gap is not None:
         history = pd.DataFrame(
@@ -68,10 +72,10 @@ def write_run(profile_dir, name: str, *, loss: str, model: str = "resnet8", gap:
 
 
 def test_an_overconfident_converged_ce_baseline_reads_the_regime_of_the_claims(tmp_path):
-    write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
-    write_run(tmp_path, "resnet8-ce-s1", loss="ce", gap=0.03)
-    write_run(tmp_path, "resnet8-ls-a0.1-s0", loss="ls", gap=-0.2, falling=True)  # not a baseline
-    write_run(tmp_path, "shallow-kd-T20-from-resnet8-ce-s0", loss="kd", model="shallow", gap=-0.1)
+    write_run(tmp_path, "resnet8-none-a0-s0", loss="ce", gap=0.05)
+    write_run(tmp_path, "resnet8-none-a0-s1", loss="ce", gap=0.03)
+    write_run(tmp_path, "resnet8-uniform-a0.1-s0", scheme="uniform", gap=-0.2, falling=True)  # not a baseline
+    write_run(tmp_path, "shallow-kd-T20-from-resnet8-none-a0-s0", loss="kd", model="shallow", gap=-0.1)
     (sentence, kind), *others = regime_readings(tmp_path, "mc")
     assert not others and kind == "overconfident"
     assert sentence.startswith("The CE (resnet8) baseline is overconfident on the selection split by 0.040")
@@ -83,8 +87,8 @@ def test_an_overconfident_converged_ce_baseline_reads_the_regime_of_the_claims(t
 
 
 def test_an_underconfident_still_learning_baseline_says_the_claims_are_not_tested(tmp_path):
-    write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=-0.04, falling=True)
-    write_run(tmp_path, "resnet20-ce-s0", loss="ce", model="resnet20", gap=0.02)
+    write_run(tmp_path, "resnet8-none-a0-s0", loss="ce", gap=-0.04, falling=True)
+    write_run(tmp_path, "resnet20-none-a0-s0", loss="ce", model="resnet20", gap=0.02)
     readings = regime_readings(tmp_path, "mc")
     assert [kind for _, kind in readings] == ["overconfident", "underconfident"]  # models by name
     sentence = readings[1][0]
@@ -97,13 +101,13 @@ def test_an_underconfident_still_learning_baseline_says_the_claims_are_not_teste
 
 
 def test_runs_of_an_older_revision_say_the_regime_is_not_recorded_and_how_to_redo_it(tmp_path):
-    write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
-    write_run(tmp_path, "resnet8-ce-s1", loss="ce")  # finished before regimes were recorded
+    write_run(tmp_path, "resnet8-none-a0-s0", loss="ce", gap=0.05)
+    write_run(tmp_path, "resnet8-none-a0-s1", loss="ce")  # finished before regimes were recorded
     ((sentence, kind),) = regime_readings(tmp_path, "multiclass")
     assert kind == "unrecorded" and "not recorded" in sentence and "1 of its 2 runs" in sentence
     assert "`./run_all.sh --profile multiclass --force`" in sentence
     assert "not recorded" in conclusion_caveat([(sentence, kind)])
-    assert regime_table(tmp_path).run.tolist() == ["resnet8-ce-s0"]
+    assert regime_table(tmp_path).run.tolist() == ["resnet8-none-a0-s0"]
 
 
 def test_no_ce_run_reads_as_unknown(tmp_path):
@@ -115,7 +119,7 @@ def test_no_ce_run_reads_as_unknown(tmp_path):
 
 
 def test_regime_table_shows_each_split_and_the_trend(tmp_path):
-    write_run(tmp_path, "resnet8-ce-s0", loss="ce", gap=0.05)
+    write_run(tmp_path, "resnet8-none-a0-s0", loss="ce", gap=0.05)
     row = regime_table(tmp_path).iloc[0]
     assert row["confidence - accuracy (selection)"] == pytest.approx(0.05)
     assert row["confidence - accuracy (test)"] == pytest.approx(0.06)
@@ -124,16 +128,16 @@ def test_regime_table_shows_each_split_and_the_trend(tmp_path):
 
 
 def test_each_smoothed_arm_reads_its_dose_beside_the_ce_baselines_gap(tmp_path):
-    def write(name, loss, alpha, metrics):
+    def write(name, loss, scheme, alpha, metrics):
         (tmp_path / "runs" / name).mkdir(parents=True)
-        train = {"model": "resnet8", "loss": loss, "alpha": alpha}
+        train = {"model": "resnet8", "loss": loss, "scheme": scheme, "alpha": alpha}
         (tmp_path / "runs" / name / "config.json").write_text(json.dumps({"train": train}))
         (tmp_path / "runs" / name / "metrics.json").write_text(json.dumps(metrics))
 
     entry = {"selection_split": "selection", "confidence_gap": {"selection": 0.08}}
-    write("ce", "ce", 0.0, {"dose": 0.0, "regime": entry})
-    write("ls", "ls", 0.1, {"dose": 0.09})
-    write("kd", "kd", 0.0, {"dose": None})  # a student: no dose, no CE baseline of its own
+    write("ce", "ce", "none", 0.0, {"dose": 0.0, "regime": entry})
+    write("ls", "ce", "uniform", 0.1, {"dose": 0.09})
+    write("kd", "kd", "none", 0.0, {"dose": None})  # a student: no dose, no CE baseline of its own
     assert dose_readings(tmp_path) == [
         "CE (resnet8), LS a=0.1: dose 0.090, at or above the baseline's overconfidence 0.080: expect underconfidence."
     ]

@@ -87,7 +87,7 @@ def test_instance_and_distillation_runs_use_the_teacher(tmp_path):
     teacher = run(max_batches=1)
     train_run(teacher, tmp_path / teacher.name, tmp_path, splits)
     evaluate_run(teacher, tmp_path / teacher.name, tmp_path, splits)
-    ils = run(max_batches=1, loss="ils", alpha=0.1, temperature=2.0, teacher=teacher.name)
+    ils = run(max_batches=1, scheme="instance", alpha=0.1, temperature=2.0, teacher=teacher.name)
     student = RunConfig(
         profile="t",
         data=teacher.data,
@@ -110,7 +110,7 @@ def test_instance_and_distillation_runs_use_the_teacher(tmp_path):
 
 
 def test_label_smoothing_in_the_loss_records_its_dose(tmp_path):
-    splits, cfg = tiny_splits(), run(max_batches=1, loss="ls", alpha=0.1)
+    splits, cfg = tiny_splits(), run(max_batches=1, scheme="uniform", alpha=0.1)
     history = train_run(cfg, tmp_path / cfg.name, tmp_path, splits)
     assert history.dose.tolist() == pytest.approx([0.1 * (1 - 1 / len(splits.classes))] * 2)
     assert evaluate_run(cfg, tmp_path / cfg.name, tmp_path, splits)["dose"] == pytest.approx(history.dose.mean())

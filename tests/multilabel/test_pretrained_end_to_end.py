@@ -20,7 +20,7 @@ name: {name}
 data: {{dataset: demo, root: demo-stage, image_size: 32, n_train: 64, n_val: 32, selection_fraction: 0.25, train_pool: 59000}}
 train:
   pretrained: stage
-  pretraining: {{first: 59000, count: 300, heldout: 60, image_size: 32, epochs: 1, batch_size: 32, lr: 0.01}}
+  pretraining: {{first: 59000, count: 300, n_selection: 60, image_size: 32, epochs: 1, batch_size: 32, lr: 0.01}}
   epochs: 1
   batch_size: 16
   max_batches: 2

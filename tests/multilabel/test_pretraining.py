@@ -17,7 +17,7 @@ from lsml_core.multilabel import pretraining
 from lsml_core.records import file_sha256, read_json
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {"first": 100, "count": 300, "heldout": 60, "image_size": 16, "epochs": 3, "batch_size": 16, "lr": 0.01}
+TINY = {"first": 100, "count": 300, "n_selection": 60, "image_size": 16, "epochs": 3, "batch_size": 16, "lr": 0.01}
 
 
 class Synthetic:
@@ -37,8 +37,8 @@ def tiny_stage(**recipe) -> pretraining.Stage:
 def test_recipes_out_of_range_are_refused():
     with pytest.raises(ValueError, match="within Fashion-MNIST's 60000 training images"):
         pretraining.Recipe(first=55_000, count=10_000)
-    with pytest.raises(ValueError, match="heldout=0"):
-        pretraining.Recipe(heldout=0)
+    with pytest.raises(ValueError, match="n_selection=0"):
+        pretraining.Recipe(n_selection=0)
     with pytest.raises(ValueError, match="unknown pretraining key"):
         pretraining.stage_of("resnet18", {"epoch": 3})
 
@@ -73,9 +73,9 @@ def test_a_stage_is_trained_once_recorded_and_reused(tmp_path):
     record = pretraining.ensure(stage, tmp_path, lambda: loads.append(1) or Synthetic)
     folder = pretraining.stage_dir(tmp_path, stage)
     assert record["sha256"] == file_sha256(folder / pretraining.WEIGHTS) and record == read_json(folder / "record.json")
-    assert record["images"] == {"set": "Fashion-MNIST training images", "fit": [100, 340], "heldout": [340, 400]}
+    assert record["images"] == {"set": "Fashion-MNIST training images", "fit": [100, 340], "selection": [340, 400]}
     assert record["recipe"]["epochs"] == 3 and record["source"] == "synthetic items" and record["threads"] == 1
-    assert record["heldout_accuracy"] > 0.5  # well above the 0.25 of chance: it learned the items
+    assert record["selection_accuracy"] > 0.5  # well above the 0.25 of chance: it learned the items
     history = (folder / "history.csv").stat().st_mtime_ns
     assert pretraining.ensure(stage, tmp_path, lambda: loads.append(1) or Synthetic) == record
     assert loads == [1] and (folder / "history.csv").stat().st_mtime_ns == history
@@ -136,3 +136,25 @@ def test_a_backbone_is_loaded_from_a_stage_without_its_classifier(tmp_path):
     saved = torch.load(pretraining.stage_dir(tmp_path, stage) / pretraining.WEIGHTS, weights_only=True)
     assert torch.equal(model.conv1.weight, saved["conv1.weight"]) and "fc.weight" not in saved
     assert torch.equal(model.fc.weight, fresh_head)
+
+
+def test_the_stages_stored_before_the_selection_part_was_renamed_keep_their_names():
+    from lsml_core.multilabel.config import load_profile
+
+    names = sorted({run.train.stage.name for run in load_profile("pretrained").runs()})
+    assert names == ["mobilenet_v2-2bc8970a322f", "resnet18-66694de0968e"]  # as the stages were first named
+
+
+def test_a_recipe_of_an_earlier_version_is_refused_in_a_profile_and_read_in_a_saved_record():
+    from lsml_core.multilabel.config import RunConfig, load_profile
+
+    with pytest.raises(ValueError, match="`heldout` was renamed `n_selection`"):
+        pretraining.stage_of("resnet18", {"heldout": 60})
+    stage = tiny_stage()
+    saved = stage.to_dict()
+    saved["recipe"]["heldout"] = saved["recipe"].pop("n_selection")
+    assert stage.differences(saved) == []  # an old stage's checkpoint resumes
+    run = load_profile("pretrained").runs()[0]
+    old = run.to_dict()
+    old["train"]["pretraining"]["heldout"] = old["train"]["pretraining"].pop("n_selection")
+    assert RunConfig.from_dict(old) == run and run.differences(old) == []  # an old run is not trained again
