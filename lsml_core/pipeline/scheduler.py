@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lsml_core import layout
 from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
-from lsml_core.pipeline.notebooks import Failure
+from lsml_core.pipeline.notebooks import Failure, explained
 from lsml_core.pipeline.progress import EpochWatcher, Progress
 from lsml_core.pipeline.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
 from lsml_core.records import read_json
@@ -248,9 +248,10 @@ class Scheduler:
         return [failure] if failure else []
 
     def lost(self, cfg, exc: BaseException) -> Failure:
-        """A task that ended without an outcome (its worker or node died, a fault outside the notebooks)."""
+        """A task that ended without an outcome (its worker or node died, a fault outside the notebooks; a full
+        disk said so in plain words)."""
         notebook = self.runs_dir / cfg.name / layout.notebook(self.track.run_notebooks[0].name)
-        return Failure(cfg.name, notebook, f"{type(exc).__name__}: {exc}")
+        return Failure(cfg.name, notebook, explained(exc, f"{type(exc).__name__}: {exc}", notebook.parent))
 
     def never_started(self, plan: Plan) -> list[Failure]:
         """Queued runs whose teacher never settled (not planned, or a cycle of teachers), as failures."""
