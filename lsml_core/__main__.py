@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lsml_core import front_page, layout, tracks
 from lsml_core.pipeline.executors import make_executor
-from lsml_core.pipeline.notebooks import KERNEL
+from lsml_core.pipeline.notebooks import KERNEL, disk_full, explained
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.runner import run_profile
 from lsml_core.pipeline.study import render_front_page, run_study, study_order
@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             index = results_dir / profile.name / layout.INDEX
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a record, summary or page written here on a full disk: said so, without a traceback
+        if not disk_full(exc):
+            raise
+        print(f"error: {explained(exc, f'{type(exc).__name__}: {exc}', results_dir)}", file=sys.stderr)
         return 2
     finally:
         if executor is not None:

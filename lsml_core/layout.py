@@ -14,7 +14,7 @@ nothing from the package, so that every module, however low, can name a file wit
         ├── answer.json                   ANSWER: what the front page shows of the profile
         ├── index.html                    INDEX: the headline, links to every report, notebook and run
         ├── notebooks/                    NOTEBOOKS: the profile's notebooks, notebook(name) and rendered(name)
-        ├── .locks/                       LOCKS: the locks on its shared steps and on each run
+        ├── .locks/                       LOCKS: the locks on its shared steps and on each run (and who took it)
         ├── .trash/                       TRASH: run folders being deleted
         └── runs/                         RUNS
             └── <run>/                    a run folder

@@ -7,7 +7,7 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
+import uuid
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -33,11 +33,29 @@ PACKAGES = (
 )
 
 
+TEMPORARY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def create_temporary(path: Path) -> tuple[int, Path]:
+    """A new hidden file beside `path` (its descriptor, open for writing, and its name) with the mode that
+    `open(path, "w")` gives: 0666 less the umask, applied by the system as it creates the file. mkstemp's 0600
+    left records readable by their writer alone, and reading the umask to chmod afterwards is racy across threads
+    (os.umask only reads it by setting it)."""
+    path = Path(path)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            return os.open(tmp, TEMPORARY_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}: remove the .{path.name}.*.tmp files there")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old content or the new, never half of it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -55,6 +73,7 @@ def atomic_write_npz(path: Path, compressed: bool = False, **arrays) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Atomically write `text` (UTF-8)."""
     atomic_write_bytes(path, text.encode())
 
 
@@ -77,11 +96,16 @@ def file_sha256(path: Path) -> str:
 
 
 def atomic_torch_save(obj, path: Path) -> None:
-    """torch.save through a temporary file and a rename: an interrupted save keeps the old checkpoint."""
+    """torch.save through a temporary file and a rename: an interrupted save keeps the old checkpoint; a failed
+    one (a full disk) leaves no partial file behind. torch opens the file as `open` does: the umask's mode."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def git_revision(repo: Path) -> str:

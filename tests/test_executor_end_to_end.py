@@ -1,6 +1,6 @@
 """The executors end to end on a tiny profile (a teacher and two runs that learn from it): a Ray cluster of
 two nodes gives the results of the local executor to the bit, both with default options; two invocations at
-once train every run once."""
+once train every run once, and say so once."""
 
 import subprocess
 from pathlib import Path
@@ -46,5 +46,6 @@ def test_two_invocations_at_once_train_every_run_once(base):
     assert [proc.returncode for proc in procs] == [0, 0], [err[-3000:] for _, err in results]
     for run in (TEACHER, *TAUGHT):
         assert sum(out.count(f"finished {run} (") for out, _ in results) == 1, run
+        assert sum(out.count(f"start {run}  [") for out, _ in results) == 1, run  # said once, by the one that took it
     assert outputs(base, "shared") == outputs(base, "reference")
     assert (base / "shared" / "tiny" / "index.html").is_file()

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from lsml_core.pipeline.locks import held, lock_path
+from lsml_core.pipeline.locks import held, lock_path, mark_taken, taken_by, taken_path
 
 HOLDER = """
 import sys, time
@@ -54,3 +54,15 @@ def test_a_holder_killed_by_sigkill_leaves_no_stale_lock(tmp_path):
     start = time.monotonic()
     with held(tmp_path, "run-a", "run a", say=said.append) as waited:
         assert not waited and said == [] and time.monotonic() - start < 5
+
+
+def test_a_taken_mark_lies_beside_the_lock_and_survives_another_process_trying_it(tmp_path):
+    assert taken_by(tmp_path, "runs/a") is None
+    with held(tmp_path, "runs/a", "run a"):
+        mark_taken(tmp_path, "runs/a", "token-1")
+        with held(tmp_path, "runs/a", "run a", wait=False) as waited:  # another open file: another process
+            assert waited is None
+    assert (
+        taken_by(tmp_path, "runs/a") == "token-1"
+        and taken_path(tmp_path, "runs/a").parent == lock_path(tmp_path, "runs/a").parent
+    )

@@ -30,6 +30,9 @@ def test_the_line_counts_runs_and_estimates_the_time_left_from_runs_trained(tmp_
     progress.ended("skipped-elsewhere", trained=False)  # not counted towards the estimate
     # 3 queued x 100 s + b's remaining 0 s, over 2 at once
     assert progress.line() == "[runs: 2 finished, 1 running, 3 queued; 1 min 40 s elapsed, about 2 min 30 s left]"
+    assert progress.ended("finished-elsewhere-before-its-task-started", trained=True) == 0.0  # never said to start
+    assert progress.durations == [100.0] and progress.finished == 3
+    progress.finished = 2
     clock.now = 160.0
     progress.queued = 2
     progress.started("d", tmp_path / "d", 2)  # d: 100 s to go, b: overdue

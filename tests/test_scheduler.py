@@ -1,6 +1,9 @@
 """The run loop of every track and executor: finished runs skipped, other configurations refused, --force
 redoes, a run starts as soon as its teacher settled, failures listed while the others go on."""
 
+import re
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
@@ -302,3 +305,33 @@ def test_a_folder_computed_on_other_threads_is_refused_naming_the_option_that_ke
         )
         is None
     )
+
+
+def test_a_run_another_process_holds_is_said_to_start_only_once_its_lock_is_taken(tmp_path):
+    calls, said, b_finished = [], [], threading.Event()
+
+    def say(text):
+        said.append((re.sub(r"\(\d+ s", "(N s", text.split("  [")[0]), time.monotonic()))
+        if text.startswith("finished b"):
+            b_finished.set()
+
+    scheduler = Scheduler(fake_track(lambda *args: [FakeConfig("a"), FakeConfig("b")]), PROFILE, tmp_path, tmp_path,
+                          force=False, kernel="lsml", say=say)  # fmt: skip
+    results = []
+    with held(tmp_path, "runs/a", "run a"):  # another process trains a
+        loop = threading.Thread(target=lambda: results.append(scheduler.run(LocalExecutor(fake_work(calls)), None)))
+        loop.start()
+        assert b_finished.wait(timeout=60)
+        time.sleep(1.5)  # a is handed to the executor again, its task waits for the lock
+        released = time.monotonic()
+    loop.join(timeout=60)
+    assert results == [([], ["a", "b"])] and calls == ["b", "a"]
+    lines = [text for text, _ in said]
+    assert lines == [
+        "held a: another process is training it, tried again later",
+        "start b",
+        "finished b (N s)",
+        "start a",
+        "finished a (N s, waited for another process that held it)",
+    ]
+    assert dict(said)["start a"] >= released

@@ -14,11 +14,32 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from lsml_core import layout
+from lsml_core.records import atomic_write_text
 
 
 def lock_path(folder: Path, name: str) -> Path:
     """Where the lock `name` of `folder` lives."""
     return Path(folder) / layout.LOCKS / f"{name}.lock"
+
+
+def taken_path(folder: Path, name: str) -> Path:
+    """Where the mark of the last task that took the lock `name` of `folder` to work lives (beside the lock: the
+    lock file itself is truncated by every process that tries it)."""
+    return Path(folder) / layout.LOCKS / f"{name}.taken"
+
+
+def mark_taken(folder: Path, name: str, token: str) -> None:
+    """Leave `token` beside the lock `name` of `folder`, which this process holds: the invocation that owns the
+    token reads there that its task (in this process or a Ray worker, on the shared folder) took it."""
+    atomic_write_text(taken_path(folder, name), token)
+
+
+def taken_by(folder: Path, name: str) -> str | None:
+    """The token of the last task that took the lock `name` of `folder` to work; None before any did."""
+    try:
+        return taken_path(folder, name).read_text()
+    except FileNotFoundError:
+        return None
 
 
 @contextmanager

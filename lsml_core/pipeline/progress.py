@@ -83,18 +83,20 @@ class Progress:
             self.running[name] = Running(run_dir, epochs, self.clock(), len(history_rows(run_dir)))
 
     def ended(self, name: str, trained: bool) -> float:
-        """Mark a run ended; returns its seconds (counted towards the estimate when it `trained`)."""
+        """Mark a run ended; returns its seconds (counted towards the estimate when it `trained`), 0 for a run
+        that ended without starting (another process finished it, or its task failed before it started)."""
         with self._lock:
-            seconds = self.clock() - self.running.pop(name).started
+            run = self.running.pop(name, None)
+            seconds = self.clock() - run.started if run is not None else 0.0
             self.finished += 1
-            if trained:
+            if trained and run is not None:
                 self.durations.append(seconds)
         return seconds
 
     def handed_back(self, name: str) -> None:
         """A run that did not start after all (another process held it): neither running nor finished."""
         with self._lock:
-            self.running.pop(name)
+            self.running.pop(name, None)
 
     def time_left(self) -> float | None:
         """Seconds until the queued and running runs are done, from the runs trained so far (None before)."""

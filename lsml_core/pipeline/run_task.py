@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lsml_core import layout
 from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
-from lsml_core.pipeline.locks import held
+from lsml_core.pipeline.locks import held, mark_taken
 from lsml_core.pipeline.notebooks import Failure, Notebook, execute_all
 from lsml_core.pipeline.renaming import bring_up_to_date
 from lsml_core.records import file_sha256, read_json, write_json
@@ -46,6 +46,7 @@ class RunTask:
     force: bool = False
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
     threads: int | None = None  # the CPU threads its kernels compute with (the run's train.threads)
+    token: str = ""  # left beside the run's lock once this task holds it and starts the run (`locks.mark_taken`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class Outcome:
     trained: bool
     busy: bool = False
     note: str = ""
+
+
+def run_lock(name: str) -> str:
+    """The name of a run's lock in its profile folder (`locks.held`)."""
+    return f"{layout.RUNS}/{name}"
 
 
 def now() -> str:
@@ -150,8 +156,10 @@ def execute_run_notebooks(task: RunTask) -> Failure | None:
 def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_notebooks) -> Outcome:
     """Train and evaluate one run (`execute`, with the task's CPU threads) under its folder's lock; handed back
     `busy` when another process holds it (unless `task.wait`), skipped when another process finished it.
-    Writes execution.json when it starts and when it ends, and the teacher stamp of a taught run."""
-    with held(task.profile_dir, f"{layout.RUNS}/{task.name}", f"run {task.name}", wait=task.wait) as waited:
+    Marks the lock taken with the task's token once it starts (the scheduler says `start` then, not before);
+    writes execution.json when it starts and when it ends, and the teacher stamp of a taught run."""
+    lock = run_lock(task.name)
+    with held(task.profile_dir, lock, f"run {task.name}", wait=task.wait) as waited:
         if waited is None:
             return Outcome(task.name, None, trained=False, busy=True)
         note = "waited for another process that held it" if waited else ""
@@ -163,6 +171,8 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             damaged = None  # its evaluation outputs and their record are gone: it is evaluated again
         if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")
+        if task.token:
+            mark_taken(task.profile_dir, lock, task.token)
         if redo:
             wipe(task.run_dir)
         started = {"started": now(), **placement, "threads": task.threads}
@@ -187,7 +197,7 @@ def record_unrecorded(task: RunTask) -> bool:
     """Record the outputs of a finished run without a record (an older version finished it, or a kill came
     between its last page and its record), as they are now, under its lock; False when another process holds
     it or it is not such a run."""
-    with held(task.profile_dir, f"{layout.RUNS}/{task.name}", f"run {task.name}", wait=False) as waited:
+    with held(task.profile_dir, run_lock(task.name), f"run {task.name}", wait=False) as waited:
         if waited is None or is_recorded(task.run_dir):
             return False
         if not finished(task.run_dir, task.is_complete, task.notebooks):

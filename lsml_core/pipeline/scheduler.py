@@ -6,22 +6,36 @@ teacher has settled, not after every other run. A finished run is checked agains
 it produced: intact, it is skipped; damaged, it is repaired (evaluated again, or trained again) with a
 line that says what and why. Folders of another configuration are refused unless --force, and a run
 whose teacher was retrained since is redone (`run_task`). A run another process holds is handed back and
-tried again after the others, then waited for: two invocations on one results folder share the work.
+tried again after the others, then waited for: two invocations on one results folder share the work. A run
+is said to `start` once its task holds its lock and starts it (the task marks the lock taken with this
+invocation's token), not when it is handed to the executor: a run held elsewhere is never said to start twice.
 """
 
 import fnmatch
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core import layout
 from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
-from lsml_core.pipeline.notebooks import Failure
+from lsml_core.pipeline.locks import taken_by
+from lsml_core.pipeline.notebooks import Failure, explained
 from lsml_core.pipeline.progress import EpochWatcher, Progress
-from lsml_core.pipeline.run_task import Outcome, RunTask, damage_of, finished, now, record_unrecorded, teacher_changed
+from lsml_core.pipeline.run_task import (
+    Outcome,
+    RunTask,
+    damage_of,
+    finished,
+    now,
+    record_unrecorded,
+    run_lock,
+    teacher_changed,
+)
 from lsml_core.records import read_json
 from lsml_core.results import config_differences
 
 WAIT_S = 5.0
+POLL_S = 0.5  # how often the locks of runs handed to the executor but not yet started are looked at
 
 
 def check_patterns(names: list[str], patterns: list[str] | None) -> None:
@@ -43,13 +57,15 @@ def teacher_of(cfg) -> str | None:
 @dataclass
 class Plan:
     """One invocation's runs: planned (in plan order), queued (with whether to wait for their lock next
-    time), running (by executor handle) and settled (ended here, skipped or refused)."""
+    time), running (by executor handle; `started`: those whose task took their lock and started them) and
+    settled (ended here, skipped or refused)."""
 
     patterns: list[str] | None
     order: list[str] = field(default_factory=list)
     queue: dict = field(default_factory=dict)
     waits: set = field(default_factory=set)
     running: dict = field(default_factory=dict)
+    started: set = field(default_factory=set)
     settled_names: set = field(default_factory=set)
 
     def settled(self, name: str) -> bool:
@@ -70,7 +86,16 @@ class Plan:
 
     def settle(self, name: str) -> None:
         self.queue.pop(name, None)
+        self.started.discard(name)
         self.settled_names.add(name)
+
+    def waiting(self) -> list:
+        """Runs handed to the executor whose task has not started them yet (it may wait for their lock)."""
+        return [cfg for cfg in self.running.values() if cfg.name not in self.started]
+
+    def queued(self) -> int:
+        """Runs not started yet: queued, or handed to the executor but not started by their task."""
+        return len(self.queue) + len(self.waiting())
 
 
 class Scheduler:
@@ -92,6 +117,7 @@ class Scheduler:
         self.force, self.kernel, self.say, self.context = force, kernel, say, context
         self.runs_dir = profile_dir / layout.RUNS
         self.since = now()
+        self.token = uuid.uuid4().hex  # what this invocation's tasks leave beside a run's lock once they start it
 
     def run(self, executor, patterns: list[str] | None) -> tuple[list[Failure], list[str]]:
         plan = Plan(patterns)
@@ -110,7 +136,10 @@ class Scheduler:
                         continue
                     failures += self.never_started(plan)
                     break
-                for handle, result in executor.wait(list(plan.running), WAIT_S):
+                self.announce(plan, progress)
+                ended = executor.wait(list(plan.running), POLL_S if plan.waiting() else WAIT_S)
+                self.announce(plan, progress)  # a run that started and ended between two looks: said in order
+                for handle, result in ended:
                     failures += self.ended(plan, plan.running.pop(handle), result, progress)
                     replan = True
         finally:
@@ -144,12 +173,19 @@ class Scheduler:
                 continue
             self.warn_of(cfg, run_dir, damaged, relearn)
             del plan.queue[cfg.name]
-            progress.queued = len(plan.queue)
-            progress.started(cfg.name, run_dir, getattr(cfg.train, "epochs", None))
-            self.say(f"start {cfg.name}  {progress.line()}")
             plan.running[executor.submit(self.task(cfg, run_dir, cfg.name in plan.waits))] = cfg
-        progress.queued = len(plan.queue)
+        progress.queued = plan.queued()
         return settled_here
+
+    def announce(self, plan: Plan, progress: Progress) -> None:
+        """Say `start` of each run whose task took its lock and started it since last looked (its mark holds
+        this invocation's token); a run another process holds is not said to start until its task takes it."""
+        for cfg in plan.waiting():
+            if taken_by(self.out, run_lock(cfg.name)) == self.token:
+                plan.started.add(cfg.name)
+                progress.queued = plan.queued()
+                progress.started(cfg.name, self.runs_dir / cfg.name, getattr(cfg.train, "epochs", None))
+                self.say(f"start {cfg.name}  {progress.line()}")
 
     def damage(self, run_dir: Path) -> Damage | None:
         """How a run of the track differs from its record (or, without one, lacks a file a finished run holds)."""
@@ -226,6 +262,7 @@ class Scheduler:
             force=self.force,
             wait=wait,
             threads=cfg.train.threads,
+            token=self.token,
         )
 
     def ended(self, plan: Plan, cfg, result, progress: Progress) -> list[Failure]:
@@ -236,10 +273,11 @@ class Scheduler:
             progress.handed_back(cfg.name)
             plan.queue[cfg.name] = cfg
             plan.waits.add(cfg.name)
-            progress.queued = len(plan.queue)
+            progress.queued = plan.queued()
             self.say(f"held {cfg.name}: another process is training it, tried again later")
             return []
         plan.settle(cfg.name)
+        progress.queued = plan.queued()
         seconds = progress.ended(cfg.name, trained=outcome is not None and outcome.trained)
         failure = outcome.failure if outcome else self.lost(cfg, result)
         state = "failed" if failure else ("finished" if outcome.trained else "skipped")
@@ -248,9 +286,10 @@ class Scheduler:
         return [failure] if failure else []
 
     def lost(self, cfg, exc: BaseException) -> Failure:
-        """A task that ended without an outcome (its worker or node died, a fault outside the notebooks)."""
+        """A task that ended without an outcome (its worker or node died, a fault outside the notebooks; a full
+        disk said so in plain words)."""
         notebook = self.runs_dir / cfg.name / layout.notebook(self.track.run_notebooks[0].name)
-        return Failure(cfg.name, notebook, f"{type(exc).__name__}: {exc}")
+        return Failure(cfg.name, notebook, explained(exc, f"{type(exc).__name__}: {exc}", notebook.parent))
 
     def never_started(self, plan: Plan) -> list[Failure]:
         """Queued runs whose teacher never settled (not planned, or a cycle of teachers), as failures."""

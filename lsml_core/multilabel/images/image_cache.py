@@ -14,7 +14,6 @@ memory map, so the pages read stay in the OS page cache and never count as the p
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +25,7 @@ from torchvision.transforms import functional as F
 
 from lsml_core.datasets.voc import VOCMultiLabel, load_rgb
 from lsml_core.multilabel.images.transforms import Recipe
-from lsml_core.records import atomic_write_text, read_json
+from lsml_core.records import atomic_write_text, create_temporary, read_json
 
 GEOMETRIES = ("train", "eval")
 
@@ -70,7 +69,7 @@ def fingerprint(paths: list[Path]) -> str:
 def _write(paths: list[Path], target: Path, recipe: Recipe, geometry: str) -> None:
     """Decode every image (threads: PIL releases the GIL) and write them, in order, into a .npy file."""
     side = cache_side(recipe, geometry)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = create_temporary(target)
     try:
         with os.fdopen(fd, "wb") as handle, ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
             header = {"descr": "|u1", "fortran_order": False, "shape": (len(paths), side, side, 3)}
