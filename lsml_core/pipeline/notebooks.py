@@ -10,10 +10,10 @@ from nbconvert import HTMLExporter
 
 from lsml_core import layout
 from lsml_core.pipeline.kernels import kernel_manager_on_threads
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
 KERNEL = "lsml"
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 
 @dataclass
@@ -23,15 +23,6 @@ class Failure:
     what: str
     notebook: Path
     error: str
-
-
-@dataclass(frozen=True)
-class Notebook:
-    """A notebook of a track (`notebooks/<track>/<name>.ipynb`) and what the index page calls it."""
-
-    name: str
-    label: str
-    hide_code: bool = False
 
 
 def render_html(notebook: Path, hide_code: bool = False) -> Path:
