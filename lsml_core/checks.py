@@ -3,6 +3,9 @@ what is allowed (or the fix), never a value that is fine."""
 
 from collections.abc import Callable
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # how a run computes (lsml_core.compute)
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+
 
 def check_choice(name: str, value, allowed) -> None:
     """Raise ValueError naming the allowed values unless `value` is one of them."""
@@ -32,3 +35,11 @@ def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> 
             f"{what} {name!r} with teacher={teacher!r}: exactly the runs of {what} {taught} learn from a "
             "teacher run, and each of them needs one (the profile names it)"
         )
+
+
+def check_compute(precision: str, memory_format: str) -> None:
+    """Raise ValueError for a precision or memory format the study does not know."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is unknown: choose one of {', '.join(PRECISIONS)}")
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"memory_format={memory_format!r} is unknown: choose one of {', '.join(MEMORY_FORMATS)}")
