@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # how a run computes (lsml_core.compute)
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+BACKBONES = ("resnet18", "resnet34", "resnet50", "mobilenet_v2")  # lsml_core.backbones builds them
 
 
 def check_choice(name: str, value, allowed) -> None:
@@ -43,3 +44,9 @@ def check_compute(precision: str, memory_format: str) -> None:
         raise ValueError(f"precision={precision!r} is unknown: choose one of {', '.join(PRECISIONS)}")
     if memory_format not in MEMORY_FORMATS:
         raise ValueError(f"memory_format={memory_format!r} is unknown: choose one of {', '.join(MEMORY_FORMATS)}")
+
+
+def check_model_name(name: str) -> None:
+    """Raise ValueError for a backbone the study does not know (`lsml_core.backbones` builds each)."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(BACKBONES)}")
