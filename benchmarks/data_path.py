@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from lsml_core.compute import MEMORY_FORMATS, PRECISIONS
+from lsml_core.checks import MEMORY_FORMATS, PRECISIONS
 from lsml_core.datasets.voc import VOC_CLASSES
 from lsml_core.records import atomic_write_text
 

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from lsml_core.checks import check_model_name
+
 MODELS = {
     "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
@@ -17,12 +19,6 @@ MODELS = {
 
 class WeightsMissingError(FileNotFoundError):
     """ImageNet weights are neither cached nor downloadable."""
-
-
-def check_model_name(name: str) -> None:
-    """Raise ValueError for a model the study does not know."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
 
 
 def weights_path(name: str) -> Path:

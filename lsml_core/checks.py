@@ -3,6 +3,10 @@ what is allowed (or the fix), never a value that is fine."""
 
 from collections.abc import Callable
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # how a run computes (lsml_core.compute)
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+BACKBONES = ("resnet18", "resnet34", "resnet50", "mobilenet_v2")  # lsml_core.backbones builds them
+
 
 def check_choice(name: str, value, allowed) -> None:
     """Raise ValueError naming the allowed values unless `value` is one of them."""
@@ -32,3 +36,17 @@ def check_teacher(what: str, name: str, teacher: str | None, registry: dict) -> 
             f"{what} {name!r} with teacher={teacher!r}: exactly the runs of {what} {taught} learn from a "
             "teacher run, and each of them needs one (the profile names it)"
         )
+
+
+def check_compute(precision: str, memory_format: str) -> None:
+    """Raise ValueError for a precision or memory format the study does not know."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is unknown: choose one of {', '.join(PRECISIONS)}")
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"memory_format={memory_format!r} is unknown: choose one of {', '.join(MEMORY_FORMATS)}")
+
+
+def check_model_name(name: str) -> None:
+    """Raise ValueError for a backbone the study does not know (`lsml_core.backbones` builds each)."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(BACKBONES)}")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+from lsml_core.checks import check_compute
+
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 CUDA_CHOICE = ("channels_last", "fp16")
@@ -38,14 +38,6 @@ def cpu_computes_bf16() -> bool:
     """Whether this CPU has bfloat16 instructions (avx512_bf16 or AMX); without them bf16 is emulated, slowly."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def check_compute(precision: str, memory_format: str) -> None:
-    """Raise ValueError for a precision or memory format the study does not know."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r} is unknown: choose one of {', '.join(PRECISIONS)}")
-    if memory_format not in MEMORY_FORMATS:
-        raise ValueError(f"memory_format={memory_format!r} is unknown: choose one of {', '.join(MEMORY_FORMATS)}")
 
 
 @dataclass(frozen=True)

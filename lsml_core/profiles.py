@@ -12,8 +12,7 @@ from pathlib import Path
 import yaml
 
 from lsml_core import layout
-from lsml_core.checks import check_choice, check_each, check_max_batches
-from lsml_core.compute import check_compute
+from lsml_core.checks import check_choice, check_compute, check_each, check_max_batches
 from lsml_core.records import REPO_ROOT
 
 CONFIG_DIR = REPO_ROOT / "configs"

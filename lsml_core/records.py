@@ -13,7 +13,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +97,8 @@ def file_sha256(path: Path) -> str:
 def atomic_torch_save(obj, path: Path) -> None:
     """torch.save through a temporary file and a rename: an interrupted save keeps the old checkpoint; a failed
     one (a full disk) leaves no partial file behind. torch opens the file as `open` does: the umask's mode."""
+    import torch  # here, not at the top: the report notebooks read records without torch
+
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
@@ -139,6 +140,8 @@ def package_versions() -> dict[str, str]:
 
 def environment_record(repo: Path) -> dict:
     """What produced a result: time, machine, Python, packages, git revision, accelerator."""
+    import torch
+
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_revision": git_revision(repo),

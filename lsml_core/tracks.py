@@ -17,7 +17,7 @@ from typing import Protocol
 import pandas as pd
 
 from lsml_core.answers import Answer
-from lsml_core.pipeline.notebooks import NOTEBOOK_DIR, Notebook
+from lsml_core.pipeline.notebook_list import NOTEBOOK_DIR, Notebook
 from lsml_core.profiles import ProfileBase, RunConfigBase, read_profile_yaml
 
 RUN_PARAMETERS = ("config", "run_dir", "data_dir")  # what `run_task` gives every run notebook

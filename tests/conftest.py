@@ -12,11 +12,32 @@ from lsml_core.multilabel.demo_data import MosaicSpec, Source, make_mosaics, wri
 REPO = Path(__file__).resolve().parent.parent
 
 
+# The end-to-end files, longest first (their test-seconds on a 2-core machine, docs/testing.md); a file not
+# named here runs after them, before the unit tests.
+E2E_LONGEST_FIRST = (
+    "tests/multilabel/test_end_to_end.py",
+    "tests/test_interrupted_end_to_end.py",
+    "tests/grouped/test_end_to_end.py",
+    "tests/multiclass/test_end_to_end.py",
+    "tests/test_executor_end_to_end.py",
+    "tests/multilabel/test_pretrained_end_to_end.py",
+    "tests/test_study_end_to_end.py",
+)
+
+
+def run_order(item) -> tuple[int, int]:
+    """Where a test's file runs: the end-to-end files first, longest first, then the unit tests."""
+    if item.get_closest_marker("e2e") is None:
+        return (1, 0)
+    path = item.path.relative_to(REPO).as_posix()
+    return (0, E2E_LONGEST_FIRST.index(path) if path in E2E_LONGEST_FIRST else len(E2E_LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(items):
-    """The end-to-end tests first, each file's tests kept together: pytest-xdist hands out whole files in this
-    order, so the longest ones start first and the unit tests fill the workers' ends (no worker left alone
-    with a long file at the end)."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    """The end-to-end files first, longest first, each file's tests kept together: pytest-xdist hands out whole
+    files in this order (pyproject.toml turns off its reordering by number of tests), so the longest ones start
+    first and the unit tests fill the workers' ends (no worker left alone with a long file at the end)."""
+    items.sort(key=run_order)
 
 
 def write_xml(path: Path, filename: str, objects: list[tuple[str, int]]) -> None:

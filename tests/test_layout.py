@@ -226,3 +226,16 @@ def test_the_literal_check_finds_every_way_of_spelling_a_name():
         "f'notebooks/{n}'\nPath(d, 'runs')\nd = {'runs': 1}\nREPO_ROOT / 'notebooks'\nf'{x} / metrics.json read'"
     )
     assert sorted(int(text.split(":")[0].removeprefix("line ")) for text in found) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_every_end_to_end_file_is_placed_in_the_run_order():
+    """tests/conftest.py hands out the end-to-end files longest first: a new one must be placed among them."""
+    from tests.conftest import E2E_LONGEST_FIRST
+
+    root = PACKAGE.parent
+    marked = sorted(
+        path.relative_to(root).as_posix()
+        for path in (root / "tests").rglob("test_*.py")
+        if re.search(r"^\s*(pytestmark = \[?)?pytest\.mark\.e2e\b", path.read_text(), re.MULTILINE)
+    )
+    assert marked == sorted(E2E_LONGEST_FIRST)

@@ -11,7 +11,7 @@ from lsml_core import fit
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, HISTORY, OUTPUTS
 from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded, record_outputs
 from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
-from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler
 from lsml_core.pipeline.verify import verify_profile

@@ -174,3 +174,10 @@ def test_a_run_configuration_saved_with_an_old_key_reads_with_the_key_renamed():
     assert run.differences(saved) == [] and run.differences(run.to_dict()) == []
     saved["train"]["alpha"] = 0.2  # the old key beside its new one: another configuration
     assert run.differences(saved) == ["*"]
+
+
+def test_the_backbones_a_profile_may_name_are_those_the_registry_builds():
+    from lsml_core.backbones import MODELS
+    from lsml_core.checks import BACKBONES
+
+    assert tuple(MODELS) == BACKBONES

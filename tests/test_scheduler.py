@@ -14,7 +14,8 @@ from lsml_core import tracks
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION
 from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
 from lsml_core.pipeline.locks import held
-from lsml_core.pipeline.notebooks import Failure, Notebook
+from lsml_core.pipeline.notebook_list import Notebook
+from lsml_core.pipeline.notebooks import Failure
 from lsml_core.pipeline.run_task import Outcome, RunTask, now, teacher_changed, train_run
 from lsml_core.pipeline.run_task import finished as finished_run
 from lsml_core.pipeline.scheduler import Scheduler, check_patterns, selected

@@ -20,7 +20,7 @@ from lsml_core.answers import Answer
 from lsml_core.outputs import RUN_OUTPUTS
 from lsml_core.pipeline import run_task, runner
 from lsml_core.pipeline.executors import LocalExecutor
-from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.profiles import ProfileBase, RunConfigBase, read_profile_yaml
 from lsml_core.threads import on_run_threads
 from lsml_core.tracks import FILES, MODULES, PROFILE_PARAMETERS, RUN_PARAMETERS, Track

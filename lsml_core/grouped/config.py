@@ -7,8 +7,7 @@ A profile's `train` section is the control recipe; `grid.arms` lists the other r
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsml_core.backbones import check_model_name
-from lsml_core.checks import check_choice, check_each
+from lsml_core.checks import check_choice, check_each, check_model_name
 from lsml_core.grid import Grid, profile_runs
 from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 from lsml_core.smoothing import SCHEMES, check_scheme

@@ -7,7 +7,7 @@ from lsml_core.grouped.canvases import load_canvases
 from lsml_core.grouped.config import Profile, load_profile
 from lsml_core.grouped.evaluate import is_complete
 from lsml_core.outputs import run_outputs
-from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.records import read_json
 from lsml_core.tracks import Track
 

@@ -8,7 +8,7 @@ from lsml_core.multiclass.data import load_splits
 from lsml_core.multiclass.evaluate import is_complete
 from lsml_core.multiclass.selection import student_runs
 from lsml_core.outputs import run_outputs
-from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.records import read_json
 from lsml_core.tracks import Track
 

@@ -3,8 +3,7 @@
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from lsml_core.backbones import check_model_name
-from lsml_core.checks import check_choice, check_each, check_teacher
+from lsml_core.checks import check_choice, check_each, check_model_name, check_teacher
 from lsml_core.datasets.voc import DIFFICULT_POLICIES
 from lsml_core.grid import Grid, profile_runs
 from lsml_core.multilabel.losses import check_loss

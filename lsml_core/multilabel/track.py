@@ -10,7 +10,7 @@ from lsml_core.multilabel.pretraining import Stage, ensure, stage_state
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import REPORTED_SPLITS, build_splits, prepare
 from lsml_core.outputs import run_outputs
-from lsml_core.pipeline.notebooks import Notebook
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.records import atomic_write_text, read_json
 from lsml_core.tracks import Track
 

@@ -14,10 +14,10 @@ from nbconvert import HTMLExporter
 
 from lsml_core import layout
 from lsml_core.pipeline.kernels import kernel_manager_on_threads
+from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.records import REPO_ROOT, atomic_write_text
 
 KERNEL = "lsml"
-NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 
 @dataclass
@@ -104,15 +104,6 @@ def explained(error: BaseException | str, text: str, folder: Path) -> str:
     if not disk_full(error, folder):
         return text
     return f"{disk_full_advice(full_folder(error, folder))} ({text})"
-
-
-@dataclass(frozen=True)
-class Notebook:
-    """A notebook of a track (`notebooks/<track>/<name>.ipynb`) and what the index page calls it."""
-
-    name: str
-    label: str
-    hide_code: bool = False
 
 
 def render_html(notebook: Path, hide_code: bool = False) -> Path:

@@ -22,7 +22,8 @@ from pathlib import Path
 from lsml_core import layout
 from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
 from lsml_core.pipeline.locks import held, mark_taken
-from lsml_core.pipeline.notebooks import Failure, Notebook, execute_all
+from lsml_core.pipeline.notebook_list import Notebook
+from lsml_core.pipeline.notebooks import Failure, execute_all
 from lsml_core.pipeline.renaming import bring_up_to_date
 from lsml_core.records import file_sha256, read_json, write_json
 

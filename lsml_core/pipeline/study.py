@@ -14,7 +14,8 @@ import torch
 
 from lsml_core import front_page, layout, tracks
 from lsml_core.pipeline.locks import held
-from lsml_core.pipeline.notebooks import NOTEBOOK_DIR, Failure, execute
+from lsml_core.pipeline.notebook_list import NOTEBOOK_DIR
+from lsml_core.pipeline.notebooks import Failure, execute
 from lsml_core.pipeline.runner import run_profile
 from lsml_core.profiles import CONFIG_DIR
 
