@@ -128,9 +128,11 @@ def rename_run_folders(runs_dir: Path, run_config) -> dict[str, str]:
     }
     for old, config in moved.items():
         run_dir = runs_dir / old
-        bring_up_to_date(run_dir, config.to_dict())
-        remove_evaluation(run_dir)
-        write_json(run_dir / layout.CONFIG, config.to_dict())
+        current = config.to_dict()
+        if renamed_keys(run_dir, current):
+            rename_training_records(run_dir)
+        remove_evaluation(run_dir)  # once, whether or not its keys were renamed: its pages name the old run
+        write_json(run_dir / layout.CONFIG, current)
         os.replace(run_dir, runs_dir / config.name)
     names = {old: config.name for old, config in moved.items()}
     if names:
