@@ -187,6 +187,18 @@ def load_best(run_dir: Path, model: torch.nn.Module, device: torch.device) -> in
     return state["epoch"]
 
 
+def load_last(run_dir: Path, model: torch.nn.Module, device: torch.device) -> int:
+    """Load the weights of a run's last epoch (its checkpoint) into `model`; returns that epoch."""
+    path = Path(run_dir) / layout.CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: train the run {Path(run_dir).name} first (its last epoch's weights are kept there)"
+        )
+    state = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    return state["epoch"]
+
+
 def load_teacher(run_dir: Path, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """A teacher run's best model loaded into `model`, frozen in evaluation mode."""
     load_best(run_dir, model, device)

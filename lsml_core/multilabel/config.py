@@ -81,6 +81,7 @@ class TrainConfig(TrainBase):
     teacher_temperature: float = 1.0
     compile: bool = False  # torch.compile the model (opt-in; worth it on CUDA)
     memory_format: str = "auto"  # auto (measured per model and device), channels_last, contiguous
+    evaluate_last: bool = False  # also evaluate the last epoch's model on val, as the split `val_last`
 
     @classmethod
     def saved(cls, values: dict) -> dict:
@@ -113,6 +114,11 @@ class TrainConfig(TrainBase):
         if self.teacher_temperature <= 0:
             raise ValueError(f"teacher_temperature={self.teacher_temperature} must be positive")
         check_each("be at least 1", lambda n: n >= 1, epochs=self.epochs, batch_size=self.batch_size)
+        if not isinstance(self.evaluate_last, bool):
+            raise ValueError(
+                f"evaluate_last={self.evaluate_last!r} must be true (also evaluate the last epoch's model, as the "
+                "split val_last) or false"
+            )
         check_each("be positive", lambda v: v > 0, lr_backbone=self.lr_backbone, lr_head=self.lr_head)
 
     @property

@@ -2,7 +2,6 @@
 CP/CR/CF1/OP/OR/OF1 under each decision rule, and calibration in metrics.json."""
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,11 @@ from lsml_core.multilabel.images.loaders import make_loader
 from lsml_core.multilabel.metrics import ap_table, chance_map, mean_average_precision
 from lsml_core.multilabel.splits import REPORTED_SPLITS, Splits, labels_of, run_splits
 from lsml_core.multilabel.train import new_model, predict, run_compute
-from lsml_core.records import write_json
+from lsml_core.records import read_json, write_json
 from lsml_core.threads import on_run_threads
 
 SCORE_PREFIX = "score_"
+LAST_SPLIT = "val_last"  # val scored by the last epoch's model (`train.evaluate_last`)
 FITTED_SCORES = {"exact match": ("train_exact_match", "selection_exact_match")}  # history columns of the fitted gap
 
 
@@ -99,9 +99,77 @@ def regime_record(run_dir: Path, selection: tuple, gaps: dict) -> dict:
     )
 
 
+@dataclass(frozen=True)
+class SelectionFit:
+    """What the selection part of train chooses for one model: its logits there, the temperature, the Platt
+    scaling (slope, offset) and the per-class thresholds."""
+
+    targets: np.ndarray
+    masks: np.ndarray
+    logits: np.ndarray
+    temperature: float
+    platt: tuple[float, float]
+    thresholds: np.ndarray
+
+
+def fit_on_selection(cfg: RunConfig, splits: Splits, model, device, compute) -> SelectionFit:
+    """Score the selection part with `model` and fit the temperature, the Platt scaling and the thresholds on it."""
+    t = cfg.train
+    targets, masks, _ = labels_of(splits.selection)
+    loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
+    logits = predict(model, loader, device, compute, cfg.name)
+    return SelectionFit(
+        targets,
+        masks,
+        logits,
+        sigmoid_temperature(targets, logits, masks),
+        fit_platt(targets, logits, masks),
+        best_thresholds(targets, logits, masks),
+    )
+
+
+def score_split(
+    cfg: RunConfig, run_dir: Path, split: str, dataset, classes, chosen: SelectionFit, model, device, compute
+):
+    """Predict `dataset` with `model` and write it as `split`'s predictions CSV; returns (its metrics entry: every AP
+    variant, the decisions at `chosen`'s thresholds, calibration before and after `chosen`'s scalings; its
+    confidence gaps)."""
+    t = cfg.train
+    targets, masks, ids = labels_of(dataset)
+    loader = make_loader(dataset, t.batch_size, device, num_workers=t.num_workers)  # val_fivecrop: images x 5 crops
+    scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
+    write_predictions(Path(run_dir) / layout.predictions(split), Predictions(ids, classes, targets, masks, scores))
+    entry = {
+        **ap_table(targets, scores, list(classes), mask=masks),
+        "decisions": decision_metrics(targets, scores, masks, chosen.thresholds),
+        "calibration": calibration_entry(targets, masks, scores, chosen.temperature, chosen.platt),
+    }
+    return entry, regime.binary_gaps(targets, scores, masks)
+
+
+def last_epoch_entry(cfg: RunConfig, run_dir: Path, splits: Splits, device) -> dict:
+    """`val` scored by the last epoch's model (the checkpoint's weights), as the split LAST_SPLIT: its scalings and
+    thresholds fitted on the selection part with that model, and the epoch, scalings and confidence gaps it was
+    read with (the selection part's and val's)."""
+    model = new_model(cfg, len(splits.classes), device)
+    epoch = fit.load_last(run_dir, model, device)
+    model, compute = fit.maybe_compile(model, cfg.train.compile), run_compute(cfg, device)
+    chosen = fit_on_selection(cfg, splits, model, device, compute)
+    entry, gap = score_split(cfg, run_dir, LAST_SPLIT, splits.val, splits.classes, chosen, model, device, compute)
+    return {
+        **entry,
+        "epoch": epoch,
+        "temperature": chosen.temperature,
+        "platt": {"slope": chosen.platt[0], "offset": chosen.platt[1]},
+        "thresholds": dict(zip(splits.classes, chosen.thresholds.tolist())),
+        "confidence_gap": {"selection": regime.binary_gaps(chosen.targets, chosen.logits, chosen.masks), "val": gap},
+    }
+
+
 @on_run_threads
 def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits | None = None) -> dict:
-    """Predict every reported split with the best model; write predictions CSVs and metrics.json.
+    """Predict every reported split with the best model; write predictions CSVs and metrics.json. With
+    `train.evaluate_last`, also `val` with the last epoch's model, as the split LAST_SPLIT (`last_epoch_entry`).
 
     The temperature and the per-class thresholds are fitted on the selection part of train (never on a
     reported split).
@@ -112,38 +180,37 @@ def evaluate_run(cfg: RunConfig, run_dir: Path, data_dir: Path, splits: Splits |
         run_dir, t.device, lambda device: (new_model(cfg, len(splits.classes), device), run_compute(cfg, device))
     )
     model, device, compute = fit.maybe_compile(best.model, t.compile), best.device, best.compute
-    selection_targets, selection_masks, _ = labels_of(splits.selection)
-    selection_loader = make_loader(splits.selection, t.batch_size, device, num_workers=t.num_workers)
-    selection_logits = predict(model, selection_loader, device, compute, cfg.name)
-    temperature = sigmoid_temperature(selection_targets, selection_logits, selection_masks)
-    platt = fit_platt(selection_targets, selection_logits, selection_masks)
-    thresholds = best_thresholds(selection_targets, selection_logits, selection_masks)
+    chosen = fit_on_selection(cfg, splits, model, device, compute)
     metrics = {
         "run": cfg.name,
         "best_epoch": best.epoch,
-        "temperature": temperature,
-        "platt": {"slope": platt[0], "offset": platt[1]},
-        "thresholds": dict(zip(splits.classes, thresholds.tolist())),
+        "temperature": chosen.temperature,
+        "platt": {"slope": chosen.platt[0], "offset": chosen.platt[1]},
+        "thresholds": dict(zip(splits.classes, chosen.thresholds.tolist())),
         "splits": {},
     }
     gaps = {}
     for split, dataset in splits.reported().items():
-        targets, masks, ids = labels_of(dataset)
-        loader = make_loader(
-            dataset, t.batch_size, device, num_workers=t.num_workers
-        )  # val_fivecrop: batch_size images x 5 crops
-        scores = predict(model, loader, device, compute, f"{cfg.name}, {split}")
-        write_predictions(run_dir / layout.predictions(split), Predictions(ids, splits.classes, targets, masks, scores))
-        metrics["splits"][split] = {
-            **ap_table(targets, scores, list(splits.classes), mask=masks),
-            "decisions": decision_metrics(targets, scores, masks, thresholds),
-            "calibration": calibration_entry(targets, masks, scores, temperature, platt),
-        }
-        gaps[split] = regime.binary_gaps(targets, scores, masks)
-    metrics["regime"] = regime_record(run_dir, (selection_targets, selection_masks, selection_logits), gaps)
+        scored = score_split(cfg, run_dir, split, dataset, splits.classes, chosen, model, device, compute)
+        metrics["splits"][split], gaps[split] = scored
+    if t.evaluate_last:
+        metrics["splits"][LAST_SPLIT] = last_epoch_entry(cfg, run_dir, splits, device)
+    metrics["regime"] = regime_record(run_dir, (chosen.targets, chosen.masks, chosen.logits), gaps)
     metrics["dose"] = dose.from_history(pd.read_csv(run_dir / layout.HISTORY))  # None: trained by an older revision
     write_json(run_dir / layout.METRICS, metrics)
     return metrics
 
 
-is_complete = partial(results.is_complete, splits=REPORTED_SPLITS)  # finished: metrics.json holds every reported split
+def expected_splits(run_dir: Path) -> tuple[str, ...]:
+    """The splits a finished run's metrics.json holds: the reported ones, and LAST_SPLIT where its config.json
+    asks for the last epoch's evaluation (a run without a readable config.json: the reported ones)."""
+    try:
+        last = read_json(Path(run_dir) / layout.CONFIG)["train"].get("evaluate_last", False)
+    except (OSError, ValueError, KeyError, TypeError):
+        last = False
+    return REPORTED_SPLITS + ((LAST_SPLIT,) if last else ())
+
+
+def is_complete(run_dir: Path) -> bool:
+    """Whether the run finished: its metrics.json holds every split it is evaluated on (`expected_splits`)."""
+    return results.is_complete(run_dir, expected_splits(run_dir))
