@@ -8,6 +8,7 @@ import pandas as pd
 
 from lsml_core import dose, layout, results
 from lsml_core.bootstrap import covers, difference_of_differences, verdict
+from lsml_core.multilabel import early_stopping
 from lsml_core.multilabel.calibration import reliability
 from lsml_core.multilabel.decisions import NAMES as DECISION_NAMES
 from lsml_core.multilabel.evaluate import Predictions, read_predictions
@@ -324,8 +325,9 @@ def reliability_curves(profile_dir: Path, runs: pd.DataFrame, split: str, noise:
 
 def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
     """Every evidence section's tables and generated sentences, computed once so that the report can lead
-    with its conclusions: {"effects": {split: (effects, per_class)}, "sweep", "calibration", "noise",
-    "instance", "sentences": {section: [...]}}; a section the profile has no runs for is left out."""
+    with its conclusions: {"effects": {split: (effects, per_class)}, "sweep", "calibration", "noise", "early
+    stopping" (runs read at their last epoch too), "instance", "sentences": {section: [...]}}; a section the
+    profile has no runs for is left out."""
     clean = runs[runs.noise == 0]
     found: dict = {"effects": {}, "sentences": {}}
     for split in ("val", "val_fivecrop"):
@@ -342,6 +344,10 @@ def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
         found["noise"] = noise_effects(profile_dir, runs, "val", n_boot=n_boot)
         found["noise gains"] = noise_gains(profile_dir, runs, "val", n_boot=n_boot)
         found["sentences"]["noise"] = noise_sentences(found["noise gains"], "val")
+        found["sentences"]["noise regime"] = early_stopping.noise_readings(profile_dir)
+    if early_stopping.has_last_epoch(runs):
+        found["early stopping"] = early_stopping.contrasts(profile_dir, runs, n_boot)
+        found["sentences"]["early stopping"] = early_stopping.sentences(found["early stopping"])
     pairs = instance_pairs(clean)
     if pairs:
         found["instance"] = compare(profile_dir, runs, "val", pairs, n_boot=n_boot)[0]

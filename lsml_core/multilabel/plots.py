@@ -147,6 +147,35 @@ def alpha_curves(sweep: pd.DataFrame, split: str):
     return fig
 
 
+def early_stopping_gains(found: pd.DataFrame, title: str):
+    """Per model: each smoothed arm's gain over the baseline against the label-noise rate, read at the best epoch
+    and at the last (`early_stopping.contrasts`), with its 95% interval; None when nothing was read at both."""
+    rows = found[found.contrast.isin(["gain best", "gain last"])]
+    if rows.empty:
+        return None
+    models = list(dict.fromkeys(rows.model))
+    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        for (name, contrast), group in rows[rows.model == model].groupby(["arm", "contrast"], sort=False):
+            group = group.sort_values("noise")
+            epoch = contrast.removeprefix("gain ")
+            ax.errorbar(
+                group.noise,
+                group.difference,
+                yerr=interval_errors(group),
+                marker="o" if epoch == "best" else "s",
+                linestyle="-" if epoch == "best" else "--",
+                capsize=3,
+                label=f"{name}, {epoch} epoch",
+            )
+        ax.axhline(0, color="grey", linestyle="--")
+        ax.set(title=f"{model_name(model)}: arm - none", xlabel="label noise", ylabel="difference in mAP")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def noise_curves(runs: pd.DataFrame, effects: pd.DataFrame, split: str):
     """Per model: mAP against label-noise rate per arm, and each arm's difference from the baseline with CI."""
     rows = runs[runs.split == split]

@@ -64,6 +64,7 @@ def test_html_rendered_with_figures_embedded(quick):
     for section in ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Label noise", "Instance-based smoothing"):
         assert section in report
     assert "gain under noise is" in report and "best mAP" in report and "Temperature scaling changed mAP" in report
+    assert "early stopping alone" in report and "at the last epoch" in report  # read at both epochs (val_last)
     assert "Learning rates searched on the selection part" in report  # MobileNetV2's focal loss at two rates
 
 
@@ -104,9 +105,13 @@ def test_metrics_complete_for_every_run(quick):
         assert is_complete(run)
         metrics = json.loads((run / "metrics.json").read_text())
         assert len(metrics["thresholds"]) == 10 and all(0 <= t <= 1 for t in metrics["thresholds"].values())
-        for split in ("fit", "val", "val_fivecrop"):
+        assert metrics["splits"]["val_last"]["epoch"] == 2  # evaluate_last: the last epoch's model on val too
+        assert (run / "predictions_val_last.csv").is_file()
+        read_last = {"epoch", "temperature", "platt", "thresholds", "confidence_gap"}  # the last model's own choices
+        for split in ("fit", "val", "val_fivecrop", "val_last"):
             table = metrics["splits"][split]
-            assert set(table) == {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
+            entry = {"voc2010", "voc2007", "sklearn", "sample_ap", "decisions", "calibration"}
+            assert set(table) == entry | (read_last if split == "val_last" else set())
             assert len(table["voc2010"]["per_class"]) == 10
             assert set(table["decisions"]) == {"t0.5", "top3", "tuned"}
             for scores in table["decisions"].values():
@@ -115,7 +120,7 @@ def test_metrics_complete_for_every_run(quick):
         env = json.loads((run / "environment.json").read_text())
         assert env["git_revision"] and env["packages"]["torch"] != "not installed"
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == (N_RUNS - 1) * 3 * (4 + 3 * 6)  # the focal run at the rate not chosen is left out
+    assert len(summary) == (N_RUNS - 1) * 4 * (4 + 3 * 6)  # the focal run at the rate not chosen is left out
     assert {"CF1_t0.5", "OF1_top3", "CP_tuned"} <= set(summary.metric) and set(summary["loss"]) == {
         "bce",
         "focal",
