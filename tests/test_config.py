@@ -19,6 +19,7 @@ from lsml_core.profiles import CONFIG_DIR, ran_or_named, results_folder
         ("study-gpu", 30),
         ("converged", 78),
         ("pretrained", 36),
+        ("noise", 27),
     ],
 )
 def test_shipped_profiles_load(name, n_runs):
