@@ -78,28 +78,33 @@ NOISE_ARMS = {  # contrast of `early_stopping.contrasts` -> how the front page n
     "gain last": "{arm} at noise {noise:g}, last epoch",
     "gain minus clean best": "{arm}: gain at noise {noise:g} minus at 0, best epoch",
     "gain minus clean last": "{arm}: gain at noise {noise:g} minus at 0, last epoch",
-    "early stopping - smoothing": "none at its best epoch minus {arm} at its last, noise {noise:g}",
+    "early stopping - smoothing": "{arm} at its last epoch against none at its best, noise {noise:g}",
 }
+SIGN = {"early stopping - smoothing": -1}  # shown from the arm's side: better when smoothing alone beats stopping early
 
 
 def noise_effects(early: pd.DataFrame) -> list[Effect]:
     """Smoothing under label noise as the answer holds it: per model, arm and noise rate, its mAP gain at the best
     and at the last epoch (the clean best epoch's is the headline's), each gain at p minus its gain on clean labels,
-    and the baseline stopped early against the arm trained to its last epoch (`NOISE_ARMS`)."""
+    and the arm trained to its last epoch against the baseline stopped early (`NOISE_ARMS`, `SIGN`)."""
     repeated = (early.noise == 0) & (early.contrast == "gain best")  # the headline's effect on clean labels
     rows = early[early.contrast.isin(NOISE_ARMS) & ~repeated]
-    return [
-        Effect(
-            model=model_name(r.model),
-            arm=NOISE_ARMS[r.contrast].format(arm=r.arm, noise=r.noise),
-            metric="mAP",
-            higher_is_better=True,
-            value=None,
-            difference=finite(r.difference),
-            low=finite(r.ci_low),
-            high=finite(r.ci_high),
-            text=interval_text(r.arm, r.difference, r.ci_low, r.ci_high),
-            seeds=int(r.seeds),
+    effects = []
+    for r in rows.itertuples():
+        sign = SIGN.get(r.contrast, 1)
+        difference, low, high = sign * r.difference, *sorted((sign * r.ci_low, sign * r.ci_high))
+        effects.append(
+            Effect(
+                model=model_name(r.model),
+                arm=NOISE_ARMS[r.contrast].format(arm=r.arm, noise=r.noise),
+                metric="mAP",
+                higher_is_better=True,
+                value=None,
+                difference=finite(difference),
+                low=finite(low),
+                high=finite(high),
+                text=interval_text(r.arm, difference, low, high),
+                seeds=int(r.seeds),
+            )
         )
-        for r in rows.itertuples()
-    ]
+    return effects

@@ -184,7 +184,12 @@ def test_the_answer_holds_the_gains_under_noise_at_both_epochs(found):
     arms = {e.arm for e in effects}
     assert "uniform a=0.1 at noise 0.4, last epoch" in arms and "uniform a=0.1 at noise 0, last epoch" in arms
     assert "uniform a=0.1: gain at noise 0.4 minus at 0, best epoch" in arms
-    assert "none at its best epoch minus uniform a=0.1 at its last, noise 0.4" in arms
+    against = next(e for e in effects if e.arm == "uniform a=0.1 at its last epoch against none at its best, noise 0.4")
+    row = found.set_index(["arm", "noise", "contrast"]).loc[("uniform a=0.1", 0.4, "early stopping - smoothing")]
+    assert (against.difference, against.low, against.high) == pytest.approx(
+        (-row.difference, -row.ci_high, -row.ci_low)
+    )
+    assert against.verdict == "worse"  # smoothing alone falls short of stopping early
     assert "uniform a=0.1 at noise 0, best epoch" not in arms  # the headline's own effect
     last = next(e for e in effects if e.arm == "uniform a=0.1 at noise 0.4, last epoch")
     assert last.verdict == "better" and last.seeds == 3 and last.metric == "mAP"
