@@ -11,8 +11,9 @@ Every contrast is in val mAP (clean labels), seeds paired, with its interval ove
   trained to its last epoch. An interval that contains zero reads as early stopping alone recovering what
   smoothing does; one above zero as early stopping doing more; one below zero as it falling short.
 
-The noisy baselines' regime and each arm's dose beside their overconfidence are read here too (the report's
-regime section reads the clean baselines): a dose within MATCH of the gap, relative to it, matches it.
+Each noise rate's baseline is read here too (the report's regime section reads the clean ones), and each arm's
+dose is set against its baseline's overconfidence on the selection part at its selected epoch and, where it was
+read there, at its last: a dose within MATCH of a gap, relative to it, matches it.
 """
 
 from pathlib import Path
@@ -171,23 +172,36 @@ def baselines(profile_dir: Path) -> dict[tuple[str, float], list[dict]]:
     return dict(sorted(found.items()))
 
 
-def match_text(value: float | None, gap: float | None) -> str:
-    """Whether a dose matches a baseline's overconfidence (within MATCH of it, relative to it), in words."""
-    if value is None:
-        return "its dose is not recorded"
+def match_text(value: float | None, gap: float | None, where: str) -> str:
+    """Whether a dose matches a baseline's overconfidence read `where` (within MATCH of it, relative to it)."""
     if gap is None or not np.isfinite(gap) or gap <= regime.TOLERANCE:
-        return f"dose {value:.3f}, but the baseline is not overconfident: no overconfidence to match"
+        return f"the baseline is not overconfident {where}: no overconfidence to match"
     ratio = value / gap
     if abs(ratio - 1) <= MATCH:
-        return f"dose {value:.3f} against {gap:.3f}, {ratio:.2f} times it: matched (within {MATCH:.0%})"
+        return f"{ratio:.2f} times its overconfidence {gap:.3f} {where}: matched (within {MATCH:.0%})"
     side = "below" if ratio < 1 else "above"
-    return f"dose {value:.3f} against {gap:.3f}, {ratio:.2f} times it: {side} it by more than {MATCH:.0%}"
+    return f"{ratio:.2f} times its overconfidence {gap:.3f} {where}: {side} it by more than {MATCH:.0%}"
+
+
+def last_gap(records: list[dict]) -> float | None:
+    """The mean over a baseline's seeds of its overconfidence on the selection part at its last epoch (`val_last`'s
+    record); None unless every seed was read there."""
+    gaps = [m["splits"].get(LAST_SPLIT, {}).get("confidence_gap", {}).get("selection") for m in records]
+    return None if any(g is None for g in gaps) else float(np.mean([regime.headline_gap(g) for g in gaps]))
+
+
+def dose_text(value: float | None, gap: float | None, last_gap: float | None) -> str:
+    """A dose against a baseline's overconfidence at its selected epoch, and at its last where it was read there."""
+    if value is None:
+        return "its dose is not recorded"
+    text = f"dose {value:.3f}, {match_text(value, gap, 'at its selected epoch')}"
+    return text + (f"; {match_text(value, last_gap, 'at its last epoch')}" if last_gap is not None else "")
 
 
 def noise_readings(profile_dir: Path) -> list[str]:
     """Per BCE baseline at each noise rate (0 included): its regime sentence (`regime.reading`: overconfidence on
-    the selection part, whose labels carry the same noise), then whether each smoothed arm's dose at that rate
-    matches that overconfidence."""
+    the selection part, whose labels carry the same noise, at its selected epoch), then whether each smoothed arm's
+    dose at that rate matches that overconfidence, and the overconfidence at its last epoch where it was read."""
     smoothed = []
     for _, config, metrics in kept_runs(profile_dir):
         t = config["train"]
@@ -216,5 +230,6 @@ def noise_readings(profile_dir: Path) -> list[str]:
         found = frame[(frame.model == model) & (frame.noise == rate)]
         for label in arm_order(found):
             value = dose.mean_recorded(found[found.arm == label].dose)
-            out.append(f"{model_name(model)}, {label} at label noise {rate:g}: {match_text(value, summary['gap'])}.")
+            text = dose_text(value, summary["gap"], last_gap(records))
+            out.append(f"{model_name(model)}, {label} at label noise {rate:g}: {text}.")
     return out

@@ -167,16 +167,25 @@ def test_each_baseline_is_read_and_each_dose_set_against_its_overconfidence(prof
     readings = early_stopping.noise_readings(profile_dir)
     assert len(readings) == 2 * 3
     assert readings[0].startswith("The ResNet-18 BCE at label noise 0 baseline is overconfident")
-    assert (
-        "uniform a=0.1 at label noise 0: dose 0.025 against 0.080, 0.31 times it: below it by more than 20%"
-        in (readings[1])
+    assert readings[1] == (
+        "ResNet-18, uniform a=0.1 at label noise 0: dose 0.025, 0.31 times its overconfidence 0.080 at its selected "
+        "epoch: below it by more than 20%."
     )
-    assert (
-        "uniform a=0.7 at label noise 0.4: dose 0.175 against 0.180, 0.97 times it: matched (within 20%)"
-        in (readings[5])
+    matched = "uniform a=0.7 at label noise 0.4: dose 0.175, 0.97 times its overconfidence 0.180 at its selected epoch"
+    assert f"{matched}: matched (within 20%)" in readings[5]
+
+
+def test_a_dose_is_read_against_the_last_epochs_overconfidence_where_it_was_read():
+    assert early_stopping.dose_text(None, 0.1, 0.2) == "its dose is not recorded"
+    assert early_stopping.dose_text(0.1, 0.05, 0.11) == (
+        "dose 0.100, 2.00 times its overconfidence 0.050 at its selected epoch: above it by more than 20%; "
+        "0.91 times its overconfidence 0.110 at its last epoch: matched (within 20%)"
     )
-    assert early_stopping.match_text(None, 0.1) == "its dose is not recorded"
-    assert "not overconfident" in early_stopping.match_text(0.02, -0.01)
+    assert "not overconfident at its selected epoch" in early_stopping.dose_text(0.02, -0.01, None)
+    last = {"splits": {LAST_SPLIT: {"confidence_gap": {"selection": {"all": 0.1}}}}}
+    assert early_stopping.last_gap([last, {"splits": {LAST_SPLIT: {"confidence_gap": {"selection": {"all": 0.2}}}}}])
+    assert early_stopping.last_gap([last, {"splits": {}}]) is None
+    assert early_stopping.last_gap([last]) == pytest.approx(0.1)
 
 
 def test_the_answer_holds_the_gains_under_noise_at_both_epochs(found):
