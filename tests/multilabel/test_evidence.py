@@ -134,8 +134,10 @@ def test_findings_hold_every_section_the_profile_has(profile_dir):
         "alpha",
         "calibration",
         "noise",
+        "noise regime",
         "instance",
     }
+    assert "early stopping" not in found  # no run was read at its last epoch
 
 
 def test_decision_table_keeps_the_arm_order_and_names_the_metrics(profile_dir):
