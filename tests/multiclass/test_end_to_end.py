@@ -21,9 +21,18 @@ name: mc-tiny
 description: a few batches per run; numbers mean nothing
 data: {n_train: 256, n_selection: 128, n_test: 200}
 train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
-grid: {arms: [{scheme: none}, {scheme: uniform, alpha: 0.1}, {scheme: instance, alpha: 0.1, temperature: [2, 4]}]}
+grid:
+  arms:
+    - {scheme: none}
+    - {scheme: uniform, alpha: 0.1}
+    - {scheme: uniform, alpha: 0.1, explicit_targets: true}
+    - {scheme: instance, alpha: 0.1, temperature: [2, 4]}
+    - {model: shallow, scheme: none}
+distillation: {kd_temperature: [2, 20], teacher_scaled: [false]}
 """
-TEACHERS, STUDENTS = 4, 6  # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
+# CE, LS, LS by explicit targets, 2 ILS grid points, the student model trained alone; then CE, LS and the chosen ILS
+# point each distilled at T 2 and 20 (as trained, not temperature-scaled)
+TEACHERS, STUDENTS = 6, 6
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +100,11 @@ def test_report_holds_every_section(tiny):
         r"test images only \(one seed\)\)",
         report,
     )
-    assert (
-        "LS teacher distils worse than CE teacher (student accuracy, teachers temperature-scaled) (shallow from resnet8)"
-        in report
-    )
+    for student in ("shallow from resnet8, T=2", "shallow from resnet8, T=20"):
+        assert f"LS teacher distils worse than CE teacher (student accuracy) ({student}): " in report
+        assert f"ILS teacher's student more accurate than the student trained alone ({student}): " in report
+    assert re.search(r"resnet8: (explicit smoothed targets and smoothing in the loss|the two ways differ)", report)
+    assert "Two ways to smooth" in report
     index = out / "index.html"
     assert f"report: {index}" in proc.stdout.splitlines()
     links = re.findall(r'href="([^"]+)"', index.read_text())
