@@ -168,3 +168,29 @@ def test_every_kind_of_file_damaged_is_repaired_a_damaged_teacher_first_and_its_
     assert kept and all(os.stat(runs / s / "model_best.pt").st_mtime_ns == mtime for s, mtime in kept.items())
     assert differing_results(runs, out / "runs") == []
     assert run_all(*command, "--verify").returncode == 0
+
+
+def test_a_second_profile_of_the_same_runs_shares_them_and_trains_nothing(tiny, tmp_path):
+    """A run computed once serves every profile of the results folder: a twin profile (another name, the same runs)
+    takes every run over, its model files hard-linked, and its report renders from them."""
+    out, _ = tiny
+    results = tmp_path / "results"
+    shutil.copytree(out, results / "mc-tiny")
+    twin = tmp_path / "mc-twin.yaml"
+    twin.write_text(TINY.replace("name: mc-tiny", "name: mc-twin"))
+    proc = run_all("--profile", twin, "--results-dir", results, "--data-dir", out.parents[1] / "data")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("computed once for mc-tiny: shared") == TEACHERS + STUDENTS
+    assert "epoch 1/" not in proc.stdout  # nothing trained
+    for run in sorted((results / "mc-twin" / "runs").iterdir()):
+        mine, theirs = run, results / "mc-tiny" / "runs" / run.name
+        assert os.path.samefile(mine / "model_best.pt", theirs / "model_best.pt")
+        assert json.loads((mine / "config.json").read_text())["profile"] == "mc-twin"
+        assert (mine / "metrics.json").read_bytes() == (theirs / "metrics.json").read_bytes()
+    assert (results / "mc-twin" / "notebooks" / "2.0-report.html").is_file()
+    assert (
+        run_all(
+            "--profile", twin, "--results-dir", results, "--data-dir", out.parents[1] / "data", "--verify"
+        ).returncode
+        == 0
+    )
