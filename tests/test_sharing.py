@@ -18,6 +18,7 @@ def finished_run(results, profile: str, name: str = "r-s0", config: dict = CONFI
     """A finished, recorded run of `profile` in `results`: a model, a checkpoint, metrics and a rendered page."""
     run_dir = results / profile / layout.RUNS / name
     run_dir.mkdir(parents=True)
+    (results / profile / layout.PROFILE).write_text(f"name: {profile}\n")
     write_json(run_dir / layout.CONFIG, {**config, "profile": profile})
     write_json(run_dir / layout.EXECUTION, {"started": "t0", "ended": "t1", "seconds": 12.0, "failed": False})
     (run_dir / layout.BEST_MODEL).write_bytes(b"best weights")
@@ -75,6 +76,11 @@ def test_a_taught_run_is_taken_only_from_the_very_teacher_model_this_profile_hol
     mine = tmp_path / "demo" / layout.RUNS / "r-s0"
     assert find_donor(mine, CONFIG, stamp, is_finished) == donor
     assert find_donor(mine, CONFIG, {**stamp, "model_best_sha256": "other"}, is_finished) is None
+
+
+def test_a_folder_without_a_profile_is_no_profile_of_the_results_folder(tmp_path):
+    (finished_run(tmp_path, "converged").parent.parent / layout.PROFILE).unlink()
+    assert find_donor(tmp_path / "demo" / layout.RUNS / "r-s0", CONFIG, None, is_finished) is None
 
 
 def test_a_profiles_own_run_is_not_its_donor_and_the_first_profile_by_name_is(tmp_path):

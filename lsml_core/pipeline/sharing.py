@@ -43,10 +43,12 @@ def find_donor(
     run_dir: Path, config: dict, teacher_stamp: dict | None, finished: Callable[[Path], bool]
 ) -> Path | None:
     """The first (by profile name) finished, recorded and undamaged run of the same name and identity in another
-    profile of the results folder; None when there is none."""
+    profile of the results folder (a folder holding its profile.yaml); None when there is none."""
     results = run_dir.parent.parent.parent
     for other in sorted(results.glob(f"*/{layout.RUNS}/{run_dir.name}")):
-        if other.resolve() == run_dir.resolve() or not same_run(other, config, teacher_stamp):
+        if other.resolve() == run_dir.resolve() or not (other.parent.parent / layout.PROFILE).is_file():
+            continue
+        if not same_run(other, config, teacher_stamp):
             continue
         if finished(other) and is_recorded(other) and damage(other) is None:
             return other
