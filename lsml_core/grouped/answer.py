@@ -1,7 +1,7 @@
 """The grouped profile's answer for the study's front page (`lsml_core.answers`): the regime of its control,
 each ablation's difference in test exact match with its interval over seeds and images exactly as the report's
-summary shows it, each smoothing ablation's difference in every group's ECE and the report's sentences on
-smoothing per group (`smoothing_effects`), and the source's Table 1 (THEIRS) beside ours."""
+summary shows it, the report's sentences on smoothing per group (`smoothing_effects`: each group's accuracy and
+calibration, the pseudo-labels), and the source's Table 1 (THEIRS) beside ours."""
 
 from pathlib import Path
 
@@ -35,12 +35,8 @@ def answer(
         runs=run_identities(finished_runs(profile_dir), RunConfig),
         readings=[sentence, *(smoothing.readings() if smoothing else [])],
         caveat=caveat(kind),
-        interval=(
-            f"test exact match, and each group's ECE for smoothing; {LEVEL:.0%} interval over seeds and test images, "
-            f"seeds paired ({INTERVAL_METHOD})"
-        ),
-        effects=[ablation_effect(row) for row in table.to_dict("records")]
-        + (calibration_effects(smoothing.effects) if smoothing else []),
+        interval=f"test exact match; {LEVEL:.0%} interval over seeds and test images, seeds paired ({INTERVAL_METHOD})",
+        effects=[ablation_effect(row) for row in table.to_dict("records")],
         theirs_title="Table 1 of the source (THEIRS, exact match %) beside ours",
         theirs=records(table_one(runs, control)) if not runs.empty else [],
     )
@@ -63,23 +59,3 @@ def ablation_effect(row: dict) -> Effect:
         + "".join(f" ({f})" for f in flags),
         seeds=int(row["seeds"]),
     )
-
-
-def calibration_effects(effects: pd.DataFrame) -> list[Effect]:
-    """Each smoothing ablation's difference in every group's ECE (`smoothing_effects.group_effects`) as effects."""
-    rows = effects[effects.metric == "ECE"].to_dict("records")
-    return [
-        Effect(
-            model="",
-            arm=row["ablation"],
-            metric=f"ECE ({row['group']})",
-            higher_is_better=False,
-            value=finite(row["changed"]),
-            difference=finite(row["difference"]),
-            low=finite(row["interval low"]),
-            high=finite(row["interval high"]),
-            text=f"{row['difference']:+.3f} {interval_text(row['interval low'], row['interval high'])}",
-            seeds=int(row["seeds"]),
-        )
-        for row in rows
-    ]

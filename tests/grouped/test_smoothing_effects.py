@@ -1,6 +1,6 @@
 """Smoothing per group in the grouped report, on hand-made runs: the more overconfident group, each smoothing
 ablation's per-group effects with intervals, smoothing's effect with pseudo-labels on minus off, the
-pseudo-label counts, and the answer's calibration effects."""
+pseudo-label counts, and the sentences the report and its answer give."""
 
 import json
 from pathlib import Path
@@ -12,7 +12,6 @@ import yaml
 
 from lsml_core import layout, regime, results
 from lsml_core.grouped import pseudo_counts
-from lsml_core.grouped.answer import calibration_effects
 from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
 from lsml_core.grouped.metrics import image_statistics, split_metrics
 from lsml_core.grouped.smoothing_effects import (
@@ -219,16 +218,14 @@ def test_the_pseudo_labels_that_passed_are_counted_per_arm_and_against_the_contr
     )
 
 
-def test_the_reading_and_the_answers_calibration_effects(tmp_path):
+def test_the_reading_gives_every_sentence_in_the_reports_order(tmp_path):
     runs = profile(
         tmp_path, [(arm(), 6.0), (arm(smoothing="item_uniform-a0.1"), 1.5)], kept={0: [(10, 8)] * 3, 1: [(9, 8)] * 3}
     )
     reading = read(tmp_path, runs, CONTROL, n_boot=200)
     assert reading.has_smoothing and reading.readings()[0] == reading.overconfidence
     assert reading.sentences[-1] == NOT_MEASURED and len(reading.pseudo_sentences) == 3
-    effects = calibration_effects(reading.effects)
-    assert [e.metric for e in effects] == ["ECE (digit)", "ECE (item)"]
-    assert not effects[1].higher_is_better and effects[1].verdict == "better"
-    assert effects[1].arm == "smoothing nosmooth -> item_uniform-a0.1" and effects[1].seeds == 3
+    assert reading.readings() == [reading.overconfidence, *reading.sentences, *reading.pseudo_sentences]
+    assert reading.sentences[0].startswith("smoothing nosmooth -> item_uniform-a0.1, digit (not smoothed): accuracy")
     without = read(tmp_path, runs[runs.smoothing == "nosmooth"], CONTROL, n_boot=200)
     assert not without.has_smoothing and without.readings() == [] and without.pseudo_sentences == []
