@@ -109,7 +109,7 @@ def overconfidence_text(runs: pd.DataFrame, control_factors: dict) -> str:
         return "The control's confidence gaps per group are not recorded: which group it is more overconfident in is not known."
     group, gaps, seeds = found
     listed = ", ".join(f"{g} {v:+.3f}" for g, v in sorted(gaps.items(), key=lambda kv: -kv[1]))
-    over = "mean over seeds" if seeds > 1 else "one seed"
+    over = f"mean over {seeds} seeds" if seeds > 1 else "one seed"
     if gaps[group] <= 0:
         text = f"The control is overconfident in no group (confidence minus accuracy on the selection part: {listed}, {over})."
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lsml_core import layout, regime, results
+from lsml_core import layout, regime, results, tracks
 from lsml_core.grouped import pseudo_counts
 from lsml_core.grouped.config import DataConfig, Grid, Profile, TrainConfig
 from lsml_core.grouped.metrics import image_statistics, split_metrics
@@ -119,7 +119,7 @@ def test_the_more_overconfident_group_is_named_and_each_partial_arm_says_whether
     assert (group, seeds) == ("item", 3) and gaps == pytest.approx({"digit": 0.03, "item": 0.15})
     assert overconfidence_text(runs, CONTROL) == (
         "The control is more overconfident in the item: confidence minus accuracy on the selection part item "
-        "+0.150, digit +0.030 (mean over seeds). The arm smoothing item_uniform-a0.1 smoothed that group. The arm "
+        "+0.150, digit +0.030 (mean over 3 seeds). The arm smoothing item_uniform-a0.1 smoothed that group. The arm "
         "smoothing digit_uniform-a0.1 did not smooth it (it smoothed the digit)."
     )
     unrecorded = runs.assign(regime=None)
@@ -229,3 +229,16 @@ def test_the_reading_gives_every_sentence_in_the_reports_order(tmp_path):
     assert reading.sentences[0].startswith("smoothing nosmooth -> item_uniform-a0.1, digit (not smoothed): accuracy")
     without = read(tmp_path, runs[runs.smoothing == "nosmooth"], CONTROL, n_boot=200)
     assert not without.has_smoothing and without.readings() == [] and without.pseudo_sentences == []
+
+
+def test_the_grouped_smoothing_profile_is_grouped_convergeds_control_against_smoothing_arms():
+    _, smoothing = tracks.load_profile("grouped-smoothing")
+    _, converged = tracks.load_profile("grouped-converged")
+    runs = smoothing.runs()
+    assert len(runs) == 15 and smoothing.grid.seeds == [0, 1, 2]
+    same = {key: value for key, value in runs[0].to_dict().items() if key != "profile"}
+    assert same == {key: value for key, value in converged.runs()[0].to_dict().items() if key != "profile"}
+    arms = [(r.train.smoothing, r.train.pseudo) for r in runs if r.train.seed == 0]
+    both = {"digit": "uniform", "item": "uniform"}
+    assert arms == [({}, True), (both, True), ({"item": "uniform"}, True), ({}, False), (both, False)]
+    assert {r.train.alpha for r in runs} == {0.1}
