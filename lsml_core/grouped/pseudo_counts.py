@@ -83,12 +83,12 @@ def arm_sentence(row: dict, n_unlabeled: int) -> str:
     )
 
 
-def change_text(change: dict, name: str) -> str:
-    """`41 fewer passed (per seed -80 to +10)`: the mean paired change of a count and its range."""
+def change_text(change: dict, name: str, verb: str) -> str:
+    """`41 fewer passed (per seed -80 to +10)`: the mean paired change of a count, `verb` after it, and its range."""
     mean, low, high = change[f"{name} mean"], change[f"{name} min"], change[f"{name} max"]
     size = "as many" if mean == 0 else f"{abs(mean):,.0f} {'more' if mean > 0 else 'fewer'}"
     spread = f"{low:+,.0f}" if low == high else f"{low:+,.0f} to {high:+,.0f}"
-    return f"{size} {name} ({'the seed' if change['seeds'] == 1 else 'per seed'} {spread})"
+    return f"{size} {verb} ({'the seed' if change['seeds'] == 1 else 'per seed'} {spread})"
 
 
 def change_sentence(label: str, change: dict | None) -> str:
@@ -97,6 +97,6 @@ def change_sentence(label: str, change: dict | None) -> str:
         return f"{label}: no seed recorded the pseudo-labels of both arms."
     seeds = "one seed" if change["seeds"] == 1 else f"{change['seeds']} seeds paired"
     return (
-        f"{label}: {change_text(change, 'passed')} the threshold, {change_text(change, 'exactly right')} "
-        f"(mean over {seeds})."
+        f"{label}: {change_text(change, 'passed', 'passed the threshold')}, "
+        f"{change_text(change, 'exactly right', 'were exactly right')}; mean over {seeds}."
     )

@@ -119,7 +119,8 @@ def test_report_holds_every_section(tiny):
         report,
     )
     assert re.search(
-        r"smoothing nosmooth -&gt; item_instance-a0.1-T2: (.* the threshold, .* exactly right|no seed)", report
+        r"smoothing nosmooth -&gt; item_instance-a0.1-T2: (.* passed the threshold .* were exactly right|no seed)",
+        report,
     )
     assert re.search(r"whether smoothing\S{1,6}s effect depends on them is not measured", report)
     answer = json.loads((out / "answer.json").read_text())

@@ -205,17 +205,16 @@ def test_the_pseudo_labels_that_passed_are_counted_per_arm_and_against_the_contr
         "(range 96-250) of them exactly right (56% of all kept; 3 seeds)."
     )
     assert sentences[2] == (
-        "smoothing nosmooth -> uniform-a0.1: 33 fewer passed (per seed -51 to +0) the threshold, 13 more exactly "
-        "right (per seed +4 to +24) (mean over 3 seeds paired)."
+        "smoothing nosmooth -> uniform-a0.1: 33 fewer passed the threshold (per seed -51 to +0), 13 more were "
+        "exactly right (per seed +4 to +24); mean over 3 seeds paired."
     )
     none_kept = profile(tmp_path / "none", [(arm(), 5.0), (arm(smoothing="uniform-a0.1"), 2.0)], kept={0: [(0, 0)] * 3})
     counts, sentences = pseudo_sentences(none_kept, CONTROL, 1500)
     assert sentences[0].startswith("control: no unlabeled image passed the threshold (3 seeds)")
     assert sentences[1] == "smoothing uniform-a0.1: its pseudo-labels are not recorded (finished by an older revision)."
     assert sentences[2] == "smoothing nosmooth -> uniform-a0.1: no seed recorded the pseudo-labels of both arms."
-    assert pseudo_counts.change_text({"seeds": 1, "passed mean": 0, "passed min": 0, "passed max": 0}, "passed") == (
-        "as many passed (the seed +0)"
-    )
+    one = {"seeds": 1, "passed mean": 0, "passed min": 0, "passed max": 0}
+    assert pseudo_counts.change_text(one, "passed", "passed") == "as many passed (the seed +0)"
 
 
 def test_the_reading_gives_every_sentence_in_the_reports_order(tmp_path):
