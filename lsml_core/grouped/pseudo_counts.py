@@ -95,8 +95,8 @@ def change_sentence(label: str, change: dict | None) -> str:
     """How an arm changed the pseudo-labels against its control, per seed paired."""
     if change is None:
         return f"{label}: no seed recorded the pseudo-labels of both arms."
-    seeds = "one seed" if change["seeds"] == 1 else f"{change['seeds']} seeds paired"
+    seeds = "one seed" if change["seeds"] == 1 else f"mean over {change['seeds']} seeds paired"
     return (
         f"{label}: {change_text(change, 'passed', 'passed the threshold')}, "
-        f"{change_text(change, 'exactly right', 'were exactly right')}; mean over {seeds}."
+        f"{change_text(change, 'exactly right', 'were exactly right')}; {seeds}."
     )
