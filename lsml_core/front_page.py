@@ -86,7 +86,7 @@ def compared(answer: Answer) -> pd.DataFrame:
     """An answer's effects of the arms against their baseline (the baseline's own rows left out), each with the
     regime of its own baseline and its column on the axis."""
     frame = answer.effects_frame()
-    frame = frame[~frame.is_baseline]
+    frame = frame[~frame.is_baseline.astype(bool)]  # an answer without effects: an empty object column
     regimes = [answer.regime_of(m) for m in frame.model]
     return frame.assign(regime=regimes, column=[column(answer, m) for m in frame.model])
 

@@ -52,6 +52,7 @@ INDEX = "index.html"
 NOTEBOOKS = "notebooks"
 LOCKS = ".locks"
 TRASH = ".trash"
+SHARING = ".sharing"  # in a profile folder: where a run computed for another profile is put together (pipeline.sharing)
 RUNS = "runs"
 
 # a run folder

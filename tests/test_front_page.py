@@ -199,3 +199,8 @@ def test_the_threads_of_each_run_are_set_by_threads_and_the_old_flag_is_refused_
         with pytest.raises(SystemExit):
             parse_args(argv)
         assert message in capsys.readouterr().err
+
+
+def test_an_answer_without_effects_compares_nothing():
+    frame = front_page.compared(answer("partial", regime.AXIS[1], []))
+    assert frame.empty and {"model", "regime", "column"} <= set(frame.columns)

@@ -1,6 +1,8 @@
 """A finished run is checked, not trusted: its record of outputs, the repairs a rerun makes (evaluated again
 or trained again, said in the log), runs finished without a record, damaged checkpoints, --verify."""
 
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -11,6 +13,7 @@ from lsml_core import fit
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, HISTORY, OUTPUTS
 from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded, record_outputs
 from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
+from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler
@@ -266,3 +269,26 @@ def test_a_damaged_teacher_is_trained_again_first_then_its_student_redone(tmp_pa
         lines.index("redo b: its teacher a is not the model it learnt from; trained again")
     )
     assert trained == ["a", "b", "a", "b"]
+
+
+def test_what_a_run_repairs_is_said_once_its_task_starts_it_not_while_another_process_holds_it(tmp_path):
+    trained = []
+    rerun(tmp_path, trained)
+    (tmp_path / "runs" / "a" / "predictions_test.csv").unlink()
+    lines, results = [], []
+    scheduler = Scheduler(TRACK, PROFILE, tmp_path, tmp_path / "data", force=False, kernel="lsml", say=lines.append)
+    work = LocalExecutor(lambda task, placement: train_run(task, placement, notebooks(trained)))
+    with held(tmp_path, "runs/a", "run a"):  # another process holds a
+        loop = threading.Thread(target=lambda: results.append(scheduler.run(work, None)))
+        loop.start()
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("held a") for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(line.startswith("repair a") for line in lines)
+    loop.join(timeout=60)
+    said = [line.split("  [")[0] for line in lines]
+    repair = next(i for i, line in enumerate(said) if line.startswith("repair a: predictions_test.csv missing"))
+    assert (
+        said[repair + 1] == "start a"
+        and said.index("held a: another process is training it, tried again later") < repair
+    )

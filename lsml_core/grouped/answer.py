@@ -1,6 +1,7 @@
 """The grouped profile's answer for the study's front page (`lsml_core.answers`): the regime of its control,
 each ablation's difference in test exact match with its interval over seeds and images exactly as the report's
-summary shows it, and the source's Table 1 (THEIRS) beside ours."""
+summary shows it, the report's sentences on smoothing per group (`smoothing_effects`: each group's accuracy and
+calibration, the pseudo-labels), and the source's Table 1 (THEIRS) beside ours."""
 
 from pathlib import Path
 
@@ -12,13 +13,17 @@ from lsml_core.grouped.ablations import LEVEL, ablation_label, interval_text
 from lsml_core.grouped.config import RunConfig, load_profile
 from lsml_core.grouped.report import caveat, control_regime
 from lsml_core.grouped.runs import arm_regime, control_runs
+from lsml_core.grouped.smoothing_effects import SmoothingReading
 from lsml_core.grouped.table_one import table_one
 from lsml_core.grouped.track import TRACK
 from lsml_core.results import finished_runs
 
 
-def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataFrame) -> Answer:
-    """The profile's answer from the report's frames: `runs_frame`, the control's factors, `ablations`."""
+def answer(
+    profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataFrame, smoothing: SmoothingReading | None = None
+) -> Answer:
+    """The profile's answer from the report's frames: `runs_frame`, the control's factors, `ablations`, and the
+    smoothing reading (`smoothing_effects.read`) where the report made one."""
     profile = load_profile(Path(profile_dir) / layout.PROFILE)
     sentence, kind = control_regime(profile_dir, runs, control)
     test = control_runs(runs, control)
@@ -28,7 +33,7 @@ def answer(profile_dir: Path, runs: pd.DataFrame, control: dict, table: pd.DataF
         TRACK,
         regime=regime.axis(bool(profile.train.pretrained), [summary]),
         runs=run_identities(finished_runs(profile_dir), RunConfig),
-        readings=[sentence],
+        readings=[sentence, *(smoothing.readings() if smoothing else [])],
         caveat=caveat(kind),
         interval=f"test exact match; {LEVEL:.0%} interval over seeds and test images, seeds paired ({INTERVAL_METHOD})",
         effects=[ablation_effect(row) for row in table.to_dict("records")],

@@ -28,7 +28,7 @@ def factors(train: dict, groups: tuple[str, ...]) -> dict:
 
 
 def runs_frame(profile_dir: Path) -> pd.DataFrame:
-    """One row per finished run x split: the run's factors, group weights, seed, epochs, best epoch,
+    """One row per finished run x split: the run's factors, group weights and smoothing schemes, seed, epochs, best epoch,
     pseudo-labels, regime record (None when an older revision finished the run) and every metric."""
     rows = []
     for run_dir, config, metrics in finished_runs(profile_dir):
@@ -40,6 +40,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                     "run": run_dir.name,
                     **factors(config["train"], groups),
                     **{f"weight_{g}": train.weight(g) for g in groups},
+                    **{f"scheme_{g}": train.scheme(g) for g in groups},
                     "seed": train.seed,
                     "epochs": train.epochs,
                     "best_epoch": metrics["best_epoch"],
@@ -100,7 +101,13 @@ def pseudo_table(runs: pd.DataFrame) -> pd.DataFrame:
 def runs_on_test(runs: pd.DataFrame) -> pd.DataFrame:
     """Every run's factors, seed, best epoch and test metrics (pseudo-labels: see `pseudo_table`)."""
     test = runs[runs.split == "test"].reset_index(drop=True)
-    hidden = ["split", "regime", "dose", "epochs", *[c for c in test.columns if c.startswith(("pseudo_", "weight_"))]]
+    hidden = [
+        "split",
+        "regime",
+        "dose",
+        "epochs",
+        *[c for c in test.columns if c.startswith(("pseudo_", "weight_", "scheme_"))],
+    ]
     return test.drop(columns=[c for c in hidden if c in test])  # a frame from an older revision has no dose
 
 

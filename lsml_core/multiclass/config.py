@@ -12,7 +12,7 @@ from lsml_core.multiclass.models import MODELS
 from lsml_core.profiles import ProfileBase, RunConfigBase, TrainBase, build_profile, read_track_yaml
 
 DATASETS = ("fashion_mnist", "cifar10", "cifar100")
-SCHEDULES = ("step", "poly")
+SCHEDULES = ("step", "poly", "constant")
 SELECTION_METRICS = ("accuracy", "log_loss")
 TRACK = "multiclass"
 
@@ -79,9 +79,16 @@ def renamed_run(name: str | None) -> str | None:
     return f"{old['model']}-{scheme}-a{old['alpha'] or 0}{temperature}{explicit}-s{old['seed']}"
 
 
+def model_label(train) -> str:
+    """The model of a run's recipe (a config.json `train` section) as the tables group runs: its name, with
+    ` (constant rate)` for a run whose learning rate never decays (its arms are compared with its own CE)."""
+    return train["model"] + (" (constant rate)" if train.get("schedule") == "constant" else "")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(TrainBase):
-    """One model x loss x scheme x seed and its optimisation recipe (SGD, step or polynomial decay, early stopping)."""
+    """One model x loss x scheme x seed and its optimisation recipe (SGD, step or polynomial decay or a constant
+    rate, early stopping)."""
 
     model: str = "resnet8"
     loss: str = "ce"  # ce: cross-entropy towards the scheme's targets; kd: distilled from `teacher`
@@ -97,7 +104,7 @@ class TrainConfig(TrainBase):
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    schedule: str = "step"
+    schedule: str = "step"  # step (StepLR), poly (PolynomialLR to zero) or constant (the rate never decays)
     step_size: int = 3
     gamma: float = 0.2
     power: float = 1.0
@@ -141,12 +148,15 @@ class TrainConfig(TrainBase):
     @property
     def run_name(self) -> str:
         """e.g. `resnet8-none-a0-s0`, `resnet8-uniform-a0.1-s0`, `resnet8-uniform-a0.1-explicit-s0`,
-        `resnet8-instance-a0.1-T2-s0`, `shallow-kd-T20-from-resnet8-none-a0-s0-ts`."""
+        `resnet8-instance-a0.1-T2-s0`, `shallow-kd-T20-from-resnet8-none-a0-s0-ts`; a run at a constant learning
+        rate ends in `-constant` before its seed (`resnet8-none-a0-constant-s0`), the decaying schedules being a
+        profile's recipe."""
         if self.loss == "kd":
             return f"{self.model}-kd-T{self.temperature:g}-from-{self.teacher}" + ("-ts" if self.teacher_scaled else "")
         temperature = f"-T{self.temperature:g}" if self.scheme == "instance" else ""
         explicit = "-explicit" if self.explicit_targets else ""
-        return f"{self.model}-{self.scheme}-a{self.alpha:g}{temperature}{explicit}-s{self.seed}"
+        constant = "-constant" if self.schedule == "constant" else ""
+        return f"{self.model}-{self.scheme}-a{self.alpha:g}{temperature}{explicit}{constant}-s{self.seed}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,19 +181,37 @@ DEFAULT_ARMS = [
 @dataclass(frozen=True, kw_only=True)
 class Distillation:
     """The instance-based grid point chosen per model and seed on the selection part, and the student that CE, LS and
-    that point each teach (with and without the teacher's temperature scaling)."""
+    that point each teach, at each distillation temperature, with and/or without the teacher's temperature scaling."""
 
     selection_metric: str = "accuracy"  # how the instance-based grid point is chosen on the selection part
     student: str | None = "shallow"  # null: no distillation
     kd_weight: float = 0.9
-    kd_temperature: float = 20.0
+    kd_temperature: float | list[float] = 20.0  # a list: one student per temperature
+    teacher_scaled: list[bool] = field(default_factory=lambda: [False, True])  # the teacher's logits as trained, scaled
 
     def __post_init__(self):
         check_choice("selection_metric", self.selection_metric, SELECTION_METRICS)
         if self.student is not None:
             check_choice("student model", self.student, MODELS)
         check_each("lie in [0, 1]", lambda v: 0.0 <= v <= 1.0, kd_weight=self.kd_weight)
-        check_each("be > 0", lambda v: v > 0, kd_temperature=self.kd_temperature)
+        temperatures = self.kd_temperatures
+        if not temperatures or not all(isinstance(t, float) and t > 0 for t in temperatures):
+            raise ValueError(
+                f"distillation.kd_temperature={self.kd_temperature!r} must be > 0: a number, or a non-empty list of "
+                "numbers (one student per teacher at each)"
+            )
+        scaled = self.teacher_scaled
+        if not scaled or not all(isinstance(v, bool) for v in scaled) or len(set(scaled)) < len(scaled):
+            raise ValueError(
+                f"distillation.teacher_scaled={scaled!r} must list false (the teacher as trained) and/or true (its "
+                "logits divided by its fitted temperature), each once"
+            )
+
+    @property
+    def kd_temperatures(self) -> list[float]:
+        """The distillation temperatures, one student per teacher at each."""
+        values = self.kd_temperature if isinstance(self.kd_temperature, list) else [self.kd_temperature]
+        return [float(t) if isinstance(t, int) and not isinstance(t, bool) else t for t in values]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,7 +261,8 @@ class Profile(ProfileBase):
         return {**cell, "loss": loss, "scheme": scheme, **fixed}
 
     def student_runs(self, teachers: list[str]) -> list[RunConfig]:
-        """The student distilled from each teacher run, with and without the teacher's temperature scaling."""
+        """The student distilled from each teacher run at each distillation temperature, with and/or without the
+        teacher's temperature scaling (`distillation`)."""
         if not self.distillation.student:
             return []
         return [
@@ -243,15 +272,28 @@ class Profile(ProfileBase):
                 scheme="none",
                 alpha=0.0,
                 explicit_targets=False,
-                temperature=self.distillation.kd_temperature,
+                temperature=temperature,
                 kd_weight=self.distillation.kd_weight,
                 teacher=teacher,
                 teacher_scaled=scaled,
                 seed=int(teacher.rsplit("-s", 1)[1]),
             )
             for teacher in teachers
-            for scaled in (False, True)
+            for temperature in self.distillation.kd_temperatures
+            for scaled in self.distillation.teacher_scaled
         ]
+
+    def is_teacher(self, train: TrainConfig) -> bool:
+        """Whether a finished run of the grid teaches the students: CE, LS (by torch's label_smoothing) and the
+        instance-based runs, on the train section's schedule, of a model other than the student (an arm that
+        changes the schedule or uses explicit targets compares ways to smooth; one of the student's own model
+        is the student trained without a teacher)."""
+        return (
+            train.loss == "ce"
+            and not train.explicit_targets
+            and train.schedule == self.train.schedule
+            and train.model != self.distillation.student
+        )
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -1,4 +1,6 @@
-"""Maher & Kull's claims beside this project's numbers: THEIR published Fashion-MNIST figures (labelled as
+"""Maher & Kull's claims beside this project's numbers, with two on distillation (Hinton, Vinyals & Dean 2015: a
+teacher makes its student more accurate than the student trained alone; Mueller, Kornblith & Hinton 2019: a
+smoothed teacher distils worse, Fig. 7) per distillation temperature: THEIR published Fashion-MNIST figures (labelled as
 theirs, only to be shown beside ours; nothing of ours is typed in), our paired differences with their 95%
 intervals over seeds and images (`lsml_core.bootstrap`), and whether they reproduce each claim: `reproduced`
 when the interval excludes zero in the published direction, `contradicted` when it excludes zero the other
@@ -21,6 +23,25 @@ MAHER_KULL_FASHION = pd.DataFrame(
 
 
 THEIR_ARCHITECTURE = "small DenseNet (Maher & Kull's, not run here)"
+ALONE = "no teacher"  # the arm of the student model trained on the hard labels, without a teacher
+
+
+def students_with_alone(chosen: pd.DataFrame) -> pd.DataFrame:
+    """The distilled students' rows, each group (`student_of`: student, teacher model, KD temperature) beside the
+    student model's own CE run as the arm `no teacher` (none where the profile did not train one)."""
+    students = chosen[chosen.student]
+    students = students.assign(
+        student_of=students.model
+        + " from "
+        + students.teacher_model
+        + ", T="
+        + students.kd_temperature.map("{:g}".format)
+    )
+    alone = chosen[~chosen.student & (chosen.arm == "CE")]
+    groups = students[["student_of", "model"]].drop_duplicates().itertuples(index=False)
+    return pd.concat(
+        [students, *(alone[alone.model == model].assign(student_of=group, arm=ALONE) for group, model in groups)]
+    )
 
 
 def _verdict(low: float, high: float, seeds: int, better: str) -> str:
@@ -33,8 +54,7 @@ def _verdict(low: float, high: float, seeds: int, better: str) -> str:
 def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
     """(claim, THEIR arm and reference values, our rows, value, by, arm, reference arm, better) per claim."""
     them, chosen = MAHER_KULL_FASHION, runs[(runs.split == split) & (runs.when == "before")]
-    teachers, students = chosen[~chosen.student & chosen.chosen], chosen[chosen.student]
-    students = students.assign(student_of=students.model + " from " + students.teacher_model)
+    teachers, students = chosen[~chosen.student & chosen.chosen], students_with_alone(chosen)
     unpublished = (np.nan, np.nan)
     claims = [
         (
@@ -79,6 +99,19 @@ def _claims(runs: pd.DataFrame, split: str) -> list[tuple]:
                 "LS",
                 "CE",
                 "lower",
+            )
+        )
+    for arm in ("CE", "LS", "ILS"):
+        claims.append(
+            (
+                f"{arm} teacher's student more accurate than the student trained alone",
+                unpublished,
+                students[~students.teacher_scaled],
+                "accuracy",
+                "student_of",
+                arm,
+                ALONE,
+                "higher",
             )
         )
     return claims

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lsml_core import dose, layout, regime
+from lsml_core.multiclass.config import model_label
 from lsml_core.multiclass.evaluate import read_predictions
 from lsml_core.multiclass.losses import STUDENT, arm_of
 from lsml_core.multiclass.metrics import top_label_reliability
@@ -62,7 +63,7 @@ def baseline_records(profile_dir: Path) -> dict[str, list[dict | None]]:
     records: dict[str, list[dict | None]] = {}
     for _, config, metrics in finished_runs(profile_dir):
         if arm_of(config["train"]) == "CE":
-            records.setdefault(config["train"]["model"], []).append(metrics.get("regime"))
+            records.setdefault(model_label(config["train"]), []).append(metrics.get("regime"))
     return records
 
 
@@ -97,7 +98,7 @@ def dose_readings(profile_dir: Path) -> list[str]:
     doses, gaps = {}, {}
     for _, config, metrics in finished_runs(profile_dir):
         t = config["train"]
-        baseline = f"{BASELINE} ({t['model']})"
+        baseline = f"{BASELINE} ({model_label(t)})"
         if arm_of(t) == "CE":
             gaps.setdefault(baseline, []).append(dose.selection_gap(metrics))
         elif arm_of(t) != STUDENT:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from lsml_core import layout, results
+from lsml_core.multiclass.config import model_label
 from lsml_core.multiclass.losses import ARMS, arm_of
 from lsml_core.multiclass.metrics import METRICS as METRIC_NAMES
 from lsml_core.records import read_json
@@ -55,7 +56,7 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                 rows.append(
                     {
                         "run": run_dir.name,
-                        "model": train["model"],
+                        "model": model_label(train),
                         "loss": train["loss"],
                         "scheme": train["scheme"],
                         "seed": train["seed"],
@@ -64,7 +65,8 @@ def runs_frame(profile_dir: Path) -> pd.DataFrame:
                         "ils_temperature": (teacher or train)["temperature"],
                         "chosen": train["scheme"] != "instance" or run_dir.name in chosen,
                         "student": train["loss"] == "kd",
-                        "teacher_model": (teacher or train)["model"],
+                        "teacher_model": model_label(teacher or train),
+                        "kd_temperature": train["temperature"] if train["loss"] == "kd" else float("nan"),
                         "teacher_scaled": train["teacher_scaled"],
                         "best_epoch": metrics["best_epoch"],
                         "temperature": metrics["temperature"],
@@ -105,8 +107,9 @@ def grid_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def distillation_table(runs: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Student accuracy and log loss per teacher arm, with and without the teacher's temperature scaling."""
-    keys = ["model", "teacher_model", "arm", "teacher_scaled"]
+    """Student accuracy and log loss per distillation temperature and teacher arm, with and without the teacher's
+    temperature scaling."""
+    keys = ["model", "kd_temperature", "teacher_model", "arm", "teacher_scaled"]
     rows = in_arm_order(runs[runs.student & (runs.split == split) & (runs.when == "before")], keys)
     return metrics_over_seeds(rows, keys, ("accuracy", "log_loss"))
 

@@ -20,8 +20,10 @@ def selection_score(run_dir: Path, metric: str) -> float:
 
 
 def group_of(run: RunConfig) -> str:
-    """The model and seed a grid point is chosen among: `model-s<seed>`."""
-    return f"{run.train.model}-s{run.train.seed}"
+    """The model, schedule and seed a grid point is chosen among: `model-s<seed>` (`model-constant-s<seed>` at a
+    constant learning rate)."""
+    constant = "-constant" if run.train.schedule == "constant" else ""
+    return f"{run.train.model}{constant}-s{run.train.seed}"
 
 
 def waiting_groups(profile: Profile, settled: Callable[[str], bool]) -> set[str]:
@@ -46,23 +48,24 @@ def select_instance_runs(profile: Profile, runs_dir: Path, settled: Callable[[st
 
 
 def teachers_to_distil(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> list[str]:
-    """CE, LS and the chosen instance-based run of every model and seed (settled, finished runs only);
-    writes selection.json once every group has chosen."""
+    """CE, LS and the chosen instance-based run of every model and seed that teach (`Profile.is_teacher`; settled,
+    finished runs only); writes selection.json once every group has chosen."""
     chosen = select_instance_runs(profile, runs_dir, settled)
     if not waiting_groups(profile, settled):
         write_json(
             runs_dir.parent / layout.GRID_CHOICE,
             {"metric": profile.distillation.selection_metric, "per_model_seed": chosen},
         )
+    grid = {r.name: r for r in profile.teacher_runs()}
     teachers = [
-        r.name
-        for r in profile.teacher_runs()
+        name
+        for name, r in grid.items()
         if r.train.scheme in ("none", "uniform")
-        and not r.train.explicit_targets
-        and settled(r.name)
-        and is_complete(runs_dir / r.name)
+        and profile.is_teacher(r.train)
+        and settled(name)
+        and is_complete(runs_dir / name)
     ]
-    return teachers + [entry["chosen"] for entry in chosen.values()]
+    return teachers + [entry["chosen"] for entry in chosen.values() if profile.is_teacher(grid[entry["chosen"]].train)]
 
 
 def student_runs(profile: Profile, runs_dir: Path, settled: Callable[[str], bool]) -> list[RunConfig]:

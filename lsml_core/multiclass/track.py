@@ -14,9 +14,10 @@ from lsml_core.tracks import Track
 
 
 def run_names(profile: Profile) -> list[str]:
-    """Every teacher, and the students of every teacher that could be chosen."""
-    teachers = [r.name for r in profile.teacher_runs()]
-    return teachers + [r.name for r in profile.student_runs(teachers)]
+    """Every run of the grid, and the students of every teacher that could be chosen."""
+    grid = profile.teacher_runs()
+    teachers = [r.name for r in grid if profile.is_teacher(r.train)]
+    return [r.name for r in grid] + [r.name for r in profile.student_runs(teachers)]
 
 
 def selection_accuracy(run_dir: Path) -> str:

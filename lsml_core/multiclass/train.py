@@ -1,4 +1,4 @@
-"""Training of one single-label run: SGD, step or polynomial decay, early stopping on selection accuracy.
+"""Training of one single-label run: SGD, step or polynomial decay or a constant rate, early stopping on selection accuracy.
 
 The epoch loop, checkpoints and resume are `lsml_core.fit`'s; this module supplies the model, the
 schedule, the loss (with a teacher for instance-based smoothing and distillation) and the selection scores.
@@ -72,10 +72,13 @@ class Teacher:
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, cfg: RunConfig):
-    """StepLR (step_size, gamma) or PolynomialLR (to zero over `epochs`, power), stepped once per epoch."""
+    """StepLR (step_size, gamma), PolynomialLR (to zero over `epochs`, power) or ConstantLR at factor 1 (the rate
+    as set, never decayed), stepped once per epoch."""
     t = cfg.train
     if t.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.step_size, gamma=t.gamma)
+    if t.schedule == "constant":
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     return torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=t.epochs, power=t.power)
 
 

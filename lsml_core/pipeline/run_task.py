@@ -1,5 +1,5 @@
 """One run as a process executes it (this one, or a Ray worker): under its folder's lock, decide whether to
-skip, resume or start afresh, then execute its notebooks (their kernels on the run's CPU threads), and record
+skip, resume, take over the same run finished by another profile (`sharing`) or start afresh, then execute its notebooks (their kernels on the run's CPU threads), and record
 where it ran.
 
 A run is redone from scratch when --force asked for it and it was last started before this invocation
@@ -25,6 +25,7 @@ from lsml_core.pipeline.locks import held, mark_taken
 from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.pipeline.notebooks import Failure, execute_all
 from lsml_core.pipeline.renaming import bring_up_to_date
+from lsml_core.pipeline.sharing import find_donor, never_started, take_over
 from lsml_core.records import file_sha256, read_json, write_json
 
 
@@ -172,6 +173,10 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             damaged = None  # its evaluation outputs and their record are gone: it is evaluated again
         if not redo and damaged is None and finished(task.run_dir, task.is_complete, task.notebooks):
             return Outcome(task.name, None, trained=False, note="another process finished it")
+        donor = shared_run(task) if not task.force and never_started(task.run_dir) else None
+        if donor is not None:
+            take_over(donor, task.run_dir, task.config)
+            return Outcome(task.name, None, trained=False, note=f"computed once for {donor.parent.parent.name}: shared")
         if task.token:
             mark_taken(task.profile_dir, lock, task.token)
         if redo:
@@ -192,6 +197,12 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
         if finished(task.run_dir, task.is_complete, task.notebooks):
             record_outputs(task.run_dir)
     return Outcome(task.name, failure, trained=True, note=note)
+
+
+def shared_run(task: RunTask) -> Path | None:
+    """The same run finished in another profile of the results folder (`sharing.find_donor`), or None."""
+    stamp = teacher_fingerprint(task.teacher, task.run_dir)
+    return find_donor(task.run_dir, task.config, stamp, lambda d: finished(d, task.is_complete, task.notebooks))
 
 
 def record_unrecorded(task: RunTask) -> bool:

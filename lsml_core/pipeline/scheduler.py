@@ -57,8 +57,8 @@ def teacher_of(cfg) -> str | None:
 @dataclass
 class Plan:
     """One invocation's runs: planned (in plan order), queued (with whether to wait for their lock next
-    time), running (by executor handle; `started`: those whose task took their lock and started them) and
-    settled (ended here, skipped or refused)."""
+    time), running (by executor handle; `started`: those whose task took their lock and started them, `warnings`:
+    what each repairs, said then) and settled (ended here, skipped or refused)."""
 
     patterns: list[str] | None
     order: list[str] = field(default_factory=list)
@@ -67,6 +67,7 @@ class Plan:
     running: dict = field(default_factory=dict)
     started: set = field(default_factory=set)
     settled_names: set = field(default_factory=set)
+    warnings: dict = field(default_factory=dict)  # run -> what it repairs, said when its task starts it
 
     def settled(self, name: str) -> bool:
         """A run this invocation will not touch (any more): settled here, or not selected by --runs."""
@@ -171,7 +172,7 @@ class Scheduler:
                 else:
                     self.skipped(cfg, run_dir)
                 continue
-            self.warn_of(cfg, run_dir, damaged, relearn)
+            plan.warnings[cfg.name] = self.warning(cfg, run_dir, damaged, relearn)
             del plan.queue[cfg.name]
             plan.running[executor.submit(self.task(cfg, run_dir, cfg.name in plan.waits))] = cfg
         progress.queued = plan.queued()
@@ -185,6 +186,8 @@ class Scheduler:
                 plan.started.add(cfg.name)
                 progress.queued = plan.queued()
                 progress.started(cfg.name, self.runs_dir / cfg.name, getattr(cfg.train, "epochs", None))
+                if plan.warnings.get(cfg.name):
+                    self.say(plan.warnings[cfg.name])
                 self.say(f"start {cfg.name}  {progress.line()}")
 
     def damage(self, run_dir: Path) -> Damage | None:
@@ -201,15 +204,17 @@ class Scheduler:
         else:
             self.say(f"{cfg.name}: finished, skipped (--force redoes it)")
 
-    def warn_of(self, cfg, run_dir: Path, damaged: Damage | None, relearn: bool) -> None:
-        """Say what a run about to start repairs and why, or that its last checkpoint is damaged."""
+    def warning(self, cfg, run_dir: Path, damaged: Damage | None, relearn: bool) -> str | None:
+        """What a run about to start repairs and why, or that its last checkpoint is damaged (said once its task
+        takes its lock and starts it: another process may repair it first); None when nothing."""
         name = cfg.name
         if relearn:
-            self.say(f"redo {name}: its teacher {teacher_of(cfg)} is not the model it learnt from; trained again")
-        elif damaged is not None:
-            self.say(f"repair {name}: {damaged.describe()} since it finished; {damaged.action()}")
-        elif damaged_checkpoint(run_dir / layout.CHECKPOINT):
-            self.say(f"warning: {run_dir / layout.CHECKPOINT} is damaged: {name} starts again from its first epoch")
+            return f"redo {name}: its teacher {teacher_of(cfg)} is not the model it learnt from; trained again"
+        if damaged is not None:
+            return f"repair {name}: {damaged.describe()} since it finished; {damaged.action()}"
+        if damaged_checkpoint(run_dir / layout.CHECKPOINT):
+            return f"warning: {run_dir / layout.CHECKPOINT} is damaged: {name} starts again from its first epoch"
+        return None
 
     def refusal(self, cfg, run_dir: Path, damaged: Damage | None = None) -> Failure | None:
         """Why a run cannot start: its folder holds another configuration (or a config.json that does not read

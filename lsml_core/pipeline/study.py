@@ -2,8 +2,8 @@
 (`render_front_page`, also after a single profile's run).
 
 The profiles are those of `configs/` whose `study:` key is cpu (and gpu where a GPU is present), in an order that
-shares work: by track, then by the data they read (a data set generated once serves the next profile at once),
-then by name. Each profile runs as `run_all.sh --profile` would, so kills, reruns and concurrent invocations
+shares work: by track, then by the data they read (a data set generated once, and a run computed once
+(`sharing`), serve the next profile at once), then by name. Each profile runs as `run_all.sh --profile` would, so kills, reruns and concurrent invocations
 behave the same; a profile that cannot start or whose notebooks fail does not stop the others, and every
 failure is listed at the end.
 """

@@ -25,7 +25,7 @@ grid:
   arms:
     - {}
     - {sesemi: none}
-    - {smoothing: {item: instance}}
+    - {smoothing: {item: instance}}  # a smoothing arm with pseudo-labels on (the control's)
     - {head: flat}
 """
 RUNS = 4
@@ -78,6 +78,9 @@ def test_runs_metrics_and_teacher(tiny):
     assert len(taught) == 1 and json.loads((taught[0] / "teacher.json").read_text())["teacher"] in {
         r.name for r in runs
     }
+    # the smoothing arm's pseudo-labels are recorded: how many passed the threshold and how many were right
+    pseudo = json.loads((taught[0] / "metrics.json").read_text())["pseudo_labels"]
+    assert 0 <= pseudo["kept_right"] <= pseudo["kept"] <= 40
 
 
 def test_report_holds_every_section(tiny):
@@ -101,6 +104,27 @@ def test_report_holds_every_section(tiny):
             r"(higher|lower|no clear difference)\.",
             report,
         ), factor
+    # smoothing per group: the more overconfident group, each group's effects, the pseudo-labels that passed
+    assert "Smoothing per group" in report
+    assert re.search(r"The control is (more overconfident in the (digit|item)|overconfident in no group)", report)
+    for group, smoothed in (("digit", "not smoothed"), ("item", "smoothed")):
+        assert re.search(
+            rf"smoothing nosmooth -&gt; item_instance-a0.1-T2, {group} \({smoothed}\): accuracy \d\.\d{{3}} -&gt; "
+            r"\d\.\d{3} \([+-]\d\.\d{3}, \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]\): (higher|lower|no clear difference); "
+            r"ECE \d\.\d{3} -&gt; \d\.\d{3}",
+            report,
+        ), group
+    assert re.search(
+        r"control: (no unlabeled image passed|[\d,]+( on average \(range [\d,-]+\))? of the 40 unlabeled images passed)",
+        report,
+    )
+    assert re.search(
+        r"smoothing nosmooth -&gt; item_instance-a0.1-T2: (.* passed the threshold .* were exactly right|no seed)",
+        report,
+    )
+    assert re.search(r"whether smoothing\S{1,6}s effect depends on them is not measured", report)
+    answer = json.loads((out / "answer.json").read_text())
+    assert any(r.startswith("smoothing nosmooth -> item_instance-a0.1-T2, item (smoothed)") for r in answer["readings"])
     index = out / "index.html"
     assert f"report: {index}" in proc.stdout.splitlines()
 

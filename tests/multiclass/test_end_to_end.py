@@ -21,9 +21,18 @@ name: mc-tiny
 description: a few batches per run; numbers mean nothing
 data: {n_train: 256, n_selection: 128, n_test: 200}
 train: {epochs: 2, batch_size: 32, max_batches: 3, patience: 2}
-grid: {arms: [{scheme: none}, {scheme: uniform, alpha: 0.1}, {scheme: instance, alpha: 0.1, temperature: [2, 4]}]}
+grid:
+  arms:
+    - {scheme: none}
+    - {scheme: uniform, alpha: 0.1}
+    - {scheme: uniform, alpha: 0.1, explicit_targets: true}
+    - {scheme: instance, alpha: 0.1, temperature: [2, 4]}
+    - {model: shallow, scheme: none}
+distillation: {kd_temperature: [2, 20], teacher_scaled: [false]}
 """
-TEACHERS, STUDENTS = 4, 6  # CE, LS, 2 ILS grid points; 3 teachers x (with, without temperature scaling)
+# CE, LS, LS by explicit targets, 2 ILS grid points, the student model trained alone; then CE, LS and the chosen ILS
+# point each distilled at T 2 and 20 (as trained, not temperature-scaled)
+TEACHERS, STUDENTS = 6, 6
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +100,11 @@ def test_report_holds_every_section(tiny):
         r"test images only \(one seed\)\)",
         report,
     )
-    assert (
-        "LS teacher distils worse than CE teacher (student accuracy, teachers temperature-scaled) (shallow from resnet8)"
-        in report
-    )
+    for student in ("shallow from resnet8, T=2", "shallow from resnet8, T=20"):
+        assert f"LS teacher distils worse than CE teacher (student accuracy) ({student}): " in report
+        assert f"ILS teacher's student more accurate than the student trained alone ({student}): " in report
+    assert re.search(r"resnet8: (explicit smoothed targets and smoothing in the loss|the two ways differ)", report)
+    assert "Two ways to smooth" in report
     index = out / "index.html"
     assert f"report: {index}" in proc.stdout.splitlines()
     links = re.findall(r'href="([^"]+)"', index.read_text())
@@ -158,3 +168,29 @@ def test_every_kind_of_file_damaged_is_repaired_a_damaged_teacher_first_and_its_
     assert kept and all(os.stat(runs / s / "model_best.pt").st_mtime_ns == mtime for s, mtime in kept.items())
     assert differing_results(runs, out / "runs") == []
     assert run_all(*command, "--verify").returncode == 0
+
+
+def test_a_second_profile_of_the_same_runs_shares_them_and_trains_nothing(tiny, tmp_path):
+    """A run computed once serves every profile of the results folder: a twin profile (another name, the same runs)
+    takes every run over, its model files hard-linked, and its report renders from them."""
+    out, _ = tiny
+    results = tmp_path / "results"
+    shutil.copytree(out, results / "mc-tiny")
+    twin = tmp_path / "mc-twin.yaml"
+    twin.write_text(TINY.replace("name: mc-tiny", "name: mc-twin"))
+    proc = run_all("--profile", twin, "--results-dir", results, "--data-dir", out.parents[1] / "data")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("computed once for mc-tiny: shared") == TEACHERS + STUDENTS
+    assert "epoch 1/" not in proc.stdout  # nothing trained
+    for run in sorted((results / "mc-twin" / "runs").iterdir()):
+        mine, theirs = run, results / "mc-tiny" / "runs" / run.name
+        assert os.path.samefile(mine / "model_best.pt", theirs / "model_best.pt")
+        assert json.loads((mine / "config.json").read_text())["profile"] == "mc-twin"
+        assert (mine / "metrics.json").read_bytes() == (theirs / "metrics.json").read_bytes()
+    assert (results / "mc-twin" / "notebooks" / "2.0-report.html").is_file()
+    assert (
+        run_all(
+            "--profile", twin, "--results-dir", results, "--data-dir", out.parents[1] / "data", "--verify"
+        ).returncode
+        == 0
+    )

@@ -140,6 +140,11 @@ def test_an_arm_with_a_loss_of_an_earlier_version_is_refused_naming_its_scheme(t
         ("distillation: {kd_weight: 2}", r"kd_weight=2 must lie in \[0, 1\]"),
         ("distillation: {kd_temperature: -1}", "kd_temperature=-1 must be > 0"),
         ("distillation: {student: vgg}", "unknown student model 'vgg'"),
+        ("distillation: {kd_temperature: [2, 0]}", r"kd_temperature=\[2, 0\] must be > 0"),
+        ("distillation: {kd_temperature: []}", r"kd_temperature=\[\] must be > 0: a number, or a non-empty list"),
+        ("distillation: {teacher_scaled: [true, true]}", r"teacher_scaled=\[True, True\] must list false"),
+        ("distillation: {teacher_scaled: []}", "teacher_scaled=.* must list false"),
+        ("train: {schedule: cosine}", "unknown schedule 'cosine'"),
     ],
 )
 def test_a_bad_grid_or_distillation_is_refused_when_the_profile_is_read(tmp_path, text, message):
@@ -147,3 +152,30 @@ def test_a_bad_grid_or_distillation_is_refused_when_the_profile_is_read(tmp_path
     path.write_text(f"track: multiclass\n{text}")
     with pytest.raises(ValueError, match=message):
         load_profile(path)
+
+
+def test_students_per_distillation_temperature_from_the_teachers_of_the_profiles_own_schedule(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "track: multiclass\n"
+        "grid: {arms: [{scheme: [none, uniform], alpha: 0.1, schedule: [step, constant]},"
+        " {scheme: uniform, alpha: 0.1, explicit_targets: true}, {model: shallow, scheme: none}]}\n"
+        "distillation: {kd_temperature: [2, 20], teacher_scaled: [false]}"
+    )
+    profile = load_profile(path)
+    grid = profile.teacher_runs()
+    assert [r.name for r in grid] == [
+        "resnet8-none-a0-s0",
+        "resnet8-none-a0-constant-s0",
+        "resnet8-uniform-a0.1-s0",
+        "resnet8-uniform-a0.1-constant-s0",
+        "resnet8-uniform-a0.1-explicit-s0",
+        "shallow-none-a0-s0",
+    ]
+    assert [r.train.schedule for r in grid] == ["step", "constant", "step", "constant", "step", "step"]
+    teachers = [r.name for r in grid if profile.is_teacher(r.train)]
+    assert teachers == ["resnet8-none-a0-s0", "resnet8-uniform-a0.1-s0"]  # the constant-rate, explicit, alone: not
+    students = profile.student_runs(teachers)
+    assert [r.name for r in students] == [f"shallow-kd-T{t}-from-{teacher}" for teacher in teachers for t in (2, 20)]
+    assert {r.train.temperature for r in students} == {2.0, 20.0} and not any(r.train.teacher_scaled for r in students)
+    assert tracks.get("multiclass").run_names(profile) == [r.name for r in grid] + [r.name for r in students]

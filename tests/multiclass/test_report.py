@@ -25,6 +25,7 @@ from lsml_core.multiclass.runs import (
     teacher_table,
 )
 from lsml_core.multiclass.summary import HEADLINE_METRICS, RunStatistics, arm_effects, paired_interval, summary_table
+from lsml_core.multiclass.two_ways import two_ways_sentences, two_ways_table
 
 
 def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model: str = "resnet8") -> list[dict]:
@@ -39,6 +40,7 @@ def teacher_rows(values: dict[tuple[str, int], float], value: str = "ece", model
             "chosen": True,
             "teacher_model": model,
             "teacher_scaled": False,
+            "kd_temperature": float("nan"),
             "split": "test",
             "when": "before",
             **{"accuracy": 0.5, "log_loss": 0.5, "ece": 0.5, "classwise_ece": 0.5, "brier": 0.5, value: v},
@@ -127,6 +129,44 @@ def test_replication_table_says_one_seed_and_not_run_in_words(tmp_path):
     assert "nan" not in html.lower() and "None" not in html and ONE_SEED in html
 
 
+def write_students(profile_dir, values: dict, temperature: float) -> pd.DataFrame:
+    """Shallow students of resnet8 teachers at one distillation temperature: {(teacher arm, seed): (accuracy,
+    confidence)} as `write_teachers` writes them."""
+    rows = write_teachers(profile_dir, values, model=f"shallow-T{temperature:g}")
+    return rows.assign(model="shallow", student=True, teacher_model="resnet8", kd_temperature=temperature)
+
+
+def test_each_teachers_students_are_read_against_the_student_trained_alone_per_temperature(tmp_path):
+    alone = write_teachers(tmp_path, {("CE", s): (0.70, 0.8) for s in range(3)}, model="shallow")
+    better = write_students(tmp_path, {(arm, s): (0.80 + 0.01 * s, 0.85) for arm in ("CE", "LS") for s in range(3)}, 2)
+    worse = write_students(tmp_path, {(arm, s): (0.60 + 0.01 * s, 0.85) for arm in ("CE", "LS") for s in range(3)}, 20)
+    table = replication_table(tmp_path, pd.concat([alone, better, worse]), n_boot=300)
+    helps = "CE teacher's student more accurate than the student trained alone"
+    assert table.loc[(helps, "shallow from resnet8, T=2"), "verdict"] == "reproduced"
+    assert table.loc[(helps, "shallow from resnet8, T=20"), "verdict"] == "contradicted"
+    assert table.loc[(helps, "shallow from resnet8, T=2"), "seeds"] == 3
+    assert table.loc[(helps, "shallow from resnet8, T=2"), "ours: difference"] == pytest.approx(0.11)
+    assert (
+        table.loc[("ILS teacher's student more accurate than the student trained alone", "-"), "verdict"] == "not run"
+    )
+    ls_worse = table.loc[("LS teacher distils worse than CE teacher (student accuracy)", "shallow from resnet8, T=2")]
+    assert ls_worse["ours: difference"] == pytest.approx(0.0) and ls_worse.verdict == "inconclusive"
+
+
+def test_two_ways_of_smoothing_read_alike_unless_their_interval_excludes_zero(tmp_path):
+    same = {(arm, s): (0.8, 0.9 + 0.01 * s) for arm in ("LS", "LS (explicit targets)") for s in range(3)}
+    table = two_ways_table(tmp_path, write_teachers(tmp_path, same), n_boot=200)
+    assert set(table.metric) == set(HEADLINE_METRICS.values()) and set(table.verdict) == {"no clear difference"}
+    assert two_ways_sentences(table)[0].startswith("resnet8: explicit smoothed targets and smoothing in the loss show")
+    apart = {("LS", s): (0.6, 0.9) for s in range(3)} | {("LS (explicit targets)", s): (0.8, 0.9) for s in range(3)}
+    table = two_ways_table(tmp_path / "apart", write_teachers(tmp_path / "apart", apart, model="resnet20"), n_boot=200)
+    accuracy = table[table.metric == "accuracy"].iloc[0]
+    assert accuracy.verdict == "higher" and accuracy["explicit - in the loss [95% CI]"].startswith("+0.2000 [")
+    sentence = two_ways_sentences(table)[0]
+    assert sentence.startswith("resnet20: the two ways differ") and "accuracy higher with explicit targets" in sentence
+    assert two_ways_table(tmp_path, write_teachers(tmp_path, {("LS", 0): (0.8, 0.9)}), n_boot=50).empty
+
+
 def test_plane_is_orthonormal_and_keeps_the_templates_distances():
     templates = np.random.default_rng(0).normal(size=(3, 16))
     basis = template_plane(templates)
@@ -165,7 +205,7 @@ def test_tables_order_arms_within_each_model():
     assert teachers.arm.tolist() == expected * 2
     assert published_beside_ours(rows).loc["resnet8"].index.tolist() == expected
     assert list(representative_runs(rows)) == expected
-    students = rows.assign(student=True, model="shallow").sample(frac=1, random_state=1)
+    students = rows.assign(student=True, model="shallow", kd_temperature=20.0).sample(frac=1, random_state=1)
     assert distillation_table(students).reset_index().arm.tolist() == expected * 2  # per teacher model
 
 

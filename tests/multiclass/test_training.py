@@ -37,7 +37,7 @@ def run(**train) -> RunConfig:
     return RunConfig(
         profile="t",
         data=DataConfig(projection_classes=[0, 1, 2]),
-        train=TrainConfig(model="resnet8", epochs=2, batch_size=16, patience=5, **train),
+        train=TrainConfig(**{"model": "resnet8", "epochs": 2, "batch_size": 16, "patience": 5, **train}),
     )
 
 
@@ -114,3 +114,11 @@ def test_label_smoothing_in_the_loss_records_its_dose(tmp_path):
     history = train_run(cfg, tmp_path / cfg.name, tmp_path, splits)
     assert history.dose.tolist() == pytest.approx([0.1 * (1 - 1 / len(splits.classes))] * 2)
     assert evaluate_run(cfg, tmp_path / cfg.name, tmp_path, splits)["dose"] == pytest.approx(history.dose.mean())
+
+
+@pytest.mark.parametrize("schedule, rates", [("constant", [0.05, 0.05, 0.05]), ("step", [0.05, 0.01, 0.002])])
+def test_a_constant_rate_never_decays_and_the_step_schedule_still_does(tmp_path, schedule, rates):
+    cfg = run(schedule=schedule, epochs=3, step_size=1, gamma=0.2)
+    history = train_run(cfg, tmp_path / schedule, tmp_path, tiny_splits())
+    assert history.lr.tolist() == pytest.approx(rates)
+    assert cfg.train.run_name.endswith("-constant-s0") == (schedule == "constant")
