@@ -61,8 +61,14 @@ def test_html_rendered_with_figures_embedded(quick):
     report = (out / "notebooks" / "5.0-report.html").read_text()
     assert "from lsml_core" not in report  # the report hides its code
     assert "THEIRS" in report and "95% CI [" in report  # published numbers labelled; generated conclusions
-    for section in ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Label noise", "Instance-based smoothing"):
+    sections = ("Repeats and uncertainty", "Alpha sweep", "Calibration", "Dose against overconfidence", "Label noise")
+    for section in (*sections, "Instance-based smoothing"):
         assert section in report
+    # the dose section's generated sentence, per model and ECE binning
+    assert re.search(
+        r"ResNet-18, val, ECE \(15 equal-width bins\): lowest with [^(]+\([01]\.\d{4}; its dose - overconfidence",
+        report,
+    )
     assert "gain under noise is" in report and "best mAP" in report and "Temperature scaling changed mAP" in report
     assert "early stopping alone" in report and "at the last epoch" in report  # read at both epochs (val_last)
     assert "Learning rates searched on the selection part" in report  # MobileNetV2's focal loss at two rates
