@@ -161,14 +161,21 @@ def group_effects(profile_dir: Path, runs: pd.DataFrame, control_factors: dict, 
                         "metric": name,
                         "control": means[0],
                         "changed": means[1],
-                        "difference": result["difference"],
-                        "interval low": result["ci_low"],
-                        "interval high": result["ci_high"],
-                        "verdict": bootstrap.verdict(result),
-                        "seeds": len(seeds),
+                        **interval_entry(result, len(seeds)),
                     }
                 )
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+
+
+def interval_entry(result: dict, seeds: int) -> dict:
+    """A difference's row entries: the difference, its 95% interval, the verdict and the paired seeds."""
+    return {
+        "difference": result["difference"],
+        "interval low": result["ci_low"],
+        "interval high": result["ci_high"],
+        "verdict": bootstrap.verdict(result),
+        "seeds": seeds,
+    }
 
 
 EFFECT_COLUMNS = [
@@ -221,11 +228,7 @@ def interaction(profile_dir: Path, runs: pd.DataFrame, control_factors: dict, n_
                     "metric": name,
                     "effect with pseudo-labels": value[1] - value[0],
                     "effect without": value[3] - value[2],
-                    "difference": result["difference"],
-                    "interval low": result["ci_low"],
-                    "interval high": result["ci_high"],
-                    "verdict": bootstrap.verdict(result),
-                    "seeds": len(seeds),
+                    **interval_entry(result, len(seeds)),
                 }
             )
     return pd.DataFrame(rows, columns=INTERACTION_COLUMNS)
