@@ -29,7 +29,7 @@ ALONE = "no teacher"  # the arm of the student model trained on the hard labels,
 def students_with_alone(chosen: pd.DataFrame) -> pd.DataFrame:
     """The distilled students' rows, each group (`student_of`: student, teacher model, KD temperature) beside the
     student model's own CE run as the arm `no teacher` (none where the profile did not train one)."""
-    students = chosen[chosen.student]
+    students = chosen[chosen.student].sort_values("kd_temperature", kind="stable")  # T=2 before T=20
     students = students.assign(
         student_of=students.model
         + " from "
