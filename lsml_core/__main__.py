@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from lsml_core import front_page, layout, tracks
-from lsml_core.pipeline.executors import make_executor
+from lsml_core.pipeline.executors import ExecutorError, make_executor
 from lsml_core.pipeline.notebooks import KERNEL, disk_full, explained
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.runner import run_profile
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
             index = results_dir / profile.name / layout.INDEX
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a record, summary or page written here on a full disk: said so, without a traceback

@@ -2,6 +2,7 @@
 their threads, reports a task that raised instead of stopping, and refuses resources the cluster cannot give."""
 
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -11,6 +12,8 @@ import pytest
 import ray
 
 from lsml_core.pipeline.executors import (
+    RAY_STARTS,
+    ExecutorError,
     LocalExecutor,
     RayExecutor,
     check_reachable,
@@ -18,6 +21,7 @@ from lsml_core.pipeline.executors import (
     fits,
     make_executor,
     runs_on_node,
+    start_local_ray,
     usable_cpus,
 )
 from lsml_core.pipeline.run_task import RunTask
@@ -111,3 +115,40 @@ def test_an_address_where_no_cluster_answers_is_refused_at_once_and_starts_no_ra
         check_reachable("nowhere")
     with socket.create_server(("127.0.0.1", 0)) as server:
         check_reachable(f"127.0.0.1:{server.getsockname()[1]}")
+
+
+class SlowRay:
+    """A Ray whose node misses its start-up limit `late` times, each time leaving a process it started behind."""
+
+    def __init__(self, late: int, error: str = "The current node timed out during startup. This could happen ..."):
+        self.late, self.error, self.inits, self.shutdowns, self.left = late, error, 0, 0, []
+
+    def init(self, **options):
+        self.inits += 1
+        if self.inits <= self.late:
+            self.left.append(subprocess.Popen(["sleep", "60"]))  # a half-started node's process
+            raise Exception(self.error)
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_a_ray_node_late_on_a_busy_machine_is_started_again_its_processes_ended():
+    said = []
+    slow = SlowRay(late=RAY_STARTS - 1)
+    start_local_ray(slow, say=said.append)
+    assert (slow.inits, slow.shutdowns) == (RAY_STARTS, RAY_STARTS - 1)
+    assert all(process.poll() is not None for process in slow.left)  # ended, not left running
+    assert said[0].startswith("Ray's node did not start in time") and f"(2 of {RAY_STARTS})" in said[0]
+
+
+def test_a_ray_node_late_every_time_is_refused_with_what_to_do_and_other_errors_pass_at_once():
+    never = SlowRay(late=RAY_STARTS)
+    with pytest.raises(ExecutorError, match="use --executor local"):
+        start_local_ray(never, say=lambda text: None)
+    assert never.inits == RAY_STARTS and all(process.poll() is not None for process in never.left)
+    other = SlowRay(late=1, error="no space left for the object store")
+    with pytest.raises(Exception, match="no space left"):
+        start_local_ray(other, say=lambda text: None)
+    assert other.inits == 1
+    other.left[0].kill()

@@ -36,15 +36,17 @@ KILL_POINTS = (  # (what, the executor killed there, the file whose appearance t
 def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base):
     profile_dir = base / "killed" / "tiny"
     for what, executor, point in KILL_POINTS:
-        proc = subprocess.Popen(
-            command(base, "killed", "--executor", executor),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        log = base / f"killed-{executor}.log"
+        with log.open("w") as printed:
+            proc = subprocess.Popen(
+                command(base, "killed", "--executor", executor),
+                stdout=printed,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 600
         while not (profile_dir / point).exists():
-            assert proc.poll() is None, f"the pipeline ended before {what} ({point})"
+            assert proc.poll() is None, f"the pipeline ended before {what} ({point}):\n{log.read_text()[-3000:]}"
             assert time.monotonic() < deadline
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)

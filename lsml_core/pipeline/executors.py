@@ -14,11 +14,66 @@ from collections.abc import Callable
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # runs exchange no data through Ray, only small records
 CONNECT_TIMEOUT_S = 30.0
+RAY_STARTS = 3  # tries at starting a local Ray instance whose node did not register in time
 
 
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity mask, which a batch scheduler may narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class ExecutorError(RuntimeError):
+    """An executor that could not start, said with what to do."""
+
+
+def child_pids() -> set[int]:
+    """The processes this process started, and theirs."""
+    import psutil
+
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def end_processes(pids: set[int]) -> None:
+    """End the given processes (those that still run), waiting a few seconds for each."""
+    import psutil
+
+    processes = []
+    for pid in pids:
+        try:
+            processes.append(psutil.Process(pid))
+            processes[-1].kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(processes, timeout=10)
+
+
+def start_local_ray(ray, say=print) -> None:
+    """Start a new Ray instance on this machine. Ray gives its node 30 s to register, which a busy machine can
+    exceed ("timed out during startup"): the half-started processes are ended and Ray started again, up to
+    RAY_STARTS times, then refused with what to do."""
+    for attempt in range(1, RAY_STARTS + 1):
+        before = child_pids()
+        try:
+            ray.init(
+                address="local",
+                include_dashboard=False,
+                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                log_to_driver=False,
+            )
+            return
+        except Exception as exc:
+            if "timed out during startup" not in str(exc):
+                raise
+            ray.shutdown()
+            end_processes(child_pids() - before)
+            if attempt == RAY_STARTS:
+                raise ExecutorError(
+                    f"Ray's node did not start within Ray's own 30 s limit, {RAY_STARTS} times (the machine is too "
+                    "busy for it): run again when it is less loaded, or use --executor local"
+                ) from exc
+            say(
+                f"Ray's node did not start in time (a busy machine): starting Ray again ({attempt + 1} of {RAY_STARTS})"
+            )
 
 
 class LocalExecutor:
@@ -141,12 +196,7 @@ class RayExecutor:
 
         self.ray = ray
         if address is None:  # a new Ray instance on this machine, even where one is running
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                log_to_driver=False,
-            )
+            start_local_ray(ray)
         else:
             check_reachable(address)
             ray.init(address=address, log_to_driver=False)
