@@ -4,6 +4,7 @@ nothing from the package, so that every module, however low, can name a file wit
 
     results/                              the --results-dir
     ├── index.ipynb, index.html           the study's front page: notebook(STUDY_PAGE), rendered(STUDY_PAGE)
+    ├── reported.json                     REPORTED: what the front page read and wrote (pipeline.up_to_date)
     ├── .locks/                           LOCKS: the front page's lock
     └── <profile>/                        a profile folder
         ├── profile.yaml                  PROFILE: the profile as it ran
@@ -13,6 +14,8 @@ nothing from the package, so that every module, however low, can name a file wit
         ├── headline.png, headline.html   HEADLINE_FIGURE, HEADLINE_TABLE: what the report leads with
         ├── answer.json                   ANSWER: what the front page shows of the profile
         ├── index.html                    INDEX: the headline, links to every report, notebook and run
+        ├── reported.json                 REPORTED: what the profile's notebooks read and wrote, to skip them when
+        │                                 nothing changed (pipeline.up_to_date)
         ├── notebooks/                    NOTEBOOKS: the profile's notebooks, notebook(name) and rendered(name)
         ├── .locks/                       LOCKS: the locks on its shared steps and on each run (and who took it)
         ├── .trash/                       TRASH: run folders being deleted
@@ -54,6 +57,8 @@ LOCKS = ".locks"
 TRASH = ".trash"
 SHARING = ".sharing"  # in a profile folder: where a run computed for another profile is put together (pipeline.sharing)
 RUNS = "runs"
+REPORTED = "reported.json"  # in a profile or results folder: what its notebooks read and wrote (pipeline.up_to_date)
+PROFILE_WRITTEN = (SUMMARY, GRID_CHOICE, HEADLINE_FIGURE, HEADLINE_TABLE, ANSWER)  # besides the notebooks
 
 # a run folder
 CONFIG = "config.json"

@@ -111,6 +111,21 @@ def test_refuses_a_folder_of_another_configuration_unless_forced(tmp_path):
     assert calls == ["a", "a"]
 
 
+def test_folders_of_another_configuration_are_named_before_anything_starts(tmp_path):
+    run(tmp_path, [FakeConfig("a", 1), FakeConfig("b", 1)], [])
+    (tmp_path / "runs" / "c").mkdir()
+    (tmp_path / "runs" / "c" / "config.json").write_text("{trunc")  # does not read: left to the run's repair
+    changed = [FakeConfig("a", 2), FakeConfig("b", 1), FakeConfig("c", 2), FakeConfig("d", 2)]
+
+    def scheduler(force=False):
+        plan = lambda profile, runs_dir, settled: changed  # noqa: E731
+        return Scheduler(fake_track(plan), PROFILE, tmp_path, tmp_path, force=force, kernel="lsml")
+
+    (reason,) = scheduler().changed_folders(None)
+    assert reason.startswith("a: the run folder holds results of a different configuration (value)")
+    assert scheduler().changed_folders(["b*", "d"]) == [] and scheduler(force=True).changed_folders(None) == []
+
+
 def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):
     calls = []
     teacher, student = FakeConfig("teacher"), FakeConfig("student", train=Train(teacher="teacher"))

@@ -19,6 +19,7 @@ from lsml_core.pipeline.notebooks import KERNEL, Failure, execute_all
 from lsml_core.pipeline.renaming import rename_run_folders
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler, check_patterns
+from lsml_core.pipeline.up_to_date import forget, is_up_to_date, profile_inputs, remember
 from lsml_core.profiles import profile_with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.tracks import Track
@@ -53,31 +54,28 @@ def run_profile(
     with held(data_dir, DATA_LOCK, f"data in {data_dir}"):
         source = track.prepare(profile, data_dir)
     print(f"data: {source}", flush=True)
+    scheduler = Scheduler(track, profile, out, data_dir, force=force, kernel=kernel, context=context)
     with held(out, PROFILE_LOCK, f"the records of {out}"):
-        write_json(out / layout.ENVIRONMENT, environment_record(REPO_ROOT))
-        atomic_write_text(out / layout.PROFILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
         for old, new in rename_run_folders(out / layout.RUNS, profile.run_config).items():
             print(f"renamed {old} -> {new}: written under its earlier name; evaluated again (nothing retrained)")
+        changed = scheduler.changed_folders(patterns)
+        if changed:
+            raise ValueError(f"{out} holds runs of another profile than this one:\n  " + "\n  ".join(changed))
+        write_json(out / layout.ENVIRONMENT, environment_record(REPO_ROOT))
+        atomic_write_text(out / layout.PROFILE, yaml.safe_dump(profile.to_dict(), sort_keys=False))
     slots = executor.slots(cpus)
     print(f"runs on the {executor.name} executor, {slots} at once, {cpus} CPU thread(s) each", flush=True)
-    failures, planned = Scheduler(track, profile, out, data_dir, force=force, kernel=kernel, context=context).run(
-        executor, patterns
-    )
+    failures, planned = scheduler.run(executor, patterns)
     order = {name: i for i, name in enumerate(track.run_names(profile))}
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
-    params = {"profile_dir": str(out), "data_dir": str(data_dir)}
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
-        failures += execute_all(
-            track.notebook_dir, track.profile_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
-        )
-        if track.summarise is not None:
-            track.summarise(out)
-        clear_headline(out)
-        clear_answer(out)
-        failures += execute_all(
-            track.notebook_dir, track.report_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
-        )
-        failures = [f for f in failures if f is not None]
+        inputs = profile_inputs(out, f"{source}\n{data_dir}")
+        if not force and not failures and is_up_to_date(out, inputs, profile_written(track)):
+            print(f"notebooks of {profile.name}: up to date (its runs, profile, data and code unchanged), not executed")
+        else:
+            failures += execute_profile_notebooks(track, out, data_dir, kernel, cpus)
+            if not failures:
+                remember(out, inputs, profile_written(track))
         write_index(
             out,
             name=profile.name,
@@ -91,6 +89,33 @@ def run_profile(
             score=track.index_score[0],
         )
     return failures
+
+
+def execute_profile_notebooks(track: Track, out: Path, data_dir: Path, kernel: str, cpus: int) -> list[Failure]:
+    """The profile's exploration notebooks, the track's summary, then its report notebooks; their failures."""
+    forget(out)
+    params = {"profile_dir": str(out), "data_dir": str(data_dir)}
+    failures = execute_all(
+        track.notebook_dir, track.profile_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
+    )
+    if track.summarise is not None:
+        track.summarise(out)
+    clear_headline(out)
+    clear_answer(out)
+    failures += execute_all(
+        track.notebook_dir, track.report_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
+    )
+    return [f for f in failures if f is not None]
+
+
+def profile_written(track: Track) -> list[str]:
+    """The files a profile's notebooks and summary write, relative to the profile folder."""
+    notebooks = [
+        f"{layout.NOTEBOOKS}/{name}"
+        for nb in track.profile_notebooks + track.report_notebooks
+        for name in (layout.notebook(nb.name), layout.rendered(nb.name))
+    ]
+    return notebooks + list(layout.PROFILE_WRITTEN)
 
 
 def index_links(track: Track, out: Path) -> list[Link]:

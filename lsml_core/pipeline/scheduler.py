@@ -249,6 +249,26 @@ class Scheduler:
             return Failure(cfg.name, self.runs_dir / teacher, f"its teacher run {teacher} did not finish")
         return None
 
+    def changed_folders(self, patterns: list[str] | None) -> list[str]:
+        """Why runs of the profile (its first plan, those --runs selects) cannot start because their folders hold
+        another configuration: said before anything is written or executed, so that a changed profile is never
+        reported beside the results of the profile as it was. A config.json that does not read is left to the
+        run's repair; nothing is refused with --force."""
+        if self.force:
+            return []
+        reasons = []
+        for cfg in self.track.plan(self.profile, self.runs_dir, lambda name: False):
+            run_dir = self.runs_dir / cfg.name
+            if not selected(cfg.name, patterns) or not (run_dir / layout.CONFIG).is_file():
+                continue
+            try:
+                differing = config_differences(run_dir, cfg)
+            except ValueError:
+                continue
+            if differing:
+                reasons.append(f"{cfg.name}: {self.refusal(cfg, run_dir).error}")
+        return reasons
+
     def task(self, cfg, run_dir: Path, wait: bool) -> RunTask:
         """What the executor needs to train `cfg` into `run_dir`."""
         return RunTask(

@@ -17,6 +17,7 @@ from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebook_list import NOTEBOOK_DIR
 from lsml_core.pipeline.notebooks import Failure, execute
 from lsml_core.pipeline.runner import run_profile
+from lsml_core.pipeline.up_to_date import forget, is_up_to_date, remember, study_inputs
 from lsml_core.profiles import CONFIG_DIR
 
 FRONT_PAGE = NOTEBOOK_DIR / layout.notebook("front-page")
@@ -88,5 +89,14 @@ def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
+    written = [layout.notebook(layout.STUDY_PAGE), layout.rendered(layout.STUDY_PAGE)]
     with held(results_dir, LOCK, f"the front page of {results_dir}"):
-        return execute(FRONT_PAGE, results_dir / layout.notebook(layout.STUDY_PAGE), params, kernel, hide_code=True)
+        inputs = study_inputs(results_dir, config_dir)
+        if is_up_to_date(results_dir, inputs, written):
+            print("front page: up to date (the study's answers and the code unchanged), not executed")
+            return None
+        forget(results_dir)
+        failure = execute(FRONT_PAGE, results_dir / layout.notebook(layout.STUDY_PAGE), params, kernel, hide_code=True)
+        if failure is None:
+            remember(results_dir, inputs, written)
+        return failure

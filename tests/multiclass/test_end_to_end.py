@@ -128,12 +128,13 @@ def test_every_notebook_runs_as_opened_in_jupyterlab(tiny, tmp_path):
     )
 
 
-def test_rerun_skips_finished_runs(tiny):
+def test_rerun_skips_finished_runs_and_their_notebooks(tiny):
     out, _ = tiny
     base = out.parent.parent
     proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", out.parent, "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS
+    assert ": up to date" in proc.stdout and "front page: up to date" in proc.stdout  # nothing read changed
 
 
 def teacher_of(run_dir: Path) -> str | None:

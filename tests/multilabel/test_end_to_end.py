@@ -155,8 +155,10 @@ def test_every_notebook_runs_as_opened_in_jupyterlab_after_the_first_command(qui
     assert "my-study" in outputs_text(run_as_opened(home / "notebooks" / "front-page.ipynb"))
 
 
-def test_rerun_skips_finished_runs(quick):
+def test_rerun_skips_finished_runs_and_notebooks_whose_inputs_did_not_change(quick):
     base, out, _ = quick
+    report = out / "notebooks" / "5.0-report.html"
+    executed = (report.stat().st_mtime_ns, (base / "results" / "index.html").stat().st_mtime_ns)
     proc = run_all(
         "--profile",
         base / "my-study.yaml",
@@ -169,10 +171,13 @@ def test_rerun_skips_finished_runs(quick):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == 17
+    assert "notebooks of my-study: up to date" in proc.stdout and "front page: up to date" in proc.stdout
+    assert (report.stat().st_mtime_ns, (base / "results" / "index.html").stat().st_mtime_ns) == executed
 
 
-def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
-    base, _, _ = quick
+def test_changed_profile_is_refused_before_it_is_mixed_with_old_results(quick, tmp_path):
+    base, out, _ = quick
+    recorded, report = (out / "profile.yaml").read_bytes(), (out / "notebooks" / "5.0-report.html").stat().st_mtime_ns
     changed = tmp_path / "my-study.yaml"
     changed.write_text((base / "my-study.yaml").read_text().replace("epochs: 2", "epochs: 3"))
     proc = run_all(
@@ -185,7 +190,12 @@ def test_changed_profile_is_not_mixed_with_old_results(quick, tmp_path):
         "--runs",
         "resnet18-none-a0-s0",
     )
-    assert proc.returncode == 1 and "holds results of a different configuration" in proc.stderr
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "resnet18-none-a0-s0: the run folder holds results of a different configuration (train.epochs)" in (
+        proc.stderr
+    )
+    assert (out / "profile.yaml").read_bytes() == recorded  # nothing written, nothing executed
+    assert (out / "notebooks" / "5.0-report.html").stat().st_mtime_ns == report
 
 
 def test_failed_run_is_listed_and_others_go_on(mosaic_voc, tmp_path):
