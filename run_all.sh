@@ -26,6 +26,9 @@ PROFILES
   --verify           check every run against the record of what it produced (each file's size and
                      SHA-256) and list what is damaged and what a rerun would do; changes nothing,
                      exit status 1 when something is damaged
+  --changes          list the verdicts of the results folder that differ from the answer committed in git
+                     (results/*/answer.json at HEAD), not only the digits; changes nothing, exit status 1
+                     when one differs
   --runs GLOB...     only the runs whose names match, e.g. --runs 'resnet18-*' (quote the globs)
   --executor NAME    local: runs in this process (default); ray: each run a Ray task (this machine, or a
                      cluster with --address); both run as many at once as the CPUs and GPUs allow
@@ -108,7 +111,7 @@ while [ $# -gt 0 ]; do
     --profile|--results-dir|--data-dir|--executor|--address|--threads|--cpus-per-run|--gpus-per-run|--configs)
       [ $# -ge 2 ] || { echo "error: $1 needs a value (see --help)" >&2; exit 2; }
       args+=("$1" "$2"); shift 2 ;;
-    --force|--all|--verify) args+=("$1"); shift ;;
+    --force|--all|--verify|--changes) args+=("$1"); shift ;;
     --runs)
       args+=("$1"); shift
       [ $# -ge 1 ] && [[ "$1" != --* ]] || { echo "error: --runs needs at least one name pattern" >&2; exit 2; }

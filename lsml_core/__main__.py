@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from lsml_core import front_page, layout, tracks
+from lsml_core.pipeline.changes import list_changes
 from lsml_core.pipeline.executors import ExecutorError, make_executor
 from lsml_core.pipeline.notebooks import KERNEL, disk_full, explained
 from lsml_core.pipeline.run_task import train_run
@@ -43,6 +44,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="check every run against the record of what it produced and list what a rerun would repair; "
         "change nothing (exit status 1 when something is damaged)",
+    )
+    parser.add_argument(
+        "--changes",
+        action="store_true",
+        help="list the verdicts of the results folder that differ from the answer committed in git (results/); "
+        "change nothing (exit status 1 when one differs)",
     )
     parser.add_argument("--runs", nargs="+", metavar="GLOB", help="only the runs whose names match, e.g. 'resnet18-*'")
     parser.add_argument("--kernel", default=KERNEL, help=f"Jupyter kernel for papermill (default: {KERNEL})")
@@ -86,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.verify:
             return verify(args, results_dir, data_dir)
+        if args.changes:
+            return int(list_changes(results_dir) > 0)
         if args.all:
             front_page.study_profiles(args.configs)  # a bad `study:` key is refused before any work
             executor = make_executor(args.executor, train_run, args.address, args.gpus_per_run)

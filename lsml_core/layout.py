@@ -4,6 +4,7 @@ nothing from the package, so that every module, however low, can name a file wit
 
     results/                              the --results-dir
     ├── index.ipynb, index.html           the study's front page: notebook(STUDY_PAGE), rendered(STUDY_PAGE)
+    ├── index.md, index_files/            the front page as Markdown and its figures: markdown(..), markdown_figures(..)
     ├── reported.json                     REPORTED: what the front page read and wrote (pipeline.up_to_date)
     ├── .locks/                           LOCKS: the front page's lock
     └── <profile>/                        a profile folder
@@ -13,6 +14,7 @@ nothing from the package, so that every module, however low, can name a file wit
         ├── selection.json                GRID_CHOICE (single-label): the instance-based grid point chosen
         ├── headline.png, headline.html   HEADLINE_FIGURE, HEADLINE_TABLE: what the report leads with
         ├── answer.json                   ANSWER: what the front page shows of the profile
+        ├── provenance.json               PROVENANCE: the revisions, threads and machines of its runs and report
         ├── index.html                    INDEX: the headline, links to every report, notebook and run
         ├── reported.json                 REPORTED: what the profile's notebooks read and wrote, to skip them when
         │                                 nothing changed (pipeline.up_to_date)
@@ -51,6 +53,7 @@ GRID_CHOICE = "selection.json"
 HEADLINE_FIGURE = "headline.png"
 HEADLINE_TABLE = "headline.html"
 ANSWER = "answer.json"
+PROVENANCE = "provenance.json"
 INDEX = "index.html"
 NOTEBOOKS = "notebooks"
 LOCKS = ".locks"
@@ -58,7 +61,7 @@ TRASH = ".trash"
 SHARING = ".sharing"  # in a profile folder: where a run computed for another profile is put together (pipeline.sharing)
 RUNS = "runs"
 REPORTED = "reported.json"  # in a profile or results folder: what its notebooks read and wrote (pipeline.up_to_date)
-PROFILE_WRITTEN = (SUMMARY, GRID_CHOICE, HEADLINE_FIGURE, HEADLINE_TABLE, ANSWER)  # besides the notebooks
+PROFILE_WRITTEN = (SUMMARY, GRID_CHOICE, HEADLINE_FIGURE, HEADLINE_TABLE, ANSWER, PROVENANCE)  # besides the notebooks
 
 # a run folder
 CONFIG = "config.json"
@@ -89,3 +92,13 @@ def notebook(name: str) -> str:
 def rendered(name: str) -> str:
     """An executed notebook's HTML page, beside it."""
     return f"{name}.html"
+
+
+def markdown(name: str) -> str:
+    """An executed notebook rendered as Markdown beside it (the front page, for a code-hosting site)."""
+    return f"{name}.md"
+
+
+def markdown_figures(name: str) -> str:
+    """The folder of that Markdown's figures, beside it."""
+    return f"{name}_files"

@@ -138,6 +138,22 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def cpu_description() -> str:
+    """The CPU model, its count and whether it has AVX-512 and bfloat16 instructions (both change the numbers a
+    run computes), read from /proc/cpuinfo where there is one."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    fields = dict(line.split(":", 1) for line in reversed(lines) if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    avx512 = "yes" if "avx512f" in flags else "no"
+    bf16 = "yes" if flags & {"avx512_bf16", "amx_bf16"} else "no"
+    model = fields.get("model name", platform.machine())
+    return f"{model}, {os.cpu_count()} CPUs, AVX-512 {avx512}, bfloat16 {bf16}"
+
+
 def environment_record(repo: Path) -> dict:
     """What produced a result: time, machine, Python, packages, git revision, accelerator."""
     import torch
@@ -147,6 +163,7 @@ def environment_record(repo: Path) -> dict:
         "git_revision": git_revision(repo),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_description(),
         "cpu_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "packages": package_versions(),

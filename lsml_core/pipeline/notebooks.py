@@ -10,12 +10,12 @@ from pathlib import Path
 
 import nbformat
 import papermill as pm
-from nbconvert import HTMLExporter
+from nbconvert import HTMLExporter, MarkdownExporter
 
 from lsml_core import layout
 from lsml_core.pipeline.kernels import kernel_manager_on_threads
 from lsml_core.pipeline.notebook_list import Notebook
-from lsml_core.records import REPO_ROOT, atomic_write_text
+from lsml_core.records import REPO_ROOT, atomic_write_bytes, atomic_write_text
 
 KERNEL = "lsml"
 
@@ -112,6 +112,26 @@ def render_html(notebook: Path, hide_code: bool = False) -> Path:
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     target = notebook.with_suffix(".html")
     atomic_write_text(target, body)
+    return target
+
+
+def render_markdown(notebook: Path) -> Path:
+    """Render an executed notebook as Markdown beside it, without its code, its figures as PNG files in
+    `<name>_files/` (those of an earlier rendering removed), so that it reads on a code-hosting site."""
+    files = layout.markdown_figures(notebook.stem)
+    exporter = MarkdownExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    node = nbformat.read(notebook, as_version=4)
+    body, resources = exporter.from_notebook_node(node, resources={"output_files_dir": files})
+    folder = notebook.parent / files
+    folder.mkdir(exist_ok=True)
+    for name, data in resources.get("outputs", {}).items():
+        atomic_write_bytes(notebook.parent / name, data)
+    kept = {Path(name).name for name in resources.get("outputs", {})}
+    for old in folder.iterdir():
+        if old.name not in kept:
+            old.unlink()
+    target = notebook.parent / layout.markdown(notebook.stem)
+    atomic_write_text(target, re.sub(r"<style[^>]*>.*?</style>\n?", "", body, flags=re.S))  # a host strips styles
     return target
 
 

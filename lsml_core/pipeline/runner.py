@@ -16,6 +16,7 @@ from lsml_core.index_page import Link, clear_headline, write_index
 from lsml_core.pipeline.executors import LocalExecutor
 from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebooks import KERNEL, Failure, execute_all
+from lsml_core.pipeline.provenance import write_provenance
 from lsml_core.pipeline.renaming import rename_run_folders
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler, check_patterns
@@ -75,6 +76,7 @@ def run_profile(
         else:
             failures += execute_profile_notebooks(track, out, data_dir, kernel, cpus)
             if not failures:
+                write_provenance(out)
                 remember(out, inputs, profile_written(track))
         write_index(
             out,
@@ -102,6 +104,7 @@ def execute_profile_notebooks(track: Track, out: Path, data_dir: Path, kernel: s
         track.summarise(out)
     clear_headline(out)
     clear_answer(out)
+    (out / layout.PROVENANCE).unlink(missing_ok=True)
     failures += execute_all(
         track.notebook_dir, track.report_notebooks, out / layout.NOTEBOOKS, params, kernel=kernel, threads=cpus
     )

@@ -15,7 +15,8 @@ import torch
 from lsml_core import front_page, layout, tracks
 from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebook_list import NOTEBOOK_DIR
-from lsml_core.pipeline.notebooks import Failure, execute
+from lsml_core.pipeline.notebooks import Failure, execute, render_markdown
+from lsml_core.pipeline.readme import update_readme
 from lsml_core.pipeline.runner import run_profile
 from lsml_core.pipeline.up_to_date import forget, is_up_to_date, remember, study_inputs
 from lsml_core.profiles import CONFIG_DIR
@@ -84,19 +85,27 @@ def run_study(
 
 
 def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR) -> Failure | None:
-    """Execute the front-page notebook into results_dir/index.ipynb and render index.html beside it (under the
-    results folder's lock, so that two invocations never write it together); its failure, or None."""
+    """Execute the front-page notebook into results_dir/index.ipynb and render index.html and index.md (its figures
+    in index_files/) beside it, under the results folder's lock so that two invocations never write it together;
+    in this checkout's own results/, the README's generated sections too. Its failure, or None."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
-    written = [layout.notebook(layout.STUDY_PAGE), layout.rendered(layout.STUDY_PAGE)]
+    page = results_dir / layout.notebook(layout.STUDY_PAGE)
+    written = [
+        layout.notebook(layout.STUDY_PAGE),
+        layout.rendered(layout.STUDY_PAGE),
+        layout.markdown(layout.STUDY_PAGE),
+    ]
     with held(results_dir, LOCK, f"the front page of {results_dir}"):
         inputs = study_inputs(results_dir, config_dir)
         if is_up_to_date(results_dir, inputs, written):
             print("front page: up to date (the study's answers and the code unchanged), not executed")
             return None
         forget(results_dir)
-        failure = execute(FRONT_PAGE, results_dir / layout.notebook(layout.STUDY_PAGE), params, kernel, hide_code=True)
+        failure = execute(FRONT_PAGE, page, params, kernel, hide_code=True)
         if failure is None:
+            render_markdown(page)
+            update_readme(results_dir)
             remember(results_dir, inputs, written)
         return failure

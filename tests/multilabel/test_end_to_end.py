@@ -226,6 +226,7 @@ def test_help_and_bad_arguments():
         "--data-dir",
         "--force",
         "--verify",
+        "--changes",
         "--runs",
         "--test",
         "--setup-only",

@@ -1,0 +1,61 @@
+"""`run_all.sh --changes`: which verdicts of a results folder differ from the study's answer committed in git
+(`results/<profile>/answer.json` at HEAD), not only which digits: a reproduction on another machine, thread count or
+revision reads the same answers, or says where it does not.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+from lsml_core import layout
+from lsml_core.answers import Answer, Effect, read_answer
+from lsml_core.records import REPO_ROOT
+
+
+def committed_answer(profile: str, repo: Path = REPO_ROOT) -> Answer | None:
+    """A profile's answer as committed at HEAD of the checkout; None when none is."""
+    path = f"results/{profile}/{layout.ANSWER}"
+    shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=repo, capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    values = json.loads(shown.stdout)
+    return Answer(**{**values, "effects": [Effect(**e) for e in values["effects"]], "pages": values.get("pages", [])})
+
+
+def effect_key(effect: Effect) -> tuple[str, str, str]:
+    return effect.model, effect.arm, effect.metric
+
+
+def verdict_changes(committed: Answer, now: Answer) -> list[str]:
+    """One line per effect whose verdict differs (or that one answer lacks), then the regime if it moved."""
+    before = {effect_key(e): e for e in committed.effects if not e.is_baseline}
+    after = {effect_key(e): e for e in now.effects if not e.is_baseline}
+    lines = []
+    for key in [*before, *(k for k in after if k not in before)]:
+        name = " ".join(part for part in key if part)
+        old, new = before.get(key), after.get(key)
+        if old is None or new is None:
+            lines.append(f"{name}: {'only here' if old is None else 'not here'}")
+        elif old.verdict != new.verdict:
+            lines.append(f"{name}: {old.verdict} -> {new.verdict} ({old.text} committed, {new.text} here)")
+    if committed.regime != now.regime:
+        lines.append(f"regime: {committed.regime} -> {now.regime}")
+    return lines
+
+
+def list_changes(results_dir: Path, say=print, repo: Path = REPO_ROOT) -> int:
+    """Say, per profile answered in `results_dir`, the verdicts that differ from the committed answer; the number of
+    profiles with a difference (one without a committed answer counts as none, and is said)."""
+    differing = 0
+    for path in sorted(Path(results_dir).glob(f"*/{layout.ANSWER}")):
+        profile = path.parent.name
+        committed = committed_answer(profile, repo)
+        if committed is None:
+            say(f"{profile}: no committed answer to compare with")
+            continue
+        lines = verdict_changes(committed, read_answer(path.parent))
+        differing += bool(lines)
+        say(f"{profile}: " + ("the committed verdicts, to the last one" if not lines else f"{len(lines)} changed"))
+        for line in lines:
+            say(f"  {line}")
+    return differing
