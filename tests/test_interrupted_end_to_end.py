@@ -33,9 +33,14 @@ KILL_POINTS = (  # (what, the executor killed there, the file whose appearance t
 )
 
 
-def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base):
-    profile_dir = base / "killed" / "tiny"
-    for what, executor, point in KILL_POINTS:
+RAY_LATE = "Ray's node did not start"  # Ray's own start-up limit missed on a busy machine (ray-project/ray#65983)
+STARTS = 3  # invocations tried at one kill point when Ray could not start there
+
+
+def invoke_until(base: Path, executor: str, point: Path, what: str) -> subprocess.Popen:
+    """An invocation of the tiny profile, once `point` exists (started again when Ray itself could not start:
+    a busy machine, not the pipeline; any other end before `point` fails the test with what it printed)."""
+    for _ in range(STARTS):
         log = base / f"killed-{executor}.log"
         with log.open("w") as printed:
             proc = subprocess.Popen(
@@ -45,10 +50,21 @@ def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base)
                 start_new_session=True,
             )
         deadline = time.monotonic() + 600
-        while not (profile_dir / point).exists():
-            assert proc.poll() is None, f"the pipeline ended before {what} ({point}):\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline
+        while not point.exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, f"{what} not reached in 10 minutes:\n{log.read_text()[-3000:]}"
             time.sleep(0.05)
+        if point.exists():
+            return proc
+        printed = log.read_text()
+        assert RAY_LATE in printed, f"the pipeline ended before {what} ({point}):\n{printed[-3000:]}"
+        time.sleep(20)
+    raise AssertionError(f"Ray could not start in {STARTS} invocations before {what}:\n{printed[-3000:]}")
+
+
+def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base):
+    profile_dir = base / "killed" / "tiny"
+    for what, executor, point in KILL_POINTS:
+        proc = invoke_until(base, executor, profile_dir / point, what)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(2)  # the kernels notice their parent is gone and exit (ipykernel's parent poller)
