@@ -110,7 +110,7 @@ def test_provenance_names_every_revision_thread_count_and_machine_of_the_runs(tm
     record = provenance(tmp_path, "c" * 40)
     assert record["runs"] == 3 and record["run_revisions"] == ["a" * 40, "b" * 40 + "-dirty"]
     assert record["cpu_threads"] == ["1", "2"] and record["machines"] == ["not recorded"]
-    assert provenance_text(record).startswith("3 runs at git aaaaaaa, bbbbbbb-dirty on not recorded (not recorded)")
+    assert provenance_text(record).startswith("3 runs at git aaaaaaa, bbbbbbb-dirty on a machine not recorded (not")
 
 
 def test_the_front_page_reads_as_markdown_with_its_figures_as_png_files(tmp_path):

@@ -38,7 +38,7 @@ def provenance_text(record: dict) -> str:
         revision[:7] + ("-dirty" if revision.endswith("-dirty") else "") for revision in record["run_revisions"]
     )
     threads = " or ".join(record["cpu_threads"])
-    machines = "; ".join(record["machines"])
+    machines = "; ".join(m for m in record["machines"] if m != NOT_RECORDED) or "a machine not recorded"
     devices = " and ".join(record["devices"])
     report = record["report_revision"]
     report = report[:7] + ("-dirty" if report.endswith("-dirty") else "")
