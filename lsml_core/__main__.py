@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 executor=executor,
                 threads=args.threads,
             )
-            failures += [f for f in [render_front_page(results_dir, args.kernel)] if f is not None]
+            failures += [f for f in [render_front_page(results_dir, args.kernel, force=args.force)] if f is not None]
             index = results_dir / profile.name / layout.INDEX
     except (ValueError, FileNotFoundError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -127,13 +127,18 @@ def write_answer(profile_dir: Path, answer: Answer) -> None:
     atomic_write_text(Path(profile_dir) / layout.ANSWER, json.dumps(asdict(answer), indent=1, default=str))
 
 
+def answer_from_json(text: str) -> Answer:
+    """An answer from the JSON `write_answer` writes; ValueError, TypeError or KeyError when it is not one."""
+    values = json.loads(text)
+    effects, pages = [Effect(**e) for e in values["effects"]], [tuple(p) for p in values.get("pages", [])]
+    return Answer(**{**values, "effects": effects, "pages": pages})
+
+
 def read_answer(profile_dir: Path) -> Answer:
     """The answer a profile's report wrote; ValueError naming the file and the fix when it does not read."""
     path = Path(profile_dir) / layout.ANSWER
     try:
-        values = json.loads(path.read_text())
-        effects, pages = [Effect(**e) for e in values["effects"]], [tuple(p) for p in values.get("pages", [])]
-        return Answer(**{**values, "effects": effects, "pages": pages})
+        return answer_from_json(path.read_text())
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ValueError(
             f"{path} does not read as a profile's answer ({exc}): rerun the profile "

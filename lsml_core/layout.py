@@ -61,7 +61,8 @@ TRASH = ".trash"
 SHARING = ".sharing"  # in a profile folder: where a run computed for another profile is put together (pipeline.sharing)
 RUNS = "runs"
 REPORTED = "reported.json"  # in a profile or results folder: what its notebooks read and wrote (pipeline.up_to_date)
-PROFILE_WRITTEN = (SUMMARY, GRID_CHOICE, HEADLINE_FIGURE, HEADLINE_TABLE, ANSWER, PROVENANCE)  # besides the notebooks
+# a profile's files the reports and the front page read, besides the executed notebooks (pipeline.up_to_date)
+PROFILE_WRITTEN = (SUMMARY, GRID_CHOICE, HEADLINE_FIGURE, HEADLINE_TABLE, ANSWER, PROVENANCE)
 
 # a run folder
 CONFIG = "config.json"

@@ -109,14 +109,18 @@ def atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
+GENERATED = (":(exclude)results", ":(exclude)README.md")  # written by the pipeline, not code
+
+
 def git_revision(repo: Path) -> str:
-    """The checkout's commit, with `-dirty` when it has uncommitted changes; `unknown` outside git."""
+    """The checkout's commit, with `-dirty` when its code has uncommitted changes (not the results and README
+    sections the pipeline writes); `unknown` outside git."""
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(  # the committed answer and the README's sections generated from it are results
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *GENERATED],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -136,7 +136,7 @@ class SlowRay:
 def test_a_ray_node_late_on_a_busy_machine_is_started_again_its_processes_ended():
     said = []
     slow = SlowRay(late=RAY_STARTS - 1)
-    start_local_ray(slow, say=said.append)
+    start_local_ray(slow, say=said.append, pause_s=0)
     assert (slow.inits, slow.shutdowns) == (RAY_STARTS, RAY_STARTS - 1)
     assert all(process.poll() is not None for process in slow.left)  # ended, not left running
     assert said[0].startswith("Ray's node did not start in time") and f"(2 of {RAY_STARTS})" in said[0]
@@ -145,10 +145,10 @@ def test_a_ray_node_late_on_a_busy_machine_is_started_again_its_processes_ended(
 def test_a_ray_node_late_every_time_is_refused_with_what_to_do_and_other_errors_pass_at_once():
     never = SlowRay(late=RAY_STARTS)
     with pytest.raises(ExecutorError, match="use --executor local"):
-        start_local_ray(never, say=lambda text: None)
+        start_local_ray(never, say=lambda text: None, pause_s=0)
     assert never.inits == RAY_STARTS and all(process.poll() is not None for process in never.left)
     other = SlowRay(late=1, error="no space left for the object store")
     with pytest.raises(Exception, match="no space left"):
-        start_local_ray(other, say=lambda text: None)
+        start_local_ray(other, say=lambda text: None, pause_s=0)
     assert other.inits == 1
     other.left[0].kill()

@@ -58,7 +58,7 @@ def test_the_demo_section_shows_its_figure_readings_effects_verdicts_and_what_pr
     write_json(tmp_path / "demo" / layout.PROVENANCE, provenance(tmp_path / "demo", "8a1b2c3d" * 5 + "-dirty"))
     section = readme.demo_section(tmp_path)
     assert "![The demo profile's headline" in section and "(results/demo/headline.png)" in section
-    assert "1 runs at git 4491f0c on AMD EPYC, 2 CPUs (cpu), 1 CPU thread(s) each; report at git 8a1b2c3-dirty" in (
+    assert "1 run(s) at git 4491f0c on AMD EPYC, 2 CPUs (cpu), 1 CPU thread(s) each; report at git 8a1b2c3-dirty" in (
         section
     )
     assert "One seed: training randomness not covered." in section
@@ -71,7 +71,7 @@ def test_the_demo_section_shows_its_figure_readings_effects_verdicts_and_what_pr
     assert "| resnet18 | positive | -0.018 [-0.031, -0.006] (worse) |  |" in section
     study = readme.study_section(tmp_path)
     assert "**demo** (Label smoothing, multi-label track; " in study
-    assert "1 better, 1 worse, 1 no clear difference (of 3 effects); 1 runs at git 4491f0c" in study
+    assert "1 better, 1 worse, 1 no clear difference (of 3 effects); 1 run(s) at git 4491f0c" in study
 
 
 def test_without_answers_the_sections_say_how_to_make_them(tmp_path):
@@ -110,7 +110,7 @@ def test_provenance_names_every_revision_thread_count_and_machine_of_the_runs(tm
     record = provenance(tmp_path, "c" * 40)
     assert record["runs"] == 3 and record["run_revisions"] == ["a" * 40, "b" * 40 + "-dirty"]
     assert record["cpu_threads"] == ["1", "2"] and record["machines"] == ["not recorded"]
-    assert provenance_text(record).startswith("3 runs at git aaaaaaa, bbbbbbb-dirty on a machine not recorded (not")
+    assert provenance_text(record).startswith("3 run(s) at git aaaaaaa, bbbbbbb-dirty on a machine not recorded (not")
 
 
 def test_the_front_page_reads_as_markdown_with_its_figures_as_png_files(tmp_path):

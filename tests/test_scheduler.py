@@ -121,9 +121,11 @@ def test_folders_of_another_configuration_are_named_before_anything_starts(tmp_p
         plan = lambda profile, runs_dir, settled: changed  # noqa: E731
         return Scheduler(fake_track(plan), PROFILE, tmp_path, tmp_path, force=force, kernel="lsml")
 
-    (reason,) = scheduler().changed_folders(None)
+    (reason,) = scheduler().changed_folders()
     assert reason.startswith("a: the run folder holds results of a different configuration (value)")
-    assert scheduler().changed_folders(["b*", "d"]) == [] and scheduler(force=True).changed_folders(None) == []
+    assert scheduler(force=True).changed_folders() == []
+    write_json(tmp_path / "runs" / "a" / "outputs.json", {"files": {"config.json": {"size": 1, "sha256": "0"}}})
+    assert scheduler().changed_folders() == []  # differs from its record: damaged, repaired by the run
 
 
 def test_a_run_whose_teacher_was_retrained_is_redone(tmp_path):

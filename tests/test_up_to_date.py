@@ -31,16 +31,16 @@ def a_profile(folder):
 
 def test_the_inputs_digest_changes_with_each_thing_the_notebooks_read(tmp_path):
     out = a_profile(tmp_path / "p")
-    first = profile_inputs(out, "data")
-    assert profile_inputs(out, "data") == first
-    assert profile_inputs(out, "other data") != first
+    first = profile_inputs(out, "data", "lsml")
+    assert profile_inputs(out, "data", "lsml") == first
+    assert profile_inputs(out, "other data", "lsml") != first
     (out / layout.RUNS / "b" / layout.OUTPUTS).write_text(json.dumps({"metrics.json": "changed"}))
-    changed_run = profile_inputs(out, "data")
+    changed_run = profile_inputs(out, "data", "lsml")
     assert changed_run != first
     (out / layout.RUNS / "c").mkdir()  # a run folder without a record (unfinished) counts too
-    assert profile_inputs(out, "data") != changed_run
+    assert profile_inputs(out, "data", "lsml") != changed_run
     (out / layout.PROFILE).write_text("name: p\nseeds: [0, 1]\n")
-    assert len({first, changed_run, profile_inputs(out, "data")}) == 3
+    assert len({first, changed_run, profile_inputs(out, "data", "lsml")}) == 3
 
 
 def test_the_code_digest_reads_every_module_and_notebook(tmp_path):
@@ -51,8 +51,11 @@ def test_the_code_digest_reads_every_module_and_notebook(tmp_path):
     assert code_digest(tmp_path) == first
     (tmp_path / "lsml_core" / "track" / "b.py").write_text("x = 2")
     second = code_digest(tmp_path)
-    (tmp_path / "notebooks" / "c.ipynb").write_text("{}")
     (tmp_path / "notebooks" / "notes.txt").write_text("not code")
+    (tmp_path / "notebooks" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "notebooks" / ".ipynb_checkpoints" / "c-checkpoint.ipynb").write_text("autosaved by JupyterLab")
+    assert code_digest(tmp_path) == second
+    (tmp_path / "notebooks" / "c.ipynb").write_text("{}")
     assert len({first, second, code_digest(tmp_path)}) == 3
 
 
@@ -91,11 +94,18 @@ def test_the_front_page_inputs_change_with_a_profile_answer_a_run_or_the_study(t
     (configs / "p.yaml").write_text("name: p\n")
     out = a_profile(results / "p")
     (results / "not-a-profile").mkdir()
-    first = study_inputs(results, configs)
-    assert study_inputs(results, configs) == first
+    first = study_inputs(results, configs, "lsml")
+    assert study_inputs(results, configs, "lsml") == first
     (out / layout.ANSWER).write_text('{"verdict": "better"}')
-    answered = study_inputs(results, configs)
+    answered = study_inputs(results, configs, "lsml")
     (out / layout.RUNS / "a" / layout.OUTPUTS).write_text("{}")
-    ran = study_inputs(results, configs)
+    ran = study_inputs(results, configs, "lsml")
     (configs / "q.yaml").write_text("name: q\n")
-    assert len({first, answered, ran, study_inputs(results, configs)}) == 4
+    listed = study_inputs(results, configs, "lsml")
+    (out / layout.INDEX).write_text("<html>")  # a page the front page links now exists
+    linked = study_inputs(results, configs, "lsml")
+    committed = results / "committed"  # a folder holding only a committed answer, no profile.yaml
+    committed.mkdir()
+    (committed / layout.ANSWER).write_text("{}")
+    assert len({first, answered, ran, listed, linked, study_inputs(results, configs, "lsml")}) == 6
+    assert study_inputs(results, configs, "another kernel") != study_inputs(results, configs, "lsml")

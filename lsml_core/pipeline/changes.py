@@ -3,23 +3,25 @@
 revision reads the same answers, or says where it does not.
 """
 
-import json
 import subprocess
 from pathlib import Path
 
 from lsml_core import layout
-from lsml_core.answers import Answer, Effect, read_answer
+from lsml_core.answers import Answer, Effect, answer_from_json, read_answer
 from lsml_core.records import REPO_ROOT
 
 
 def committed_answer(profile: str, repo: Path = REPO_ROOT) -> Answer | None:
-    """A profile's answer as committed at HEAD of the checkout; None when none is."""
+    """A profile's answer as committed at HEAD of the checkout; None when none is; ValueError when it does not
+    read."""
     path = f"results/{profile}/{layout.ANSWER}"
     shown = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=repo, capture_output=True, text=True)
     if shown.returncode != 0:
         return None
-    values = json.loads(shown.stdout)
-    return Answer(**{**values, "effects": [Effect(**e) for e in values["effects"]], "pages": values.get("pages", [])})
+    try:
+        return answer_from_json(shown.stdout)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{path} as committed at HEAD does not read as a profile's answer ({exc})") from exc
 
 
 def effect_key(effect: Effect) -> tuple[str, str, str]:
@@ -49,11 +51,16 @@ def list_changes(results_dir: Path, say=print, repo: Path = REPO_ROOT) -> int:
     differing = 0
     for path in sorted(Path(results_dir).glob(f"*/{layout.ANSWER}")):
         profile = path.parent.name
-        committed = committed_answer(profile, repo)
+        try:
+            committed, now = committed_answer(profile, repo), read_answer(path.parent)
+        except ValueError as exc:
+            say(f"{profile}: {exc}")
+            differing += 1
+            continue
         if committed is None:
             say(f"{profile}: no committed answer to compare with")
             continue
-        lines = verdict_changes(committed, read_answer(path.parent))
+        lines = verdict_changes(committed, now)
         differing += bool(lines)
         say(f"{profile}: " + ("the committed verdicts, to the last one" if not lines else f"{len(lines)} changed"))
         for line in lines:

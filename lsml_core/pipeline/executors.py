@@ -10,11 +10,13 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # runs exchange no data through Ray, only small records
 CONNECT_TIMEOUT_S = 30.0
 RAY_STARTS = 3  # tries at starting a local Ray instance whose node did not register in time
+RAY_PAUSE_S = 10.0  # between two tries
 
 
 def usable_cpus() -> int:
@@ -47,7 +49,7 @@ def end_processes(pids: set[int]) -> None:
     psutil.wait_procs(processes, timeout=10)
 
 
-def start_local_ray(ray, say=print) -> None:
+def start_local_ray(ray, say=print, pause_s: float = RAY_PAUSE_S) -> None:
     """Start a new Ray instance on this machine. Ray gives its node 30 s to register, which a busy machine can
     exceed ("timed out during startup"): the half-started processes are ended and Ray started again, up to
     RAY_STARTS times, then refused with what to do."""
@@ -74,6 +76,7 @@ def start_local_ray(ray, say=print) -> None:
             say(
                 f"Ray's node did not start in time (a busy machine): starting Ray again ({attempt + 1} of {RAY_STARTS})"
             )
+            time.sleep(pause_s)
 
 
 class LocalExecutor:

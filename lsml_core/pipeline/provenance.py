@@ -11,11 +11,12 @@ NOT_RECORDED = "not recorded"
 
 
 def provenance(out: Path, report_revision: str) -> dict:
-    """What produced the runs of a profile folder (each value the sorted distinct ones over its runs)."""
+    """What produced the runs of a profile folder (each value the distinct ones over its runs)."""
     records = [read_json(path) for path in sorted((out / layout.RUNS).glob(f"*/{layout.ENVIRONMENT}"))]
 
     def distinct(key: str) -> list[str]:
-        return sorted({str(record.get(key, NOT_RECORDED)) for record in records})
+        values = {record.get(key, NOT_RECORDED) for record in records}
+        return [str(value) for value in sorted(values, key=lambda v: (isinstance(v, str), v))]
 
     return {
         "runs": len(records),
@@ -32,17 +33,24 @@ def write_provenance(out: Path) -> None:
     write_json(out / layout.PROVENANCE, provenance(out, git_revision(REPO_ROOT)))
 
 
+def short(revision: str) -> str:
+    """A git revision as `git log --oneline` shows it, `-dirty` kept."""
+    if revision in (NOT_RECORDED, "unknown"):
+        return revision
+    return revision[:7] + ("-dirty" if revision.endswith("-dirty") else "")
+
+
 def provenance_text(record: dict) -> str:
-    """One sentence: `3 runs at git 4491f0c on AMD EPYC ..., 1 CPU thread each; report at 8a1b2c3`."""
-    revisions = ", ".join(
-        revision[:7] + ("-dirty" if revision.endswith("-dirty") else "") for revision in record["run_revisions"]
-    )
-    threads = " or ".join(record["cpu_threads"])
-    machines = "; ".join(m for m in record["machines"] if m != NOT_RECORDED) or "a machine not recorded"
-    devices = " and ".join(record["devices"])
-    report = record["report_revision"]
-    report = report[:7] + ("-dirty" if report.endswith("-dirty") else "")
+    """One sentence: `39 run(s) at git 4491f0c on AMD EPYC, 2 CPUs, AVX-512 no, bfloat16 no (cpu), 1 CPU
+    thread(s) each; report at git 6491a56` (a field an older record lacks: not recorded)."""
+
+    def listed(key: str, joint: str) -> str:
+        values = record.get(key) or [NOT_RECORDED]
+        return joint.join(short(v) for v in values) if key == "run_revisions" else joint.join(values)
+
+    machines = listed("machines", "; ").replace(NOT_RECORDED, "a machine not recorded")
     return (
-        f"{record['runs']} runs at git {revisions} on {machines} ({devices}), {threads} CPU thread(s) each; "
-        f"report at git {report}"
+        f"{record.get('runs', '?')} run(s) at git {listed('run_revisions', ', ')} on {machines} "
+        f"({listed('devices', ' and ')}), {listed('cpu_threads', ' or ')} CPU thread(s) each; "
+        f"report at git {short(record.get('report_revision', NOT_RECORDED))}"
     )

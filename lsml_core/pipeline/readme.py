@@ -61,7 +61,7 @@ def study_section(results_dir: Path, config_dir: Path = CONFIG_DIR) -> str:
 def effects_table(answer: Answer) -> str:
     """The demo's effects as a Markdown table: model, arm, then each metric's difference and verdict."""
     frame = answer.effects_frame()
-    frame = frame[~frame.is_baseline]
+    frame = frame[~frame.is_baseline.astype(bool)]  # an answer without effects: an empty object column
     metrics = list(dict.fromkeys(frame.metric))
     rows = ["| model | arm | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]
     for (model, arm), group in frame.groupby(["model", "arm"], sort=False):

@@ -59,7 +59,7 @@ def run_profile(
     with held(out, PROFILE_LOCK, f"the records of {out}"):
         for old, new in rename_run_folders(out / layout.RUNS, profile.run_config).items():
             print(f"renamed {old} -> {new}: written under its earlier name; evaluated again (nothing retrained)")
-        changed = scheduler.changed_folders(patterns)
+        changed = scheduler.changed_folders()
         if changed:
             raise ValueError(f"{out} holds runs of another profile than this one:\n  " + "\n  ".join(changed))
         write_json(out / layout.ENVIRONMENT, environment_record(REPO_ROOT))
@@ -70,14 +70,12 @@ def run_profile(
     order = {name: i for i, name in enumerate(track.run_names(profile))}
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
-        inputs = profile_inputs(out, f"{source}\n{data_dir}")
-        if not force and not failures and is_up_to_date(out, inputs, profile_written(track)):
-            print(f"notebooks of {profile.name}: up to date (its runs, profile, data and code unchanged), not executed")
-        else:
+        inputs = profile_inputs(out, f"{source}\n{data_dir}", kernel)
+        executed = force or bool(failures) or not is_up_to_date(out, inputs, profile_written(track))
+        if executed:
             failures += execute_profile_notebooks(track, out, data_dir, kernel, cpus)
-            if not failures:
-                write_provenance(out)
-                remember(out, inputs, profile_written(track))
+        else:
+            print(f"notebooks of {profile.name}: up to date (its runs, profile, data and code unchanged), not executed")
         write_index(
             out,
             name=profile.name,
@@ -90,6 +88,9 @@ def run_profile(
             title=track.title,
             score=track.index_score[0],
         )
+        if executed and not failures:  # last, so the front page never reads a profile recorded without its index
+            write_provenance(out)
+            remember(out, inputs, profile_written(track))
     return failures
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsml_core import layout
-from lsml_core.outputs import Damage, damaged_checkpoint, is_recorded
+from lsml_core.outputs import Damage, damaged_checkpoint, how_changed, is_recorded
 from lsml_core.pipeline.locks import taken_by
 from lsml_core.pipeline.notebooks import Failure, explained
 from lsml_core.pipeline.progress import EpochWatcher, Progress
@@ -47,6 +47,31 @@ def check_patterns(names: list[str], patterns: list[str] | None) -> None:
 def selected(name: str, patterns: list[str] | None) -> bool:
     """Whether a run's name matches one of the glob patterns (every run without patterns)."""
     return not patterns or any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def another_configuration(cfg, run_dir: Path, differing: list[str]) -> str:
+    """Why a run folder written by another configuration is refused, and what to do (another thread count: the
+    option that keeps its results)."""
+    if differing == ["train.threads"]:
+        saved = read_json(run_dir / layout.CONFIG)["train"].get("threads", 1)
+        return (
+            f"the run folder holds results computed on {saved} CPU thread(s), not {cfg.train.threads} (the "
+            f"numbers depend on it): rerun with --threads {saved} to keep them, --force to redo the run, "
+            "or use another --results-dir"
+        )
+    return (
+        f"the run folder holds results of a different configuration ({', '.join(differing)}); "
+        "rerun with --force to redo it, or use another --results-dir"
+    )
+
+
+def config_damaged(run_dir: Path) -> bool:
+    """Whether a run's config.json differs from the record of its outputs (damaged after it finished)."""
+    try:
+        recorded = read_json(run_dir / layout.OUTPUTS)["files"][layout.CONFIG]
+    except (OSError, ValueError, KeyError):
+        return False
+    return how_changed(run_dir / layout.CONFIG, recorded) is not None
 
 
 def teacher_of(cfg) -> str | None:
@@ -228,45 +253,32 @@ class Scheduler:
                 run_dir / layout.CONFIG,
                 f"{run_dir / layout.CONFIG} does not read (damaged from outside); rerun with --force to redo the run",
             )
-        if differing == ["train.threads"]:
-            saved = read_json(run_dir / layout.CONFIG)["train"].get("threads", 1)
-            return Failure(
-                cfg.name,
-                run_dir / layout.CONFIG,
-                f"the run folder holds results computed on {saved} CPU thread(s), not {cfg.train.threads} (the "
-                f"numbers depend on it): rerun with --threads {saved} to keep them, --force to redo the run, "
-                "or use another --results-dir",
-            )
         if differing:
-            return Failure(
-                cfg.name,
-                run_dir / layout.CONFIG,
-                f"the run folder holds results of a different configuration ({', '.join(differing)}); "
-                "rerun with --force to redo it, or use another --results-dir",
-            )
+            return Failure(cfg.name, run_dir / layout.CONFIG, another_configuration(cfg, run_dir, differing))
         teacher = teacher_of(cfg)
         if teacher and not self.track.is_complete(self.runs_dir / teacher):
             return Failure(cfg.name, self.runs_dir / teacher, f"its teacher run {teacher} did not finish")
         return None
 
-    def changed_folders(self, patterns: list[str] | None) -> list[str]:
-        """Why runs of the profile (its first plan, those --runs selects) cannot start because their folders hold
-        another configuration: said before anything is written or executed, so that a changed profile is never
-        reported beside the results of the profile as it was. A config.json that does not read is left to the
-        run's repair; nothing is refused with --force."""
+    def changed_folders(self) -> list[str]:
+        """Why runs of the profile's first plan (whatever --runs selects: the report reads them all) cannot
+        start because their folders hold another configuration: said before any run is trained or notebook
+        executed, so that a changed profile is never reported beside the results of the profile as it was. A
+        config.json that does not read or differs from its record is left to the run's repair; nothing is refused
+        with --force."""
         if self.force:
             return []
         reasons = []
         for cfg in self.track.plan(self.profile, self.runs_dir, lambda name: False):
             run_dir = self.runs_dir / cfg.name
-            if not selected(cfg.name, patterns) or not (run_dir / layout.CONFIG).is_file():
+            if not (run_dir / layout.CONFIG).is_file() or config_damaged(run_dir):
                 continue
             try:
                 differing = config_differences(run_dir, cfg)
             except ValueError:
                 continue
             if differing:
-                reasons.append(f"{cfg.name}: {self.refusal(cfg, run_dir).error}")
+                reasons.append(f"{cfg.name}: {another_configuration(cfg, run_dir, differing)}")
         return reasons
 
     def task(self, cfg, run_dir: Path, wait: bool) -> RunTask:

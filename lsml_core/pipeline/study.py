@@ -80,14 +80,17 @@ def run_study(
         except (ValueError, FileNotFoundError) as exc:
             print(f"error: {exc}", flush=True)
             failures.append(Failure(f"profile {path.stem}", path, str(exc)))
-        failures += [f for f in [render_front_page(results_dir, kernel, config_dir)] if f is not None]
+        failures += [f for f in [render_front_page(results_dir, kernel, config_dir, force)] if f is not None]
     return failures
 
 
-def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR) -> Failure | None:
+def render_front_page(
+    results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR, force: bool = False
+) -> Failure | None:
     """Execute the front-page notebook into results_dir/index.ipynb and render index.html and index.md (its figures
-    in index_files/) beside it, under the results folder's lock so that two invocations never write it together;
-    in this checkout's own results/, the README's generated sections too. Its failure, or None."""
+    in index_files/) beside it, unless nothing it reads changed (`up_to_date`; `force` executes it), under the
+    results folder's lock so that two invocations never write it together; then, in this checkout's own results/,
+    bring the README's generated sections up to date. Its failure, or None."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
@@ -98,14 +101,18 @@ def render_front_page(results_dir: Path, kernel: str, config_dir: Path = CONFIG_
         layout.markdown(layout.STUDY_PAGE),
     ]
     with held(results_dir, LOCK, f"the front page of {results_dir}"):
-        inputs = study_inputs(results_dir, config_dir)
-        if is_up_to_date(results_dir, inputs, written):
+        inputs = study_inputs(results_dir, config_dir, kernel)
+        failure = None
+        if not force and is_up_to_date(results_dir, inputs, written):
             print("front page: up to date (the study's answers and the code unchanged), not executed")
-            return None
-        forget(results_dir)
-        failure = execute(FRONT_PAGE, page, params, kernel, hide_code=True)
-        if failure is None:
-            render_markdown(page)
+        else:
+            forget(results_dir)
+            failure = execute(FRONT_PAGE, page, params, kernel, hide_code=True)
+            if failure is None:
+                render_markdown(page)
+                remember(results_dir, inputs, written)
+        try:
             update_readme(results_dir)
-            remember(results_dir, inputs, written)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"warning: README.md's generated sections were not written ({type(exc).__name__}: {exc})")
         return failure
