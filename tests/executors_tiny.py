@@ -15,6 +15,9 @@ grid: {arms: [{model: mobilenet_v2, scheme: [none, instance], alpha: [0.1, 0.3]}
 # n_val: 6, fewer val images than the eight examples the label exploration shows
 TEACHER = "mobilenet_v2-none-a0-s0"
 TAUGHT = ("mobilenet_v2-instance-a0.1-s0", "mobilenet_v2-instance-a0.3-s0")
+RAY_LATE = "error: Ray's node did not start within"  # Ray's start-up limit missed on a busy machine (ray#65983)
+RAY_TRIES = 3  # invocations (or clusters) tried when Ray itself could not start: a busy machine, not the pipeline
+RAY_PAUSE_S = 20
 RESULTS = (
     "metrics.json",
     "predictions_fit.csv",
@@ -52,3 +55,8 @@ def reference(tmp_path_factory) -> Path:
     )
     assert f"finished {TEACHER}" in proc.stdout and "running, 0 queued" in proc.stdout
     return base
+
+
+def ray_could_not_start(returncode: int, printed: str) -> bool:
+    """Whether an invocation ended because Ray itself could not start (exit status 2 and its refusal)."""
+    return returncode == 2 and RAY_LATE in printed

@@ -14,7 +14,17 @@ import pytest
 from lsml_core import tracks
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, OUTPUTS
 from lsml_core.pipeline.verify import verify_profile
-from tests.executors_tiny import TAUGHT, TEACHER, command, outputs, reference, run_all
+from tests.executors_tiny import (
+    RAY_PAUSE_S,
+    RAY_TRIES,
+    TAUGHT,
+    TEACHER,
+    command,
+    outputs,
+    ray_could_not_start,
+    reference,
+    run_all,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,14 +43,10 @@ KILL_POINTS = (  # (what, the executor killed there, the file whose appearance t
 )
 
 
-RAY_LATE = "error: Ray's node did not start within"  # Ray's start-up limit missed on a busy machine (ray#65983)
-STARTS = 3  # invocations tried at one kill point when Ray could not start there
-
-
 def invoke_until(base: Path, executor: str, point: Path, what: str) -> subprocess.Popen:
     """An invocation of the tiny profile, once `point` exists (started again when Ray itself could not start:
     a busy machine, not the pipeline; any other end before `point` fails the test with what it printed)."""
-    for _ in range(STARTS):
+    for _ in range(RAY_TRIES):
         log = base / f"killed-{executor}.log"
         with log.open("w") as printed:
             proc = subprocess.Popen(
@@ -56,9 +62,11 @@ def invoke_until(base: Path, executor: str, point: Path, what: str) -> subproces
         if point.exists():
             return proc
         text = log.read_text()
-        assert proc.returncode == 2 and RAY_LATE in text, f"the pipeline ended before {what} ({point}):\n{text[-3000:]}"
-        time.sleep(20)
-    raise AssertionError(f"Ray could not start in {STARTS} invocations before {what}:\n{text[-3000:]}")
+        assert ray_could_not_start(proc.returncode, text), (
+            f"the pipeline ended before {what} ({point}):\n{text[-3000:]}"
+        )
+        time.sleep(RAY_PAUSE_S)
+    raise AssertionError(f"Ray could not start in {RAY_TRIES} invocations before {what}:\n{text[-3000:]}")
 
 
 def test_sigkill_at_any_point_then_a_rerun_gives_the_uninterrupted_results(base):
