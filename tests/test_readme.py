@@ -61,7 +61,7 @@ def test_the_demo_section_shows_its_figure_readings_effects_verdicts_and_what_pr
     assert "1 run(s) at git 4491f0c on AMD EPYC, 2 CPUs (cpu), 1 CPU thread(s) each; report at git 8a1b2c3-dirty" in (
         section
     )
-    assert "One seed: training randomness not covered." in section
+    assert "One seed: training randomness not covered." in section and "One seed: the intervals" not in section
     assert "- The ResNet-18 baseline is overconfident by 0.079." in section
     assert "| model | arm | mAP | ECE |" in section
     assert (
@@ -72,6 +72,14 @@ def test_the_demo_section_shows_its_figure_readings_effects_verdicts_and_what_pr
     study = readme.study_section(tmp_path)
     assert "**demo** (Label smoothing, multi-label track; " in study
     assert "1 better, 1 worse, 1 no clear difference (of 3 effects); 1 run(s) at git 4491f0c" in study
+
+
+def test_a_one_seed_demo_says_its_intervals_cover_the_images_only(tmp_path):
+    answer = a_demo(tmp_path)
+    write_answer(tmp_path / "demo", replace(answer, effects=[replace(e, seeds=1) for e in answer.effects]))
+    assert "One seed: the intervals cover the sampling of images, not training randomness." in (
+        readme.demo_section(tmp_path)
+    )
 
 
 def test_without_answers_the_sections_say_how_to_make_them(tmp_path):

@@ -79,6 +79,8 @@ def demo_section(results_dir: Path) -> str:
     figure = f"results/{DEMO}/{layout.HEADLINE_FIGURE}"
     caption = f"The `demo` profile's headline figure and numbers, from `results/{DEMO}/` "
     caption += f"({provenance_of(results_dir, DEMO)}). {answer.caveat}"
+    if {e.seeds for e in answer.effects if not e.is_baseline} == {1}:
+        caption += " One seed: the intervals cover the sampling of images, not training randomness."
     return "\n".join(
         [
             f"![The demo profile's headline: each arm minus its baseline with its 95% interval]({figure})",
