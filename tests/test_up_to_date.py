@@ -7,13 +7,16 @@ from lsml_core import layout
 from lsml_core.pipeline.up_to_date import (
     code_digest,
     forget,
-    is_up_to_date,
     profile_inputs,
+    reasons,
     remember,
+    shown,
     study_inputs,
+    what_changed,
 )
 
 WRITTEN = ["notebooks/report.html", "answer.json"]
+INPUTS = {"profile.yaml": "1", "code": "2"}
 
 
 def a_profile(folder):
@@ -29,18 +32,24 @@ def a_profile(folder):
     return folder
 
 
-def test_the_inputs_digest_changes_with_each_thing_the_notebooks_read(tmp_path):
+def changed(before: dict, after: dict) -> set[str]:
+    """The names of the inputs that differ."""
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def test_the_inputs_name_each_thing_the_notebooks_read(tmp_path):
     out = a_profile(tmp_path / "p")
     first = profile_inputs(out, "data", "lsml")
     assert profile_inputs(out, "data", "lsml") == first
-    assert profile_inputs(out, "other data", "lsml") != first
+    assert changed(first, profile_inputs(out, "other data", "lsml")) == {"data"}
+    assert changed(first, profile_inputs(out, "data", "another kernel")) == {"kernel"}
     (out / layout.RUNS / "b" / layout.OUTPUTS).write_text(json.dumps({"metrics.json": "changed"}))
     changed_run = profile_inputs(out, "data", "lsml")
-    assert changed_run != first
+    assert changed(first, changed_run) == {"runs/b/outputs.json"}
     (out / layout.RUNS / "c").mkdir()  # a run folder without a record (unfinished) counts too
-    assert profile_inputs(out, "data", "lsml") != changed_run
+    assert changed(changed_run, profile_inputs(out, "data", "lsml")) == {"runs/c/outputs.json"}
     (out / layout.PROFILE).write_text("name: p\nseeds: [0, 1]\n")
-    assert len({first, changed_run, profile_inputs(out, "data", "lsml")}) == 3
+    assert "profile.yaml" in changed(changed_run, profile_inputs(out, "data", "lsml"))
 
 
 def test_the_code_digest_reads_every_module_and_notebook(tmp_path):
@@ -61,31 +70,51 @@ def test_the_code_digest_reads_every_module_and_notebook(tmp_path):
 
 def test_up_to_date_only_on_the_same_inputs_with_what_was_written_intact(tmp_path):
     out = a_profile(tmp_path / "p")
-    assert not is_up_to_date(out, "digest", WRITTEN)  # never ran to completion
-    remember(out, "digest", WRITTEN)
-    assert is_up_to_date(out, "digest", WRITTEN)
-    assert not is_up_to_date(out, "another digest", WRITTEN)
+    assert what_changed(out, INPUTS, WRITTEN)  # never ran to completion
+    remember(out, INPUTS, WRITTEN)
+    assert not what_changed(out, INPUTS, WRITTEN)
+    assert what_changed(out, INPUTS | {"code": "3"}, WRITTEN)
     (out / "notebooks" / "report.html").write_text("<html>damaged")
-    assert not is_up_to_date(out, "digest", WRITTEN)
-    remember(out, "digest", WRITTEN)
+    assert what_changed(out, INPUTS, WRITTEN)
+    remember(out, INPUTS, WRITTEN)
     (out / layout.ANSWER).unlink()
-    assert not is_up_to_date(out, "digest", WRITTEN)
+    assert what_changed(out, INPUTS, WRITTEN)
+
+
+def test_a_rerun_names_each_input_and_written_file_that_changed(tmp_path):
+    out = a_profile(tmp_path / "p")
+    assert what_changed(out, INPUTS, WRITTEN) == ["no record of a completed execution"]
+    remember(out, INPUTS, WRITTEN)
+    assert what_changed(out, INPUTS, WRITTEN) == []
+    now = {"profile.yaml": "1", "code": "3", "runs/c/outputs.json": "4"}
+    (out / layout.ANSWER).write_text('{"verdict": "edited"}')
+    assert what_changed(out, now, WRITTEN) == [
+        "code (input)",
+        "runs/c/outputs.json (input)",
+        "answer.json (written)",
+    ]
+    assert reasons(True, False, out, INPUTS, WRITTEN) == ["--force"]
+    assert reasons(False, True, out, INPUTS, WRITTEN) == ["a run failed"]
+    assert reasons(False, False, out, INPUTS, WRITTEN) == ["answer.json (written)"]
+    assert shown(["a", "b", "c"], at_most=2) == "a; b; and 1 more" and shown(["a"]) == "a"
 
 
 def test_forgotten_before_the_notebooks_execute_so_a_kill_leaves_no_record(tmp_path):
     out = a_profile(tmp_path / "p")
-    remember(out, "digest", WRITTEN)
+    remember(out, INPUTS, WRITTEN)
     forget(out)
-    assert not (out / layout.REPORTED).exists() and not is_up_to_date(out, "digest", WRITTEN)
+    assert not (out / layout.REPORTED).exists() and what_changed(out, INPUTS, WRITTEN)
     forget(out)  # nothing to remove: no error
 
 
 def test_a_record_that_does_not_read_or_holds_nothing_is_not_up_to_date(tmp_path):
     out = a_profile(tmp_path / "p")
     (out / layout.REPORTED).write_text("{trunc")
-    assert not is_up_to_date(out, "digest", WRITTEN)
-    remember(out, "digest", ["nothing/written.html"])
-    assert not is_up_to_date(out, "digest", ["nothing/written.html"])
+    assert what_changed(out, INPUTS, WRITTEN)
+    remember(out, INPUTS, ["nothing/written.html"])
+    assert what_changed(out, INPUTS, ["nothing/written.html"])
+    (out / layout.REPORTED).write_text(json.dumps({"inputs": "an earlier digest", "written": {"a": 1}}))
+    assert what_changed(out, INPUTS, WRITTEN) == ["no record of a completed execution"]
 
 
 def test_the_front_page_inputs_change_with_a_profile_answer_a_run_or_the_study(tmp_path):
@@ -95,6 +124,9 @@ def test_the_front_page_inputs_change_with_a_profile_answer_a_run_or_the_study(t
     out = a_profile(results / "p")
     (results / "not-a-profile").mkdir()
     first = study_inputs(results, configs, "lsml")
+    assert study_inputs(results, configs, "lsml") == first
+    (results / "index_files").mkdir()  # the front page's own figures (its Markdown's), written after it executed
+    (results / "index_files" / "figure.png").write_bytes(b"png")
     assert study_inputs(results, configs, "lsml") == first
     (out / layout.ANSWER).write_text('{"verdict": "better"}')
     answered = study_inputs(results, configs, "lsml")
@@ -107,5 +139,10 @@ def test_the_front_page_inputs_change_with_a_profile_answer_a_run_or_the_study(t
     committed = results / "committed"  # a folder holding only a committed answer, no profile.yaml
     committed.mkdir()
     (committed / layout.ANSWER).write_text("{}")
-    assert len({first, answered, ran, listed, linked, study_inputs(results, configs, "lsml")}) == 6
-    assert study_inputs(results, configs, "another kernel") != study_inputs(results, configs, "lsml")
+    assert changed(first, answered) == {"p/answer.json"}
+    assert changed(answered, ran) == {"p/runs/a/outputs.json"}
+    assert changed(ran, listed) == {"profiles: q.yaml"}
+    assert changed(listed, linked) == {"pages"}
+    committed_parts = changed(linked, study_inputs(results, configs, "lsml"))  # its files, present or absent
+    assert "committed/answer.json" in committed_parts and all(n.startswith("committed/") for n in committed_parts)
+    assert changed(linked, study_inputs(results, configs, "another kernel")) == committed_parts | {"kernel"}

@@ -20,7 +20,7 @@ from lsml_core.pipeline.provenance import write_provenance
 from lsml_core.pipeline.renaming import rename_run_folders
 from lsml_core.pipeline.run_task import train_run
 from lsml_core.pipeline.scheduler import Scheduler, check_patterns
-from lsml_core.pipeline.up_to_date import forget, is_up_to_date, profile_inputs, remember
+from lsml_core.pipeline.up_to_date import forget, profile_inputs, reasons, remember, shown
 from lsml_core.profiles import profile_with_threads
 from lsml_core.records import REPO_ROOT, atomic_write_text, environment_record, write_json
 from lsml_core.tracks import Track
@@ -71,8 +71,10 @@ def run_profile(
     planned = sorted(planned, key=lambda name: order.get(name, len(order)))
     with held(out, PROFILE_LOCK, f"the notebooks of {out}"):
         inputs = profile_inputs(out, f"{source}\n{data_dir}", kernel)
-        executed = force or bool(failures) or not is_up_to_date(out, inputs, profile_written(track))
+        changes = reasons(force, bool(failures), out, inputs, profile_written(track))
+        executed = bool(changes)
         if executed:
+            print(f"notebooks of {profile.name}: executed ({shown(changes)})", flush=True)
             failures += execute_profile_notebooks(track, out, data_dir, kernel, cpus)
         else:
             print(f"notebooks of {profile.name}: up to date (its runs, profile, data and code unchanged), not executed")

@@ -18,7 +18,7 @@ from lsml_core.pipeline.notebook_list import NOTEBOOK_DIR
 from lsml_core.pipeline.notebooks import Failure, execute, render_markdown
 from lsml_core.pipeline.readme import update_readme
 from lsml_core.pipeline.runner import run_profile
-from lsml_core.pipeline.up_to_date import forget, is_up_to_date, remember, study_inputs
+from lsml_core.pipeline.up_to_date import forget, reasons, remember, shown, study_inputs
 from lsml_core.profiles import CONFIG_DIR
 
 FRONT_PAGE = NOTEBOOK_DIR / layout.notebook("front-page")
@@ -84,6 +84,15 @@ def run_study(
     return failures
 
 
+def front_page_written(results_dir: Path) -> list[str]:
+    """The files the front page writes, relative to the results folder: its notebook, its HTML and Markdown
+    renderings and the figures the Markdown shows."""
+    figures = layout.markdown_figures(layout.STUDY_PAGE)
+    figure_files = sorted(path.relative_to(results_dir).as_posix() for path in (results_dir / figures).glob("*"))
+    pages = [layout.notebook(layout.STUDY_PAGE), layout.rendered(layout.STUDY_PAGE), layout.markdown(layout.STUDY_PAGE)]
+    return pages + figure_files
+
+
 def render_front_page(
     results_dir: Path, kernel: str, config_dir: Path = CONFIG_DIR, force: bool = False
 ) -> Failure | None:
@@ -95,22 +104,19 @@ def render_front_page(
     results_dir.mkdir(parents=True, exist_ok=True)
     params = {"results_dir": str(results_dir), "config_dir": str(config_dir)}
     page = results_dir / layout.notebook(layout.STUDY_PAGE)
-    written = [
-        layout.notebook(layout.STUDY_PAGE),
-        layout.rendered(layout.STUDY_PAGE),
-        layout.markdown(layout.STUDY_PAGE),
-    ]
     with held(results_dir, LOCK, f"the front page of {results_dir}"):
         inputs = study_inputs(results_dir, config_dir, kernel)
         failure = None
-        if not force and is_up_to_date(results_dir, inputs, written):
+        changes = reasons(force, False, results_dir, inputs, front_page_written(results_dir))
+        if not changes:
             print("front page: up to date (the study's answers and the code unchanged), not executed")
         else:
+            print(f"front page: executed ({shown(changes)})", flush=True)
             forget(results_dir)
             failure = execute(FRONT_PAGE, page, params, kernel, hide_code=True)
             if failure is None:
                 render_markdown(page)
-                remember(results_dir, inputs, written)
+                remember(results_dir, inputs, front_page_written(results_dir))
         try:
             update_readme(results_dir)
         except (OSError, ValueError, KeyError) as exc:

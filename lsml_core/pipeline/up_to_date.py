@@ -4,9 +4,9 @@ last ran to completion and what they wrote is intact, a rerun leaves them as the
 kernel again. The data files themselves are not hashed (the runs' records change when the data they trained on
 does), nor is the profile's environment.json, rewritten by every invocation.
 
-The record (`layout.REPORTED` in the folder) holds a digest of the inputs and the size and SHA-256 of every
-file the notebooks wrote; it is removed before they execute, so a kill half-way never leaves a record that
-vouches for half-written files.
+The record (`layout.REPORTED` in the folder) holds the SHA-256 of each input, by name, and the size and SHA-256
+of every file the notebooks wrote, so that a rerun says which of them made it execute the notebooks again; it
+is removed before they execute, so a kill half-way never leaves a record that vouches for half-written files.
 """
 
 import hashlib
@@ -39,14 +39,11 @@ def content(path: Path) -> bytes:
         return b"<absent>"
 
 
-def inputs_digest(files: list[Path], texts: list[str]) -> str:
-    """SHA-256 over input files (name and content) and other inputs as text."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path).encode() + b"\0" + content(path) + b"\0")
-    for text in texts:
-        digest.update(text.encode() + b"\0")
-    return digest.hexdigest()
+def inputs_parts(root: Path, files: list[Path], texts: dict[str, str]) -> dict[str, str]:
+    """Each input named: a file by its path under `root` (the SHA-256 of its content), another input by its
+    name (the SHA-256 of its text), so that a rerun can say which one changed."""
+    parts = {path.relative_to(root).as_posix(): hashlib.sha256(content(path)).hexdigest() for path in files}
+    return parts | {name: hashlib.sha256(text.encode()).hexdigest() for name, text in texts.items()}
 
 
 def folders(parent: Path) -> list[Path]:
@@ -54,11 +51,11 @@ def folders(parent: Path) -> list[Path]:
     return sorted(p for p in parent.glob("*/") if p.is_dir())
 
 
-def profile_inputs(out: Path, data_text: str, kernel: str) -> str:
+def profile_inputs(out: Path, data_text: str, kernel: str) -> dict[str, str]:
     """What a profile's notebooks read: its profile.yaml, the record of every run folder's outputs, the data
     (as described), the code and the kernel that executes them."""
     files = [out / layout.PROFILE, *(run / layout.OUTPUTS for run in folders(out / layout.RUNS))]
-    return inputs_digest(files, [data_text, kernel, code_digest()])
+    return inputs_parts(out, files, {"data": data_text, "kernel": kernel, "code": code_digest()})
 
 
 def written(folder: Path, names: list[str]) -> dict[str, dict]:
@@ -66,15 +63,35 @@ def written(folder: Path, names: list[str]) -> dict[str, dict]:
     return {name: fingerprint(folder / name) for name in sorted(names) if (folder / name).is_file()}
 
 
-def is_up_to_date(folder: Path, inputs: str, names: list[str]) -> bool:
-    """Whether the notebooks last ran to completion on these inputs and every file they wrote is as they left it."""
+def what_changed(folder: Path, inputs: dict[str, str], names: list[str]) -> list[str]:
+    """Why the notebooks must execute again: no record of a completed execution, each input added, removed or
+    changed since, each written file damaged or missing; empty when they are up to date."""
     try:
         record = read_json(folder / layout.REPORTED)
     except (OSError, ValueError):
-        return False
-    return (
-        record.get("inputs") == inputs and record.get("written") == written(folder, names) and bool(record["written"])
-    )
+        return ["no record of a completed execution"]
+    before, files = record.get("inputs"), record.get("written")
+    if not isinstance(before, dict) or not isinstance(files, dict) or not files:
+        return ["no record of a completed execution"]
+    changed = [
+        f"{name} (input)" for name in sorted(before.keys() | inputs.keys()) if before.get(name) != inputs.get(name)
+    ]
+    now = written(folder, names)
+    return changed + [
+        f"{name} (written)" for name in sorted(files.keys() | now.keys()) if files.get(name) != now.get(name)
+    ]
+
+
+def reasons(force: bool, failed: bool, folder: Path, inputs: dict[str, str], names: list[str]) -> list[str]:
+    """Why the notebooks execute (--force, a failed run, `what_changed`), as a progress line shows it; empty
+    when they are up to date."""
+    return ["--force"] if force else ["a run failed"] if failed else what_changed(folder, inputs, names)
+
+
+def shown(changes: list[str], at_most: int = 4) -> str:
+    """The first reasons, and how many more."""
+    more = len(changes) - at_most
+    return "; ".join(changes[:at_most]) + (f"; and {more} more" if more > 0 else "")
 
 
 def forget(folder: Path) -> None:
@@ -82,19 +99,22 @@ def forget(folder: Path) -> None:
     (folder / layout.REPORTED).unlink(missing_ok=True)
 
 
-def remember(folder: Path, inputs: str, names: list[str]) -> None:
+def remember(folder: Path, inputs: dict[str, str], names: list[str]) -> None:
     """Record the inputs and the files the notebooks wrote, once they all ran to completion."""
     write_json(folder / layout.REPORTED, {"inputs": inputs, "written": written(folder, names)})
 
 
-def study_inputs(results_dir: Path, config_dir: Path, kernel: str) -> str:
+def study_inputs(results_dir: Path, config_dir: Path, kernel: str) -> dict[str, str]:
     """What the front page reads: the study's profiles, and of each folder of the results folder its profile,
     records, answer and summary, the records of its runs and which of its pages exist (the front page links
     them); the code and the kernel."""
-    files, pages = sorted(config_dir.glob("*.yaml")), []
-    for out in folders(results_dir):
+    files, pages = [], []
+    figures = results_dir / layout.markdown_figures(layout.STUDY_PAGE)  # the front page's own, not a profile's
+    for out in (folder for folder in folders(results_dir) if folder != figures):
         names = (layout.PROFILE, layout.REPORTED, *layout.PROFILE_WRITTEN)
         files += [*(out / name for name in names), *(run / layout.OUTPUTS for run in folders(out / layout.RUNS))]
         shown = [out / layout.INDEX, *sorted((out / layout.NOTEBOOKS).glob(layout.rendered("*")))]
-        pages += [str(page) for page in shown if page.is_file()]
-    return inputs_digest(files, [str(config_dir), kernel, "\n".join(pages), code_digest()])
+        pages += [page.relative_to(results_dir).as_posix() for page in shown if page.is_file()]
+    profiles = {f"profiles: {path.name}": path.read_text() for path in sorted(config_dir.glob("*.yaml"))}
+    texts = {"profiles folder": str(config_dir), "kernel": kernel, "pages": "\n".join(pages), "code": code_digest()}
+    return inputs_parts(results_dir, files, profiles | texts)

@@ -140,11 +140,12 @@ def test_every_notebook_runs_as_opened_in_jupyterlab(tiny, tmp_path):
     )
 
 
-def test_rerun_skips_finished_runs(tiny):
+def test_rerun_skips_finished_runs_and_their_notebooks(tiny):
     base, _, _ = tiny
     proc = run_tiny(base)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == RUNS
+    assert "notebooks of grouped-tiny: up to date" in proc.stdout and "front page: up to date" in proc.stdout
 
 
 @pytest.mark.parametrize("how", WAYS)

@@ -134,8 +134,7 @@ def test_rerun_skips_finished_runs_and_their_notebooks(tiny):
     proc = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", out.parent, "--data-dir", base / "data")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("finished, skipped") == TEACHERS + STUDENTS
-    again = run_all("--profile", base / "mc-tiny.yaml", "--results-dir", out.parent, "--data-dir", base / "data")
-    assert "notebooks of mc-tiny: up to date" in again.stdout and "front page: up to date" in again.stdout
+    assert "notebooks of mc-tiny: up to date" in proc.stdout and "front page: up to date" in proc.stdout
 
 
 def teacher_of(run_dir: Path) -> str | None:
