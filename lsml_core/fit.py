@@ -195,6 +195,11 @@ def load_last(run_dir: Path, model: torch.nn.Module, device: torch.device) -> in
             f"{path} is missing: train the run {Path(run_dir).name} first (its last epoch's weights are kept there)"
         )
     state = torch.load(path, map_location=device, weights_only=False)
+    if "model" not in state:
+        raise FileNotFoundError(
+            f"{path} holds no weights: the run finished without asking for its last epoch's evaluation; rerun it "
+            "with --force to train it again"
+        )
     model.load_state_dict(state["model"])
     return state["epoch"]
 
@@ -255,6 +260,7 @@ class Fit:
         self.cfg, self.model, self.optimizer, self.scheduler, self.setup = cfg, model, optimizer, scheduler, setup
         self.scaler = setup.compute.grad_scaler(setup.device)
         self.epoch, self.best_score, self.best_epoch, self.history = 0, -np.inf, 0, []
+        self.finished = False  # resumed from a finished run's checkpoint: its training is over
 
     @property
     def device(self) -> torch.device:
@@ -307,7 +313,8 @@ class Fit:
         return asdict(self.compute)
 
     def load(self, path: Path) -> None:
-        """Resume from a checkpoint written by the same configuration."""
+        """Resume from a checkpoint written by the same configuration; a finished run's checkpoint
+        (`finish_checkpoint`) gives back its epochs and history, with nothing left to train."""
         state = torch.load(path, map_location=self.device, weights_only=False)
         differing = self.cfg.differences(state["config"])
         if differing:
@@ -315,6 +322,10 @@ class Fit:
                 f"{path} was written by a different configuration ({', '.join(differing)}); delete the run "
                 "folder or rerun with --force to start it again"
             )
+        if state.get(FINISHED):
+            self.epoch, self.best_epoch, self.history = state["epoch"], state["best_epoch"], state["history"]
+            self.best_score, self.finished = state["best_score"], True
+            return
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # a checkpoint of another device keeps this device's SGD kernel
@@ -331,6 +342,25 @@ class Fit:
         best = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0 named it per track
         self.epoch, self.best_score, self.best_epoch = state["epoch"], best, state["best_epoch"]
         self.history = state["history"]
+
+
+FINISHED = "finished"  # the key that marks a finished run's checkpoint (`finish_checkpoint`)
+KEPT = ("config", "epoch", "best_score", "best_epoch", "history", "compute")  # what a finished checkpoint holds
+
+
+def finish_checkpoint(path: Path, keep_weights: bool) -> bool:
+    """Replace a finished run's resume checkpoint by what a rerun still reads: its configuration, epochs, best
+    score and history, and the last epoch's weights only when its evaluation reads them (`keep_weights`); the
+    optimiser's, schedule's and loss scaler's states go (for SGD with momentum about half the file, all of it
+    without the weights). Written atomically; True when the file was replaced (False: already finished)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get(FINISHED):
+        return False
+    kept = {key: state[key] for key in KEPT if key in state} | {FINISHED: True}
+    if keep_weights:
+        kept["model"] = state["model"]
+    atomic_torch_save(kept, path)
+    return True
 
 
 def resumable(path: Path) -> bool:
@@ -371,7 +401,7 @@ def fit(
     if resumable(run_dir / layout.CHECKPOINT):
         run.load(run_dir / layout.CHECKPOINT)
     write_run_records(run_dir, run.cfg, run.device, source, run.compute)
-    while run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
+    while not run.finished and run.epoch < epochs and (patience is None or run.epoch - run.best_epoch < patience):
         number = run.epoch + 1
         seed_everything(epoch_seed(run.setup.seed, number))
         lrs, start = learning_rates(run.optimizer), time.perf_counter()

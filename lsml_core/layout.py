@@ -32,7 +32,7 @@ nothing from the package, so that every module, however low, can name a file wit
                 ├── pseudo_labels.npz     PSEUDO_LABELS (grouped): the pseudo-labels it trained on
                 ├── pseudo_labels.json    PSEUDO_RECORD (grouped): how they were chosen
                 ├── history.csv           HISTORY: one row per epoch
-                ├── checkpoint_last.pt    CHECKPOINT: the last epoch, to resume from
+                ├── checkpoint_last.pt    CHECKPOINT: the last epoch, to resume from (finished: fit.finish_checkpoint)
                 ├── model_best.pt         BEST_MODEL: the best epoch's model
                 ├── metrics.json          METRICS: the evaluation
                 ├── predictions_<split>.csv   predictions(split): one row per image

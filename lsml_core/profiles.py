@@ -190,6 +190,9 @@ def study_kind(path: Path) -> str:
     return kind
 
 
+VALUES = ("name", "description", "keep_checkpoints")  # a profile's keys that hold a value, not a section
+
+
 def build_profile(cls, values: dict, source: str, track: str, **built):
     """A track's `Profile` from a YAML's values: each section built as the type its field declares
     (`built`: sections the track has built itself)."""
@@ -200,10 +203,15 @@ def build_profile(cls, values: dict, source: str, track: str, **built):
             f"unknown section(s) {unknown} in profile {source} (track {track}); allowed: track, {', '.join(types)}"
         )
     sections = {
-        key: values[key] if key in ("name", "description") else build(types[key], values.get(key), key, source)
+        key: values[key] if key in VALUES else build(types[key], values.get(key), key, source)
         for key in types
-        if key in values or key not in ("name", "description", *built)
+        if key in values or key not in (*VALUES, *built)
     }
+    if not isinstance(sections.get("keep_checkpoints", False), bool):
+        raise ValueError(
+            f"keep_checkpoints={sections['keep_checkpoints']!r} in profile {source} must be true (a finished run keeps "
+            "its resume checkpoint) or false (the default: it keeps what re-evaluation reads)"
+        )
     return cls(**sections, **built)
 
 
@@ -243,6 +251,7 @@ class ProfileBase:
 
     name: str
     description: str = ""
+    keep_checkpoints: bool = False  # a finished run keeps its resume checkpoint whole (else `fit.finish_checkpoint`)
 
     track = DEFAULT_TRACK
     run_config = None  # the track's RunConfig class

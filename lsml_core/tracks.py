@@ -56,6 +56,9 @@ class Track:
     """Whether the data's source (what `prepare` returned) is a stand-in the index page warns of."""
     outputs: tuple[str, ...] = ()
     """The files every finished run holds, `outputs.RUN_OUTPUTS` among them (a finished run lacking one is repaired)."""
+    reads_last_weights: Callable[[dict], bool] = field(default=lambda config: False)
+    """Whether the evaluation of a run (its config.json) reads its last epoch's weights: a finished run's checkpoint
+    keeps them then, else only its records (`fit.finish_checkpoint`)."""
     shared_states: Callable[[ProfileBase, Path], list[tuple[str, str, bool]]] = field(
         default=lambda profile, data_dir: []
     )

@@ -29,7 +29,9 @@ class Train:
     threads: int = 1
 
 
-PROFILE = SimpleNamespace(train=Train(threads=usable_cpus()))  # the local executor runs one run at a time
+PROFILE = SimpleNamespace(
+    train=Train(threads=usable_cpus()), keep_checkpoints=False
+)  # the local executor runs one run at a time
 
 
 @dataclass

@@ -181,3 +181,15 @@ def test_the_backbones_a_profile_may_name_are_those_the_registry_builds():
     from lsml_core.checks import BACKBONES
 
     assert tuple(MODELS) == BACKBONES
+
+
+@pytest.mark.parametrize("track", ["multilabel", "multiclass", "grouped"])
+def test_keep_checkpoints_is_a_profile_key_of_every_track_and_must_be_true_or_false(tmp_path, track):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"track: {track}\nname: p\nkeep_checkpoints: true\n")
+    assert tracks.load_profile(path)[1].keep_checkpoints is True
+    path.write_text(f"track: {track}\nname: p\n")
+    assert tracks.load_profile(path)[1].keep_checkpoints is False
+    path.write_text(f"track: {track}\nname: p\nkeep_checkpoints: sometimes\n")
+    with pytest.raises(ValueError, match="keep_checkpoints='sometimes' in profile .* must be true"):
+        tracks.load_profile(path)

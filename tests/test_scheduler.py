@@ -12,6 +12,7 @@ import yaml
 
 from lsml_core import tracks
 from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION
+from lsml_core.outputs import damage
 from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
 from lsml_core.pipeline.locks import held
 from lsml_core.pipeline.notebook_list import Notebook
@@ -31,7 +32,9 @@ class Train:
     threads: int = 1
 
 
-PROFILE = SimpleNamespace(train=Train(threads=usable_cpus()))  # the local executor runs one run at a time
+PROFILE = SimpleNamespace(
+    train=Train(threads=usable_cpus()), keep_checkpoints=False
+)  # the local executor runs one run at a time
 
 
 @dataclass
@@ -353,3 +356,33 @@ def test_a_run_another_process_holds_is_said_to_start_only_once_its_lock_is_take
         "finished a (N s, waited for another process that held it)",
     ]
     assert dict(said)["start a"] >= released
+
+
+def a_checkpoint_written(task: RunTask) -> None:
+    """A run's notebooks replaced: a resume checkpoint as training leaves it, then the finished mark."""
+    import torch
+
+    task.run_dir.mkdir(parents=True, exist_ok=True)
+    weights = {"w": torch.arange(4.0)}
+    state = {"config": {}, "epoch": 2, "best_score": 0.5, "best_epoch": 1, "history": [{"epoch": 1}, {"epoch": 2}]}
+    torch.save(
+        state | {"model": weights, "optimizer": {"momentum": weights}, "scheduler": {}}, task.run_dir / CHECKPOINT
+    )
+    (task.run_dir / "done").write_text("")
+
+
+@pytest.mark.parametrize("keep_checkpoint, keep_last_weights", [(False, False), (False, True), (True, False)])
+def test_a_finished_run_keeps_its_checkpoint_only_as_the_profile_and_its_evaluation_ask(
+    tmp_path, keep_checkpoint, keep_last_weights
+):
+    import torch
+
+    run_dir = tmp_path / "runs" / "a"
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml")
+    task = replace(task, keep_checkpoint=keep_checkpoint, keep_last_weights=keep_last_weights)
+    assert train_run(task, {}, a_checkpoint_written).failure is None
+    state = torch.load(run_dir / CHECKPOINT, weights_only=False)
+    assert state["epoch"] == 2 and state["history"] == [{"epoch": 1}, {"epoch": 2}]
+    assert ("optimizer" in state) == keep_checkpoint and state.get("finished", False) != keep_checkpoint
+    assert ("model" in state) == (keep_checkpoint or keep_last_weights)
+    assert damage(run_dir) is None  # its record of outputs is of the checkpoint as kept

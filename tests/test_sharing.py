@@ -54,6 +54,20 @@ def test_the_same_run_of_another_profile_is_found_and_taken_over_with_its_models
     assert (donor / layout.BEST_MODEL).read_bytes() == b"best weights" and damage(donor) is None
 
 
+def test_what_the_taking_profile_keeps_of_the_checkpoint_replaces_its_link_never_the_donors_file(tmp_path):
+    donor = finished_run(tmp_path, "converged")
+    mine = tmp_path / "demo" / layout.RUNS / "r-s0"
+    take_over(
+        donor,
+        mine,
+        {**CONFIG, "profile": "demo"},
+        lambda folder: atomic_write_bytes(folder / layout.CHECKPOINT, b"kept"),
+    )
+    assert (mine / layout.CHECKPOINT).read_bytes() == b"kept" and damage(mine) is None  # recorded as kept
+    assert (donor / layout.CHECKPOINT).read_bytes() == b"last checkpoint" and damage(donor) is None
+    assert os.path.samefile(mine / layout.BEST_MODEL, donor / layout.BEST_MODEL)
+
+
 @pytest.mark.parametrize(
     "spoil",
     [

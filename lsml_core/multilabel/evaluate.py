@@ -205,10 +205,15 @@ def expected_splits(run_dir: Path) -> tuple[str, ...]:
     """The splits a finished run's metrics.json holds: the reported ones, and LAST_SPLIT where its config.json
     asks for the last epoch's evaluation (a run without a readable config.json: the reported ones)."""
     try:
-        last = read_json(Path(run_dir) / layout.CONFIG)["train"].get("evaluate_last", False)
-    except (OSError, ValueError, KeyError, TypeError):
+        last = reads_last_weights(read_json(Path(run_dir) / layout.CONFIG))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         last = False
     return REPORTED_SPLITS + ((LAST_SPLIT,) if last else ())
+
+
+def reads_last_weights(config: dict) -> bool:
+    """Whether a run (its config.json) is also evaluated with its last epoch's model (`train.evaluate_last`)."""
+    return bool(config["train"].get("evaluate_last", False))
 
 
 def is_complete(run_dir: Path) -> bool:

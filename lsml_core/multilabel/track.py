@@ -5,7 +5,7 @@ from pathlib import Path
 from lsml_core import layout
 from lsml_core.multilabel.config import Profile, load_profile
 from lsml_core.multilabel.demo_data import load_source
-from lsml_core.multilabel.evaluate import is_complete
+from lsml_core.multilabel.evaluate import is_complete, reads_last_weights
 from lsml_core.multilabel.pretraining import Stage, ensure, stage_state
 from lsml_core.multilabel.report import summary_frame
 from lsml_core.multilabel.splits import REPORTED_SPLITS, build_splits, prepare
@@ -76,5 +76,6 @@ TRACK = Track(
     index_score=("val mAP (VOC2010)", val_map),
     warning=lambda source: "fallback" in source,
     outputs=run_outputs(*REPORTED_SPLITS),
+    reads_last_weights=reads_last_weights,
     shared_states=lambda profile, data_dir: [stage_state(stage, data_dir) for stage in stages_of(profile)],
 )

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lsml_core import layout
-from lsml_core.outputs import Damage, damage, is_recorded, missing_outputs, record_outputs
+from lsml_core.outputs import Damage, damage, damaged_checkpoint, is_recorded, missing_outputs, record_outputs
 from lsml_core.pipeline.locks import held, mark_taken
 from lsml_core.pipeline.notebook_list import Notebook
 from lsml_core.pipeline.notebooks import Failure, execute_all
@@ -49,6 +49,8 @@ class RunTask:
     wait: bool = False  # wait for the run's lock when another process holds it (else hand the run back)
     threads: int | None = None  # the CPU threads its kernels compute with (the run's train.threads)
     token: str = ""  # left beside the run's lock once this task holds it and starts the run (`locks.mark_taken`)
+    keep_checkpoint: bool = False  # the profile's keep_checkpoints; else a finished run's is `finish_checkpoint`ed
+    keep_last_weights: bool = False  # its evaluation reads its last epoch's weights (`Track.reads_last_weights`)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             return Outcome(task.name, None, trained=False, note="another process finished it")
         donor = shared_run(task) if not task.force and never_started(task.run_dir) else None
         if donor is not None:
-            take_over(donor, task.run_dir, task.config)
+            take_over(donor, task.run_dir, task.config, lambda folder: finish_run(task, folder))
             return Outcome(task.name, None, trained=False, note=f"computed once for {donor.parent.parent.name}: shared")
         if task.token:
             mark_taken(task.profile_dir, lock, task.token)
@@ -195,8 +197,20 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             task.run_dir / layout.EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)}
         )
         if finished(task.run_dir, task.is_complete, task.notebooks):
+            finish_run(task, task.run_dir)
             record_outputs(task.run_dir)
     return Outcome(task.name, failure, trained=True, note=note)
+
+
+def finish_run(task: RunTask, run_dir: Path) -> None:
+    """A finished run's checkpoint (in `run_dir`: its folder, or the folder it is taken over in) reduced to what a
+    rerun reads (`fit.finish_checkpoint`), unless the profile keeps checkpoints; a copy shared by a hard link
+    is replaced, never written through."""
+    path = run_dir / layout.CHECKPOINT
+    if not task.keep_checkpoint and path.is_file() and not damaged_checkpoint(path):  # a damaged one: the record's
+        from lsml_core import fit  # only here: torch, which the pipeline's other modules do not import
+
+        fit.finish_checkpoint(path, task.keep_last_weights)
 
 
 def shared_run(task: RunTask) -> Path | None:

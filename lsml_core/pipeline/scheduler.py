@@ -300,6 +300,8 @@ class Scheduler:
             wait=wait,
             threads=cfg.train.threads,
             token=self.token,
+            keep_checkpoint=self.profile.keep_checkpoints,
+            keep_last_weights=self.track.reads_last_weights(cfg.to_dict()),
         )
 
     def ended(self, plan: Plan, cfg, result, progress: Progress) -> list[Failure]:

@@ -55,10 +55,11 @@ def find_donor(
     return None
 
 
-def take_over(donor: Path, run_dir: Path, config: dict) -> None:
+def take_over(donor: Path, run_dir: Path, config: dict, finish: Callable[[Path], None] = lambda folder: None) -> None:
     """`run_dir` made a finished run from `donor`'s files (module doc): linked or copied into a folder of the
-    profile outside `runs/`, the configuration and execution record its own, the outputs recorded, then moved
-    into place in one step, so a kill midway leaves no half-shared run."""
+    profile outside `runs/`, the configuration and execution record its own, `finish(folder)` (what this profile
+    keeps of a finished run's checkpoint), the outputs recorded, then moved into place in one step, so a kill
+    midway leaves no half-shared run."""
     staging = run_dir.parent.parent / layout.SHARING / run_dir.name
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -73,6 +74,7 @@ def take_over(donor: Path, run_dir: Path, config: dict) -> None:
     write_json(staging / layout.CONFIG, config)
     computed = read_json(donor / layout.EXECUTION)
     write_json(staging / layout.EXECUTION, {**computed, "shared_from": f"{donor.parent.parent.name}/{donor.name}"})
+    finish(staging)
     record_outputs(staging)
     if run_dir.exists():  # never started: nothing of its own (an empty folder, a notebook not yet executed)
         shutil.rmtree(run_dir)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from lsml_core.fit import LossLog, NonFiniteLossError
+from lsml_core.fit import LossLog, NonFiniteLossError, finish_checkpoint, load_last
 from lsml_core.layout import CHECKPOINT
 from lsml_core.multilabel import train as training
 from lsml_core.multilabel.config import DataConfig, RunConfig, TrainConfig, load_profile
@@ -270,6 +270,27 @@ def test_a_diverging_model_stops_with_the_divergence_message_not_an_ap_error(mos
     with pytest.raises(NonFiniteLossError, match="Lower the learning rate") as error:
         train_run(cfg, tmp_path / "run", tmp_path)
     assert "scores must be finite" not in str(error.value)
+
+
+def test_a_finished_checkpoint_keeps_what_a_rerun_reads_and_nothing_is_trained_again(mosaic_voc, tmp_path):
+    cfg = tiny_config(mosaic_voc, epochs=2, evaluate_last=True)
+    run_dir = tmp_path / "run"
+    history = train_run(cfg, run_dir, tmp_path)
+    metrics, best = evaluate_run(cfg, run_dir, tmp_path), (run_dir / "model_best.pt").read_bytes()
+    whole = (run_dir / CHECKPOINT).stat().st_size
+    assert finish_checkpoint(run_dir / CHECKPOINT, keep_weights=True)
+    assert not finish_checkpoint(run_dir / CHECKPOINT, keep_weights=True)  # already finished: left as it is
+    assert (run_dir / CHECKPOINT).stat().st_size < 0.6 * whole  # SGD's momentum gone, the weights kept
+    pd.testing.assert_frame_equal(train_run(cfg, run_dir, tmp_path), history)  # resumed: nothing left to train
+    assert (run_dir / "model_best.pt").read_bytes() == best
+    assert evaluate_run(cfg, run_dir, tmp_path) == metrics  # val_last read from the weights kept
+    assert finish_checkpoint(run_dir / CHECKPOINT, keep_weights=False) is False
+    other = tmp_path / "other"
+    train_run(replace(cfg, train=replace(cfg.train, evaluate_last=False)), other, tmp_path)
+    finish_checkpoint(other / CHECKPOINT, keep_weights=False)
+    assert (other / CHECKPOINT).stat().st_size < 0.05 * whole  # the records only
+    with pytest.raises(FileNotFoundError, match="holds no weights"):
+        load_last(other, make_fit(cfg, 4, torch.device("cpu"), other, tmp_path).model, torch.device("cpu"))
 
 
 def test_a_checkpoint_of_the_earlier_format_resumes(tmp_path):
