@@ -1,4 +1,4 @@
-"""Damage from outside a finished profile: every kind of file a run folder holds deleted or truncated."""
+"""Damage from outside a finished profile: every kind of file a run folder holds deleted and truncated."""
 
 from pathlib import Path
 
@@ -13,12 +13,13 @@ def kinds(notebook: str, how: str) -> tuple[str, ...]:
             "config.json", rendered)  # fmt: skip
 
 
-def damage_every_kind(runs_dir: Path, notebook: str, how: str, order: list[str] | None = None) -> dict[str, list[str]]:
-    """Delete or truncate (`how`) each kind of file once, dealt round the runs in `order` (default: name order);
-    run -> its damaged files."""
+def damage_every_kind(runs_dir: Path, notebook: str, order: list[str] | None = None) -> dict[str, list[str]]:
+    """Each kind of file deleted once and truncated once, dealt round the runs in `order` (default: name order),
+    kind by kind, deleted then truncated (so the two damages of a kind fall on two runs); run -> its damaged files."""
     runs = order or sorted(p.name for p in Path(runs_dir).iterdir())
+    damages = [(kinds(notebook, how)[k], how) for k in range(len(kinds(notebook, WAYS[0]))) for how in WAYS]
     dealt: dict[str, list[str]] = {}
-    for i, name in enumerate(kinds(notebook, how)):
+    for i, (name, how) in enumerate(damages):
         run = runs[i % len(runs)]
         path = Path(runs_dir) / run / name
         if how == "delete":

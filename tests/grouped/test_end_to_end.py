@@ -10,7 +10,7 @@ import pytest
 
 from lsml_core.grouped.config import load_profile
 from tests.commands import run_all
-from tests.damage import WAYS, damage_every_kind, differing_results, listed_as_damaged
+from tests.damage import damage_every_kind, differing_results, listed_as_damaged
 from tests.notebooks_as_opened import check_missing_results_named, check_track_as_opened
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -148,12 +148,11 @@ def test_rerun_skips_finished_runs_and_their_notebooks(tiny):
     assert "notebooks of grouped-tiny: up to date" in proc.stdout and "front page: up to date" in proc.stdout
 
 
-@pytest.mark.parametrize("how", WAYS)
-def test_every_kind_of_file_damaged_is_listed_by_verify_then_repaired_to_the_same_numbers(tiny, tmp_path, how):
+def test_every_kind_of_file_damaged_is_listed_by_verify_then_repaired_to_the_same_numbers(tiny, tmp_path):
     base, out, _ = tiny
     copy = tmp_path / "results"
     shutil.copytree(out.parent, copy)
-    dealt = damage_every_kind(copy / out.name / "runs", "2.0-train", how)
+    dealt = damage_every_kind(copy / out.name / "runs", "2.0-train")
     verified = run_all(
         "--profile", base / "grouped-tiny.yaml", "--results-dir", copy, "--data-dir", base / "data", "--verify"
     )
