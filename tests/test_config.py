@@ -12,7 +12,7 @@ from lsml_core.profiles import CONFIG_DIR, ran_or_named, results_folder
     "name, n_runs",
     [
         ("demo", 6),
-        ("quick", 22),
+        ("quick", 18),
         ("voc2012", 6),
         ("study", 63),
         ("conventions", 21),

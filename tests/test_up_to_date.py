@@ -2,6 +2,7 @@
 wrote was damaged: the inputs' digest, the record of what they wrote, and the record removed before they run."""
 
 import json
+import shutil
 
 from lsml_core import layout
 from lsml_core.pipeline.up_to_date import (
@@ -43,6 +44,8 @@ def test_the_inputs_name_each_thing_the_notebooks_read(tmp_path):
     assert profile_inputs(out, "data", "lsml") == first
     assert changed(first, profile_inputs(out, "other data", "lsml")) == {"data"}
     assert changed(first, profile_inputs(out, "data", "another kernel")) == {"kernel"}
+    moved = shutil.copytree(out, tmp_path / "moved")  # its pages name where it is
+    assert changed(first, profile_inputs(moved, "data", "lsml")) == {"folder"}
     (out / layout.RUNS / "b" / layout.OUTPUTS).write_text(json.dumps({"metrics.json": "changed"}))
     changed_run = profile_inputs(out, "data", "lsml")
     assert changed(first, changed_run) == {"runs/b/outputs.json"}

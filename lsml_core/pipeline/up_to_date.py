@@ -53,9 +53,10 @@ def folders(parent: Path) -> list[Path]:
 
 def profile_inputs(out: Path, data_text: str, kernel: str) -> dict[str, str]:
     """What a profile's notebooks read: its profile.yaml, the record of every run folder's outputs, the data
-    (as described), the code and the kernel that executes them."""
+    (as described), the code and the kernel that executes them, and where the folder is (its pages name it)."""
     files = [out / layout.PROFILE, *(run / layout.OUTPUTS for run in folders(out / layout.RUNS))]
-    return inputs_parts(out, files, {"data": data_text, "kernel": kernel, "code": code_digest()})
+    texts = {"folder": str(out.resolve()), "data": data_text, "kernel": kernel, "code": code_digest()}
+    return inputs_parts(out, files, texts)
 
 
 def written(folder: Path, names: list[str]) -> dict[str, dict]:
@@ -116,5 +117,6 @@ def study_inputs(results_dir: Path, config_dir: Path, kernel: str) -> dict[str, 
         shown = [out / layout.INDEX, *sorted((out / layout.NOTEBOOKS).glob(layout.rendered("*")))]
         pages += [page.relative_to(results_dir).as_posix() for page in shown if page.is_file()]
     profiles = {f"profiles: {path.name}": path.read_text() for path in sorted(config_dir.glob("*.yaml"))}
-    texts = {"profiles folder": str(config_dir), "kernel": kernel, "pages": "\n".join(pages), "code": code_digest()}
+    texts = {"folder": str(results_dir.resolve()), "profiles folder": str(config_dir), "kernel": kernel}
+    texts |= {"pages": "\n".join(pages), "code": code_digest()}
     return inputs_parts(results_dir, files, profiles | texts)
