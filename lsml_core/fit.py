@@ -357,6 +357,7 @@ def finish_checkpoint(path: Path, keep_weights: bool) -> bool:
     if state.get(FINISHED):
         return False
     kept = {key: state[key] for key in KEPT if key in state} | {FINISHED: True}
+    kept["best_score"] = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0's names
     if keep_weights:
         kept["model"] = state["model"]
     atomic_torch_save(kept, path)

@@ -251,7 +251,7 @@ class ProfileBase:
 
     name: str
     description: str = ""
-    keep_checkpoints: bool = False  # a finished run keeps its resume checkpoint whole (else `fit.finish_checkpoint`)
+    keep_checkpoints: bool = False  # runs finished here keep a whole resume checkpoint (else fit.finish_checkpoint)
 
     track = DEFAULT_TRACK
     run_config = None  # the track's RunConfig class

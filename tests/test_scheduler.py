@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lsml_core import tracks
-from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION
+from lsml_core.layout import BEST_MODEL, CHECKPOINT, EXECUTION, OUTPUTS
 from lsml_core.outputs import damage
 from lsml_core.pipeline.executors import LocalExecutor, usable_cpus
 from lsml_core.pipeline.locks import held
@@ -386,3 +386,22 @@ def test_a_finished_run_keeps_its_checkpoint_only_as_the_profile_and_its_evaluat
     assert ("optimizer" in state) == keep_checkpoint and state.get("finished", False) != keep_checkpoint
     assert ("model" in state) == (keep_checkpoint or keep_last_weights)
     assert damage(run_dir) is None  # its record of outputs is of the checkpoint as kept
+
+
+def test_a_kill_while_the_checkpoint_is_reduced_leaves_no_stale_record_of_outputs(tmp_path, monkeypatch):
+    """A repaired run's old record lists its whole checkpoint: it goes before the checkpoint is reduced, so a kill
+    there leaves a run without a record (recorded on the next rerun), never one whose checkpoint reads as damaged."""
+    from lsml_core import fit
+
+    run_dir = tmp_path / "runs" / "a"
+    task = RunTask("a", {}, None, run_dir, tmp_path, tmp_path, tmp_path, (), finished, "lsml")
+    run_dir.mkdir(parents=True)
+    (run_dir / OUTPUTS).write_text('{"files": {}}')  # the record of an earlier finish
+
+    def killed(path, keep_weights):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit, "finish_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(task, {}, a_checkpoint_written)
+    assert not (run_dir / OUTPUTS).exists() and damage(run_dir) is None

@@ -117,7 +117,7 @@ def test_a_record_that_does_not_read_or_holds_nothing_is_not_up_to_date(tmp_path
     remember(out, INPUTS, ["nothing/written.html"])
     assert what_changed(out, INPUTS, ["nothing/written.html"])
     (out / layout.REPORTED).write_text(json.dumps({"inputs": "an earlier digest", "written": {"a": 1}}))
-    assert what_changed(out, INPUTS, WRITTEN) == ["no record of a completed execution"]
+    assert what_changed(out, INPUTS, WRITTEN) == ["a record of an earlier version, or of nothing written"]
 
 
 def test_the_front_page_inputs_change_with_a_profile_answer_a_run_or_the_study(tmp_path):

@@ -197,6 +197,7 @@ def train_run(task: RunTask, placement: dict, execute: Callable = execute_run_no
             task.run_dir / layout.EXECUTION, {**started, "seconds": seconds, "ended": ended, "failed": bool(failure)}
         )
         if finished(task.run_dir, task.is_complete, task.notebooks):
+            (task.run_dir / layout.OUTPUTS).unlink(missing_ok=True)  # a kill next leaves no record, never a stale one
             finish_run(task, task.run_dir)
             record_outputs(task.run_dir)
     return Outcome(task.name, failure, trained=True, note=note)

@@ -73,7 +73,7 @@ def what_changed(folder: Path, inputs: dict[str, str], names: list[str]) -> list
         return ["no record of a completed execution"]
     before, files = record.get("inputs"), record.get("written")
     if not isinstance(before, dict) or not isinstance(files, dict) or not files:
-        return ["no record of a completed execution"]
+        return ["a record of an earlier version, or of nothing written"]
     changed = [
         f"{name} (input)" for name in sorted(before.keys() | inputs.keys()) if before.get(name) != inputs.get(name)
     ]

@@ -303,3 +303,7 @@ def test_a_checkpoint_of_the_earlier_format_resumes(tmp_path):
     torch.save(state, tmp_path / CHECKPOINT)
     run.load(tmp_path / CHECKPOINT)
     assert run.best_score == 0.25
+    finish_checkpoint(tmp_path / CHECKPOINT, keep_weights=False)  # a finished run of that format keeps its score
+    finished = make_fit(cfg, 4, torch.device("cpu"), tmp_path / "run", tmp_path)
+    finished.load(tmp_path / CHECKPOINT)
+    assert finished.best_score == 0.25 and finished.finished
