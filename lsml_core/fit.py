@@ -322,10 +322,14 @@ class Fit:
                 f"{path} was written by a different configuration ({', '.join(differing)}); delete the run "
                 "folder or rerun with --force to start it again"
             )
-        if state.get(FINISHED):
-            self.epoch, self.best_epoch, self.history = state["epoch"], state["best_epoch"], state["history"]
-            self.best_score, self.finished = state["best_score"], True
-            return
+        self.finished = bool(state.get(FINISHED))
+        if not self.finished:
+            self.load_training_state(state, path)
+        self.epoch, self.best_score, self.best_epoch = state["epoch"], best_score_of(state), state["best_epoch"]
+        self.history = state["history"]
+
+    def load_training_state(self, state: dict, path: Path) -> None:
+        """The weights, optimiser, schedule and loss scaler of a checkpoint that is still training."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # a checkpoint of another device keeps this device's SGD kernel
@@ -337,15 +341,17 @@ class Fit:
             warnings.warn(
                 f"{path} was trained in {state['compute']}; it resumes in {self.compute_record()} (here `auto` "
                 "chose differently): set train.precision and train.memory_format to keep one",
-                stacklevel=2,
+                stacklevel=3,
             )
-        best = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0 named it per track
-        self.epoch, self.best_score, self.best_epoch = state["epoch"], best, state["best_epoch"]
-        self.history = state["history"]
+
+
+def best_score_of(state: dict) -> float:
+    """A checkpoint's best selection score (0.1.0 named it per track: `best_map`, `best_accuracy`)."""
+    return state.get("best_score", state.get("best_map", state.get("best_accuracy")))
 
 
 FINISHED = "finished"  # the key that marks a finished run's checkpoint (`finish_checkpoint`)
-KEPT = ("config", "epoch", "best_score", "best_epoch", "history", "compute")  # what a finished checkpoint holds
+KEPT = ("config", "epoch", "best_epoch", "history", "compute")  # what a finished checkpoint holds, with its best score
 
 
 def finish_checkpoint(path: Path, keep_weights: bool) -> bool:
@@ -356,8 +362,7 @@ def finish_checkpoint(path: Path, keep_weights: bool) -> bool:
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get(FINISHED):
         return False
-    kept = {key: state[key] for key in KEPT if key in state} | {FINISHED: True}
-    kept["best_score"] = state.get("best_score", state.get("best_map", state.get("best_accuracy")))  # 0.1.0's names
+    kept = {key: state[key] for key in KEPT if key in state} | {"best_score": best_score_of(state), FINISHED: True}
     if keep_weights:
         kept["model"] = state["model"]
     atomic_torch_save(kept, path)

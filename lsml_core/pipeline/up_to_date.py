@@ -74,13 +74,14 @@ def what_changed(folder: Path, inputs: dict[str, str], names: list[str]) -> list
     before, files = record.get("inputs"), record.get("written")
     if not isinstance(before, dict) or not isinstance(files, dict) or not files:
         return ["a record of an earlier version, or of nothing written"]
-    changed = [
-        f"{name} (input)" for name in sorted(before.keys() | inputs.keys()) if before.get(name) != inputs.get(name)
+    return [f"{name} (input)" for name in differing(before, inputs)] + [
+        f"{name} (written)" for name in differing(files, written(folder, names))
     ]
-    now = written(folder, names)
-    return changed + [
-        f"{name} (written)" for name in sorted(files.keys() | now.keys()) if files.get(name) != now.get(name)
-    ]
+
+
+def differing(before: dict, now: dict) -> list[str]:
+    """The keys, sorted, whose value was added, removed or changed between two records."""
+    return [name for name in sorted(before.keys() | now.keys()) if before.get(name) != now.get(name)]
 
 
 def reasons(force: bool, failed: bool, folder: Path, inputs: dict[str, str], names: list[str]) -> list[str]:
