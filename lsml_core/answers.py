@@ -80,6 +80,12 @@ class Answer:
         that baseline alone; the profile's where the answer names none)."""
         return self.baseline_regimes.get(model, self.regime)
 
+    def regime_text(self) -> str:
+        """The profile's place on the regime axis, and each baseline's where they differ."""
+        if len(set(self.baseline_regimes.values())) < 2:
+            return self.regime
+        return f"{self.regime} ({'; '.join(f'{m}: {r}' for m, r in self.baseline_regimes.items())})"
+
     def effects_frame(self) -> pd.DataFrame:
         """The effects as a frame, with their verdicts."""
         rows = [{**asdict(e), "verdict": e.verdict} for e in self.effects]

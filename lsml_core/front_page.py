@@ -128,12 +128,8 @@ def repeat_sentences(found: list[Answer]) -> list[str]:
 
 def profile_heading(answer: Answer, found: list[Answer]) -> str:
     """A profile's heading line: its regime, each baseline's where they differ, and whose runs it repeats."""
-    regimes = set(answer.baseline_regimes.values())
-    text = answer.regime
-    if len(regimes) > 1:
-        text += " (" + "; ".join(f"{m}: {r}" for m, r in answer.baseline_regimes.items()) + ")"
     other = repeats(found).get(answer.profile)
-    return text + (f"; its runs are runs of `{other}`" if other else "")
+    return answer.regime_text() + (f"; its runs are runs of `{other}`" if other else "")
 
 
 def axis_table(found: list[Answer]) -> pd.DataFrame:

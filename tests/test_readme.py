@@ -12,7 +12,7 @@ import pytest
 from lsml_core import layout, regime
 from lsml_core.answers import Answer, Effect, write_answer
 from lsml_core.pipeline import readme
-from lsml_core.pipeline.changes import list_changes
+from lsml_core.pipeline.changes import list_changes, verdict_changes
 from lsml_core.pipeline.notebooks import render_markdown
 from lsml_core.pipeline.provenance import provenance, provenance_text
 from lsml_core.records import write_json
@@ -141,6 +141,18 @@ def test_the_front_page_reads_as_markdown_with_its_figures_as_png_files(tmp_path
     assert "# The study's answer" in text and "<td>0.041</td>" in text
     assert "show()" not in text and "<style" not in text and "text-align" not in text
     assert json.loads(json.dumps(text))  # plain text, nothing binary
+
+
+def test_a_profile_whose_baselines_sit_in_different_regimes_names_each(tmp_path):
+    converged, underfitted = regime.AXIS[1], regime.AXIS[0]
+    both = {"ResNet-18": converged, "MobileNetV2": underfitted}
+    answer = replace(a_demo(tmp_path), regime=underfitted, baseline_regimes=both)
+    write_answer(tmp_path / "demo", answer)
+    line = f"track; {underfitted} (ResNet-18: {converged}; MobileNetV2: {underfitted})): "
+    assert line in readme.study_section(tmp_path)
+    alike = replace(answer, baseline_regimes={"ResNet-18": underfitted, "MobileNetV2": underfitted})
+    assert alike.regime_text() == underfitted
+    assert verdict_changes(alike, answer) == [f"regime: {underfitted} -> {answer.regime_text()}"]
 
 
 def test_changes_lists_the_verdicts_that_differ_from_the_committed_answer(tmp_path):

@@ -29,7 +29,7 @@ def effect_key(effect: Effect) -> tuple[str, str, str]:
 
 
 def verdict_changes(committed: Answer, now: Answer) -> list[str]:
-    """One line per effect whose verdict differs (or that one answer lacks), then the regime if it moved."""
+    """One line per effect whose verdict differs (or that one answer lacks), then the regime if it moved (the profile's or a baseline's)."""
     before = {effect_key(e): e for e in committed.effects if not e.is_baseline}
     after = {effect_key(e): e for e in now.effects if not e.is_baseline}
     lines = []
@@ -40,8 +40,8 @@ def verdict_changes(committed: Answer, now: Answer) -> list[str]:
             lines.append(f"{name}: {'only here' if old is None else 'not here'}")
         elif old.verdict != new.verdict:
             lines.append(f"{name}: {old.verdict} -> {new.verdict} ({old.text} committed, {new.text} here)")
-    if committed.regime != now.regime:
-        lines.append(f"regime: {committed.regime} -> {now.regime}")
+    if committed.regime_text() != now.regime_text():
+        lines.append(f"regime: {committed.regime_text()} -> {now.regime_text()}")
     return lines
 
 

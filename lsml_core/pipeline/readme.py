@@ -51,7 +51,7 @@ def study_section(results_dir: Path, config_dir: Path = CONFIG_DIR) -> str:
         opening = f"The study's answer as committed in `results/` ([the front page]({page}): each profile's effects "
         opening += "with their intervals, the regime axis, THEIR numbers beside ours), per profile:"
     items = [
-        f"- **{answer.profile}** ({answer.title}; {answer.regime}): {verdict_counts(answer)}; "
+        f"- **{answer.profile}** ({answer.title}; {answer.regime_text()}): {verdict_counts(answer)}; "
         f"{provenance_of(results_dir, answer.profile)}."
         for answer in found
     ] + [f"- {problem}" for problem in problems]
