@@ -22,7 +22,9 @@ def heatmap(table: pd.DataFrame, title: str, fmt: str = "d", diverging: bool = F
 
 def reliability_diagrams(curves: dict[str, dict[str, dict]], title: str, per_row: int = 4):
     """Per model x arm: observed frequency against mean predicted probability, before and after T; each
-    model's arms wrap after `per_row` panels."""
+    model's arms wrap after `per_row` panels. None without curves (a profile with no clean-label runs)."""
+    if not curves:
+        return None
     models = sorted(curves)
     columns = min(per_row, max(len(arms) for arms in curves.values()))
     rows_of = {model: -(-len(curves[model]) // columns) for model in models}

@@ -19,3 +19,7 @@ def test_reliability_diagrams_wrap_each_models_arms_after_four_panels():
     shown = [ax for ax in figure.axes if ax.axison]
     assert len(figure.axes) == 3 * 4 and len(shown) == 9
     assert [ax.get_title() for ax in shown][:3] == ["MobileNetV2: a", "MobileNetV2: b", "ResNet-18: arm 0"]
+
+
+def test_without_curves_there_is_no_reliability_figure():
+    assert reliability_diagrams({}, "a profile with no clean-label runs") is None

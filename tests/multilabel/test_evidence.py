@@ -124,6 +124,16 @@ def test_noise_effects_and_instance_pairs(profile_dir):
     assert evidence.instance_pairs(runs) == [("instance a=0.1", "uniform a=0.1")]
 
 
+def test_baselines_at_noise_rates_alone_make_no_noise_section_and_no_reliability_figure(tmp_path):
+    for seed in (0, 1):
+        for noise in (0.2, 0.4):
+            write_run(tmp_path, "none", 0.0, seed, noise)
+    runs = evidence.runs_frame(tmp_path)
+    found = evidence.findings(tmp_path, runs, n_boot=50)
+    assert "noise" not in found and "noise" not in found["sentences"]
+    assert evidence.reliability_curves(tmp_path, runs, "val") == {}  # clean-label runs only: none here
+
+
 def test_findings_hold_every_section_the_profile_has(profile_dir):
     found = evidence.findings(profile_dir, evidence.runs_frame(profile_dir), n_boot=50)
     assert set(found["effects"]) == {"val", "val_fivecrop"}
