@@ -5,11 +5,12 @@ copies of it stacked side by side as one network, on one CPU thread, in the form
 
 S models stacked: every convolution with in, out channels and g groups becomes one with S in, S out channels
 and S g groups, each BatchNorm over C channels one over S C (per channel, so each copy keeps its own
-statistics), the head one grouped 1 x 1 convolution; copy s reads channels [3 s, 3 s + 3) of the input,
-its own batch. The copies share no parameter, so one optimiser step on the summed loss is S independent
-steps. This is also what `torch.func.vmap` over models computes: its convolution batching rule folds the
-model dimension into the convolution's groups. Prints, per model and S, the seconds per step of one model
-and of S stacked, and the speed-up S t_1 / t_S (above 1: stacking is faster).
+statistics), the head one grouped 1 x 1 convolution; copy s reads channels [3 s, 3 s + 3) of the input, its own
+batch. The copies share no parameter, so one optimiser step on their loss is S independent steps (the loss is the
+mean over every copy's outputs: each copy's gradient is 1/S of its own, the same work). `torch.func.vmap` over
+models would compute the same: its convolution batching rule folds the model dimension into the convolution's
+groups. Prints, per model and S, the seconds per step of one model and of S stacked, and the speed-up
+S t_1 / t_S (above 1: stacking is faster).
 """
 
 import argparse

@@ -131,6 +131,7 @@ def test_baselines_at_noise_rates_alone_make_no_noise_section_and_no_reliability
     runs = evidence.runs_frame(tmp_path)
     found = evidence.findings(tmp_path, runs, n_boot=50)
     assert "noise" not in found and "noise" not in found["sentences"]
+    assert "noise regime" in found["sentences"]  # each rate's baseline is still read
     assert evidence.reliability_curves(tmp_path, runs, "val") == {}  # clean-label runs only: none here
 
 
