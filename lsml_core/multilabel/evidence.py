@@ -342,11 +342,11 @@ def findings(profile_dir: Path, runs: pd.DataFrame, n_boot: int = 1000) -> dict:
     found["sentences"]["calibration"] = calibration_sentences(found["calibration"], "val")
     if runs.noise.nunique() > 1:
         found["sentences"]["noise regime"] = early_stopping.noise_readings(profile_dir)
-    noisy = noise_effects(profile_dir, runs, "val", n_boot=n_boot) if runs.noise.nunique() > 1 else pd.DataFrame()
-    if not noisy.empty:  # a smoothed arm beside a baseline at some noise rate
-        found["noise"] = noisy
-        found["noise gains"] = noise_gains(profile_dir, runs, "val", n_boot=n_boot)
-        found["sentences"]["noise"] = noise_sentences(found["noise gains"], "val")
+        noisy = noise_effects(profile_dir, runs, "val", n_boot=n_boot)
+        if not noisy.empty:  # a smoothed arm beside a baseline at some noise rate
+            found["noise"] = noisy
+            found["noise gains"] = noise_gains(profile_dir, runs, "val", n_boot=n_boot)
+            found["sentences"]["noise"] = noise_sentences(found["noise gains"], "val")
     if early_stopping.has_last_epoch(runs):
         found["early stopping"] = early_stopping.contrasts(profile_dir, runs, n_boot)
         found["sentences"]["early stopping"] = early_stopping.sentences(found["early stopping"])
